@@ -1,0 +1,1 @@
+"""mgdn_edge.export"""

@@ -1,0 +1,48 @@
+"""The ``mgdn-edge`` command line.
+
+Each subcommand lives in a small ``*_cli`` module with ``register(subparsers)``; registration
+must stay light (heavy imports such as openvino or onnxruntime happen inside the handler), so
+``mgdn-edge --help`` is instant. Handlers raise :class:`MgdnEdgeError` for anything a user can
+fix; ``main`` turns it into a one-line ``error:`` message and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from mgdn_edge import __version__
+from mgdn_edge.errors import MgdnEdgeError
+
+COMMAND_MODULES = [
+    "mgdn_edge.info_cli",
+    "mgdn_edge.fuse_cli",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mgdn-edge", description="Deploy MGDN image-fusion networks through ONNX, OpenVINO and TensorRT."
+    )
+    parser.add_argument("--version", action="version", version=f"mgdn-edge {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except MgdnEdgeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

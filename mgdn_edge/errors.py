@@ -1,0 +1,25 @@
+"""Typed errors: every user-facing failure is one of these, with a one-line message.
+
+The CLI prints ``error: <message>`` and exits non-zero for any :class:`MgdnEdgeError`; anything
+else is a bug and keeps its traceback.
+"""
+
+
+class MgdnEdgeError(Exception):
+    """Base class for errors a user can act on."""
+
+
+class InputError(MgdnEdgeError, ValueError):
+    """Wrong input count, channels, sizes, dtype or non-finite values."""
+
+
+class CheckpointError(MgdnEdgeError):
+    """A checkpoint that does not match the requested task/config (names the keys and shapes)."""
+
+
+class ImageReadError(MgdnEdgeError, OSError):
+    """An image or data file that is missing, unreadable or of an unsupported kind."""
+
+
+class BackendError(MgdnEdgeError):
+    """A runtime, plugin library or model file that cannot be used."""

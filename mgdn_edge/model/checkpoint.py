@@ -1,0 +1,137 @@
+"""Load the authors' checkpoints with strict semantics and detect their configuration.
+
+Accepted wrappers: a plain state dict, ``{"params": state_dict}`` (the authors' training code) and
+``module.``-prefixed keys (DataParallel). ``attn_mask`` buffers are dropped: they are sized for
+the 128x128 construction size and are recomputed for the real input size. Anything else that
+does not match is an error naming the keys and shapes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from mgdn_edge.errors import CheckpointError
+from mgdn_edge.model.config import PRESETS, MGDNConfig
+from mgdn_edge.model.network import MGDN
+
+_MAX_LISTED = 8
+
+
+def read_state_dict(path: str | Path) -> dict[str, Tensor]:
+    """The bare state dict of a checkpoint file, unwrapped and without ``module.`` prefixes."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt or foreign files
+        raise CheckpointError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
+    return unwrap_state_dict(data, str(path))
+
+
+def unwrap_state_dict(data: object, origin: str = "checkpoint") -> dict[str, Tensor]:
+    if isinstance(data, Mapping) and "params" in data and isinstance(data["params"], Mapping):
+        data = data["params"]
+    if not isinstance(data, Mapping) or not all(isinstance(v, Tensor) for v in data.values()):
+        raise CheckpointError(f"{origin} is not a state dict of tensors (or a {{'params': state_dict}} wrapper)")
+    return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in data.items()}
+
+
+def _listing(items: list[str]) -> str:
+    shown = ", ".join(items[:_MAX_LISTED])
+    return shown + (f" (+{len(items) - _MAX_LISTED} more)" if len(items) > _MAX_LISTED else "")
+
+
+def detect_config(state_dict: Mapping[str, Tensor], task: str | None = None) -> MGDNConfig:
+    """Infer task and sizes from parameter names and shapes.
+
+    MFF and MEF nets are the same architecture; a checkpoint matching a published preset gets
+    that preset's task, other two-input RGB nets default to ``mff`` unless ``task`` says otherwise.
+    """
+    sd = state_dict
+    if "conv1.weight" in sd:
+        detected_task, embed_dim = "hdr", sd["conv1.weight"].shape[0]
+    elif "inconv1.weight" in sd and "inconv2.weight" in sd:
+        embed_dim = sd["inconv1.weight"].shape[0]
+        detected_task = "gdsr" if sd["inconv2.weight"].shape[1] == 1 else "mff"
+    else:
+        raise CheckpointError("not an MGDN checkpoint: it has neither conv1.weight (HDR) nor inconv1/inconv2 weights")
+
+    stages = sorted({int(m.group(1)) for k in sd if (m := re.match(r"layers\.(\d+)\.", k))})
+    if not stages:
+        raise CheckpointError("not an MGDN checkpoint: no layers.<i>.* parameters")
+    depths, heads = [], []
+    for s in stages:
+        blocks = {int(m.group(1)) for k in sd if (m := re.match(rf"layers\.{s}\.residual_group\.blocks\.(\d+)\.", k))}
+        depths.append(len(blocks))
+        table = sd.get(f"layers.{s}.residual_group.blocks.0.attn.relative_position_bias_table")
+        if table is None:
+            raise CheckpointError(f"stage {s} has no transformer blocks (missing relative_position_bias_table)")
+        heads.append(table.shape[1])
+    window = math.isqrt(sd["layers.0.residual_group.blocks.0.attn.relative_position_index"].shape[0])
+    mlp_ratio = sd["layers.0.residual_group.blocks.0.mlp.fc1.weight"].shape[0] / embed_dim
+    predictor = "kernel_predictor_under" if detected_task == "hdr" else "kernel_predictor_ref"
+    kernel_size = math.isqrt(sd[f"layers.0.MGF.{predictor}.2.weight"].shape[0])
+    mgca_heads = sd["layers.0.MGF.TCA.temperature"].shape[0]
+
+    if task is not None:
+        compatible = {"hdr": {"hdr"}, "gdsr": {"gdsr"}, "mff": {"mff", "mef"}}[detected_task]
+        if task not in compatible:
+            raise CheckpointError(
+                f"checkpoint is a {detected_task.upper()} network "
+                f"({'conv1.weight [E,6,3,3]' if detected_task == 'hdr' else 'inconv2.weight ' + str(list(sd['inconv2.weight'].shape))}"
+                f"), not usable for task {task!r}"
+            )
+        detected_task = task
+    config = MGDNConfig(
+        detected_task, embed_dim, tuple(depths), tuple(heads), window, float(mlp_ratio), kernel_size, mgca_heads
+    )
+    for candidate in PRESETS.values():
+        same_sizes = dataclasses.replace(config, task=candidate.task) == candidate
+        if same_sizes and (task is None or task == candidate.task):
+            return candidate
+    return config
+
+
+def check_state_dict(model: MGDN, state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """Strict comparison with the model; returns the state dict to load (attn_mask dropped)."""
+    incoming = {k: v for k, v in state_dict.items() if not k.endswith(".attn_mask")}
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(incoming))
+    unexpected = sorted(set(incoming) - set(expected))
+    wrong_shape = [
+        f"{k}: checkpoint {list(incoming[k].shape)} vs model {list(expected[k].shape)}"
+        for k in sorted(set(expected) & set(incoming))
+        if incoming[k].shape != expected[k].shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing keys: {_listing(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys: {_listing(unexpected)}")
+    if wrong_shape:
+        problems.append(f"shape mismatches: {_listing(wrong_shape)}")
+    if problems:
+        raise CheckpointError(f"checkpoint does not match config {model.config.name!r}: " + "; ".join(problems))
+    return incoming
+
+
+def load_model(
+    path: str | Path, task: str | None = None, config: MGDNConfig | None = None
+) -> MGDN:
+    """Build the network a checkpoint describes (or ``config``) and load it strictly, in eval mode."""
+    state_dict = read_state_dict(path)
+    if config is None:
+        config = detect_config(state_dict, task)
+    elif task is not None and config.task != task:
+        raise CheckpointError(f"config is for task {config.task!r}, not {task!r}")
+    model = MGDN(config)
+    model.load_state_dict(check_state_dict(model, state_dict), strict=True)
+    return model.eval()

@@ -1,0 +1,366 @@
+"""MGDN (Mutual-Guided Dynamic Network) as the published checkpoints define it.
+
+Module and parameter names follow the authors' state dicts exactly (see state_dict_manifest.json),
+so their checkpoints load strictly. Written from the architecture reference; deviations from the
+paper's prose that the weights impose are noted where they occur.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mgdn_edge.model.config import MGDNConfig
+from mgdn_edge.model.dynamic_filter import DynamicFilter
+from mgdn_edge.model.inputs import validate_inputs
+
+LRELU_MGDF = 0.1  # slope inside the MGDF (kernel predictors, conv_out, conv_ref)
+LRELU_BODY = 0.2  # slope everywhere else
+SHIFTED_WINDOW_MASK = -100.0
+
+
+def _conv_lrelu(c_in: int, c_out: int, k: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, k, padding=k // 2), nn.LeakyReLU(LRELU_MGDF))
+
+
+def _kernel_predictor(dim: int, kernel_size: int) -> nn.Sequential:
+    """3x3+LReLU, 3x3+LReLU, 1x1 to k*k raw taps (no activation, no normalisation)."""
+    return nn.Sequential(_conv_lrelu(dim, dim, 3), _conv_lrelu(dim, dim, 3), nn.Conv2d(dim, kernel_size**2, 1))
+
+
+def _drop_path(x: Tensor, p: float, training: bool) -> Tensor:
+    if p == 0.0 or not training:
+        return x
+    keep = torch.empty((x.shape[0],) + (1,) * (x.dim() - 1), dtype=x.dtype, device=x.device).bernoulli_(1 - p)
+    return x * keep / (1 - p)
+
+
+class MutualGuidedCrossAttention(nn.Module):
+    """MGCA (module ``TCA``): channel-wise ("transposed") cross attention over the WHOLE image.
+
+    The published weights have no LayerNorm and no residual here, unlike the paper's figure.
+    Because q and k are L2-normalised over all pixels, the op is global: tiling changes results.
+    """
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.temperature = nn.Parameter(torch.ones(heads, 1, 1))
+        self.kv = nn.Conv2d(dim, dim * 2, 1)
+        self.q = nn.Conv2d(dim, dim, 1)
+        self.kv_dwconv = nn.Conv2d(dim * 2, dim * 2, 3, padding=1, groups=dim * 2)
+        self.q_dwconv = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
+        self.project_out = nn.Conv2d(dim, dim, 1)
+
+    def forward(self, guide: Tensor, op: Tensor) -> Tensor:
+        b, c, h, w = guide.shape
+        q = self.q_dwconv(self.q(guide))
+        k, v = self.kv_dwconv(self.kv(op)).chunk(2, dim=1)
+        q, k, v = (t.reshape(b, self.heads, c // self.heads, h * w) for t in (q, k, v))
+        q = F.normalize(q, dim=-1)
+        k = F.normalize(k, dim=-1)
+        attn = torch.softmax((q @ k.transpose(-2, -1)) * self.temperature, dim=-1)
+        return self.project_out((attn @ v).reshape(b, c, h, w))
+
+
+class MGDF(nn.Module):
+    """Mutual-guided dynamic filter for two inputs (MFF, MEF, GDSR)."""
+
+    def __init__(self, dim: int, kernel_size: int, mgca_heads: int) -> None:
+        super().__init__()
+        self.TCA = MutualGuidedCrossAttention(dim, mgca_heads)
+        self.kernel_predictor_ref = _kernel_predictor(dim, kernel_size)
+        self.kernel_predictor_ext = _kernel_predictor(dim, kernel_size)
+        self.conv_out_1 = _conv_lrelu(dim, dim, 1)
+        self.conv_out_2 = _conv_lrelu(dim, dim, 1)
+        self.dynamic_filter = DynamicFilter(kernel_size)
+
+    def forward(self, feats: list[Tensor]) -> list[Tensor]:
+        f1, f2 = feats
+        kernel_1 = self.kernel_predictor_ref(self.TCA(f1, f2))
+        kernel_2 = self.kernel_predictor_ext(self.TCA(f2, f1))
+        return [
+            self.conv_out_1(self.dynamic_filter(f1, kernel_1)),
+            self.conv_out_2(self.dynamic_filter(f2, kernel_2)),
+        ]
+
+
+class MGDFHDR(nn.Module):
+    """Mutual-guided dynamic filter for HDR deghosting: the reference frame guides both others."""
+
+    def __init__(self, dim: int, kernel_size: int, mgca_heads: int) -> None:
+        super().__init__()
+        self.TCA = MutualGuidedCrossAttention(dim, mgca_heads)
+        self.kernel_predictor_under = _kernel_predictor(dim, kernel_size)
+        self.kernel_predictor_over = _kernel_predictor(dim, kernel_size)
+        self.conv_out_1 = _conv_lrelu(dim, dim, 1)
+        self.conv_out_2 = _conv_lrelu(dim, dim, 1)
+        self.conv_ref = nn.Sequential(_conv_lrelu(dim, dim, 3), _conv_lrelu(dim, dim, 3))
+        self.dynamic_filter = DynamicFilter(kernel_size)
+
+    def forward(self, feats: list[Tensor]) -> list[Tensor]:
+        under, ref, over = feats
+        kernel_under = self.kernel_predictor_under(self.TCA(ref, under))
+        kernel_over = self.kernel_predictor_over(self.TCA(ref, over))
+        return [
+            self.conv_out_1(self.dynamic_filter(under, kernel_under)),
+            self.conv_ref(ref),
+            self.conv_out_2(self.dynamic_filter(over, kernel_over)),
+        ]
+
+
+def relative_position_index(window_size: int) -> Tensor:
+    """Index into the (2ws-1)^2 bias table for every (query, key) pair of a window."""
+    coords = torch.stack(torch.meshgrid(torch.arange(window_size), torch.arange(window_size), indexing="ij"))
+    coords = coords.flatten(1)
+    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window_size - 1)
+    return rel[:, :, 0] * (2 * window_size - 1) + rel[:, :, 1]
+
+
+def shifted_window_mask(height: int, width: int, window_size: int, shift: int, device: torch.device) -> Tensor:
+    """[nW, ws*ws, ws*ws] additive mask: -100 between tokens that came from different regions.
+
+    Computed from the padded size on every call (not the 128x128 buffer stored in checkpoints),
+    with tensor ops only so that an exported graph computes it for any size.
+    """
+
+    def labels(n: int) -> Tensor:
+        pos = torch.arange(n, device=device)
+        return (pos >= n - window_size).long() + (pos >= n - shift).long()
+
+    regions = labels(height)[:, None] * 3 + labels(width)[None, :]
+    windows = regions.reshape(height // window_size, window_size, width // window_size, window_size)
+    windows = windows.permute(0, 2, 1, 3).reshape(-1, window_size * window_size)
+    different = windows[:, None, :] != windows[:, :, None]
+    return different.float() * SHIFTED_WINDOW_MASK
+
+
+class WindowAttention(nn.Module):
+    def __init__(self, dim: int, window_size: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.window_size = window_size
+        self.scale = (dim // heads) ** -0.5
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window_size - 1) ** 2, heads))
+        self.register_buffer("relative_position_index", relative_position_index(window_size))
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+
+    def forward(self, windows: Tensor, mask: Tensor | None) -> Tensor:
+        bw, n, c = windows.shape
+        qkv = self.qkv(windows).reshape(bw, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0] * self.scale, qkv[1], qkv[2]
+        attn = q @ k.transpose(-2, -1)
+        bias = self.relative_position_bias_table[self.relative_position_index.reshape(-1)]
+        attn = attn + bias.reshape(n, n, -1).permute(2, 0, 1).unsqueeze(0)
+        if mask is not None:
+            n_windows = mask.shape[0]
+            attn = attn.reshape(-1, n_windows, self.heads, n, n) + mask[None, :, None]
+            attn = attn.reshape(bw, self.heads, n, n)
+        out = (torch.softmax(attn, dim=-1) @ v).transpose(1, 2).reshape(bw, n, c)
+        return self.proj(out)
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class LocalContextExtractor(nn.Module):
+    """1x1 -> 3x3 -> 1x1 (no activation between), LReLU, then squeeze-excitation channel attention."""
+
+    def __init__(self, dim: int, reduction: int = 8) -> None:
+        super().__init__()
+        hidden = dim // reduction
+        self.conv = nn.Sequential(
+            nn.Conv2d(dim, hidden, 1),
+            nn.Conv2d(hidden, hidden, 3, padding=1),
+            nn.Conv2d(hidden, dim, 1),
+            nn.LeakyReLU(LRELU_BODY),
+        )
+        self.fc = nn.Sequential(
+            nn.Linear(dim, hidden, bias=False), nn.ReLU(), nn.Linear(hidden, dim, bias=False), nn.Sigmoid()
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.conv(x)
+        weights = self.fc(x.mean(dim=(2, 3)))
+        return x * weights[:, :, None, None]
+
+
+class ContextAwareTransformerBlock(nn.Module):
+    """Swin block (global branch) plus a local-context conv branch on the same normalised input."""
+
+    def __init__(self, dim: int, heads: int, window_size: int, shift: int, mlp_ratio: float, drop_path: float):
+        super().__init__()
+        self.window_size = window_size
+        self.shift = shift
+        self.drop_path = drop_path
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = WindowAttention(dim, window_size, heads)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.lce = LocalContextExtractor(dim)
+
+    def forward(self, x: Tensor, height: int, width: int, mask: Tensor | None) -> Tensor:
+        b, _, c = x.shape
+        ws, shift = self.window_size, self.shift
+        h = self.norm1(x).reshape(b, height, width, c)
+        shifted = torch.roll(h, shifts=(-shift, -shift), dims=(1, 2)) if shift else h
+        windows = shifted.reshape(b, height // ws, ws, width // ws, ws, c).permute(0, 1, 3, 2, 4, 5)
+        windows = self.attn(windows.reshape(-1, ws * ws, c), mask if shift else None)
+        windows = windows.reshape(b, height // ws, width // ws, ws, ws, c).permute(0, 1, 3, 2, 4, 5)
+        attn_out = windows.reshape(b, height, width, c)
+        if shift:
+            attn_out = torch.roll(attn_out, shifts=(shift, shift), dims=(1, 2))
+        x = x + _drop_path(attn_out.reshape(b, height * width, c), self.drop_path, self.training)
+        x = x + _drop_path(self.mlp(self.norm2(x)), self.drop_path, self.training)
+        local = self.lce(h.permute(0, 3, 1, 2))
+        return x + local.flatten(2).transpose(1, 2)
+
+
+class ResidualGroup(nn.Module):
+    def __init__(self, blocks: list[ContextAwareTransformerBlock]) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(blocks)
+
+
+class Stage(nn.Module):
+    """One MGDN stage: MGDF -> fuse (1x1) -> progressive feature fusion (transformer) -> split."""
+
+    def __init__(self, config: MGDNConfig, stage: int, drop_paths: list[float]) -> None:
+        super().__init__()
+        dim, ws, n = config.embed_dim, config.window_size, config.n_inputs
+        mgdf = MGDFHDR if config.task == "hdr" else MGDF
+        self.MGF = mgdf(dim, config.kernel_size, config.mgca_heads)
+        self.residual_group = ResidualGroup(
+            [
+                ContextAwareTransformerBlock(
+                    dim, config.swin_heads[stage], ws, 0 if i % 2 == 0 else ws // 2, config.mlp_ratio, drop_paths[i]
+                )
+                for i in range(config.depths[stage])
+            ]
+        )
+        self.dilated_conv = nn.Conv2d(dim, dim, 3, padding=2, dilation=2)
+        self.adjust_channel = nn.Conv2d(n * dim, dim, 1)
+        # The authors' two-input nets also carry an unused adjust_channel_03; keep it for strict loading.
+        self.adjust_channel_01 = nn.Conv2d(2 * dim, dim, 1)
+        self.adjust_channel_02 = nn.Conv2d(2 * dim, dim, 1)
+        self.adjust_channel_03 = nn.Conv2d(2 * dim, dim, 1)
+        self._n_inputs = n
+
+    def forward(self, feats: list[Tensor], mask: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+        filtered = self.MGF(feats)
+        x = self.adjust_channel(torch.cat(filtered, dim=1))
+        b, c, height, width = x.shape
+        tokens = x.flatten(2).transpose(1, 2)
+        for block in self.residual_group.blocks:
+            tokens = block(tokens, height, width, mask)
+        res = self.dilated_conv(tokens.transpose(1, 2).reshape(b, c, height, width))
+        adjust = (self.adjust_channel_01, self.adjust_channel_02, self.adjust_channel_03)
+        outs = [adjust[i](torch.cat((res, filtered[i]), dim=1)) for i in range(self._n_inputs)]
+        return outs, filtered
+
+
+class _UnusedNorm(nn.Module):
+    """Holds ``patch_embed.norm``: present in every checkpoint, never used in forward."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+
+
+class MGDN(nn.Module):
+    """The full network for one task. ``forward(*inputs)`` takes the task's inputs in [0, 1].
+
+    Inputs are reflect-padded bottom/right to a multiple of the window size and the output is
+    cropped back, so any H, W with ``min(H, W) > window_size - H % window_size`` works.
+    """
+
+    def __init__(self, config: MGDNConfig, drop_path_rate: float = 0.0) -> None:
+        super().__init__()
+        self.config = config
+        dim = config.embed_dim
+        io = config.io
+        self.patch_embed = _UnusedNorm(dim)
+        if config.task == "hdr":
+            self.conv1 = nn.Conv2d(io.input_channels[0], dim, 3, padding=1)
+        else:
+            self.inconv1 = nn.Conv2d(io.input_channels[0], dim, 3, padding=1)
+            self.inconv2 = nn.Conv2d(io.input_channels[1], dim, 3, padding=1)
+        rates = torch.linspace(0, drop_path_rate, sum(config.depths)).tolist()
+        starts = [sum(config.depths[:i]) for i in range(len(config.depths))]
+        self.layers = nn.ModuleList(
+            Stage(config, i, rates[starts[i] : starts[i] + config.depths[i]]) for i in range(len(config.depths))
+        )
+        self.norm = nn.LayerNorm(dim)  # unused in forward, present in checkpoints
+        self.conv_after_body = nn.Sequential(
+            nn.Conv2d(config.n_inputs * dim, dim, 3, padding=1), nn.LeakyReLU(LRELU_BODY)
+        )
+        self.conv_last = nn.Sequential(nn.Conv2d(dim, io.output_channels, 3, padding=1), nn.Sigmoid())
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(m: nn.Module) -> None:
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+    # The skip connection adds one input's stem features: A / under for MFF/MEF, the reference
+    # frame for HDR, the depth map for GDSR.
+    @property
+    def _skip_index(self) -> int:
+        return 0 if self.config.task in ("mff", "mef") else 1
+
+    def _stems(self, padded: list[Tensor]) -> list[Tensor]:
+        if self.config.task == "hdr":
+            return [self.conv1(x) for x in padded]
+        return [self.inconv1(padded[0]), self.inconv2(padded[1])]
+
+    def _pad(self, x: Tensor) -> Tensor:
+        ws = self.config.window_size
+        h, w = x.shape[-2:]
+        pad_h, pad_w = (ws - h % ws) % ws, (ws - w % ws) % ws
+        if pad_h == 0 and pad_w == 0:
+            return x
+        return F.pad(x, (0, pad_w, 0, pad_h), mode="reflect")
+
+    def forward_with_features(self, *inputs: Tensor) -> tuple[Tensor, list[list[Tensor]]]:
+        """Output plus, per stage, the MGDF-filtered features (what the masked MI loss looks at)."""
+        if not torch.jit.is_tracing() and not torch.compiler.is_compiling():
+            validate_inputs(self.config, inputs)
+        height, width = inputs[0].shape[-2:]
+        feats = self._stems([self._pad(x) for x in inputs])
+        skip = feats[self._skip_index]
+        ws = self.config.window_size
+        padded_h, padded_w = feats[0].shape[-2:]
+        mask = shifted_window_mask(padded_h, padded_w, ws, ws // 2, feats[0].device).to(feats[0].dtype)
+        filtered_per_stage = []
+        for stage in self.layers:
+            feats, filtered = stage(feats, mask)
+            filtered_per_stage.append(filtered)
+        res = self.conv_after_body(torch.cat(feats, dim=1)) + skip
+        return self.conv_last(res)[:, :, :height, :width], filtered_per_stage
+
+    def forward(self, *inputs: Tensor) -> Tensor:
+        return self.forward_with_features(*inputs)[0]
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def build_model(config: MGDNConfig, drop_path_rate: float = 0.0) -> MGDN:
+    return MGDN(config, drop_path_rate)
+
+
+__all__ = ["MGDN", "build_model", "count_parameters", "relative_position_index", "shifted_window_mask"]
