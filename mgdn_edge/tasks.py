@@ -1,0 +1,164 @@
+"""Turn files into network inputs and network outputs into images, per task, as the authors do.
+
+- MFF / MEF: two RGB images in [0, 1] (grayscale is repeated to three channels).
+- HDR: three LDR brackets (under, reference, over) with exposure values in stops (EV); each
+  becomes 6 channels [LDR, LDR^2.2 / 2^EV] (Kalantari et al. 2017 / AHDRNet convention). A scene
+  folder in the Kalantari layout (three .tif files sorted by name plus exposure.txt) works too.
+  The output is linear HDR in [0, 1]; PNG/JPEG outputs are mu-law tonemapped (mu = 5000).
+- GDSR: an RGB guide and a (low-resolution) depth map; depth is min-max normalised and bicubic
+  upsampled to the guide's size, RGB is ImageNet-normalised, the output is de-normalised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from mgdn_edge.errors import ImageReadError, InputError
+from mgdn_edge.imageio import HDR_SUFFIXES, read_image, to_nchw, write_image
+from mgdn_edge.model.config import TASK_IO
+
+GAMMA = 2.2
+MU = 5000.0
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+LDR_SUFFIXES = {".tif", ".tiff", ".png", ".jpg", ".jpeg"}
+
+
+@dataclass
+class Prepared:
+    """Network inputs (NCHW float32) plus what post-processing needs."""
+
+    task: str
+    inputs: list[np.ndarray]
+    depth_range: tuple[float, float] | None = None
+    sources: list[Path] = field(default_factory=list)
+
+
+def mu_law(x: np.ndarray | torch.Tensor, mu: float = MU) -> np.ndarray | torch.Tensor:
+    """T(x) = log(1 + mu x) / log(1 + mu): the tonemapping HDR metrics and losses are computed on."""
+    if isinstance(x, torch.Tensor):
+        return torch.log1p(mu * x) / np.log1p(mu)
+    return (np.log1p(mu * x) / np.log1p(mu)).astype(np.float32)
+
+
+def hdr_network_input(ldr: np.ndarray, ev: float, gamma: float = GAMMA) -> np.ndarray:
+    """HxWx3 LDR in [0, 1] -> HxWx6 [LDR, LDR^gamma / 2^EV]."""
+    return np.concatenate([ldr, np.power(ldr, gamma) / np.float32(2.0**ev)], axis=2).astype(np.float32)
+
+
+def read_exposures(path: str | Path, expected: int = 3) -> list[float]:
+    """EV values from a Kalantari ``exposure.txt`` (whitespace separated)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(f"exposure file not found: {path}")
+    try:
+        values = [float(v) for v in path.read_text().split()]
+    except ValueError as exc:
+        raise InputError(f"{path}: exposure values must be numbers ({exc})") from exc
+    if len(values) != expected:
+        raise InputError(f"{path} has {len(values)} exposure values, expected {expected} (one per bracket)")
+    return values
+
+
+def kalantari_scene(folder: str | Path) -> tuple[list[Path], list[float], Path | None]:
+    """(three LDR paths sorted by name, their EVs, HDRImg.hdr or None) of a scene folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ImageReadError(f"scene folder not found: {folder}")
+    ldrs = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".tif", ".tiff"))
+    if len(ldrs) != 3:
+        raise InputError(f"{folder} must hold exactly 3 LDR .tif brackets, found {len(ldrs)}")
+    gt = next((p for p in sorted(folder.iterdir()) if p.suffix.lower() == ".hdr"), None)
+    return ldrs, read_exposures(folder / "exposure.txt"), gt
+
+
+def _same_size(images: list[np.ndarray], paths: list[Path]) -> None:
+    h, w = images[0].shape[:2]
+    for img, p in zip(images[1:], paths[1:], strict=True):
+        if img.shape[:2] != (h, w):
+            raise InputError(f"size mismatch: {paths[0]} is {w}x{h} but {p} is {img.shape[1]}x{img.shape[0]} (WxH)")
+
+
+def prepare_inputs(task: str, paths: list[str | Path], exposures: list[float] | None = None) -> Prepared:
+    """Read the files for ``task`` and build its network inputs (validated for count and size)."""
+    if task not in TASK_IO:
+        raise InputError(f"unknown task {task!r}; expected one of {sorted(TASK_IO)}")
+    files = [Path(p) for p in paths]
+    names = TASK_IO[task].input_names
+    if task == "hdr" and len(files) == 1 and files[0].is_dir():
+        files, scene_evs, _ = kalantari_scene(files[0])
+        exposures = exposures or scene_evs
+    if len(files) != len(names):
+        raise InputError(f"task {task!r} takes {len(names)} inputs ({', '.join(names)}), got {len(files)}")
+
+    if task in ("mff", "mef"):
+        images = [read_image(p, channels=3) for p in files]
+        _same_size(images, files)
+        return Prepared(task, [to_nchw(i) for i in images], sources=files)
+
+    if task == "hdr":
+        if exposures is None or len(exposures) != 3:
+            raise InputError("task 'hdr' needs three exposure values (--exposures EV_UNDER EV_REF EV_OVER)")
+        images = [read_image(p, channels=3) for p in files]
+        _same_size(images, files)
+        return Prepared(
+            task, [to_nchw(hdr_network_input(i, ev)) for i, ev in zip(images, exposures, strict=True)], sources=files
+        )
+
+    rgb = read_image(files[0], channels=3)
+    depth = _read_depth(files[1])
+    lo, hi = float(depth.min()), float(depth.max())
+    if hi <= lo:
+        raise InputError(f"depth map {files[1]} is constant; it cannot be normalised")
+    depth_t = torch.from_numpy((depth - lo) / (hi - lo))[None, None]
+    h, w = rgb.shape[:2]
+    if depth_t.shape[-2:] != (h, w):
+        depth_t = F.interpolate(depth_t, size=(h, w), mode="bicubic", align_corners=False)
+    rgb_n = (rgb - IMAGENET_MEAN) / IMAGENET_STD
+    return Prepared(task, [to_nchw(rgb_n), depth_t.numpy().astype(np.float32)], (lo, hi), sources=files)
+
+
+def _read_depth(path: Path) -> np.ndarray:
+    if path.suffix.lower() == ".npy":
+        if not path.is_file():
+            raise ImageReadError(f"depth file not found: {path}")
+        try:
+            depth = np.load(path).astype(np.float32)
+        except (ValueError, OSError) as exc:
+            raise ImageReadError(f"cannot read depth array {path}: {exc}") from exc
+        depth = np.squeeze(depth)
+        if depth.ndim != 2:
+            raise InputError(f"depth array {path} must be HxW, got shape {depth.shape}")
+        if not np.isfinite(depth).all():
+            raise InputError(f"depth array {path} contains NaN or Inf values")
+        return depth
+    return read_image(path, channels=1)[:, :, 0]
+
+
+def postprocess(prepared: Prepared, output: np.ndarray) -> np.ndarray:
+    """Network output HxWxC -> the image to save (GDSR: depth in the input's units)."""
+    if prepared.task == "gdsr" and prepared.depth_range is not None:
+        lo, hi = prepared.depth_range
+        return np.clip(output, 0, 1) * (hi - lo) + lo
+    return np.clip(output, 0, 1)
+
+
+def save_output(task: str, path: str | Path, image: np.ndarray, depth_range: tuple[float, float] | None = None) -> None:
+    """Save with task-aware conventions: HDR PNG/JPEG tonemapped, GDSR .npy in depth units."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, image.astype(np.float32))
+    elif task == "hdr" and suffix not in HDR_SUFFIXES:
+        write_image(path, mu_law(image))
+    elif task == "gdsr" and depth_range is not None:
+        lo, hi = depth_range
+        write_image(path, (image - lo) / (hi - lo))
+    else:
+        write_image(path, image)

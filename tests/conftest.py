@@ -1,0 +1,65 @@
+"""Shared test fixtures: the read-only ../shared folder (skipped cleanly when absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+FIXTURES = SHARED / "fixtures"
+MFF_CKPT = FIXTURES / "official-mff" / "mff_62000_E.pth"
+MFF_CROPS = ("crop64", "crop96", "crop61x75")
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"fixture not available: {path} (../shared is absent in this checkout)")
+    return path
+
+
+@pytest.fixture
+def mff_checkpoint() -> Path:
+    return _require(MFF_CKPT)
+
+
+@pytest.fixture(params=MFF_CROPS)
+def mff_crop(request: pytest.FixtureRequest) -> dict[str, np.ndarray]:
+    data = np.load(_require(FIXTURES / "official-mff" / f"mff_lytro01_{request.param}.npz"))
+    return {k: data[k] for k in data.files}
+
+
+@pytest.fixture
+def hdr_arch() -> tuple[Path, dict[str, np.ndarray]]:
+    ckpt = _require(FIXTURES / "architecture" / "hdr_arch_depth222_seed1234.pth")
+    data = np.load(_require(FIXTURES / "architecture" / "hdr_arch_io.npz"))
+    return ckpt, {k: data[k] for k in data.files}
+
+
+@pytest.fixture
+def gdsr_arch() -> tuple[Path, dict[str, np.ndarray]]:
+    ckpt = _require(FIXTURES / "architecture" / "gdsr_arch_seed1234.pth")
+    data = np.load(_require(FIXTURES / "architecture" / "gdsr_arch_io.npz"))
+    return ckpt, {k: data[k] for k in data.files}
+
+
+@pytest.fixture
+def manifest() -> dict:
+    import json
+
+    return json.loads(_require(SHARED / "reference" / "state_dict_manifest.json").read_text())
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-slow", action="store_true", help="also run tests marked slow (full-size images)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="slow check (full-size images): run with --run-slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

@@ -1,0 +1,137 @@
+"""The ``mgdn-edge`` command line: fuse reproduces the fixtures; bad input gets a one-line error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from mgdn_edge.cli import main
+from mgdn_edge.errors import InputError
+from mgdn_edge.model import MGDN, preset
+
+
+def _png(path: Path, rgb01: np.ndarray) -> Path:
+    """Save HxWx3 RGB in [0, 1] (exact 8-bit values) as PNG."""
+    cv2.imwrite(str(path), np.round(rgb01[:, :, ::-1] * 255).astype(np.uint8))
+    return path
+
+
+def _fail(capsys, argv: list[str]) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "Traceback" not in err
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+@pytest.fixture
+def pair(tmp_path) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    return _png(tmp_path / "a.png", rng.random((20, 24, 3))), _png(tmp_path / "b.png", rng.random((20, 24, 3)))
+
+
+@pytest.fixture
+def tiny_mff(tmp_path) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path / "tiny_mff.pth"
+    torch.save(MGDN(preset("mff", embed_dim=12, depths=[1], swin_heads=[2])).state_dict(), path)
+    return path
+
+
+def test_fuse_reproduces_authors_output(mff_checkpoint, mff_crop, tmp_path):
+    a = _png(tmp_path / "A.png", mff_crop["A"][0].transpose(1, 2, 0))
+    b = _png(tmp_path / "B.png", mff_crop["B"][0].transpose(1, 2, 0))
+    raw, out = tmp_path / "out.npy", tmp_path / "out.png"
+    argv = ["fuse", "--task", "mff", "--model", str(mff_checkpoint), "--runtime", "torch", str(a), str(b)]
+    assert main([*argv, "-o", str(out), "--raw", str(raw)]) == 0
+    result = np.load(raw)
+    assert result.shape == mff_crop["out"][0].transpose(1, 2, 0).shape
+    assert np.abs(result - mff_crop["out"][0].transpose(1, 2, 0)).max() <= 1e-4
+    written = cv2.imread(str(out))[:, :, ::-1].astype(np.float32) / 255
+    assert np.abs(written - result).max() <= 0.5 / 255 + 1e-6
+
+
+def test_info_reports_detected_config(mff_checkpoint, capsys):
+    assert main(["info", str(mff_checkpoint), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert '"task": "mff"' in out and '"parameters": 182755' in out and '"window_size": 4' in out
+
+
+def test_wrong_input_count(capsys, pair, tiny_mff, tmp_path):
+    err = _fail(capsys, ["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), "-o", str(tmp_path / "o.png")])
+    assert "task 'mff' takes 2 inputs (a, b), got 1" in err
+
+
+def test_mismatched_sizes(capsys, pair, tiny_mff, tmp_path):
+    other = _png(tmp_path / "small.png", np.zeros((10, 24, 3)))
+    err = _fail(capsys, ["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), str(other), "-o", "x.png"])
+    assert "size mismatch" in err and "24x20" in err and "24x10" in err
+
+
+def test_wrong_channel_count(capsys, pair, tiny_mff, tmp_path):
+    two = tmp_path / "gray_alpha.png"
+    cv2.imwrite(str(two), np.zeros((20, 24, 2), np.uint8))
+    if cv2.imread(str(two), cv2.IMREAD_UNCHANGED).shape[-1] != 2:
+        pytest.skip("this OpenCV build does not write 2-channel PNGs")
+    err = _fail(capsys, ["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), str(two), "-o", "x.png"])
+    assert "has 2 channels, expected 3" in err
+
+
+def test_wrong_channel_count_api():
+    model = MGDN(preset("gdsr", embed_dim=12, depths=[1], swin_heads=[2]))
+    with pytest.raises(InputError, match="input 'depth' must have 1 channels for task 'gdsr', got 3"):
+        model(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16))
+
+
+def test_non_finite_input(capsys, tmp_path):
+    torch.manual_seed(0)
+    ckpt = tmp_path / "gdsr.pth"
+    torch.save(MGDN(preset("gdsr", embed_dim=12, depths=[1], swin_heads=[2])).state_dict(), ckpt)
+    rgb = _png(tmp_path / "rgb.png", np.random.default_rng(1).random((16, 16, 3)))
+    depth = np.ones((8, 8), np.float32)
+    depth[3, 3] = np.nan
+    np.save(tmp_path / "depth.npy", depth)
+    argv = ["fuse", "--task", "gdsr", "--model", str(ckpt), str(rgb), str(tmp_path / "depth.npy"), "-o", "d.npy"]
+    assert "contains NaN or Inf" in _fail(capsys, argv)
+    model = MGDN(preset("mff", embed_dim=12, depths=[1], swin_heads=[2]))
+    bad = torch.rand(1, 3, 16, 16)
+    bad[0, 1, 2, 3] = float("inf")
+    with pytest.raises(InputError, match="input 'b' contains NaN or Inf"):
+        model(torch.rand(1, 3, 16, 16), bad)
+
+
+def test_unreadable_file(capsys, pair, tiny_mff, tmp_path):
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    err = _fail(capsys, ["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), str(corrupt), "-o", "x.png"])
+    assert f"cannot decode image (corrupt or unsupported format): {corrupt}" in err
+    err = _fail(capsys, ["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), "missing.png", "-o", "x.png"])
+    assert "image not found: missing.png" in err
+
+
+def test_checkpoint_of_another_task(capsys, pair, mff_checkpoint, tmp_path):
+    err = _fail(capsys, ["fuse", "--task", "hdr", "--model", str(mff_checkpoint), *map(str, pair), str(pair[0]),
+                         "--exposures", "-2", "0", "2", "-o", "x.png"])
+    assert "checkpoint is a MFF network" in err and "not usable for task 'hdr'" in err
+
+
+def test_unknown_checkpoint_keys(capsys, pair, tiny_mff, tmp_path):
+    sd = torch.load(tiny_mff, weights_only=True)
+    sd["layers.0.extra.weight"] = torch.zeros(2)
+    torch.save(sd, tiny_mff)
+    err = _fail(capsys, ["fuse", "--task", "mff", "--model", str(tiny_mff), *map(str, pair), "-o", "x.png"])
+    assert "unexpected keys: layers.0.extra.weight" in err
+
+
+def test_hdr_needs_exposures_and_valid_scene(capsys, tmp_path):
+    scene = tmp_path / "scene"
+    scene.mkdir()
+    for name in ("1.tif", "2.tif", "3.tif"):
+        cv2.imwrite(str(scene / name), np.zeros((16, 16, 3), np.uint16))
+    (scene / "exposure.txt").write_text("-2\n0\n")
+    err = _fail(capsys, ["fuse", "--task", "hdr", "--model", "unused.pth", str(scene), "-o", "x.png"])
+    assert "exposure.txt has 2 exposure values, expected 3" in err
