@@ -18,6 +18,8 @@ from mgdn_edge.errors import MgdnEdgeError
 COMMAND_MODULES = [
     "mgdn_edge.info_cli",
     "mgdn_edge.fuse_cli",
+    "mgdn_edge.train_cli",
+    "mgdn_edge.plugins.plugins_cli",
 ]
 
 

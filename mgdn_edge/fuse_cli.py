@@ -5,18 +5,26 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-TASK_HELP = "mff/mef: A B | hdr: UNDER REF OVER (+ --exposures) or one Kalantari scene folder | gdsr: RGB DEPTH"
+TASK_HELP = (
+    "mff/mef: A B | hdr: UNDER REF OVER (+ --exposures) or one Kalantari scene folder | gdsr: RGB DEPTH"
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("fuse", help="fuse input images with a model on a chosen runtime")
     p.add_argument("--task", required=True, choices=["mff", "mef", "hdr", "gdsr"])
-    p.add_argument("--model", required=True, help="checkpoint (.pth) for torch; exported model for other runtimes")
+    p.add_argument(
+        "--model", required=True, help="checkpoint (.pth) for torch; exported model for other runtimes"
+    )
     p.add_argument("--runtime", default="torch", help="torch (default), onnxruntime, openvino, tensorrt")
-    p.add_argument("--precision", default="fp32", help="fp32 (default), fp16, bf16, int8 where the runtime has it")
+    p.add_argument(
+        "--precision", default="fp32", help="fp32 (default), fp16, bf16, int8 where the runtime has it"
+    )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help=TASK_HELP)
     p.add_argument("--exposures", nargs=3, type=float, metavar="EV", help="HDR: exposure values in stops")
-    p.add_argument("-o", "--output", required=True, help="output image (.png/.jpg/.tif; HDR also .hdr; GDSR .npy)")
+    p.add_argument(
+        "-o", "--output", required=True, help="output image (.png/.jpg/.tif; HDR also .hdr; GDSR .npy)"
+    )
     p.add_argument("--raw", help="also save the network's float32 HxWxC output as .npy (for parity checks)")
     p.set_defaults(handler=run)
 

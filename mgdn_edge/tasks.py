@@ -81,7 +81,9 @@ def _same_size(images: list[np.ndarray], paths: list[Path]) -> None:
     h, w = images[0].shape[:2]
     for img, p in zip(images[1:], paths[1:], strict=True):
         if img.shape[:2] != (h, w):
-            raise InputError(f"size mismatch: {paths[0]} is {w}x{h} but {p} is {img.shape[1]}x{img.shape[0]} (WxH)")
+            raise InputError(
+                f"size mismatch: {paths[0]} is {w}x{h} but {p} is {img.shape[1]}x{img.shape[0]} (WxH)"
+            )
 
 
 def prepare_inputs(task: str, paths: list[str | Path], exposures: list[float] | None = None) -> Prepared:
@@ -107,7 +109,9 @@ def prepare_inputs(task: str, paths: list[str | Path], exposures: list[float] | 
         images = [read_image(p, channels=3) for p in files]
         _same_size(images, files)
         return Prepared(
-            task, [to_nchw(hdr_network_input(i, ev)) for i, ev in zip(images, exposures, strict=True)], sources=files
+            task,
+            [to_nchw(hdr_network_input(i, ev)) for i, ev in zip(images, exposures, strict=True)],
+            sources=files,
         )
 
     rgb = read_image(files[0], channels=3)
@@ -148,7 +152,9 @@ def postprocess(prepared: Prepared, output: np.ndarray) -> np.ndarray:
     return np.clip(output, 0, 1)
 
 
-def save_output(task: str, path: str | Path, image: np.ndarray, depth_range: tuple[float, float] | None = None) -> None:
+def save_output(
+    task: str, path: str | Path, image: np.ndarray, depth_range: tuple[float, float] | None = None
+) -> None:
     """Save with task-aware conventions: HDR PNG/JPEG tonemapped, GDSR .npy in depth units."""
     path = Path(path)
     suffix = path.suffix.lower()

@@ -16,8 +16,10 @@ def default_build_dir(name: str) -> Path:
     return Path.home() / ".cache" / "mgdn-edge" / name
 
 
-def cmake_build(source_dir: Path, build_dir: Path, options: dict[str, str], target: str | None = None) -> None:
-    """Run ``cmake -S source_dir -B build_dir -D...`` then ``cmake --build``; raise BackendError with the log tail."""
+def cmake_build(
+    source_dir: Path, build_dir: Path, options: dict[str, str], target: str | None = None
+) -> None:
+    """Run ``cmake -S .. -B .. -D..`` then ``cmake --build``; raise BackendError with the log tail."""
     cmake = shutil.which("cmake")
     if cmake is None:
         raise BackendError("cmake was not found on PATH; install it (pip install cmake) to build the plugins")

@@ -31,7 +31,9 @@ def _fail(capsys, argv: list[str]) -> str:
 @pytest.fixture
 def pair(tmp_path) -> tuple[Path, Path]:
     rng = np.random.default_rng(0)
-    return _png(tmp_path / "a.png", rng.random((20, 24, 3))), _png(tmp_path / "b.png", rng.random((20, 24, 3)))
+    return _png(tmp_path / "a.png", rng.random((20, 24, 3))), _png(
+        tmp_path / "b.png", rng.random((20, 24, 3))
+    )
 
 
 @pytest.fixture
@@ -62,13 +64,18 @@ def test_info_reports_detected_config(mff_checkpoint, capsys):
 
 
 def test_wrong_input_count(capsys, pair, tiny_mff, tmp_path):
-    err = _fail(capsys, ["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), "-o", str(tmp_path / "o.png")])
+    err = _fail(
+        capsys,
+        ["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), "-o", str(tmp_path / "o.png")],
+    )
     assert "task 'mff' takes 2 inputs (a, b), got 1" in err
 
 
 def test_mismatched_sizes(capsys, pair, tiny_mff, tmp_path):
     other = _png(tmp_path / "small.png", np.zeros((10, 24, 3)))
-    err = _fail(capsys, ["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), str(other), "-o", "x.png"])
+    err = _fail(
+        capsys, ["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), str(other), "-o", "x.png"]
+    )
     assert "size mismatch" in err and "24x20" in err and "24x10" in err
 
 
@@ -77,7 +84,9 @@ def test_wrong_channel_count(capsys, pair, tiny_mff, tmp_path):
     cv2.imwrite(str(two), np.zeros((20, 24, 2), np.uint8))
     if cv2.imread(str(two), cv2.IMREAD_UNCHANGED).shape[-1] != 2:
         pytest.skip("this OpenCV build does not write 2-channel PNGs")
-    err = _fail(capsys, ["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), str(two), "-o", "x.png"])
+    err = _fail(
+        capsys, ["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), str(two), "-o", "x.png"]
+    )
     assert "has 2 channels, expected 3" in err
 
 
@@ -95,7 +104,17 @@ def test_non_finite_input(capsys, tmp_path):
     depth = np.ones((8, 8), np.float32)
     depth[3, 3] = np.nan
     np.save(tmp_path / "depth.npy", depth)
-    argv = ["fuse", "--task", "gdsr", "--model", str(ckpt), str(rgb), str(tmp_path / "depth.npy"), "-o", "d.npy"]
+    argv = [
+        "fuse",
+        "--task",
+        "gdsr",
+        "--model",
+        str(ckpt),
+        str(rgb),
+        str(tmp_path / "depth.npy"),
+        "-o",
+        "d.npy",
+    ]
     assert "contains NaN or Inf" in _fail(capsys, argv)
     model = MGDN(preset("mff", embed_dim=12, depths=[1], swin_heads=[2]))
     bad = torch.rand(1, 3, 16, 16)
@@ -107,15 +126,36 @@ def test_non_finite_input(capsys, tmp_path):
 def test_unreadable_file(capsys, pair, tiny_mff, tmp_path):
     corrupt = tmp_path / "corrupt.png"
     corrupt.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
-    err = _fail(capsys, ["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), str(corrupt), "-o", "x.png"])
+    err = _fail(
+        capsys, ["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), str(corrupt), "-o", "x.png"]
+    )
     assert f"cannot decode image (corrupt or unsupported format): {corrupt}" in err
-    err = _fail(capsys, ["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), "missing.png", "-o", "x.png"])
+    err = _fail(
+        capsys,
+        ["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), "missing.png", "-o", "x.png"],
+    )
     assert "image not found: missing.png" in err
 
 
 def test_checkpoint_of_another_task(capsys, pair, mff_checkpoint, tmp_path):
-    err = _fail(capsys, ["fuse", "--task", "hdr", "--model", str(mff_checkpoint), *map(str, pair), str(pair[0]),
-                         "--exposures", "-2", "0", "2", "-o", "x.png"])
+    err = _fail(
+        capsys,
+        [
+            "fuse",
+            "--task",
+            "hdr",
+            "--model",
+            str(mff_checkpoint),
+            *map(str, pair),
+            str(pair[0]),
+            "--exposures",
+            "-2",
+            "0",
+            "2",
+            "-o",
+            "x.png",
+        ],
+    )
     assert "checkpoint is a MFF network" in err and "not usable for task 'hdr'" in err
 
 

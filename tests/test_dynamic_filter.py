@@ -9,7 +9,14 @@ import pytest
 import torch
 
 from mgdn_edge.errors import InputError
-from mgdn_edge.model import MGDN, dynamic_filter, dynamic_filter_lean, dynamic_filter_unfold, preset, use_dynamic_filter
+from mgdn_edge.model import (
+    MGDN,
+    dynamic_filter,
+    dynamic_filter_lean,
+    dynamic_filter_unfold,
+    preset,
+    use_dynamic_filter,
+)
 
 SHAPES = [(1, 5, 9, 11), (2, 3, 2, 6), (1, 4, 6, 1), (2, 7, 1, 1), (1, 30, 17, 13)]
 
@@ -21,7 +28,9 @@ def test_lean_equals_unfold_oracle(shape, k):
     n, c, h, w = shape
     feat = torch.randn(n, c, h, w, generator=gen)
     kernels = torch.randn(n, k * k, h, w, generator=gen)
-    assert torch.allclose(dynamic_filter_lean(feat, kernels, k), dynamic_filter_unfold(feat, kernels, k), atol=1e-5)
+    assert torch.allclose(
+        dynamic_filter_lean(feat, kernels, k), dynamic_filter_unfold(feat, kernels, k), atol=1e-5
+    )
 
 
 def test_closed_form_cases():
@@ -78,5 +87,9 @@ print((after - before) * 1024 / (feat.numel() * 4))
 
 def test_lean_peak_extra_memory_below_four_feature_maps():
     """Peak RSS growth of one call at C=60, 512x512, in a fresh process, in feature-map units."""
-    ratio = float(subprocess.run([sys.executable, "-c", _PEAK_SCRIPT], capture_output=True, text=True, check=True).stdout)
+    ratio = float(
+        subprocess.run(
+            [sys.executable, "-c", _PEAK_SCRIPT], capture_output=True, text=True, check=True
+        ).stdout
+    )
     assert ratio < 4.0, f"peak extra memory {ratio:.2f}x the feature map"

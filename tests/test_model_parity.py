@@ -86,7 +86,9 @@ def test_unknown_and_missing_keys_are_named(mff_checkpoint, tmp_path):
 
 
 def test_shape_mismatch_against_requested_config_is_named(mff_checkpoint):
-    with pytest.raises(CheckpointError, match=r"shape mismatches: .*inconv1\.weight: checkpoint \[30, 3, 3, 3\]"):
+    with pytest.raises(
+        CheckpointError, match=r"shape mismatches: .*inconv1\.weight: checkpoint \[30, 3, 3, 3\]"
+    ):
         load_model(mff_checkpoint, config=preset("mef"))
 
 

@@ -32,7 +32,9 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt or foreign files
-        raise CheckpointError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
+        raise CheckpointError(
+            f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}".splitlines()[0]
+        ) from exc
     return unwrap_state_dict(data, str(path))
 
 
@@ -40,7 +42,9 @@ def unwrap_state_dict(data: object, origin: str = "checkpoint") -> dict[str, Ten
     if isinstance(data, Mapping) and "params" in data and isinstance(data["params"], Mapping):
         data = data["params"]
     if not isinstance(data, Mapping) or not all(isinstance(v, Tensor) for v in data.values()):
-        raise CheckpointError(f"{origin} is not a state dict of tensors (or a {{'params': state_dict}} wrapper)")
+        raise CheckpointError(
+            f"{origin} is not a state dict of tensors (or a {{'params': state_dict}} wrapper)"
+        )
     return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in data.items()}
 
 
@@ -62,18 +66,26 @@ def detect_config(state_dict: Mapping[str, Tensor], task: str | None = None) -> 
         embed_dim = sd["inconv1.weight"].shape[0]
         detected_task = "gdsr" if sd["inconv2.weight"].shape[1] == 1 else "mff"
     else:
-        raise CheckpointError("not an MGDN checkpoint: it has neither conv1.weight (HDR) nor inconv1/inconv2 weights")
+        raise CheckpointError(
+            "not an MGDN checkpoint: it has neither conv1.weight (HDR) nor inconv1/inconv2 weights"
+        )
 
     stages = sorted({int(m.group(1)) for k in sd if (m := re.match(r"layers\.(\d+)\.", k))})
     if not stages:
         raise CheckpointError("not an MGDN checkpoint: no layers.<i>.* parameters")
     depths, heads = [], []
     for s in stages:
-        blocks = {int(m.group(1)) for k in sd if (m := re.match(rf"layers\.{s}\.residual_group\.blocks\.(\d+)\.", k))}
+        blocks = {
+            int(m.group(1))
+            for k in sd
+            if (m := re.match(rf"layers\.{s}\.residual_group\.blocks\.(\d+)\.", k))
+        }
         depths.append(len(blocks))
         table = sd.get(f"layers.{s}.residual_group.blocks.0.attn.relative_position_bias_table")
         if table is None:
-            raise CheckpointError(f"stage {s} has no transformer blocks (missing relative_position_bias_table)")
+            raise CheckpointError(
+                f"stage {s} has no transformer blocks (missing relative_position_bias_table)"
+            )
         heads.append(table.shape[1])
     window = math.isqrt(sd["layers.0.residual_group.blocks.0.attn.relative_position_index"].shape[0])
     mlp_ratio = sd["layers.0.residual_group.blocks.0.mlp.fc1.weight"].shape[0] / embed_dim
@@ -84,14 +96,21 @@ def detect_config(state_dict: Mapping[str, Tensor], task: str | None = None) -> 
     if task is not None:
         compatible = {"hdr": {"hdr"}, "gdsr": {"gdsr"}, "mff": {"mff", "mef"}}[detected_task]
         if task not in compatible:
+            evidence = "conv1.weight" if detected_task == "hdr" else "inconv2.weight"
             raise CheckpointError(
-                f"checkpoint is a {detected_task.upper()} network "
-                f"({'conv1.weight [E,6,3,3]' if detected_task == 'hdr' else 'inconv2.weight ' + str(list(sd['inconv2.weight'].shape))}"
-                f"), not usable for task {task!r}"
+                f"checkpoint is a {detected_task.upper()} network ({evidence} {list(sd[evidence].shape)}), "
+                f"not usable for task {task!r}"
             )
         detected_task = task
     config = MGDNConfig(
-        detected_task, embed_dim, tuple(depths), tuple(heads), window, float(mlp_ratio), kernel_size, mgca_heads
+        detected_task,
+        embed_dim,
+        tuple(depths),
+        tuple(heads),
+        window,
+        float(mlp_ratio),
+        kernel_size,
+        mgca_heads,
     )
     for candidate in PRESETS.values():
         same_sizes = dataclasses.replace(config, task=candidate.task) == candidate
@@ -119,13 +138,13 @@ def check_state_dict(model: MGDN, state_dict: Mapping[str, Tensor]) -> dict[str,
     if wrong_shape:
         problems.append(f"shape mismatches: {_listing(wrong_shape)}")
     if problems:
-        raise CheckpointError(f"checkpoint does not match config {model.config.name!r}: " + "; ".join(problems))
+        raise CheckpointError(
+            f"checkpoint does not match config {model.config.name!r}: " + "; ".join(problems)
+        )
     return incoming
 
 
-def load_model(
-    path: str | Path, task: str | None = None, config: MGDNConfig | None = None
-) -> MGDN:
+def load_model(path: str | Path, task: str | None = None, config: MGDNConfig | None = None) -> MGDN:
     """Build the network a checkpoint describes (or ``config``) and load it strictly, in eval mode."""
     state_dict = read_state_dict(path)
     if config is None:

@@ -49,7 +49,9 @@ class MGDNConfig:
         if len(self.depths) != len(self.swin_heads):
             raise ValueError(f"depths {self.depths} and swin_heads {self.swin_heads} differ in length")
         if self.embed_dim % self.mgca_heads:
-            raise ValueError(f"embed_dim {self.embed_dim} is not divisible by the {self.mgca_heads} MGCA heads")
+            raise ValueError(
+                f"embed_dim {self.embed_dim} is not divisible by the {self.mgca_heads} MGCA heads"
+            )
         for heads in self.swin_heads:
             if self.embed_dim % heads:
                 raise ValueError(f"embed_dim {self.embed_dim} is not divisible by swin heads {heads}")

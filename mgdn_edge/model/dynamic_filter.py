@@ -4,7 +4,8 @@ Semantics (the contract every backend implements, see MGDN-ARCHITECTURE.md):
 
     feat    [N, C, H, W]
     kernels [N, k*k, H, W]          one k x k kernel per pixel, shared by all channels
-    out[n, c, y, x] = sum_{i, j < k} kernels[n, i*k + j, y, x] * feat[n, c, clamp(y + i - r), clamp(x + j - r)]
+    out[n, c, y, x] = sum_{i, j < k} kernels[n, i*k + j, y, x]
+                      * feat[n, c, clamp(y + i - r), clamp(x + j - r)]
 
 with r = (k - 1) // 2 and clamp() = replicate borders. The predictor's raw values are used
 (no softmax, no normalisation).
@@ -99,7 +100,9 @@ def use_dynamic_filter(impl: str | DynamicFilterImpl) -> Iterator[DynamicFilterI
     global _active
     if isinstance(impl, str):
         if impl not in _IMPLEMENTATIONS:
-            raise ValueError(f"unknown DynamicFilter implementation {impl!r}; known: {available_dynamic_filters()}")
+            raise ValueError(
+                f"unknown DynamicFilter implementation {impl!r}; known: {available_dynamic_filters()}"
+            )
         impl = _IMPLEMENTATIONS[impl]
     previous, _active = _active, impl
     try:

@@ -37,7 +37,9 @@ def validate_inputs(config: MGDNConfig, inputs: Sequence[_ArrayLike], check_fini
         if len(shape) != 4:
             raise InputError(f"input {name!r} must be [N, C, H, W], got shape {shape}")
         if shape[1] != channels:
-            raise InputError(f"input {name!r} must have {channels} channels for task {config.task!r}, got {shape[1]}")
+            raise InputError(
+                f"input {name!r} must have {channels} channels for task {config.task!r}, got {shape[1]}"
+            )
         if (shape[0], shape[2], shape[3]) != (first[0], first[2], first[3]):
             raise InputError(
                 f"inputs must share batch and size: {names[0]!r} is {first[0]}x{first[2]}x{first[3]}, "

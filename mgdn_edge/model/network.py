@@ -26,7 +26,9 @@ def _conv_lrelu(c_in: int, c_out: int, k: int) -> nn.Sequential:
 
 def _kernel_predictor(dim: int, kernel_size: int) -> nn.Sequential:
     """3x3+LReLU, 3x3+LReLU, 1x1 to k*k raw taps (no activation, no normalisation)."""
-    return nn.Sequential(_conv_lrelu(dim, dim, 3), _conv_lrelu(dim, dim, 3), nn.Conv2d(dim, kernel_size**2, 1))
+    return nn.Sequential(
+        _conv_lrelu(dim, dim, 3), _conv_lrelu(dim, dim, 3), nn.Conv2d(dim, kernel_size**2, 1)
+    )
 
 
 def _drop_path(x: Tensor, p: float, training: bool) -> Tensor:
@@ -118,7 +120,9 @@ def relative_position_index(window_size: int) -> Tensor:
     return rel[:, :, 0] * (2 * window_size - 1) + rel[:, :, 1]
 
 
-def shifted_window_mask(height: int, width: int, window_size: int, shift: int, device: torch.device) -> Tensor:
+def shifted_window_mask(
+    height: int, width: int, window_size: int, shift: int, device: torch.device
+) -> Tensor:
     """[nW, ws*ws, ws*ws] additive mask: -100 between tokens that came from different regions.
 
     Computed from the padded size on every call (not the 128x128 buffer stored in checkpoints),
@@ -199,7 +203,9 @@ class LocalContextExtractor(nn.Module):
 class ContextAwareTransformerBlock(nn.Module):
     """Swin block (global branch) plus a local-context conv branch on the same normalised input."""
 
-    def __init__(self, dim: int, heads: int, window_size: int, shift: int, mlp_ratio: float, drop_path: float):
+    def __init__(
+        self, dim: int, heads: int, window_size: int, shift: int, mlp_ratio: float, drop_path: float
+    ):
         super().__init__()
         self.window_size = window_size
         self.shift = shift
@@ -244,7 +250,12 @@ class Stage(nn.Module):
         self.residual_group = ResidualGroup(
             [
                 ContextAwareTransformerBlock(
-                    dim, config.swin_heads[stage], ws, 0 if i % 2 == 0 else ws // 2, config.mlp_ratio, drop_paths[i]
+                    dim,
+                    config.swin_heads[stage],
+                    ws,
+                    0 if i % 2 == 0 else ws // 2,
+                    config.mlp_ratio,
+                    drop_paths[i],
                 )
                 for i in range(config.depths[stage])
             ]
@@ -299,7 +310,8 @@ class MGDN(nn.Module):
         rates = torch.linspace(0, drop_path_rate, sum(config.depths)).tolist()
         starts = [sum(config.depths[:i]) for i in range(len(config.depths))]
         self.layers = nn.ModuleList(
-            Stage(config, i, rates[starts[i] : starts[i] + config.depths[i]]) for i in range(len(config.depths))
+            Stage(config, i, rates[starts[i] : starts[i] + config.depths[i]])
+            for i in range(len(config.depths))
         )
         self.norm = nn.LayerNorm(dim)  # unused in forward, present in checkpoints
         self.conv_after_body = nn.Sequential(

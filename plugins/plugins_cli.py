@@ -1,0 +1,43 @@
+"""``mgdn-edge build-plugins``: build the native DynamicFilter libraries from the installed package."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "build-plugins",
+        help="build the OpenVINO extension and/or the TensorRT plugin for DynamicFilter",
+        description="With neither flag, builds the OpenVINO extension. Libraries go to ~/.cache/mgdn-edge/ "
+        "unless --build-dir is given; the runtimes look there (or where MGDN_OPENVINO_EXTENSION / "
+        "--plugin point).",
+    )
+    p.add_argument(
+        "--openvino", action="store_true", help="build libmgdn_openvino.so (needs the openvino wheel)"
+    )
+    p.add_argument(
+        "--tensorrt", action="store_true", help="build libmgdn_trt.so (needs nvcc and TensorRT headers)"
+    )
+    p.add_argument("--build-dir", type=Path, help="where to build (default: ~/.cache/mgdn-edge/<plugin>)")
+    p.add_argument("--tensorrt-include", type=Path, help="folder holding NvInfer.h (default: searched)")
+    p.add_argument(
+        "--cuda-archs", default="87", help="CMAKE_CUDA_ARCHITECTURES, e.g. 72 (Xavier), 87 (Orin), 90"
+    )
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.tensorrt or args.openvino:
+        from mgdn_edge.plugins.openvino_ext import build_openvino_extension
+
+        print(f"built {build_openvino_extension(args.build_dir)}")
+    if args.tensorrt:
+        from mgdn_edge.plugins.tensorrt_plugin import build_tensorrt_plugin
+
+        path = build_tensorrt_plugin(
+            args.build_dir, tensorrt_include=args.tensorrt_include, cuda_archs=args.cuda_archs
+        )
+        print(f"built {path}")
+    return 0

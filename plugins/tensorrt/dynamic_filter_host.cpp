@@ -1,0 +1,175 @@
+// Host test library: the DynamicFilter arithmetic of the GPU path, compiled with plain g++ so CI
+// can check it against the PyTorch oracle without a GPU. Two entry points per dtype:
+//   *_reference: the shared per-pixel definition (dynamic_filter_reference),
+//   *_tiled:     a block-by-block emulation of dynamic_filter_kernel.cu that uses the same
+//                plan_launch / block_work / halo_source_offset / tile_dot helpers as the GPU.
+// f16 uses a small IEEE binary16 type with round-to-nearest-even, like __half's conversions.
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "dynamic_filter_shapes.h"
+#include "dynamic_filter_tile.h"
+
+#define MGDN_EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace {
+
+uint16_t float_to_half_bits(float f) {
+    uint32_t x;
+    std::memcpy(&x, &f, sizeof x);
+    const uint32_t sign = (x >> 16) & 0x8000u;
+    uint32_t mant = x & 0x7fffffu;
+    const int exp = static_cast<int>((x >> 23) & 0xffu);
+    if (exp == 255) return static_cast<uint16_t>(sign | 0x7c00u | (mant ? 0x200u : 0u));
+    const int e = exp - 127 + 15;
+    if (e >= 31) return static_cast<uint16_t>(sign | 0x7c00u);
+    if (e <= 0) {  // subnormal half (or zero)
+        if (e < -10) return static_cast<uint16_t>(sign);
+        mant |= 0x800000u;
+        const int shift = 14 - e;
+        uint32_t half_mant = mant >> shift;
+        const uint32_t rem = mant & ((1u << shift) - 1u);
+        const uint32_t halfway = 1u << (shift - 1);
+        if (rem > halfway || (rem == halfway && (half_mant & 1u))) ++half_mant;
+        return static_cast<uint16_t>(sign | half_mant);
+    }
+    uint32_t bits = sign | (static_cast<uint32_t>(e) << 10) | (mant >> 13);
+    const uint32_t rem = mant & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (bits & 1u))) ++bits;  // a carry may round up to inf: correct
+    return static_cast<uint16_t>(bits);
+}
+
+float half_bits_to_float(uint16_t h) {
+    const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+    const uint32_t exp = (h >> 10) & 0x1fu;
+    const uint32_t mant = h & 0x3ffu;
+    uint32_t bits;
+    if (exp == 0) {
+        const float magnitude = static_cast<float>(mant) * (1.0f / 16777216.0f);  // mant * 2^-24, exact
+        return sign ? -magnitude : magnitude;
+    }
+    if (exp == 31) {
+        bits = sign | 0x7f800000u | (mant << 13);
+    } else {
+        bits = sign | ((exp - 15 + 127) << 23) | (mant << 13);
+    }
+    float f;
+    std::memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+// Binary16 storage with the two conversions the arithmetic needs (explicit, like __half).
+struct HostHalf {
+    uint16_t bits;
+    HostHalf() = default;
+    explicit HostHalf(float f) : bits(float_to_half_bits(f)) {}
+    explicit operator float() const { return half_bits_to_float(bits); }
+};
+static_assert(sizeof(HostHalf) == 2 && std::is_trivially_copyable_v<HostHalf>, "HostHalf must alias uint16");
+
+template <typename T, int K>
+void tiled_blocks(const T* feat, const T* kernels, T* out, int n, int c, int h, int w, int ksize,
+                  const mgdn::LaunchPlan& p) {
+    const int r = (ksize - 1) / 2;
+    const int area = p.halo_w * p.halo_h;
+    const int64_t plane = static_cast<int64_t>(h) * w;
+    std::vector<T> tile(static_cast<size_t>(p.stage) * area);
+    for (int bz = 0; bz < n * p.groups; ++bz)
+        for (int by = 0; by < p.tiles_y; ++by)
+            for (int bx = 0; bx < p.tiles_x; ++bx) {
+                const mgdn::BlockWork b = mgdn::block_work(p, bx, by, bz, c);
+                for (int c0 = b.c_begin; c0 < b.c_end; c0 += p.stage) {
+                    const int staged = std::min(p.stage, b.c_end - c0);
+                    const T* src = feat + (static_cast<int64_t>(b.n) * c + c0) * plane;
+                    for (int idx = 0; idx < staged * area; ++idx)
+                        tile[idx] = src[mgdn::halo_source_offset(idx, p, b.x0, b.y0, r, h, w)];
+                    for (int ty = 0; ty < mgdn::kTileH; ++ty)
+                        for (int tx = 0; tx < mgdn::kTileW; ++tx) {
+                            const int x = b.x0 + tx;
+                            const int y = b.y0 + ty;
+                            if (x >= w || y >= h) continue;
+                            const int64_t pixel = static_cast<int64_t>(y) * w + x;
+                            const T* taps = kernels + static_cast<int64_t>(b.n) * ksize * ksize * plane + pixel;
+                            T* dst = out + (static_cast<int64_t>(b.n) * c + c0) * plane + pixel;
+                            for (int s = 0; s < staged; ++s) {
+                                const float acc = mgdn::tile_dot<K>(
+                                    tile.data() + s * area, p.halo_w, ty, tx, ksize,
+                                    [&](int t) { return static_cast<float>(taps[t * plane]); });
+                                dst[s * plane] = static_cast<T>(acc);
+                            }
+                        }
+                }
+            }
+}
+
+template <typename T>
+int tiled(const T* feat, const T* kernels, T* out, int n, int c, int h, int w, int ksize, int target_blocks) {
+    if (mgdn::check_dynamic_filter_args(n, c, h, w, ksize) != nullptr) return 1;
+    if (n == 0 || c == 0 || h == 0 || w == 0) return 0;
+    const mgdn::LaunchPlan p = mgdn::plan_launch(n, c, h, w, ksize, sizeof(T), target_blocks);
+    if (p.smem_bytes > mgdn::kSmemLimit) return 2;
+    switch (ksize) {  // the same fast-path dispatch as launch_typed() in the .cu
+        case 3: tiled_blocks<T, 3>(feat, kernels, out, n, c, h, w, ksize, p); break;
+        case 5: tiled_blocks<T, 5>(feat, kernels, out, n, c, h, w, ksize, p); break;
+        case 7: tiled_blocks<T, 7>(feat, kernels, out, n, c, h, w, ksize, p); break;
+        default: tiled_blocks<T, 0>(feat, kernels, out, n, c, h, w, ksize, p);
+    }
+    return 0;
+}
+
+template <typename T>
+int reference(const T* feat, const T* kernels, T* out, int n, int c, int h, int w, int ksize) {
+    if (mgdn::check_dynamic_filter_args(n, c, h, w, ksize) != nullptr) return 1;
+    mgdn::dynamic_filter_reference<T, float>(feat, kernels, out, n, c, h, w, ksize);
+    return 0;
+}
+
+}  // namespace
+
+MGDN_EXPORT int mgdn_df_reference_f32(const float* feat, const float* kernels, float* out, int n, int c, int h,
+                                      int w, int ksize) {
+    return reference(feat, kernels, out, n, c, h, w, ksize);
+}
+
+MGDN_EXPORT int mgdn_df_tiled_f32(const float* feat, const float* kernels, float* out, int n, int c, int h, int w,
+                                  int ksize, int target_blocks) {
+    return tiled(feat, kernels, out, n, c, h, w, ksize, target_blocks);
+}
+
+MGDN_EXPORT int mgdn_df_reference_f16(const uint16_t* feat, const uint16_t* kernels, uint16_t* out, int n, int c,
+                                      int h, int w, int ksize) {
+    return reference(reinterpret_cast<const HostHalf*>(feat), reinterpret_cast<const HostHalf*>(kernels),
+                     reinterpret_cast<HostHalf*>(out), n, c, h, w, ksize);
+}
+
+MGDN_EXPORT int mgdn_df_tiled_f16(const uint16_t* feat, const uint16_t* kernels, uint16_t* out, int n, int c,
+                                  int h, int w, int ksize, int target_blocks) {
+    return tiled(reinterpret_cast<const HostHalf*>(feat), reinterpret_cast<const HostHalf*>(kernels),
+                 reinterpret_cast<HostHalf*>(out), n, c, h, w, ksize, target_blocks);
+}
+
+// plan_launch() as 8 ints: tiles_x, tiles_y, groups, channels_per_group, stage, halo_w, halo_h,
+// smem_bytes; lets tests check the launch geometry without a GPU.
+MGDN_EXPORT void mgdn_df_plan(int n, int c, int h, int w, int ksize, int elem_bytes, int target_blocks,
+                              int64_t* plan8) {
+    const mgdn::LaunchPlan p = mgdn::plan_launch(n, c, h, w, ksize, elem_bytes, target_blocks);
+    const int64_t values[8] = {p.tiles_x, p.tiles_y, p.groups, p.channels_per_group,
+                               p.stage,   p.halo_w,  p.halo_h, static_cast<int64_t>(p.smem_bytes)};
+    std::memcpy(plan8, values, sizeof values);
+}
+
+// The shape check the TensorRT plugins run in configurePlugin/onShapeChange; -1 = unknown at
+// build time. Returns 0 when fine, else 1 with the message copied into msg (NUL-terminated).
+MGDN_EXPORT int mgdn_df_check_shapes(const int64_t* feat, int feat_rank, const int64_t* kernels, int kernels_rank,
+                                     int ksize, char* msg, int msg_capacity) {
+    const std::string error = mgdn::check_io_shapes(feat, feat_rank, kernels, kernels_rank, ksize);
+    if (msg_capacity > 0) {
+        const size_t len = std::min(error.size(), static_cast<size_t>(msg_capacity - 1));
+        std::memcpy(msg, error.data(), len);
+        msg[len] = '\0';
+    }
+    return error.empty() ? 0 : 1;
+}
