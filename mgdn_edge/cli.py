@@ -18,8 +18,11 @@ from mgdn_edge.errors import MgdnEdgeError
 COMMAND_MODULES = [
     "mgdn_edge.info_cli",
     "mgdn_edge.fuse_cli",
+    "mgdn_edge.export.export_cli",
+    "mgdn_edge.runtimes.parity_cli",
     "mgdn_edge.train_cli",
     "mgdn_edge.plugins.plugins_cli",
+    "mgdn_edge.calibration.synth_cli",
 ]
 
 

@@ -2,7 +2,9 @@
 
 - MFF / MEF: two RGB images in [0, 1] (grayscale is repeated to three channels).
 - HDR: three LDR brackets (under, reference, over) with exposure values in stops (EV); each
-  becomes 6 channels [LDR, LDR^2.2 / 2^EV] (Kalantari et al. 2017 / AHDRNet convention). A scene
+  becomes 6 channels [LDR, LDR^2.2 / 2^EV] (Kalantari et al. 2017 / AHDRNet convention). EVs are
+  taken relative to the shortest bracket (EV - min EV), the origin of the Kalantari exposure.txt files
+  the published HDR weights were trained on, so ``-2 0 2`` and ``0 2 4`` give the same image. A scene
   folder in the Kalantari layout (three .tif files sorted by name plus exposure.txt) works too.
   The output is linear HDR in [0, 1]; PNG/JPEG outputs are mu-law tonemapped (mu = 5000).
 - GDSR: an RGB guide and a (low-resolution) depth map; depth is min-max normalised and bicubic
@@ -106,11 +108,14 @@ def prepare_inputs(task: str, paths: list[str | Path], exposures: list[float] | 
     if task == "hdr":
         if exposures is None or len(exposures) != 3:
             raise InputError("task 'hdr' needs three exposure values (--exposures EV_UNDER EV_REF EV_OVER)")
+        if not all(np.isfinite(exposures)):
+            raise InputError(f"exposure values must be finite, got {list(exposures)}")
+        shortest = min(exposures)
         images = [read_image(p, channels=3) for p in files]
         _same_size(images, files)
         return Prepared(
             task,
-            [to_nchw(hdr_network_input(i, ev)) for i, ev in zip(images, exposures, strict=True)],
+            [to_nchw(hdr_network_input(i, ev - shortest)) for i, ev in zip(images, exposures, strict=True)],
             sources=files,
         )
 

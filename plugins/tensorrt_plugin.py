@@ -12,9 +12,8 @@ import os
 import shutil
 from pathlib import Path
 
-from mgdn_edge.plugins.cmake import PLUGINS_DIR, cmake_build, default_build_dir
-
 from mgdn_edge.errors import BackendError
+from mgdn_edge.plugins.cmake import PLUGINS_DIR, cmake_build, default_build_dir
 
 TENSORRT_SOURCE_DIR = PLUGINS_DIR / "tensorrt"
 PLUGIN_LIBRARY = "libmgdn_trt.so"

@@ -79,15 +79,16 @@ def test_mismatched_sizes(capsys, pair, tiny_mff, tmp_path):
     assert "size mismatch" in err and "24x20" in err and "24x10" in err
 
 
-def test_wrong_channel_count(capsys, pair, tiny_mff, tmp_path):
-    two = tmp_path / "gray_alpha.png"
-    cv2.imwrite(str(two), np.zeros((20, 24, 2), np.uint8))
-    if cv2.imread(str(two), cv2.IMREAD_UNCHANGED).shape[-1] != 2:
-        pytest.skip("this OpenCV build does not write 2-channel PNGs")
+def test_undecodable_channel_layout(capsys, pair, tiny_mff, tmp_path):
+    # OpenCV reads 1/3/4-channel files only (2-channel TIFFs arrive as gray); a 5-channel TIFF is
+    # refused by the decoder, and the user must get one line naming the file, not an OpenCV trace.
+    tifffile = pytest.importorskip("tifffile")
+    five = tmp_path / "five.tif"
+    tifffile.imwrite(five, np.zeros((20, 24, 5), np.uint8), photometric="minisblack", planarconfig="contig")
     err = _fail(
-        capsys, ["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), str(two), "-o", "x.png"]
+        capsys, ["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), str(five), "-o", "x.png"]
     )
-    assert "has 2 channels, expected 3" in err
+    assert "cannot decode image" in err and "five.tif" in err
 
 
 def test_wrong_channel_count_api():
@@ -175,3 +176,18 @@ def test_hdr_needs_exposures_and_valid_scene(capsys, tmp_path):
     (scene / "exposure.txt").write_text("-2\n0\n")
     err = _fail(capsys, ["fuse", "--task", "hdr", "--model", "unused.pth", str(scene), "-o", "x.png"])
     assert "exposure.txt has 2 exposure values, expected 3" in err
+
+
+def test_hdr_exposures_are_relative_to_the_shortest_bracket(tmp_path):
+    from mgdn_edge.tasks import prepare_inputs
+
+    rng = np.random.default_rng(1)
+    files = [_png(tmp_path / f"{i}.png", rng.random((8, 8, 3))) for i in range(3)]
+    shifted = prepare_inputs("hdr", files, exposures=[-2.0, 0.0, 2.0]).inputs
+    origin = prepare_inputs("hdr", files, exposures=[0.0, 2.0, 4.0]).inputs
+    for a, b in zip(shifted, origin, strict=True):
+        np.testing.assert_array_equal(a, b)
+    ldr = shifted[2][:, :3]
+    np.testing.assert_allclose(shifted[2][:, 3:], ldr**2.2 / 16.0, rtol=1e-5)  # over bracket: 2^4
+    with pytest.raises(InputError, match="finite"):
+        prepare_inputs("hdr", files, exposures=[0.0, float("nan"), 2.0])

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from mgdn_edge.plugins import tensorrt_plugin as trt_plugin
 
 from mgdn_edge.errors import BackendError
 from mgdn_edge.model.dynamic_filter import dynamic_filter_unfold
+from mgdn_edge.plugins import tensorrt_plugin as trt_plugin
 
 # (n, c, h, w, k): H or W below k, N = 2, odd channel counts, the published k = 7, generic k = 9 / 1.
 SHAPES = [

@@ -14,9 +14,9 @@ import sys
 from collections.abc import Callable
 
 import torch
-from mgdn_edge.plugins.tensorrt_plugin import build_cuda_kernel_library
 
 from mgdn_edge.model.dynamic_filter import dynamic_filter_lean, dynamic_filter_unfold
+from mgdn_edge.plugins.tensorrt_plugin import build_cuda_kernel_library
 
 CHANNELS = (30, 60)
 SIZES = (256, 512)

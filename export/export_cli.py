@@ -1,0 +1,60 @@
+"""``mgdn-edge export``: checkpoint -> model.onnx + model.portable.onnx + manifest.json."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "export",
+        help="export a checkpoint to ONNX (mgdn.DynamicFilter node + portable fallback, dynamic sizes)",
+    )
+    p.add_argument(
+        "--task", choices=["mff", "mef", "hdr", "gdsr"], help="check the checkpoint against this task"
+    )
+    p.add_argument("--model", required=True, help="PyTorch checkpoint (.pth) trained with the authors' code")
+    p.add_argument(
+        "--out", required=True, help="output folder (model.onnx, model.portable.onnx, manifest.json)"
+    )
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset, 17..20 (default 17)")
+    p.add_argument(
+        "--static", metavar="HxW", help="fix height and width (batch stays dynamic); default: dynamic"
+    )
+    p.add_argument(
+        "--decomposition",
+        default="split",
+        choices=["split", "slice", "flat"],
+        help="portable DynamicFilter body (default split, the fastest measured in ONNX Runtime)",
+    )
+    p.add_argument(
+        "--no-verify", action="store_true", help="skip the ONNX Runtime vs PyTorch check after export"
+    )
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mgdn_edge.export.onnx_export import export_checkpoint, parse_size
+
+    static = parse_size(args.static) if args.static else None
+    result = export_checkpoint(
+        args.model,
+        args.out,
+        task=args.task,
+        opset=args.opset,
+        static=static,
+        decomposition=args.decomposition,
+        verify=not args.no_verify,
+    )
+    m = result.manifest
+    op = m["custom_op"]
+    sizes = f"{static[0]}x{static[1]}" if static else "dynamic HxW"
+    print(
+        f"wrote {result.model_path} ({op['nodes']} {op['domain']}.{op['op_type']} nodes), "
+        f"{result.portable_path.name}, {result.manifest_path.name}: "
+        f"task {m['task']}, opset {m['opset']}, {sizes}"
+    )
+    if m["verification_max_abs"]:
+        worst = max(v for sizes_ in m["verification_max_abs"].values() for v in sizes_.values())
+        print(f"verified against PyTorch with onnxruntime: max abs {worst:.2e}")
+    return 0

@@ -1,0 +1,237 @@
+// Tiling, border handling, type conversion and threading around the per-ISA inner loop.
+//
+// Work unit: (batch item, block of output rows, tile of columns). A thread keeps a ring of the
+// k feature rows each output row needs, for every channel, as f32 with the replicate border
+// already written in. Each feature row is therefore read from memory (and converted from
+// f16/bf16) once per unit, border pixels need no clamps in the inner loop, and the ring
+// (C * k * tile floats, sized to about 1 MiB) stays in L2. The k*k kernel taps of the current
+// row are copied into a contiguous, aligned f32 block that all channels reuse.
+#include "dynamic_filter_cpu.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+#include <vector>
+
+#include <openvino/core/parallel.hpp>
+
+#include "dynamic_filter_isa.hpp"
+#include "dynamic_filter_ref.h"
+
+namespace mgdn {
+namespace cpu {
+namespace {
+
+constexpr int64_t kRingBudgetBytes = 1 << 20;  // feature-row ring per thread: about one L2
+constexpr int64_t kMinRowsPerUnit = 8;
+constexpr int kUnitsPerThread = 4;  // slack for load balance
+constexpr int64_t kAlign = 64;      // bytes; every ISA table may use aligned loads on the buffers
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// False when $MGDN_OV_ISA caps dispatch at `isa` (used to test the narrower paths on big CPUs).
+bool allowed_above(const char* isa) {
+    const char* cap = std::getenv("MGDN_OV_ISA");
+    return cap == nullptr || std::string(cap) != isa;
+}
+
+// Tile columns: as wide as the ring budget allows (long contiguous row reads are what DRAM
+// likes), split evenly, a multiple of 64 floats.
+int64_t tile_width(const FilterShape& s) {
+    const int64_t per_column = s.c * s.ksize * static_cast<int64_t>(sizeof(float));
+    const int64_t widest = std::max<int64_t>(64, (kRingBudgetBytes / per_column) / 64 * 64);
+    return round_up(ceil_div(s.w, ceil_div(s.w, widest)), 64);
+}
+
+// Zero-initialised, 64-byte aligned float scratch.
+class AlignedFloats {
+public:
+    explicit AlignedFloats(int64_t count)
+        : data_(static_cast<float*>(::operator new[](static_cast<size_t>(count) * sizeof(float),
+                                                     std::align_val_t(kAlign)))),
+          count_(count) {
+        fill(0.0f);
+    }
+    ~AlignedFloats() { ::operator delete[](data_, std::align_val_t(kAlign)); }
+    AlignedFloats(const AlignedFloats&) = delete;
+    AlignedFloats& operator=(const AlignedFloats&) = delete;
+
+    float* data() const { return data_; }
+    void fill(float v) { std::fill(data_, data_ + count_, v); }
+
+private:
+    float* data_;
+    int64_t count_;
+};
+
+// Converts between the tensor's element type and the f32 working buffers.
+struct Codec {
+    DType dtype;
+    const IsaKernels* isa;
+
+    size_t bytes() const { return dtype == DType::f32 ? 4 : 2; }
+
+    void to_f32(const void* src, int64_t offset, float* dst, int64_t count) const {
+        switch (dtype) {
+        case DType::f32:
+            std::memcpy(dst, static_cast<const float*>(src) + offset, count * sizeof(float));
+            break;
+        case DType::f16:
+            isa->f16_to_f32(static_cast<const uint16_t*>(src) + offset, dst, count);
+            break;
+        case DType::bf16: {
+            const uint16_t* s = static_cast<const uint16_t*>(src) + offset;
+            for (int64_t i = 0; i < count; ++i) {
+                const uint32_t bits = static_cast<uint32_t>(s[i]) << 16;
+                std::memcpy(dst + i, &bits, sizeof(bits));
+            }
+            break;
+        }
+        }
+    }
+
+    void from_f32(const float* src, void* dst, int64_t offset, int64_t count) const {
+        switch (dtype) {
+        case DType::f32:
+            std::memcpy(static_cast<float*>(dst) + offset, src, count * sizeof(float));
+            break;
+        case DType::f16:
+            isa->f32_to_f16(src, static_cast<uint16_t*>(dst) + offset, count);
+            break;
+        case DType::bf16: {
+            uint16_t* d = static_cast<uint16_t*>(dst) + offset;
+            for (int64_t i = 0; i < count; ++i) {
+                uint32_t bits;
+                std::memcpy(&bits, src + i, sizeof(bits));
+                const bool nan = (bits & 0x7fffffffu) > 0x7f800000u;
+                // round to nearest even, keep NaNs NaN
+                d[i] = nan ? static_cast<uint16_t>((bits >> 16) | 0x40u)
+                           : static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+            }
+            break;
+        }
+        }
+    }
+};
+
+// Per-thread scratch for one (batch item, row block, column tile) unit at a time.
+class TileWorker {
+public:
+    TileWorker(const void* feat, const void* kernels, void* out, const Codec& codec, const FilterShape& s,
+               int64_t tile)
+        : feat_(feat), kernels_(kernels), out_(out), codec_(codec), s_(s), r_((s.ksize - 1) / 2),
+          taps_count_(static_cast<int64_t>(s.ksize) * s.ksize), tile_(tile),
+          row_stride_(round_up(tile + 2 * r_, 16) + 16), ring_(s.c * s.ksize * row_stride_),
+          rows_(static_cast<size_t>(s.c * s.ksize)), taps_(taps_count_ * tile), result_(s.c * tile) {}
+
+    void run(int64_t b, int64_t y0, int64_t y1, int64_t x0) {
+        const int64_t valid = std::min(tile_, s_.w - x0);
+        if (valid != valid_) {  // columns past `valid` only feed discarded lanes: keep them finite
+            taps_.fill(0.0f);
+            ring_.fill(0.0f);
+            valid_ = valid;
+        }
+        const int64_t plane = s_.h * s_.w;
+        const int64_t feat_base = b * s_.c * plane;
+        const int64_t taps_base = b * taps_count_ * plane;
+        for (int64_t v = y0 - r_; v < y0 + r_; ++v) load_row(feat_base, v, x0, valid);
+
+        const TileArgs args{rows_.data(), taps_.data(), result_.data(), static_cast<int>(s_.c), s_.ksize,
+                            static_cast<int>(round_up(valid, codec_.isa->step)), static_cast<int>(tile_)};
+        for (int64_t y = y0; y < y1; ++y) {
+            load_row(feat_base, y + r_, x0, valid);
+            for (int64_t t = 0; t < taps_count_; ++t)
+                codec_.to_f32(kernels_, taps_base + t * plane + y * s_.w + x0, taps_.data() + t * tile_, valid);
+            for (int64_t c = 0; c < s_.c; ++c)
+                for (int i = 0; i < s_.ksize; ++i)
+                    rows_[c * s_.ksize + i] = ring_.data() + (c * s_.ksize + slot(y + i - r_)) * row_stride_;
+            codec_.isa->filter_row(args);
+            for (int64_t c = 0; c < s_.c; ++c)
+                codec_.from_f32(result_.data() + c * tile_, out_, feat_base + c * plane + y * s_.w + x0, valid);
+        }
+    }
+
+private:
+    int64_t slot(int64_t v) const { return ((v % s_.ksize) + s_.ksize) % s_.ksize; }
+
+    // Virtual row v (may lie outside [0, h)) of every channel, columns x0-r .. x0+valid+r-1,
+    // replicate-clamped, into its ring slot.
+    void load_row(int64_t feat_base, int64_t v, int64_t x0, int64_t valid) {
+        const int64_t src_row = clamp_index(static_cast<int>(v), static_cast<int>(s_.h - 1));
+        const int64_t lo = std::max<int64_t>(0, x0 - r_);
+        const int64_t hi = std::min<int64_t>(s_.w, x0 + valid + r_);
+        const int64_t left = lo - (x0 - r_);  // replicated columns before the copied span
+        const int64_t right = (valid + 2 * r_) - left - (hi - lo);
+        for (int64_t c = 0; c < s_.c; ++c) {
+            float* dst = ring_.data() + (c * s_.ksize + slot(v)) * row_stride_;
+            codec_.to_f32(feat_, feat_base + c * s_.h * s_.w + src_row * s_.w + lo, dst + left, hi - lo);
+            std::fill(dst, dst + left, dst[left]);
+            std::fill(dst + left + (hi - lo), dst + left + (hi - lo) + right, dst[left + (hi - lo) - 1]);
+        }
+    }
+
+    const void* feat_;
+    const void* kernels_;
+    void* out_;
+    Codec codec_;
+    FilterShape s_;
+    int64_t r_, taps_count_, tile_, row_stride_;
+    int64_t valid_ = -1;
+    AlignedFloats ring_;
+    std::vector<float*> rows_;
+    AlignedFloats taps_;
+    AlignedFloats result_;
+};
+
+}  // namespace
+
+const IsaKernels& select_isa() {
+#if defined(MGDN_HAVE_X86_ISA)
+    static const IsaKernels& chosen = []() -> const IsaKernels& {
+        __builtin_cpu_init();
+        const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                          __builtin_cpu_supports("f16c") && allowed_above("generic");
+        if (avx2 && __builtin_cpu_supports("avx512f") && allowed_above("avx2")) return isa_avx512();
+        return avx2 ? isa_avx2() : isa_generic();
+    }();
+    return chosen;
+#else
+    return isa_generic();
+#endif
+}
+
+const char* active_isa_name() { return select_isa().name; }
+
+void dynamic_filter(const void* feat, const void* kernels, void* out, DType dtype, const FilterShape& s) {
+    if (s.n * s.c * s.h * s.w == 0) return;
+    const Codec codec{dtype, &select_isa()};
+    const int64_t tile = tile_width(s);
+    const int64_t tiles = ceil_div(s.w, tile);
+    const int64_t wanted = static_cast<int64_t>(parallel_get_max_threads()) * kUnitsPerThread;
+    const int64_t blocks_per_image = std::clamp<int64_t>((wanted + s.n * tiles - 1) / (s.n * tiles), 1,
+                                                         std::max<int64_t>(1, s.h / kMinRowsPerUnit));
+    const int64_t rows_per_block = (s.h + blocks_per_image - 1) / blocks_per_image;
+    const int64_t blocks = (s.h + rows_per_block - 1) / rows_per_block;
+    const int64_t units = s.n * blocks * tiles;
+
+    ov::parallel_nt(static_cast<int>(std::min<int64_t>(units, parallel_get_max_threads())),
+                    [&](int ithr, int nthr) {
+                        int64_t begin = 0, end = 0;
+                        ov::splitter(units, static_cast<int64_t>(nthr), static_cast<int64_t>(ithr), begin, end);
+                        if (begin == end) return;
+                        TileWorker worker(feat, kernels, out, codec, s, tile);
+                        for (int64_t u = begin; u < end; ++u) {
+                            const int64_t tile_index = u % tiles;
+                            const int64_t block = (u / tiles) % blocks;
+                            const int64_t b = u / (tiles * blocks);
+                            worker.run(b, block * rows_per_block, std::min(s.h, (block + 1) * rows_per_block),
+                                       tile_index * tile);
+                        }
+                    });
+}
+
+}  // namespace cpu
+}  // namespace mgdn

@@ -1,0 +1,145 @@
+"""The small interface every inference backend implements, and the checks they share.
+
+A runtime is opened once (load), then ``run(inputs)`` takes the task's inputs as NCHW float32
+numpy arrays and returns the NCHW float32 output; ``describe()`` says what actually executes
+(provider, precision, threads, model file) so reports and benchmarks are attributable.
+
+Inputs are validated *before* any backend sees them (:func:`check_inputs`): a wrong count,
+rank, channel count, size, dtype or a NaN gives the toolkit's own :class:`InputError` naming the
+input, never a backend stack trace. The network config needed for that comes from the
+``manifest.json`` written next to an exported model, else from the config recorded in the ONNX
+file's metadata (see :mod:`mgdn_edge.export.onnx_export`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from mgdn_edge.errors import BackendError, InputError
+from mgdn_edge.model.config import MGDNConfig
+from mgdn_edge.model.inputs import validate_inputs
+
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+MANIFEST_FILE = "manifest.json"
+METADATA_CONFIG_KEY = "mgdn_edge.config"
+METADATA_STATIC_KEY = "mgdn_edge.static_size"
+# MFF and MEF are one architecture: a model exported for one may serve the other.
+COMPATIBLE_TASKS = {"mff": {"mff", "mef"}, "mef": {"mff", "mef"}, "hdr": {"hdr"}, "gdsr": {"gdsr"}}
+
+
+@runtime_checkable
+class Runtime(Protocol):
+    """What ``mgdn-edge fuse``, ``parity`` and the benchmarks need from a backend."""
+
+    name: str
+    config: MGDNConfig
+
+    def run(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        """Task inputs (NCHW float32, values as the network expects) -> NCHW float32 output."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """At least: runtime, model, provider, precision, threads."""
+        ...
+
+
+def check_precision(precision: str, supported: Sequence[str], runtime: str) -> str:
+    precision = precision.lower()
+    if precision not in PRECISIONS:
+        raise BackendError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
+    if precision not in supported:
+        raise BackendError(
+            f"runtime {runtime!r} supports precision {', '.join(supported)} here, not {precision!r}"
+        )
+    return precision
+
+
+def check_inputs(
+    config: MGDNConfig, inputs: Sequence[object], static_size: tuple[int, int] | None = None
+) -> list[np.ndarray]:
+    """Validate task inputs and return them as C-contiguous float32 arrays (no silent casts)."""
+    names = config.io.input_names
+    if isinstance(inputs, np.ndarray) or not isinstance(inputs, Sequence):
+        raise InputError(f"inputs must be a sequence of {len(names)} arrays ({', '.join(names)})")
+    if len(inputs) != len(names):
+        raise InputError(
+            f"task {config.task!r} takes {len(names)} inputs ({', '.join(names)}), got {len(inputs)}"
+        )
+    for name, x in zip(names, inputs, strict=True):
+        if not isinstance(x, np.ndarray):
+            raise InputError(f"input {name!r} must be a numpy array, got {type(x).__name__}")
+        if x.dtype != np.float32:
+            raise InputError(f"input {name!r} must be float32, got {x.dtype}")
+    validate_inputs(config, inputs)  # type: ignore[arg-type]
+    if static_size is not None:
+        size = tuple(inputs[0].shape[2:])  # type: ignore[attr-defined]
+        if size != static_size:
+            raise InputError(
+                f"this model was exported for a fixed size {static_size[0]}x{static_size[1]} (HxW), "
+                f"got {size[0]}x{size[1]}; re-export without --static for any size"
+            )
+    return [np.ascontiguousarray(x) for x in inputs]  # type: ignore[arg-type]
+
+
+def resolve_onnx_path(model_path: str | Path, portable: bool = False) -> Path:
+    """An ONNX file, or an export folder (-> its model.onnx / model.portable.onnx)."""
+    path = Path(model_path)
+    if path.is_dir():
+        path = path / ("model.portable.onnx" if portable else "model.onnx")
+    if not path.is_file():
+        raise BackendError(f"model file not found: {path}")
+    if path.suffix.lower() != ".onnx":
+        raise BackendError(f"{path} is not an .onnx file (export a checkpoint with `mgdn-edge export` first)")
+    return path
+
+
+def read_manifest(model_file: Path) -> dict[str, Any] | None:
+    """The manifest.json written beside an exported model, if any."""
+    manifest = model_file.parent / MANIFEST_FILE
+    if not manifest.is_file():
+        return None
+    try:
+        return json.loads(manifest.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BackendError(f"cannot read {manifest}: {exc}") from exc
+
+
+def parse_hw(text: str) -> tuple[int, int]:
+    h, w = text.lower().split("x")
+    return int(h), int(w)
+
+
+def model_description(
+    model_file: Path, metadata: dict[str, str], task: str | None
+) -> tuple[MGDNConfig, tuple[int, int] | None]:
+    """(config, static size) of an exported model: manifest first, then the ONNX metadata.
+
+    ``task`` (if given) must be compatible with the exported one (MFF and MEF are interchangeable).
+    """
+    manifest = read_manifest(model_file)
+    static: tuple[int, int] | None = None
+    if manifest is not None and "config" in manifest:
+        config = MGDNConfig.from_dict(manifest["config"])
+        dyn = manifest.get("dynamic_axes", {})
+        if dyn and not dyn.get("height", True):
+            shape = manifest["inputs"][0]["shape"]
+            static = (int(shape[2]), int(shape[3]))
+    elif METADATA_CONFIG_KEY in metadata:
+        config = MGDNConfig.from_dict(json.loads(metadata[METADATA_CONFIG_KEY]))
+        if metadata.get(METADATA_STATIC_KEY):
+            static = parse_hw(metadata[METADATA_STATIC_KEY])
+    else:
+        raise BackendError(
+            f"{model_file} carries no MGDN config (no {MANIFEST_FILE} beside it and no "
+            f"{METADATA_CONFIG_KEY!r} metadata); export it with `mgdn-edge export`"
+        )
+    if task is not None and task != config.task:
+        if task not in COMPATIBLE_TASKS.get(config.task, set()):
+            raise BackendError(f"{model_file} is a {config.task.upper()} model, not usable for task {task!r}")
+        config = config.replace(task=task)
+    return config, static

@@ -1,0 +1,132 @@
+"""ONNX Runtime backend for exported models (``model.onnx`` or ``model.portable.onnx``).
+
+ONNX Runtime inlines the ``mgdn.DynamicFilter`` function body, so the file with the custom node
+runs here as is. Execution providers are picked from what the installed onnxruntime offers,
+best first (TensorRT, CUDA, CPU) unless ``providers=`` says otherwise; ``describe()`` reports
+the provider that actually got the session. FP16 is offered only through the TensorRT EP
+(``trt_fp16_enable``); the CPU and CUDA EPs run the FP32 graph.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mgdn_edge.errors import BackendError
+from mgdn_edge.runtimes.base import check_inputs, check_precision, model_description, resolve_onnx_path
+
+PREFERRED_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+SHORT_NAMES = {
+    "tensorrt": "TensorrtExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def select_providers(available: Sequence[str], requested: Sequence[str] | str | None) -> list[str]:
+    """Requested providers (short names allowed) that exist, or the best available ones."""
+    if requested is None:
+        chosen = [p for p in PREFERRED_PROVIDERS if p in available]
+    else:
+        items = [requested] if isinstance(requested, str) else list(requested)
+        chosen = [SHORT_NAMES.get(p.lower(), p) for p in items]
+        missing = [p for p in chosen if p not in available]
+        if missing:
+            raise BackendError(
+                f"onnxruntime has no {', '.join(missing)} here; available: {', '.join(available)}"
+            )
+    if not chosen:
+        raise BackendError(f"no usable onnxruntime execution provider among {list(available)}")
+    return chosen
+
+
+class OnnxRuntime:
+    """``open_runtime("onnxruntime", "export_dir/model.onnx", task=..., providers=None, threads=None)``."""
+
+    name = "onnxruntime"
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        task: str | None = None,
+        precision: str = "fp32",
+        threads: int | None = None,
+        providers: Sequence[str] | str | None = None,
+        portable: bool = False,
+        optimization: str = "all",
+    ) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise BackendError("onnxruntime is not installed (pip install 'mgdn-edge[onnx]')") from exc
+        self._ort = ort
+        self.model_path = resolve_onnx_path(model_path, portable)
+        chosen = select_providers(ort.get_available_providers(), providers)
+        self.precision = check_precision(
+            precision, ("fp32", "fp16") if chosen[0] == "TensorrtExecutionProvider" else ("fp32",), self.name
+        )
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        levels = {
+            "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        }
+        if optimization not in levels:
+            raise BackendError(
+                f"unknown optimization level {optimization!r}; expected one of {sorted(levels)}"
+            )
+        options.graph_optimization_level = levels[optimization]
+        self.optimization = optimization
+        if threads is not None:
+            options.intra_op_num_threads = int(threads)
+        self.threads = threads
+        provider_args: list[Any] = []
+        for p in chosen:
+            if p == "TensorrtExecutionProvider" and self.precision == "fp16":
+                provider_args.append((p, {"trt_fp16_enable": True}))
+            else:
+                provider_args.append(p)
+        try:
+            self.session = ort.InferenceSession(str(self.model_path), options, providers=provider_args)
+        except Exception as exc:  # onnxruntime raises its own exception types from C++
+            raise BackendError(f"onnxruntime cannot load {self.model_path}: {_first_line(exc)}") from exc
+        metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.config, self.static_size = model_description(self.model_path, metadata, task)
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        if len(self.input_names) != self.config.n_inputs:
+            raise BackendError(
+                f"{self.model_path} has {len(self.input_names)} inputs but a {self.config.task} model takes "
+                f"{self.config.n_inputs}"
+            )
+
+    def run(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        arrays = check_inputs(self.config, inputs, self.static_size)
+        try:
+            return self.session.run(None, dict(zip(self.input_names, arrays, strict=True)))[0]
+        except Exception as exc:  # anything left is a backend failure, not a user input problem
+            raise BackendError(f"onnxruntime failed on {self.model_path.name}: {_first_line(exc)}") from exc
+
+    def describe(self) -> dict[str, Any]:
+        providers = self.session.get_providers()
+        return {
+            "runtime": self.name,
+            "model": str(self.model_path),
+            "task": self.config.task,
+            "provider": providers[0],
+            "providers": providers,
+            "precision": self.precision,
+            "threads": self.threads if self.threads is not None else f"auto ({os.cpu_count()} cpus)",
+            "graph_optimization": self.optimization,
+            "onnxruntime": self._ort.__version__,
+        }

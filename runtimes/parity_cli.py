@@ -1,0 +1,94 @@
+"""``mgdn-edge parity``: a backend against the PyTorch reference, JSON report, exit 1 on a broken budget."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "parity",
+        help="compare a runtime with the PyTorch reference (JSON report; exit 1 when a budget is broken)",
+    )
+    p.add_argument("--runtime", required=True, help="onnxruntime, torch, ... (see `fuse --runtime`)")
+    p.add_argument("--model", required=True, help="the model that runtime loads (e.g. export_dir/model.onnx)")
+    p.add_argument(
+        "--reference",
+        help="PyTorch checkpoint for the reference (default: the export manifest's source checkpoint)",
+    )
+    p.add_argument("--task", choices=["mff", "mef", "hdr", "gdsr"])
+    p.add_argument(
+        "--precision", default="fp32", help="precision to run and budget to judge by (default fp32)"
+    )
+    p.add_argument("--inputs", nargs="+", metavar="NPZ", help=".npz files with the task's inputs")
+    p.add_argument(
+        "--sizes",
+        nargs="+",
+        default=None,
+        metavar="HxW",
+        help="synthetic inputs at these sizes (default 64x64 61x75)",
+    )
+    p.add_argument("--batch", type=int, default=1, help="batch size of synthetic inputs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, help="threads for the runtime under test")
+    p.add_argument("--json", dest="json_out", help="also write the report to this file")
+    p.set_defaults(handler=run)
+
+
+def reference_checkpoint(model: str, explicit: str | None) -> Path:
+    """The reference checkpoint: explicit, a .pth model itself, or the manifest's (sha256-checked)."""
+    from mgdn_edge.errors import BackendError
+    from mgdn_edge.export.onnx_export import sha256_file
+    from mgdn_edge.runtimes.base import read_manifest, resolve_onnx_path
+
+    if explicit:
+        return Path(explicit)
+    if Path(model).suffix.lower() in (".pth", ".pt"):
+        return Path(model)
+    manifest = read_manifest(resolve_onnx_path(model))
+    source = (manifest or {}).get("source_checkpoint")
+    if not source:
+        raise BackendError(
+            "no reference checkpoint: pass --reference CKPT (the model has no manifest naming one)"
+        )
+    path = Path(source["path"])
+    if not path.is_file():
+        raise BackendError(f"the manifest's source checkpoint {path} is missing; pass --reference CKPT")
+    if sha256_file(path) != source["sha256"]:
+        raise BackendError(f"{path} is not the checkpoint this model was exported from (sha256 differs)")
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from mgdn_edge.errors import InputError
+    from mgdn_edge.runtimes import open_runtime
+    from mgdn_edge.runtimes.base import parse_hw
+    from mgdn_edge.runtimes.budgets import budget_for
+    from mgdn_edge.runtimes.parity import npz_cases, run_parity, synthetic_cases
+
+    try:
+        budget = budget_for(args.precision)
+    except KeyError as exc:
+        raise InputError(str(exc.args[0])) from None
+    runtime = open_runtime(
+        args.runtime, args.model, task=args.task, precision=args.precision, threads=args.threads
+    )
+    task = args.task or runtime.config.task
+    reference = open_runtime("torch", reference_checkpoint(args.model, args.reference), task=task)
+    cases = npz_cases(args.inputs, reference.config) if args.inputs else []
+    if args.sizes or not args.inputs:
+        try:
+            sizes = [parse_hw(s) for s in (args.sizes or ["64x64", "61x75"])]
+        except ValueError:
+            raise InputError(f"--sizes take HxW values, got {args.sizes}") from None
+        cases += synthetic_cases(reference.config, sizes, batch=args.batch, seed=args.seed)
+    report = run_parity(runtime, reference, cases, budget, args.precision)
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.json_out:
+        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json_out).write_text(text + "\n")
+    return 0 if report["passed"] else 1

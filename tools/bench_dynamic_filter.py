@@ -1,0 +1,178 @@
+"""CPU micro-benchmark of DynamicFilter implementations (k=7, N=1, C in {30, 60}, 256^2 and 512^2).
+
+Prints median latency per variant, the speed-up over the PyTorch unfold oracle, and two floors:
+a memory floor (bytes the op must move / measured copy bandwidth) and a compute view (49 MACs per
+output value). Run: ``python -m mgdn_edge.tools.bench_dynamic_filter`` (builds the OpenVINO
+extension on first use). Not a test: it only checks that every variant agrees with the oracle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from mgdn_edge.model.dynamic_filter import dynamic_filter_lean, dynamic_filter_unfold
+
+CHANNELS = (30, 60)
+SIZES = (256, 512)
+BYTES_PER_VALUE = 4  # f32
+IDLE_BETWEEN_VARIANTS_S = 0.5
+
+# A prepared variant: call it with (feat, kernels) as contiguous f32 numpy arrays.
+Runner = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One implementation under test; ``prepare(feat_shape, kernel_size)`` returns its runner."""
+
+    name: str
+    prepare: Callable[[tuple[int, ...], int], Runner]
+
+
+def torch_variant(name: str, fn: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]) -> Variant:
+    def prepare(shape: tuple[int, ...], k: int) -> Runner:
+        def run(feat: np.ndarray, kernels: np.ndarray) -> np.ndarray:
+            with torch.inference_mode():
+                return fn(torch.from_numpy(feat), torch.from_numpy(kernels), k).numpy()
+
+        return run
+
+    return Variant(name, prepare)
+
+
+def openvino_native_variant() -> Variant:
+    """The mgdn::DynamicFilter op from libmgdn_openvino.so, read from a one-node ONNX model."""
+    import openvino as ov
+    from onnx import TensorProto, helper
+
+    from mgdn_edge.plugins.openvino_ext import build_openvino_extension, load_openvino_extension
+
+    core = ov.Core()
+    load_openvino_extension(core, build_openvino_extension())
+
+    def prepare(shape: tuple[int, ...], k: int) -> Runner:
+        n, c, h, w = shape
+        node = helper.make_node("DynamicFilter", ["feat", "kernels"], ["out"], domain="mgdn", kernel_size=k)
+        graph = helper.make_graph(
+            [node],
+            "bench",
+            [
+                helper.make_tensor_value_info("feat", TensorProto.FLOAT, [n, c, h, w]),
+                helper.make_tensor_value_info("kernels", TensorProto.FLOAT, [n, k * k, h, w]),
+            ],
+            [helper.make_tensor_value_info("out", TensorProto.FLOAT, [n, c, h, w])],
+        )
+        model = helper.make_model(
+            graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("mgdn", 1)]
+        )
+        return _openvino_runner(core, core.read_model(model.SerializeToString()), shape)
+
+    return Variant("openvino native op", prepare)
+
+
+def _openvino_runner(core: object, model: object, shape: tuple[int, ...]) -> Runner:
+    """Compile once; inputs and output are zero-copy so only the op (and plugin overhead) is timed."""
+    import openvino as ov
+
+    request = core.compile_model(model, "CPU").create_infer_request()  # type: ignore[attr-defined]
+    out = np.empty(shape, np.float32)
+    request.set_output_tensor(0, ov.Tensor(out, shared_memory=True))
+
+    def run(feat: np.ndarray, kernels: np.ndarray) -> np.ndarray:
+        request.set_input_tensor(0, ov.Tensor(feat, shared_memory=True))
+        request.set_input_tensor(1, ov.Tensor(kernels, shared_memory=True))
+        request.infer()
+        return out
+
+    return run
+
+
+def variants() -> list[Variant]:
+    """Everything benchmarked. Hook: the ONNX engineer appends the portable ONNX body in OpenVINO here."""
+    return [
+        torch_variant("pytorch unfold (oracle)", dynamic_filter_unfold),
+        torch_variant("pytorch lean", dynamic_filter_lean),
+        openvino_native_variant(),
+    ]
+
+
+def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times)
+
+
+def copy_bandwidth_gbs(repeats: int = 10) -> float:
+    """A 256 MiB numpy copy (one thread): bytes read + written per second, the practical memory ceiling."""
+    src = np.ones(64 * 1024 * 1024, np.float32)
+    dst = np.empty_like(src)
+    ms = median_ms(lambda: np.copyto(dst, src), repeats)
+    return 2 * src.nbytes / ms / 1e6
+
+
+def bench_case(
+    chosen: list[Variant], shape: tuple[int, ...], k: int, repeats: tuple[int, int], bandwidth: float
+) -> None:
+    """Time every variant on one shape and print a table row each; the first variant is the oracle."""
+    _, c, h, w = shape
+    rng = np.random.default_rng(c * h)
+    feat = rng.standard_normal(shape, dtype=np.float32)
+    kernels = rng.standard_normal((1, k * k, h, w), dtype=np.float32)
+    moved = (2 * c + k * k) * h * w * BYTES_PER_VALUE  # read feat + kernels, write out
+    floor_ms = moved / bandwidth / 1e6
+    gflop = 2 * k * k * c * h * w / 1e9
+    print(f"\nC={c} {h}x{w}: {moved / 1e6:.0f} MB moved -> memory floor {floor_ms:.2f} ms; {gflop:.2f} GFLOP")
+    print(f"  {'variant':28s} {'median ms':>10s} {'vs unfold':>10s} {'x floor':>8s} {'GFLOP/s':>8s}")
+    reference: np.ndarray | None = None
+    oracle_ms = float("nan")
+    for index, variant in enumerate(chosen):
+        # PyTorch's OpenMP workers spin for a while after each call; on a 2-core machine they would
+        # steal the cores from the next variant's thread pool, so let them go idle first.
+        time.sleep(IDLE_BETWEEN_VARIANTS_S)
+        run = variant.prepare(shape, k)
+        result = run(feat, kernels)
+        if reference is None:
+            reference = result.copy()
+        err = float(np.abs(result - reference).max())
+        if err > 1e-4:
+            raise SystemExit(f"{variant.name} disagrees with the oracle: max abs error {err:.3g}")
+        ms = median_ms(lambda run=run: run(feat, kernels), repeats[0] if index == 0 else repeats[1])
+        oracle_ms = ms if index == 0 else oracle_ms
+        print(
+            f"  {variant.name:28s} {ms:10.2f} {oracle_ms / ms:9.1f}x {ms / floor_ms:7.1f}x "
+            f"{gflop / ms * 1e3:8.1f}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kernel-size", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--oracle-repeats", type=int, default=3, help="the unfold oracle is slow")
+    args = parser.parse_args(argv)
+
+    bandwidth = copy_bandwidth_gbs()
+    print(f"torch threads: {torch.get_num_threads()}; numpy copy: {bandwidth:.1f} GB/s (read + write)")
+    chosen = variants()
+    for c in CHANNELS:
+        for size in SIZES:
+            bench_case(
+                chosen, (1, c, size, size), args.kernel_size, (args.oracle_repeats, args.repeats), bandwidth
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
