@@ -16,7 +16,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--model", required=True, help="checkpoint (.pth) for torch; exported model for other runtimes"
     )
-    p.add_argument("--runtime", default="torch", help="torch (default), onnxruntime, openvino, tensorrt")
+    p.add_argument(
+        "--runtime",
+        default="auto",
+        help="torch, onnxruntime, openvino, tensorrt; auto (default) picks by the model file's suffix",
+    )
     p.add_argument(
         "--precision", default="fp32", help="fp32 (default), fp16, bf16, int8 where the runtime has it"
     )
@@ -43,5 +47,5 @@ def run(args: argparse.Namespace) -> int:
         Path(args.raw).parent.mkdir(parents=True, exist_ok=True)
         np.save(args.raw, output)
     save_output(args.task, args.output, postprocess(prepared, output), prepared.depth_range)
-    print(f"wrote {args.output} ({output.shape[1]}x{output.shape[0]}, runtime {args.runtime})")
+    print(f"wrote {args.output} ({output.shape[1]}x{output.shape[0]}, runtime {runtime.name})")
     return 0

@@ -21,6 +21,17 @@ RuntimeFactory = Callable[..., Runtime]
 _RUNTIMES: dict[str, str | RuntimeFactory] = {
     "torch": "mgdn_edge.runtimes.torch_runtime:TorchRuntime",
     "onnxruntime": "mgdn_edge.runtimes.onnxruntime_runtime:OnnxRuntime",
+    "openvino": "mgdn_edge.runtimes.openvino_runtime:OpenVinoRuntime",
+    "tensorrt": "mgdn_edge.runtimes.tensorrt_runtime:TensorRTRuntime",
+}
+# What ``--runtime auto`` picks from the model file's suffix (an export folder -> onnxruntime).
+RUNTIME_BY_SUFFIX = {
+    ".pth": "torch",
+    ".pt": "torch",
+    ".onnx": "onnxruntime",
+    ".xml": "openvino",
+    ".engine": "tensorrt",
+    ".plan": "tensorrt",
 }
 ALIASES = {"pytorch": "torch", "ort": "onnxruntime"}
 
@@ -32,6 +43,20 @@ def register_runtime(name: str, factory: str | RuntimeFactory) -> None:
 
 def available_runtimes() -> list[str]:
     return sorted(_RUNTIMES)
+
+
+def runtime_for_model(model_path: str | Path) -> str:
+    """The runtime ``auto`` means for this model file."""
+    path = Path(model_path)
+    if path.is_dir():
+        return "onnxruntime"
+    name = RUNTIME_BY_SUFFIX.get(path.suffix.lower())
+    if name is None:
+        raise BackendError(
+            f"cannot tell which runtime runs {path.name!r} from its suffix (known: "
+            f"{', '.join(sorted(RUNTIME_BY_SUFFIX))}); pass --runtime"
+        )
+    return name
 
 
 def _factory(name: str) -> RuntimeFactory:
@@ -55,11 +80,13 @@ def open_runtime(name: str, model_path: str | Path | Any, task: str | None = Non
     """Load ``model_path`` on backend ``name``.
 
     ``model_path``: a checkpoint (.pth) for ``torch``; an exported ``.onnx`` file or export folder
-    for ``onnxruntime``. ``task`` checks the model against a task (MFF/MEF are interchangeable).
+    for ``onnxruntime``; ``name="auto"`` picks the runtime from the file suffix. ``task`` checks the model against a task (MFF/MEF are interchangeable).
     Common options: ``precision`` (fp32, fp16, bf16, int8 where the backend has it), ``threads``;
     backend-specific ones (e.g. ``providers`` for onnxruntime) are passed through. An option the
     backend does not take is a :class:`BackendError`, not a silent no-op.
     """
+    if name.lower() == "auto":
+        name = runtime_for_model(model_path)
     factory = _factory(name)
     params = inspect.signature(factory).parameters
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
@@ -70,4 +97,12 @@ def open_runtime(name: str, model_path: str | Path | Any, task: str | None = Non
     return factory(model_path, task=task, **opts)
 
 
-__all__ = ["PRECISIONS", "Runtime", "available_runtimes", "check_inputs", "open_runtime", "register_runtime"]
+__all__ = [
+    "PRECISIONS",
+    "Runtime",
+    "available_runtimes",
+    "check_inputs",
+    "open_runtime",
+    "register_runtime",
+    "runtime_for_model",
+]

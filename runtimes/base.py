@@ -28,6 +28,9 @@ PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 MANIFEST_FILE = "manifest.json"
 METADATA_CONFIG_KEY = "mgdn_edge.config"
 METADATA_STATIC_KEY = "mgdn_edge.static_size"
+# The precision a model file was built for ("fp32", "fp16", "int8"), so a runtime reports what
+# actually runs: ONNX metadata_props key, and OpenVINO IR rt_info ["mgdn_edge", "precision"].
+METADATA_PRECISION_KEY = "mgdn_edge.precision"
 # MFF and MEF are one architecture: a model exported for one may serve the other.
 COMPATIBLE_TASKS = {"mff": {"mff", "mef"}, "mef": {"mff", "mef"}, "hdr": {"hdr"}, "gdsr": {"gdsr"}}
 

@@ -211,3 +211,12 @@ def test_fuse_with_onnxruntime_matches_pytorch_for_every_task(exports, task, tmp
     got = np.load(raw)
     assert got.shape == expected.shape == (h, w, model.config.io.output_channels)
     assert np.abs(got - expected).max() <= TOL
+
+
+def test_auto_runtime_follows_the_model_file(exports, tmp_path):
+    _, ckpt, folder = exports["hdr"]
+    assert open_runtime("auto", ckpt).name == "torch"
+    assert open_runtime("auto", folder / "model.onnx").name == "onnxruntime"
+    assert open_runtime("auto", folder).name == "onnxruntime"
+    with pytest.raises(BackendError, match="cannot tell which runtime runs 'm.tflite'"):
+        open_runtime("auto", tmp_path / "m.tflite")
