@@ -80,7 +80,8 @@ def open_runtime(name: str, model_path: str | Path | Any, task: str | None = Non
     """Load ``model_path`` on backend ``name``.
 
     ``model_path``: a checkpoint (.pth) for ``torch``; an exported ``.onnx`` file or export folder
-    for ``onnxruntime``; ``name="auto"`` picks the runtime from the file suffix. ``task`` checks the model against a task (MFF/MEF are interchangeable).
+    for ``onnxruntime``; ``name="auto"`` picks the runtime from the file suffix. ``task`` checks
+    the model against a task (MFF/MEF are interchangeable).
     Common options: ``precision`` (fp32, fp16, bf16, int8 where the backend has it), ``threads``;
     backend-specific ones (e.g. ``providers`` for onnxruntime) are passed through. An option the
     backend does not take is a :class:`BackendError`, not a silent no-op.
