@@ -23,6 +23,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--inputs", nargs="+", metavar="NPZ", help=".npz files with the task's inputs")
     p.add_argument(
+        "--data",
+        metavar="SRC",
+        help="image data: a folder (MFF/MEF/GDSR pairs, Kalantari HDR scenes) or synthetic:N (HDR)",
+    )
+    p.add_argument("--crop", metavar="HxW", help="random crops of --data (default: full frames)")
+    p.add_argument("--samples", type=int, help="number of samples drawn from --data (default: one per item)")
+    p.add_argument(
         "--sizes",
         nargs="+",
         default=None,
@@ -46,6 +53,8 @@ def reference_checkpoint(model: str, explicit: str | None) -> Path:
         return Path(explicit)
     if Path(model).suffix.lower() in (".pth", ".pt"):
         return Path(model)
+    if not Path(model).is_dir() and Path(model).suffix.lower() != ".onnx":
+        raise BackendError(f"{Path(model).name} names no source checkpoint: pass --reference CKPT")
     manifest = read_manifest(resolve_onnx_path(model))
     source = (manifest or {}).get("source_checkpoint")
     if not source:
@@ -67,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from mgdn_edge.runtimes import open_runtime
     from mgdn_edge.runtimes.base import parse_hw
     from mgdn_edge.runtimes.budgets import budget_for
-    from mgdn_edge.runtimes.parity import npz_cases, run_parity, synthetic_cases
+    from mgdn_edge.runtimes.parity import Case, npz_cases, run_parity, synthetic_cases
 
     try:
         budget = budget_for(args.precision)
@@ -79,7 +88,12 @@ def run(args: argparse.Namespace) -> int:
     task = args.task or runtime.config.task
     reference = open_runtime("torch", reference_checkpoint(args.model, args.reference), task=task)
     cases = npz_cases(args.inputs, reference.config) if args.inputs else []
-    if args.sizes or not args.inputs:
+    if args.data:
+        from mgdn_edge.calibration import open_source
+
+        source = open_source(task, args.data, crop=args.crop, samples=args.samples, seed=args.seed)
+        cases += [Case(sample.name, sample.inputs) for sample in source]
+    if args.sizes or not (args.inputs or args.data):
         try:
             sizes = [parse_hw(s) for s in (args.sizes or ["64x64", "61x75"])]
         except ValueError:

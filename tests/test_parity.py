@@ -185,3 +185,13 @@ def test_parity_cli_torch_against_itself_and_bad_arguments(tiny_hdr_export, caps
     assert "no tolerance budget" in capsys.readouterr().err
     assert main(["parity", "--runtime", "onnxruntime", "--model", str(folder), "--sizes", "tall"]) == 2
     assert "HxW" in capsys.readouterr().err
+
+
+def test_parity_cli_on_image_data(tiny_hdr_export, capsys):
+    """--data draws cases from a data source (here two synthetic HDR scenes, 40x48 crops)."""
+    _, folder = tiny_hdr_export
+    argv = ["parity", "--runtime", "onnxruntime", "--model", str(folder), "--data", "synthetic:2"]
+    assert main([*argv, "--crop", "40x48", "--samples", "2"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert len(report["cases"]) == 2 and all(c["shape"] == [1, 6, 40, 48] for c in report["cases"])
+    assert report["worst"]["max_abs"] <= 1e-4
