@@ -1,8 +1,18 @@
-"""``mgdn-edge fuse``: run a model on image files and write the fused image (and the raw output)."""
+"""``mgdn-edge fuse``: run a model on image files and write the fused image (and the raw output).
+
+HDR writes two files from one run: the linear radiance (Radiance ``.hdr``, or ``.exr`` if asked)
+and a mu-law tonemapped 8-bit image (``.png``, or ``.jpg``/``.tif`` if asked), with the same stem;
+``-o`` names either one and the other lands beside it.
+
+Large images run in overlapping tiles (:mod:`mgdn_edge.tiling`) when their estimated working
+memory exceeds ``--max-memory`` (default 2048 MB; 0 never tiles), or with an explicit ``--tile``.
+A model exported for a fixed size runs tiles of that size on any larger image.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 TASK_HELP = (
@@ -22,30 +32,90 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="torch, onnxruntime, openvino, tensorrt; auto (default) picks by the model file's suffix",
     )
     p.add_argument(
-        "--precision", default="fp32", help="fp32 (default), fp16, bf16, int8 where the runtime has it"
+        "--precision",
+        help="fp32, fp16, bf16, int8 where the runtime has it (default: the model file's own precision)",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help=TASK_HELP)
     p.add_argument("--exposures", nargs=3, type=float, metavar="EV", help="HDR: exposure values in stops")
     p.add_argument(
-        "-o", "--output", required=True, help="output image (.png/.jpg/.tif; HDR also .hdr; GDSR .npy)"
+        "-o",
+        "--output",
+        help="output image (.png/.jpg/.tif; GDSR .npy; optional with --raw). HDR writes both OUT.hdr "
+        "(linear radiance; or .exr) and OUT.png (mu-law tonemapped; or .jpg/.tif): name either one",
     )
     p.add_argument("--raw", help="also save the network's float32 HxWxC output as .npy (for parity checks)")
+    tiling = p.add_argument_group("tiling (large images)")
+    tiling.add_argument(
+        "--tile", metavar="HxW", help="run in tiles of this size (N or HxW pixels) instead of whole"
+    )
+    tiling.add_argument(
+        "--overlap",
+        type=int,
+        metavar="PX",
+        help="pixels shared by neighbouring tiles (default 32, less where a small tile needs it)",
+    )
+    tiling.add_argument(
+        "--max-memory",
+        type=float,
+        default=2048.0,
+        metavar="MB",
+        help="tile automatically when the estimated working memory exceeds this (default 2048; 0: never)",
+    )
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from mgdn_edge.errors import InputError
     from mgdn_edge.imageio import from_nchw
     from mgdn_edge.runtimes import open_runtime
-    from mgdn_edge.tasks import postprocess, prepare_inputs, save_output
+    from mgdn_edge.tasks import hdr_output_paths, postprocess, prepare_inputs, save_hdr_pair, save_output
+    from mgdn_edge.tiling import parse_tile, plan_tiles, run_tiled
 
+    if not (args.output or args.raw):
+        raise InputError("nothing to write: give -o OUT (the image) and/or --raw OUT.npy")
+    if args.max_memory < 0:
+        raise InputError(f"--max-memory must be >= 0 MB (0 never tiles), got {args.max_memory:g}")
+    tile = parse_tile(args.tile) if args.tile else None
+    if args.task == "hdr" and args.output:
+        hdr_output_paths(args.output)  # a bad suffix fails before the network runs
     prepared = prepare_inputs(args.task, args.inputs, args.exposures)
     runtime = open_runtime(args.runtime, args.model, task=args.task, precision=args.precision)
-    output = from_nchw(runtime.run(prepared.inputs))
+    h, w = prepared.inputs[0].shape[2:]
+    plan = plan_tiles(
+        h,
+        w,
+        runtime.config,
+        tile=tile,
+        overlap=args.overlap,
+        max_memory_mb=args.max_memory,
+        static_size=getattr(runtime, "static_size", None),
+    )
+    if plan.grid is None:
+        output = runtime.run(prepared.inputs)
+    else:
+        g = plan.grid
+        rows, cols = g.shape
+        print(
+            f"tiling: {rows}x{cols} tiles of {min(g.tile_h, h)}x{min(g.tile_w, w)} (HxW), "
+            f"overlap {g.overlap} px ({plan.reason}); MGCA attention is global, so tiles differ "
+            "slightly from a whole-image run",
+            file=sys.stderr,
+        )
+        output = run_tiled(runtime.run, prepared.inputs, g, progress=sys.stderr.isatty())
+    output = from_nchw(output)
     if args.raw:
         Path(args.raw).parent.mkdir(parents=True, exist_ok=True)
         np.save(args.raw, output)
-    save_output(args.task, args.output, postprocess(prepared, output), prepared.depth_range)
-    print(f"wrote {args.output} ({output.shape[1]}x{output.shape[0]}, runtime {runtime.name})")
+    written = [Path(args.raw)] if args.raw else []
+    if args.output:
+        image = postprocess(prepared, output)
+        if args.task == "hdr":
+            written = save_hdr_pair(args.output, image) + written
+        else:
+            save_output(args.task, args.output, image, prepared.depth_range)
+            written.insert(0, Path(args.output))
+    shown = " + ".join(str(p) for p in written)
+    print(f"wrote {shown} ({output.shape[1]}x{output.shape[0]}, runtime {runtime.name})")
     return 0

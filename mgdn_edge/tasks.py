@@ -6,7 +6,7 @@
   taken relative to the shortest bracket (EV - min EV), the origin of the Kalantari exposure.txt files
   the published HDR weights were trained on, so ``-2 0 2`` and ``0 2 4`` give the same image. A scene
   folder in the Kalantari layout (three .tif files sorted by name plus exposure.txt) works too.
-  The output is linear HDR in [0, 1]; PNG/JPEG outputs are mu-law tonemapped (mu = 5000).
+  The output is linear HDR in [0, 1]; `fuse` writes it as .hdr plus a mu-law tonemapped (mu = 5000) PNG.
 - GDSR: an RGB guide and a (low-resolution) depth map; depth is min-max normalised and bicubic
   upsampled to the guide's size, RGB is ImageNet-normalised, the output is de-normalised.
 """
@@ -155,6 +155,31 @@ def postprocess(prepared: Prepared, output: np.ndarray) -> np.ndarray:
         lo, hi = prepared.depth_range
         return np.clip(output, 0, 1) * (hi - lo) + lo
     return np.clip(output, 0, 1)
+
+
+HDR_TONEMAPPED_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+
+
+def hdr_output_paths(path: str | Path) -> tuple[Path, Path]:
+    """(linear radiance file, tonemapped file) for an HDR ``-o``: whichever is named, the other
+    gets the same stem (``out.hdr`` <-> ``out.png``), so one run always yields both."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in HDR_SUFFIXES or suffix == ".npy":
+        return path, path.with_suffix(".png")
+    if suffix in HDR_TONEMAPPED_SUFFIXES:
+        return path.with_suffix(".hdr"), path
+    known = ", ".join(sorted(HDR_SUFFIXES | HDR_TONEMAPPED_SUFFIXES | {".npy"}))
+    raise InputError(f"HDR output {path} needs one of the suffixes {known} (e.g. out.hdr)")
+
+
+def save_hdr_pair(path: str | Path, image: np.ndarray) -> list[Path]:
+    """Write the HDR result twice: linear radiance (float, unclipped by the format) and its mu-law
+    tonemapped 8/16-bit image; returns both paths, the one named by ``path`` first."""
+    radiance, tonemapped = hdr_output_paths(path)
+    save_output("hdr", radiance, image)
+    save_output("hdr", tonemapped, image)
+    return [radiance, tonemapped] if Path(path) == radiance else [tonemapped, radiance]
 
 
 def save_output(

@@ -7,8 +7,11 @@ an extension must be compiled against the very OpenVINO release that loads it.
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import os
+import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +72,44 @@ def find_openvino_extension(path: str | os.PathLike[str] | None = None) -> Path:
             f"{BUILD_HINT}"
         )
     return candidate
+
+
+def can_build() -> bool:
+    """Whether this machine has what :func:`build_openvino_extension` needs (cmake and a C++ compiler)."""
+    compilers = [os.environ.get("CXX", ""), "c++", "g++", "clang++"]
+    return shutil.which("cmake") is not None and any(c and shutil.which(c) for c in compilers)
+
+
+def ensure_openvino_extension(path: str | os.PathLike[str] | None = None, auto_build: bool = True) -> Path:
+    """:func:`find_openvino_extension`, building the default library first if it is missing.
+
+    Only the *default* location is built on demand, and only when cmake and a compiler exist: an
+    explicit path or $MGDN_OPENVINO_EXTENSION that does not exist is a user mistake and fails with
+    the name looked for. The build takes about a minute and says so in one line on stderr; a file
+    lock keeps two processes from building into the same folder at once.
+    """
+    if path is not None or os.environ.get(ENV_VAR) or not auto_build:
+        return find_openvino_extension(path)
+    library = default_extension_dir() / EXTENSION_LIBRARY
+    if library.is_file():
+        return library
+    if not can_build():
+        raise BackendError(
+            f"OpenVINO extension not found: looked for {library} (no path given, ${ENV_VAR} unset), and "
+            f"it cannot be built here (needs cmake and a C++ compiler); {BUILD_HINT} where they exist"
+        )
+    build_dir = default_extension_dir()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    with open(build_dir / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not library.is_file():  # another process may have built it while we waited
+            print(
+                f"mgdn-edge: building the OpenVINO DynamicFilter extension into {build_dir} (first use, "
+                f"about a minute)",
+                file=sys.stderr,
+            )
+            build_openvino_extension(build_dir)
+    return library
 
 
 def load_openvino_extension(core: Any, path: str | os.PathLike[str] | None = None) -> Path:

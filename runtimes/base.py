@@ -31,6 +31,7 @@ METADATA_STATIC_KEY = "mgdn_edge.static_size"
 # The precision a model file was built for ("fp32", "fp16", "int8"), so a runtime reports what
 # actually runs: ONNX metadata_props key, and OpenVINO IR rt_info ["mgdn_edge", "precision"].
 METADATA_PRECISION_KEY = "mgdn_edge.precision"
+FP16_ONNX = "model.fp16.onnx"  # the FP16 graph an export folder may hold beside model.onnx
 # MFF and MEF are one architecture: a model exported for one may serve the other.
 COMPATIBLE_TASKS = {"mff": {"mff", "mef"}, "mef": {"mff", "mef"}, "hdr": {"hdr"}, "gdsr": {"gdsr"}}
 
@@ -51,7 +52,10 @@ class Runtime(Protocol):
         ...
 
 
-def check_precision(precision: str, supported: Sequence[str], runtime: str) -> str:
+def check_precision(precision: str | None, supported: Sequence[str], runtime: str) -> str:
+    """The precision to run (``None``: the first supported one, i.e. the file's own)."""
+    if precision is None:
+        return supported[0]
     precision = precision.lower()
     if precision not in PRECISIONS:
         raise BackendError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
@@ -89,11 +93,14 @@ def check_inputs(
     return [np.ascontiguousarray(x) for x in inputs]  # type: ignore[arg-type]
 
 
-def resolve_onnx_path(model_path: str | Path, portable: bool = False) -> Path:
-    """An ONNX file, or an export folder (-> its model.onnx / model.portable.onnx)."""
+def resolve_onnx_path(model_path: str | Path, portable: bool = False, precision: str | None = None) -> Path:
+    """An ONNX file, or an export folder (-> its model.onnx / model.portable.onnx / model.fp16.onnx)."""
     path = Path(model_path)
     if path.is_dir():
-        path = path / ("model.portable.onnx" if portable else "model.onnx")
+        if precision == "fp16" and (path / FP16_ONNX).is_file():
+            path = path / FP16_ONNX
+        else:
+            path = path / ("model.portable.onnx" if portable else "model.onnx")
     if not path.is_file():
         raise BackendError(f"model file not found: {path}")
     if path.suffix.lower() != ".onnx":

@@ -3,8 +3,9 @@
 ONNX Runtime inlines the ``mgdn.DynamicFilter`` function body, so the file with the custom node
 runs here as is. Execution providers are picked from what the installed onnxruntime offers,
 best first (TensorRT, CUDA, CPU) unless ``providers=`` says otherwise; ``describe()`` reports
-the provider that actually got the session. FP16 is offered only through the TensorRT EP
-(``trt_fp16_enable``); the CPU and CUDA EPs run the FP32 graph.
+the provider that actually got the session. Precision is the file's (its ``mgdn_edge.precision``
+metadata: an FP16 graph, an INT8 QDQ graph, else fp32); ``precision="fp16"`` on an export folder
+opens its FP16 graph, and on an fp32 file only the TensorRT EP can honour it (``trt_fp16_enable``).
 """
 
 from __future__ import annotations
@@ -15,9 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 
 from mgdn_edge.errors import BackendError
-from mgdn_edge.runtimes.base import check_inputs, check_precision, model_description, resolve_onnx_path
+from mgdn_edge.runtimes.base import (
+    FP16_ONNX,
+    METADATA_PRECISION_KEY,
+    PRECISIONS,
+    check_inputs,
+    check_precision,
+    model_description,
+    resolve_onnx_path,
+)
 
 PREFERRED_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 SHORT_NAMES = {
@@ -30,6 +40,16 @@ SHORT_NAMES = {
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def file_precision(path: Path) -> str:
+    """The precision an ONNX file was built for (its metadata; fp32 when it says nothing)."""
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf decode errors
+        raise BackendError(f"{path} is not a readable ONNX file: {_first_line(exc)}") from exc
+    metadata = {p.key: p.value for p in model.metadata_props}
+    return metadata.get(METADATA_PRECISION_KEY) or "fp32"
 
 
 def select_providers(available: Sequence[str], requested: Sequence[str] | str | None) -> list[str]:
@@ -58,7 +78,7 @@ class OnnxRuntime:
         self,
         model_path: str | Path,
         task: str | None = None,
-        precision: str = "fp32",
+        precision: str | None = None,
         threads: int | None = None,
         providers: Sequence[str] | str | None = None,
         portable: bool = False,
@@ -69,11 +89,11 @@ class OnnxRuntime:
         except ImportError as exc:
             raise BackendError("onnxruntime is not installed (pip install 'mgdn-edge[onnx]')") from exc
         self._ort = ort
-        self.model_path = resolve_onnx_path(model_path, portable)
+        requested = None if precision is None else check_precision(precision, PRECISIONS, self.name)
+        self.model_path = resolve_onnx_path(model_path, portable, requested)
         chosen = select_providers(ort.get_available_providers(), providers)
-        self.precision = check_precision(
-            precision, ("fp32", "fp16") if chosen[0] == "TensorrtExecutionProvider" else ("fp32",), self.name
-        )
+        self.file_precision = file_precision(self.model_path)
+        self.precision = self._checked_precision(requested, chosen[0])
         options = ort.SessionOptions()
         options.log_severity_level = 3
         levels = {
@@ -110,6 +130,22 @@ class OnnxRuntime:
                 f"{self.config.n_inputs}"
             )
 
+    def _checked_precision(self, requested: str | None, provider: str) -> str:
+        """The file's own precision, or fp16 made by the TensorRT EP from an fp32 graph; never a relabel."""
+        file_p = self.file_precision
+        if requested is None or requested == file_p:
+            return file_p
+        if requested == "fp16" and file_p == "fp32" and provider == "TensorrtExecutionProvider":
+            return "fp16"
+        how = {
+            "fp16": f"an export folder's {FP16_ONNX} (written by `mgdn-edge export`)",
+            "int8": "a QDQ file from `mgdn-edge quantize --backend onnx`",
+        }.get(requested, "no ONNX graph; use the openvino runtime")
+        raise BackendError(
+            f"{self.model_path.name} was built as {file_p} and {provider} does not run it as {requested}; "
+            f"for {requested} open {how}"
+        )
+
     def run(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         arrays = check_inputs(self.config, inputs, self.static_size)
         try:
@@ -126,6 +162,7 @@ class OnnxRuntime:
             "provider": providers[0],
             "providers": providers,
             "precision": self.precision,
+            "file_precision": self.file_precision,
             "threads": self.threads if self.threads is not None else f"auto ({os.cpu_count()} cpus)",
             "graph_optimization": self.optimization,
             "onnxruntime": self._ort.__version__,

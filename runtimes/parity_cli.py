@@ -19,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--task", choices=["mff", "mef", "hdr", "gdsr"])
     p.add_argument(
-        "--precision", default="fp32", help="precision to run and budget to judge by (default fp32)"
+        "--precision",
+        help="precision to run and budget to judge by (default: the model file's own precision)",
     )
     p.add_argument("--inputs", nargs="+", metavar="NPZ", help=".npz files with the task's inputs")
     p.add_argument(
@@ -78,13 +79,14 @@ def run(args: argparse.Namespace) -> int:
     from mgdn_edge.runtimes.budgets import budget_for
     from mgdn_edge.runtimes.parity import Case, npz_cases, run_parity, synthetic_cases
 
-    try:
-        budget = budget_for(args.precision)
-    except KeyError as exc:
-        raise InputError(str(exc.args[0])) from None
     runtime = open_runtime(
         args.runtime, args.model, task=args.task, precision=args.precision, threads=args.threads
     )
+    precision = runtime.describe()["precision"]
+    try:
+        budget = budget_for(precision)
+    except KeyError as exc:
+        raise InputError(str(exc.args[0])) from None
     task = args.task or runtime.config.task
     reference = open_runtime("torch", reference_checkpoint(args.model, args.reference), task=task)
     cases = npz_cases(args.inputs, reference.config) if args.inputs else []
@@ -99,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         except ValueError:
             raise InputError(f"--sizes take HxW values, got {args.sizes}") from None
         cases += synthetic_cases(reference.config, sizes, batch=args.batch, seed=args.seed)
-    report = run_parity(runtime, reference, cases, budget, args.precision)
+    report = run_parity(runtime, reference, cases, budget, precision)
     text = json.dumps(report, indent=2)
     print(text)
     if args.json_out:

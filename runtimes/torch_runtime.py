@@ -28,7 +28,7 @@ class TorchRuntime:
         self,
         model_path: str | Path | MGDN,
         task: str | None = None,
-        precision: str = "fp32",
+        precision: str | None = None,
         threads: int | None = None,
         filter: str = "lean",  # noqa: A002 - the dynamic-filter implementation's registered name
     ) -> None:

@@ -57,6 +57,22 @@ def test_fuse_reproduces_authors_output(mff_checkpoint, mff_crop, tmp_path):
     assert np.abs(written - result).max() <= 0.5 / 255 + 1e-6
 
 
+def test_fuse_with_only_raw_output(mff_checkpoint, mff_crop, tmp_path):
+    """The foundation issue's acceptance command: no -o, only --raw (every fixture crop, odd size too)."""
+    a = _png(tmp_path / "A.png", mff_crop["A"][0].transpose(1, 2, 0))
+    b = _png(tmp_path / "B.png", mff_crop["B"][0].transpose(1, 2, 0))
+    raw = tmp_path / "out.npy"
+    argv = ["fuse", "--task", "mff", "--model", str(mff_checkpoint), "--runtime", "torch"]
+    assert main([*argv, str(a), str(b), "--raw", str(raw)]) == 0
+    assert np.abs(np.load(raw) - mff_crop["out"][0].transpose(1, 2, 0)).max() <= 1e-4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["A.png", "B.png", "out.npy"]
+
+
+def test_fuse_needs_some_output(capsys, pair, tiny_mff):
+    err = _fail(capsys, ["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), str(pair[1])])
+    assert "nothing to write: give -o OUT" in err
+
+
 def test_info_reports_detected_config(mff_checkpoint, capsys):
     assert main(["info", str(mff_checkpoint), "--json"]) == 0
     out = capsys.readouterr().out

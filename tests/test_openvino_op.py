@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from mgdn_edge.errors import BackendError
-from mgdn_edge.model.dynamic_filter import dynamic_filter_unfold
+from mgdn_edge.model.dynamic_filter import dynamic_filter_lean, dynamic_filter_unfold
 from mgdn_edge.plugins.openvino_ext import (
     ENV_VAR,
     EXTENSION_LIBRARY,
@@ -130,6 +130,33 @@ def test_f32_matches_unfold_oracle(core: ov.Core, shape: tuple[int, ...]) -> Non
     out = run_model(core, filter_model(k, [n, c, h, w], [n, k * k, h, w]), feat, kernels)
     assert out.shape == feat.shape and out.dtype == np.float32
     np.testing.assert_allclose(out, oracle(feat, kernels, k), rtol=1e-5, atol=1e-5)
+
+
+def test_big_output_inside_a_graph(core: ov.Core) -> None:
+    """An output >= 16 MiB that feeds another node: the plugin hands the op a 64-byte aligned
+    buffer, so the AVX-512 path writes it with streaming stores (the path the micro-benchmark's
+    one-node graph never takes); checked against the lean PyTorch filter in float64."""
+    n, c, h, w, k = 1, 16, 260, 1040, 7
+    feat, kernels = random_inputs(n, c, h, w, k, seed=3)
+    node = helper.make_node("DynamicFilter", ["feat", "kernels"], ["filtered"], domain="mgdn", kernel_size=k)
+    graph = helper.make_graph(
+        [node, helper.make_node("Relu", ["filtered"], ["out"])],
+        "filter_relu",
+        [
+            helper.make_tensor_value_info("feat", TensorProto.FLOAT, [n, c, h, w]),
+            helper.make_tensor_value_info("kernels", TensorProto.FLOAT, [n, k * k, h, w]),
+        ],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [n, c, h, w])],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("mgdn", 1)]
+    )
+    compiled = core.compile_model(
+        core.read_model(model.SerializeToString()), "CPU", {"INFERENCE_PRECISION_HINT": "f32"}
+    )
+    out = compiled([feat, kernels])[compiled.output(0)]
+    expected = dynamic_filter_lean(torch.from_numpy(feat).double(), torch.from_numpy(kernels).double(), k)
+    np.testing.assert_allclose(out, expected.clamp(min=0).numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_dynamic_shapes_and_trt_attributes(core: ov.Core) -> None:

@@ -15,6 +15,7 @@ from mgdn_edge.errors import BackendError, InputError
 from mgdn_edge.export.onnx_export import export_model
 from mgdn_edge.model import MGDN, preset
 from mgdn_edge.runtimes import available_runtimes, open_runtime, register_runtime
+from mgdn_edge.runtimes.base import METADATA_PRECISION_KEY
 from mgdn_edge.runtimes.onnxruntime_runtime import select_providers
 
 TOL = 1e-4
@@ -142,17 +143,36 @@ def test_open_runtime_errors_are_backend_errors(exports, tmp_path):
         open_runtime("onnxruntime", folder, task="gdsr")
     with pytest.raises(BackendError, match="does not take option"):
         open_runtime("onnxruntime", folder, turbo=True)
-    with pytest.raises(BackendError, match="fp32"):
-        open_runtime("onnxruntime", folder, precision="fp16", providers="cpu")
+    with pytest.raises(BackendError, match="model.onnx was built as fp32 .* open an export folder's"):
+        open_runtime("onnxruntime", folder / "model.onnx", precision="fp16", providers="cpu")
+    with pytest.raises(BackendError, match="for int8 open a QDQ file from `mgdn-edge quantize"):
+        open_runtime("onnxruntime", folder, precision="int8", providers="cpu")
     with pytest.raises(BackendError, match="not found"):
         open_runtime("onnxruntime", tmp_path / "nothing.onnx")
     with pytest.raises(BackendError, match="needs a PyTorch checkpoint"):
         open_runtime("torch", folder / "model.onnx")
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
-    with pytest.raises(BackendError, match="cannot load"):
+    with pytest.raises(BackendError, match="junk.onnx is not a readable ONNX file"):
         open_runtime("onnxruntime", tmp_path / "junk.onnx")
     # MFF and MEF are one architecture: an MFF export serves --task mef.
     assert open_runtime("onnxruntime", _mff_folder(exports), task="mef").config.task == "mef"
+
+
+def test_precision_comes_from_the_file(exports, tmp_path):
+    """A file labelled int8 opens as int8 without being asked; asking for another precision fails."""
+    import onnx
+
+    _, _, folder = exports["hdr"]
+    model = onnx.load(str(folder / "model.onnx"))
+    onnx.helper.set_model_props(
+        model, {**{p.key: p.value for p in model.metadata_props}, METADATA_PRECISION_KEY: "int8"}
+    )
+    onnx.save(model, str(tmp_path / "labelled.onnx"))
+    (tmp_path / "manifest.json").write_text((folder / "manifest.json").read_text())
+    rt = open_runtime("onnxruntime", tmp_path / "labelled.onnx", providers="cpu")
+    assert rt.describe()["precision"] == rt.describe()["file_precision"] == "int8"
+    with pytest.raises(BackendError, match="labelled.onnx was built as int8"):
+        open_runtime("onnxruntime", tmp_path / "labelled.onnx", precision="fp32", providers="cpu")
 
 
 def _mff_folder(exports) -> Path:

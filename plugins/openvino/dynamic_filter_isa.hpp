@@ -11,12 +11,21 @@
 namespace mgdn {
 namespace cpu {
 
-// One output row of one x-tile, for `channels` channels.
-//   rows[c * ksize + i] + x + j  ->  feat(c, y + i - r, x0 + x + j - r), f32, borders already replicated
-//   taps + t * stride + x        ->  kernels(t, y, x0 + x), f32
-//   out  + c * stride + x        <-  result (f32)
-// `width` is a multiple of IsaKernels::step; `stride` a multiple of 16; rows, taps and out are
-// 64-byte aligned; rows are readable (finite) up to width + 16, taps and out up to width.
+// How the kernel writes `out`: plain (possibly unaligned) stores, or non-temporal stores for a
+// big 64-byte aligned output that is not read again soon (it then bypasses the caches instead
+// of evicting the inputs, and skips the read-for-ownership of every output line).
+enum class StoreMode : int { normal, stream };
+
+// One output row (or two, see IsaKernels::filter_two_rows) of one x-tile, for `channels` channels.
+//   rows[c * ksize + i] + x + j    ->  feat(c, y + i - r, x0 + x + j - r), f32, borders already replicated
+//   taps + t * stride + x          ->  kernels(t, y, x0 + x), f32
+//   out  + c * out_stride + x      <-  result (f32), columns x < out_width only
+// Two-row calls: rows[c * (ksize + 1) + v] for v = 0..ksize (feature rows y - r .. y + 1 + r), the
+// taps of row y + 1 at taps + (ksize * ksize + t) * stride, its output at out + out_row_stride.
+// `width` (columns computed) is a multiple of IsaKernels::step and >= out_width; `stride` is a
+// multiple of 16; rows and taps are 64-byte aligned and readable (finite) up to width + 16 and
+// width; `out` is 64-byte aligned with out_stride and out_row_stride multiples of 16 when store
+// is stream, else anything.
 struct TileArgs {
     const float* const* rows;
     const float* taps;
@@ -25,6 +34,15 @@ struct TileArgs {
     int ksize;
     int width;
     int stride;
+    int out_width;
+    int64_t out_stride;
+    int64_t out_row_stride;
+    StoreMode store;
+    // Source rows the *next* call will read (feature rows, kernel-tap rows): the kernel spreads
+    // L2 prefetches of them over its loop, so DRAM streams while the FMAs run instead of between.
+    const char* const* prefetch_rows;
+    int prefetch_count;
+    int prefetch_lines;  // 64-byte lines per row, counted from the (64-byte aligned) row pointer
 };
 
 struct IsaKernels {
@@ -33,7 +51,42 @@ struct IsaKernels {
     void (*filter_row)(const TileArgs& args);
     void (*f16_to_f32)(const uint16_t* src, float* dst, int64_t count);
     void (*f32_to_f16)(const float* src, uint16_t* dst, int64_t count);
+    // Optional: two adjacent output rows in one pass, for the kernel sizes whose bit is set in
+    // two_row_ksizes (nullptr / 0 when the table has none).
+    void (*filter_two_rows)(const TileArgs& args);
+    unsigned two_row_ksizes;
 };
+
+namespace {
+
+// Issues the TileArgs prefetches evenly over `steps` calls of step(). Internal linkage: every
+// ISA translation unit gets its own copy (see the top of this file).
+class Prefetcher {
+public:
+    Prefetcher(const TileArgs& a, int64_t steps)
+        : rows_(a.prefetch_rows), lines_(a.prefetch_lines),
+          left_(static_cast<int64_t>(a.prefetch_count) * a.prefetch_lines),
+          per_step_(steps > 0 ? (left_ + steps - 1) / steps : left_) {}
+
+    inline void step() {
+        for (int64_t n = per_step_ < left_ ? per_step_ : left_; n > 0; --n, --left_) {
+            __builtin_prefetch(*rows_ + static_cast<int64_t>(line_) * 64, 0, 2);  // into L2
+            if (++line_ == lines_) {
+                line_ = 0;
+                ++rows_;
+            }
+        }
+    }
+
+private:
+    const char* const* rows_;
+    int lines_;
+    int line_ = 0;
+    int64_t left_;
+    int64_t per_step_;
+};
+
+}  // namespace
 
 const IsaKernels& isa_generic();
 #if defined(MGDN_HAVE_X86_ISA)

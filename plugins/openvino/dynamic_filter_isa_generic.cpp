@@ -17,7 +17,7 @@ void f32_to_f16(const float* src, uint16_t* dst, int64_t count) {
     for (int64_t i = 0; i < count; ++i) dst[i] = ov::float16(src[i]).to_bits();
 }
 
-const mgdn::cpu::IsaKernels kTable{"generic", kStep, filter_row, f16_to_f32, f32_to_f16};
+const mgdn::cpu::IsaKernels kTable{"generic", kStep, filter_row, f16_to_f32, f32_to_f16, nullptr, 0};
 
 }  // namespace
 

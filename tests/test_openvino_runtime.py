@@ -1,0 +1,338 @@
+"""The OpenVINO runtime and IR conversion against independent PyTorch references.
+
+References: the authors' MFF outputs stored with the fixture crops, the architecture fixtures'
+golden HDR/GDSR outputs, and our PyTorch runtime where a size has no stored output. One export
+per task is shared by the module; each runtime is compiled once and then fed several sizes,
+which is the dynamic-shape promise (no reshape or recompile between sizes).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from mgdn_edge.cli import main
+from mgdn_edge.errors import BackendError, InputError
+from mgdn_edge.model.config import MGDNConfig
+from mgdn_edge.runtimes import open_runtime
+from mgdn_edge.runtimes.budgets import budget_for
+from mgdn_edge.runtimes.parity import image_metrics, violations
+
+ov = pytest.importorskip("openvino")
+from mgdn_edge.plugins import openvino_ext  # noqa: E402
+from mgdn_edge.runtimes.openvino_convert import convert_to_openvino  # noqa: E402
+from mgdn_edge.runtimes.openvino_ir import count_filter_ops, read_ir_description  # noqa: E402
+
+TOL = 1e-4
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+CHECKPOINTS = {
+    "mff": FIXTURES / "official-mff" / "mff_62000_E.pth",
+    "hdr": FIXTURES / "architecture" / "hdr_arch_depth222_seed1234.pth",
+    "gdsr": FIXTURES / "architecture" / "gdsr_arch_seed1234.pth",
+}
+
+
+def _fixture(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"fixture not available: {path} (../shared is absent in this checkout)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def extension(request: pytest.FixtureRequest) -> Path:
+    """Built once per pytest cache (the same folder tests/test_openvino_op.py builds into)."""
+    return openvino_ext.build_openvino_extension(Path(request.config.cache.mkdir("mgdn_openvino_extension")))
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory) -> dict[str, Path]:
+    """Export folders of the authors' MFF model and the HDR / GDSR architecture fixtures."""
+    from mgdn_edge.export.onnx_export import export_checkpoint
+
+    out = {}
+    for task, ckpt in CHECKPOINTS.items():
+        folder = tmp_path_factory.mktemp(f"ov_{task}")
+        export_checkpoint(_fixture(ckpt), folder, task=task, verify=False)
+        out[task] = folder
+    return out
+
+
+@pytest.fixture(scope="module")
+def irs(exports, extension, tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("ir")
+    out = {
+        task: convert_to_openvino(exports[task], folder / f"{task}.xml", extension=extension)
+        for task in exports
+    }
+    out["mff16"] = convert_to_openvino(exports["mff"], folder / "mff16.xml", "fp16", extension=extension)
+    return out
+
+
+@pytest.fixture(scope="module")
+def runtimes(exports, irs, extension) -> dict[str, object]:
+    """Compiled once per module; every test feeds them several sizes."""
+    opened = {}
+    for task in ("mff", "hdr", "gdsr"):
+        opened[f"{task}-onnx"] = open_runtime("openvino", exports[task], task=task, extension=extension)
+        opened[f"{task}-ir"] = open_runtime("openvino", irs[task], task=task, extension=extension)
+    return opened
+
+
+def _mff_crops() -> list[dict[str, np.ndarray]]:
+    crops = []
+    for name in ("crop64", "crop96", "crop61x75"):
+        data = np.load(_fixture(FIXTURES / "official-mff" / f"mff_lytro01_{name}.npz"))
+        crops.append({k: data[k] for k in data.files})
+    return crops
+
+
+def _within(precision: str, task: str, reference: np.ndarray, output: np.ndarray) -> list[str]:
+    return violations(image_metrics(reference, output, task), budget_for(precision), task)
+
+
+# --------------------------------------------------------------------------- FP32 parity
+
+
+@pytest.mark.parametrize("form", ["onnx", "ir"])
+def test_fp32_reproduces_authors_mff_output_at_three_sizes(runtimes, form):
+    rt = runtimes[f"mff-{form}"]
+    for crop in _mff_crops():  # 64x64, 96x96, 61x75 through one compiled model
+        got = rt.run([crop["A"], crop["B"]])
+        assert got.dtype == np.float32 and got.shape == crop["out"].shape
+        assert np.abs(got - crop["out"]).max() <= TOL
+    assert rt.describe()["inference_precision"] == "f32"
+
+
+@pytest.mark.parametrize("form", ["onnx", "ir"])
+def test_fp32_hdr_two_sizes_and_a_batch(runtimes, form):
+    data = np.load(_fixture(FIXTURES / "architecture" / "hdr_arch_io.npz"))
+    rt = runtimes[f"hdr-{form}"]
+    for size in ("64x80", "61x75"):
+        got = rt.run([data[f"{size}_in{i}"] for i in range(3)])
+        assert np.abs(got - data[f"{size}_out"]).max() <= TOL
+    batch = [np.concatenate([data[f"64x80_in{i}"]] * 2) for i in range(3)]
+    got = rt.run(batch)
+    assert got.shape[0] == 2 and np.abs(got - data["64x80_out"]).max() <= TOL
+
+
+@pytest.mark.parametrize("form", ["onnx", "ir"])
+def test_fp32_gdsr_fixture_and_a_second_size(runtimes, form):
+    data = np.load(_fixture(FIXTURES / "architecture" / "gdsr_arch_io.npz"))
+    rt = runtimes[f"gdsr-{form}"]
+    assert np.abs(rt.run([data["rgb"], data["depth"]]) - data["out"]).max() <= TOL
+    crop = [
+        np.ascontiguousarray(data["rgb"][..., 3:40, 5:50]),
+        np.ascontiguousarray(data["depth"][..., 3:40, 5:50]),
+    ]
+    expected = open_runtime("torch", CHECKPOINTS["gdsr"], task="gdsr").run(crop)
+    assert np.abs(rt.run(crop) - expected).max() <= TOL
+
+
+# --------------------------------------------------------------------------- reduced precision
+
+
+def test_fp16_ir_is_within_the_fp16_budget(irs, extension):
+    rt = open_runtime("openvino", irs["mff16"], precision="fp16", extension=extension)
+    info = rt.describe()
+    assert info["file_precision"] == "fp16" and info["inference_precision"] == "f32"
+    assert "decompressed to f32" in info["executes"]
+    for crop in _mff_crops():
+        got = rt.run([crop["A"], crop["B"]])
+        assert _within("fp16", "mff", crop["out"], got) == []
+        assert np.abs(got - crop["out"]).max() > 0  # the weights really are rounded
+
+
+def test_fp16_weights_halve_the_ir(irs, extension):
+    size = {k: irs[k].with_suffix(".bin").stat().st_size for k in ("mff", "mff16")}
+    assert size["mff16"] < 0.55 * size["mff"]
+    assert read_ir_description(_read(irs["mff16"], extension)).precision == "fp16"
+
+
+def _read(xml: Path, extension: Path):
+    core = ov.Core()
+    core.add_extension(str(extension))
+    return core.read_model(str(xml))
+
+
+def test_bf16_within_budget_or_refused(exports, extension):
+    caps = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    if "BF16" not in caps:
+        with pytest.raises(BackendError, match="no bf16"):
+            open_runtime("openvino", exports["mff"], precision="bf16", extension=extension)
+        pytest.skip("CPU has no bf16")
+    rt = open_runtime("openvino", exports["mff"], precision="bf16", extension=extension)
+    info = rt.describe()
+    assert info["inference_precision"] == "bf16" and info["dynamic_filter_precision"] == "f32"
+    for crop in _mff_crops():
+        assert _within("bf16", "mff", crop["out"], rt.run([crop["A"], crop["B"]])) == []
+
+
+def test_bf16_refused_where_the_cpu_lacks_it(exports, extension, monkeypatch):
+    real = ov.Core.get_property
+
+    def no_bf16(self, *args):
+        if args[-1] == "OPTIMIZATION_CAPABILITIES":
+            return ["FP32", "INT8"]
+        return real(self, *args)
+
+    monkeypatch.setattr(ov.Core, "get_property", no_bf16)
+    with pytest.raises(BackendError, match=r"no bf16 execution here \(its capabilities: FP32, INT8\)"):
+        open_runtime("openvino", exports["mff"], precision="bf16", extension=extension)
+
+
+def test_a_file_is_not_relabelled(irs, extension):
+    with pytest.raises(BackendError, match="built as fp16; open it with precision 'fp16'"):
+        open_runtime("openvino", irs["mff16"], precision="fp32", extension=extension)
+    with pytest.raises(BackendError, match="built as fp32.*NNCF"):
+        open_runtime("openvino", irs["mff"], precision="int8", extension=extension)
+
+
+# --------------------------------------------------------------------------- options, errors
+
+
+def test_threads_and_hint_reach_openvino(irs, extension):
+    info = open_runtime("openvino", irs["gdsr"], threads=1, hint="throughput", extension=extension).describe()
+    assert info["threads"] == 1 and info["hint"] == "THROUGHPUT"
+    with pytest.raises(BackendError, match="unknown performance hint 'fastest'"):
+        open_runtime("openvino", irs["gdsr"], hint="fastest", extension=extension)
+    with pytest.raises(BackendError, match="device 'NPU9' is not available"):
+        open_runtime("openvino", irs["gdsr"], device="NPU9", extension=extension)
+
+
+def test_bad_inputs_are_input_errors(runtimes):
+    rt = runtimes["mff-ir"]
+    good = np.zeros((1, 3, 32, 32), np.float32)
+    with pytest.raises(InputError, match="takes 2 inputs"):
+        rt.run([good])
+    with pytest.raises(InputError, match="float32"):
+        rt.run([good, good.astype(np.float64)])
+    with pytest.raises(InputError):
+        rt.run([good, np.zeros((1, 4, 32, 32), np.float32)])
+    bad = good.copy()
+    bad[0, 0, 3, 3] = np.nan
+    with pytest.raises(InputError):
+        rt.run([good, bad])
+
+
+def test_missing_extension_names_the_file(irs, exports, tmp_path, monkeypatch):
+    missing = tmp_path / "nowhere" / "libmgdn_openvino.so"
+    with pytest.raises(BackendError, match=f"extension not found: {missing}"):
+        open_runtime("openvino", irs["mff"], extension=missing)
+    monkeypatch.setenv(openvino_ext.ENV_VAR, str(missing))
+    with pytest.raises(BackendError, match=rf"{missing} \(from the \$MGDN_OPENVINO_EXTENSION\)"):
+        open_runtime("openvino", exports["mff"])
+    # Default location, no build tools: the error names the default file, nothing is built.
+    monkeypatch.delenv(openvino_ext.ENV_VAR)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(openvino_ext, "can_build", lambda: False)
+    expected = tmp_path / ".cache" / "mgdn-edge" / "openvino" / "libmgdn_openvino.so"
+    with pytest.raises(BackendError, match=f"looked for {expected}.*cannot be built here"):
+        open_runtime("openvino", irs["mff"])
+    # A model without the op needs no library at all.
+    portable = open_runtime("openvino", exports["mff"] / "model.portable.onnx")
+    assert portable.describe()["extension"] is None
+
+
+def test_corrupt_extension_is_named(irs, tmp_path):
+    bogus = tmp_path / "libmgdn_openvino.so"
+    bogus.write_bytes(b"not a shared library")
+    with pytest.raises(BackendError, match=f"could not load the extension {bogus}"):
+        open_runtime("openvino", irs["mff"], extension=bogus)
+
+
+# --------------------------------------------------------------------------- conversion
+
+
+def test_ir_records_config_and_keeps_the_op(irs, exports, extension):
+    import json
+
+    manifest = json.loads((exports["hdr"] / "manifest.json").read_text())
+    described = read_ir_description(_read(irs["hdr"], extension))
+    assert described.config == MGDNConfig.from_dict(manifest["config"])
+    assert described.static_size is None and described.precision == "fp32"
+    assert count_filter_ops(_read(irs["hdr"], extension)) == _onnx_filter_nodes(exports["hdr"]) > 0
+
+
+def _onnx_filter_nodes(folder: Path) -> int:
+    import onnx
+
+    graph = onnx.load(str(folder / "model.onnx")).graph
+    return sum(n.domain == "mgdn" and n.op_type == "DynamicFilter" for n in graph.node)
+
+
+def test_failed_convert_leaves_nothing(exports, extension, tmp_path, monkeypatch):
+    def broken_save(model, path, compress_to_fp16):
+        Path(path).write_text("<half")
+        Path(path).with_suffix(".bin").write_bytes(b"\0")
+        raise RuntimeError("Exception from src/core/serialize.cpp:1:\ndisk full")
+
+    monkeypatch.setattr(ov, "save_model", broken_save)
+    with pytest.raises(BackendError, match="cannot save the OpenVINO IR .*: disk full"):
+        convert_to_openvino(exports["mff"], tmp_path / "m.xml", extension=extension)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_convert_cli(exports, extension, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(openvino_ext.ENV_VAR, str(extension))
+    out = tmp_path / "gdsr.xml"
+    assert main(["convert", "--to", "openvino", "--model", str(exports["gdsr"]), "--out", str(out)]) == 0
+    assert f"{_onnx_filter_nodes(exports['gdsr'])} DynamicFilter ops" in capsys.readouterr().out
+    assert out.is_file() and out.with_suffix(".bin").is_file()
+    argv = ["convert", "--to", "openvino", "--model", str(tmp_path / "none"), "--out", str(out)]
+    assert main(argv) == 2
+    assert "model file not found" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- fuse CLI
+
+
+def _png(path: Path, rgb: np.ndarray) -> str:
+    cv2.imwrite(str(path), (rgb[..., ::-1] * 255).round().astype(np.uint8))
+    return str(path)
+
+
+@pytest.mark.parametrize("task", ["mff", "mef", "hdr", "gdsr"])
+def test_fuse_with_openvino_matches_pytorch(task, exports, irs, extension, tmp_path, monkeypatch):
+    from mgdn_edge.imageio import from_nchw
+    from mgdn_edge.tasks import prepare_inputs
+
+    monkeypatch.setenv(openvino_ext.ENV_VAR, str(extension))
+    arch = "mff" if task == "mef" else task
+    rng = np.random.default_rng(5)
+    h, w = 26, 34
+    if task == "gdsr":
+        depth = tmp_path / "depth.npy"
+        np.save(depth, rng.random((h // 2, w // 2)).astype(np.float32) * 5 + 1)
+        files = [_png(tmp_path / "rgb.png", rng.random((h, w, 3))), str(depth)]
+    else:
+        files = [
+            _png(tmp_path / f"in{i}.png", rng.random((h, w, 3))) for i in range(3 if task == "hdr" else 2)
+        ]
+    extra = ["--exposures", "0", "2", "4"] if task == "hdr" else []
+    out, raw = tmp_path / ("out.npy" if task == "gdsr" else "out.png"), tmp_path / "raw.npy"
+    # MFF through the export folder, the others through their IR with --runtime auto.
+    model = exports[arch] if task == "mff" else irs[arch]
+    runtime = "openvino" if task == "mff" else "auto"
+    argv = ["fuse", "--task", task, "--model", str(model), "--runtime", runtime, *files, *extra]
+    assert main([*argv, "-o", str(out), "--raw", str(raw)]) == 0
+    assert out.is_file()
+    prepared = prepare_inputs(task, files, [0.0, 2.0, 4.0] if task == "hdr" else None)
+    expected = from_nchw(open_runtime("torch", CHECKPOINTS[arch], task=task).run(prepared.inputs))
+    assert np.abs(np.load(raw) - expected).max() <= TOL
+
+
+# --------------------------------------------------------------------------- full size
+
+
+@pytest.mark.slow  # 40-80 s on 2 shared cores: the PyTorch reference at Lytro size dominates
+def test_full_lytro_size_fp32(runtimes):
+    crop = _mff_crops()[1]  # 96x96 of a real Lytro pair, reflected out to the full 520x520
+    pad = ((0, 0), (0, 0), (212, 212), (212, 212))
+    inputs = [np.pad(crop[k], pad, mode="symmetric") for k in ("A", "B")]
+    expected = open_runtime("torch", CHECKPOINTS["mff"], task="mff").run(inputs)
+    got = runtimes["mff-ir"].run(inputs)
+    assert got.shape == (1, 3, 520, 520)
+    assert np.abs(got - expected).max() <= TOL
