@@ -20,9 +20,13 @@ COMMAND_MODULES = [
     "mgdn_edge.fuse_cli",
     "mgdn_edge.export.export_cli",
     "mgdn_edge.runtimes.parity_cli",
+    "mgdn_edge.runtimes.convert_cli",
     "mgdn_edge.train_cli",
     "mgdn_edge.plugins.plugins_cli",
     "mgdn_edge.calibration.synth_cli",
+    "mgdn_edge.pipeline_cli",
+    "mgdn_edge.bench_cli",
+    "mgdn_edge.report_cli",
 ]
 
 

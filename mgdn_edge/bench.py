@@ -1,0 +1,380 @@
+"""Latency and memory of one runtime at given input sizes: warm-up, timed runs, p50/p90, peak RSS.
+
+How a measurement is made, and why:
+
+- **Warm-up runs are not timed.** First runs pay for lazy initialisation (OpenVINO and ONNX
+  Runtime allocate and pick kernels per shape, PyTorch grows its allocator), which a deployed
+  model pays once, not per frame.
+- **p50 and p90 of the timed runs** (``numpy.percentile``, linear interpolation): the median is
+  robust to a run disturbed by another process on a shared machine, the p90 shows the tail.
+- **Threads are set explicitly** for every runtime (``threads=``) and the count the runtime
+  reports is recorded, so two variants are compared at the same parallelism.
+- **One child process per measured variant** (:func:`run_job_isolated`). Peak memory is a
+  per-process quantity: the Linux high-water mark (``VmHWM`` / ``ru_maxrss``) never goes down,
+  and allocators (glibc, ONNX Runtime's arena, OpenVINO's caches) keep freed memory for reuse,
+  so a second variant measured in the same process would be charged for -- or profit from -- the
+  first one's leftovers. A fresh process per variant also isolates thread pools (an ONNX Runtime
+  pool spinning next to an OpenVINO one distorts both) and crashes: a segfault in a native op
+  fails that variant, not the whole pipeline. The cost is one interpreter start (~2-3 s) per
+  variant.
+- **Peak memory per size** (:class:`MemoryProbe`): inside the child, the kernel's high-water mark
+  is reset to the current RSS before each size (``/proc/self/clear_refs`` = 5, Linux >= 4.0) and
+  read from ``VmHWM`` after its runs. ``peak_rss_mb`` is that absolute high-water mark;
+  ``peak_delta_mb`` subtracts the RSS measured after the backend library was imported but before
+  the model was opened, i.e. what the model, the runtime's state and the working memory at this
+  size cost beyond the interpreter and the libraries. Where the reset is not possible, the
+  process-lifetime ``ru_maxrss`` is used, sizes run from small to large and the method string
+  says so.
+
+The worker entry point ``python -m mgdn_edge.bench JOB.json OUT.json`` runs one :class:`BenchJob`
+(optionally followed by the pipeline's accuracy evaluation on the same loaded runtime).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import platform
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mgdn_edge.errors import InputError, MgdnEdgeError
+
+DEFAULT_SIZES = ((128, 128), (256, 256))
+DEFAULT_WARMUP = 1
+DEFAULT_REPEATS = 5
+DEFAULT_TIMEOUT_S = 1800.0
+# Which package each runtime loads; imported before the memory baseline is taken, so the
+# baseline contains the library and the delta only what the model costs.
+BACKEND_PACKAGES = {
+    "torch": "torch",
+    "onnxruntime": "onnxruntime",
+    "openvino": "openvino",
+    "tensorrt": "tensorrt",
+}
+_MB = 2.0**20
+
+
+class BenchError(MgdnEdgeError):
+    """A measurement could not be made (the worker failed, timed out or was killed)."""
+
+
+# ----------------------------------------------------------------------------------- statistics
+
+
+def latency_stats(times_ms: Sequence[float]) -> dict[str, float]:
+    """p50 / p90 / mean / min / max / std of timed runs (ms); percentiles interpolate linearly."""
+    if len(times_ms) == 0:
+        raise InputError("no timed runs to summarise (repeats must be >= 1)")
+    t = np.asarray(times_ms, dtype=np.float64)
+    return {
+        "p50_ms": float(np.percentile(t, 50)),
+        "p90_ms": float(np.percentile(t, 90)),
+        "mean_ms": float(t.mean()),
+        "min_ms": float(t.min()),
+        "max_ms": float(t.max()),
+        "std_ms": float(t.std()),
+    }
+
+
+# ---------------------------------------------------------------------------------------- memory
+
+
+def _status_kb(key: str) -> float | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return float(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _ru_maxrss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / _MB if sys.platform == "darwin" else peak / 1024.0  # bytes on macOS, KiB on Linux
+
+
+class MemoryProbe:
+    """Current and peak resident memory of this process, with a resettable peak where Linux allows."""
+
+    def __init__(self) -> None:
+        self.resettable = _status_kb("VmHWM") is not None and self._clear_refs()
+        self.method = (
+            "VmHWM, reset per size via /proc/self/clear_refs"
+            if self.resettable
+            else "ru_maxrss (process high-water; cumulative over sizes, run from small to large)"
+        )
+
+    @staticmethod
+    def _clear_refs() -> bool:
+        try:
+            with open("/proc/self/clear_refs", "w") as fh:
+                fh.write("5")  # 5: reset the peak RSS to the current RSS (Linux >= 4.0)
+            return True
+        except OSError:
+            return False
+
+    def current_mb(self) -> float | None:
+        kb = _status_kb("VmRSS")
+        return None if kb is None else kb / 1024.0
+
+    def reset_peak(self) -> None:
+        if self.resettable:
+            self._clear_refs()
+
+    def peak_mb(self) -> float:
+        kb = _status_kb("VmHWM") if self.resettable else None
+        return kb / 1024.0 if kb is not None else _ru_maxrss_mb()
+
+
+# ------------------------------------------------------------------------------------ measuring
+
+
+def parse_sizes(texts: Sequence[str]) -> list[tuple[int, int]]:
+    """``["128x128", "256x384"]`` -> [(128, 128), (256, 384)]; a bad value is an InputError."""
+    sizes = []
+    for text in texts:
+        parts = str(text).lower().split("x")
+        try:
+            h, w = (int(p) for p in parts)
+        except ValueError:
+            raise InputError(f"sizes are HxW (e.g. 256x256), got {text!r}") from None
+        if h < 1 or w < 1:
+            raise InputError(f"sizes must be positive, got {text!r}")
+        sizes.append((h, w))
+    if not sizes:
+        raise InputError("give at least one size (HxW)")
+    return sizes
+
+
+def bench_inputs(config: Any, size: tuple[int, int], seed: int = 0) -> list[np.ndarray]:
+    """Seeded smooth inputs of the task's channel counts (latency does not depend on content)."""
+    from mgdn_edge.runtimes.parity import synthetic_cases
+
+    return synthetic_cases(config, [size], batch=1, seed=seed)[0].inputs
+
+
+def bench_size(
+    runtime: Any,
+    inputs: Sequence[np.ndarray],
+    warmup: int,
+    repeats: int,
+    probe: MemoryProbe | None = None,
+    baseline_mb: float | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, Any]:
+    """Warm up, then time ``repeats`` runs of ``runtime.run(inputs)``; statistics and peak memory."""
+    if warmup < 0 or repeats < 1:
+        raise InputError(f"need warmup >= 0 and repeats >= 1, got {warmup} and {repeats}")
+    if probe is not None:
+        probe.reset_peak()
+    for _ in range(warmup):
+        runtime.run(inputs)
+    times_ms = []
+    for _ in range(repeats):
+        start = clock()
+        runtime.run(inputs)
+        times_ms.append(1000.0 * (clock() - start))
+    result: dict[str, Any] = {
+        "size": [int(inputs[0].shape[2]), int(inputs[0].shape[3])],
+        "warmup": warmup,
+        "repeats": repeats,
+        "times_ms": [round(t, 4) for t in times_ms],
+        **latency_stats(times_ms),
+    }
+    if probe is not None:
+        peak = probe.peak_mb()
+        result["peak_rss_mb"] = round(peak, 1)
+        result["peak_delta_mb"] = None if baseline_mb is None else round(peak - baseline_mb, 1)
+    return result
+
+
+@dataclass
+class BenchJob:
+    """One runtime + model to measure (what a worker process receives as JSON)."""
+
+    runtime: str
+    model: str
+    precision: str = "fp32"
+    task: str | None = None
+    sizes: list[tuple[int, int]] = field(default_factory=lambda: list(DEFAULT_SIZES))
+    warmup: int = DEFAULT_WARMUP
+    repeats: int = DEFAULT_REPEATS
+    threads: int | None = None
+    seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)  # extra open_runtime options
+    evaluate: dict[str, Any] | None = None  # {"npz": path, "precision": p}: pipeline accuracy check
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["sizes"] = [list(s) for s in self.sizes]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BenchJob:
+        data = dict(data)
+        data["sizes"] = [tuple(int(v) for v in s) for s in data.get("sizes", DEFAULT_SIZES)]
+        return cls(**data)
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU model, core count, OS: enough to say where figures were measured."""
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as fh:
+        for line in fh:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def run_job(job: BenchJob, progress: bool = False) -> dict[str, Any]:
+    """Open the runtime in this process, benchmark every size, then (optionally) evaluate it."""
+    from mgdn_edge.runtimes import open_runtime
+
+    probe = MemoryProbe()
+    package = BACKEND_PACKAGES.get(job.runtime)
+    if package is not None:
+        with contextlib.suppress(ImportError):  # open_runtime then reports the missing package
+            importlib.import_module(package)
+    baseline = probe.current_mb() if probe.resettable else probe.peak_mb()
+    probe.reset_peak()
+    start = time.perf_counter()
+    runtime = open_runtime(
+        job.runtime, job.model, task=job.task, precision=job.precision, threads=job.threads, **job.options
+    )
+    load_s = time.perf_counter() - start
+    load = {
+        "seconds": round(load_s, 3),
+        "rss_before_mb": None if baseline is None else round(baseline, 1),
+        "peak_rss_mb": round(probe.peak_mb(), 1),
+    }
+    result: dict[str, Any] = {"job": job.to_dict(), "load": load, "memory_method": probe.method}
+    from tqdm import tqdm
+
+    sizes = sorted(job.sizes, key=lambda s: s[0] * s[1])  # small to large: see MemoryProbe's fallback
+    rows = []
+    for size in tqdm(sizes, desc=f"bench {job.runtime} {job.precision}", unit="size", disable=not progress):
+        inputs = bench_inputs(runtime.config, size, job.seed)
+        rows.append(bench_size(runtime, inputs, job.warmup, job.repeats, probe, baseline))
+    result["bench"] = rows
+    if job.evaluate:  # after the timing, so its arrays are not in the memory figures
+        from mgdn_edge.pipeline import evaluate_runtime
+
+        result["evaluation"] = evaluate_runtime(runtime, job.evaluate["npz"], job.evaluate["precision"])
+    result["describe"] = _jsonable(runtime.describe())
+    result["machine"] = machine_info()
+    return result
+
+
+def _jsonable(value: Any) -> Any:
+    """describe() dicts may hold backend objects; keep JSON types, stringify the rest."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def failure_line(log: str, returncode: int) -> str:
+    """The one-line reason a worker failed: its ``error:`` line, else its last line, else the signal."""
+    lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("error: ")]
+    if errors:
+        return errors[-1][len("error: ") :]
+    if returncode < 0:
+        with contextlib.suppress(ValueError):
+            return f"worker killed by {signal.Signals(-returncode).name}"
+        return f"worker killed by signal {-returncode}"
+    tail = next((ln for ln in reversed(lines) if not ln.startswith(("warnings.warn", "File "))), None)
+    return tail or f"worker exited with status {returncode}"
+
+
+def run_worker(
+    module: str, args: Sequence[str], log_path: Path | None = None, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> None:
+    """``python -m module args...`` with its output in ``log_path``; a failure is one BenchError line."""
+    with contextlib.ExitStack() as stack:
+        if log_path is None:
+            log = stack.enter_context(tempfile.TemporaryFile("w+"))
+        else:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log = stack.enter_context(open(log_path, "w+"))
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", module, *args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=timeout_s,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise BenchError(f"timed out after {timeout_s:.0f} s") from None
+        if proc.returncode != 0:
+            log.seek(0)
+            raise BenchError(failure_line(log.read(), proc.returncode))
+
+
+def run_job_isolated(
+    job: BenchJob, log_path: Path | None = None, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> dict[str, Any]:
+    """:func:`run_job` in a fresh Python process (see the module docstring for why)."""
+    with tempfile.TemporaryDirectory(prefix="mgdn_bench_") as tmp:
+        job_file, out_file = Path(tmp) / "job.json", Path(tmp) / "result.json"
+        job_file.write_text(json.dumps(job.to_dict()))
+        run_worker("mgdn_edge.bench", [str(job_file), str(out_file)], log_path, timeout_s)
+        try:
+            return json.loads(out_file.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise BenchError(f"the benchmark worker wrote no readable result: {exc}") from exc
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Worker: ``python -m mgdn_edge.bench JOB.json OUT.json``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 2:
+        print("usage: python -m mgdn_edge.bench JOB.json OUT.json", file=sys.stderr)
+        return 2
+    try:
+        job = BenchJob.from_dict(json.loads(Path(args[0]).read_text()))
+        result = run_job(job, progress=True)
+    except MgdnEdgeError as exc:
+        print(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
+        return 2
+    Path(args[1]).write_text(json.dumps(result, indent=1))
+    return 0
+
+
+__all__ = [
+    "BenchError",
+    "BenchJob",
+    "MemoryProbe",
+    "bench_size",
+    "latency_stats",
+    "run_job",
+    "run_job_isolated",
+]
+
+if __name__ == "__main__":
+    sys.exit(main())
