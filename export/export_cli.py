@@ -15,7 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", required=True, help="PyTorch checkpoint (.pth) trained with the authors' code")
     p.add_argument(
-        "--out", required=True, help="output folder (model.onnx, model.portable.onnx, manifest.json)"
+        "--out",
+        required=True,
+        help="output folder (model.onnx, model.portable.onnx, model.fp16.onnx, manifest.json)",
     )
     p.add_argument("--opset", type=int, default=17, help="ONNX opset, 17..20 (default 17)")
     p.add_argument(
@@ -29,6 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--no-verify", action="store_true", help="skip the ONNX Runtime vs PyTorch check after export"
+    )
+    p.add_argument(
+        "--no-fp16",
+        action="store_true",
+        help="do not write model.fp16.onnx (FP16 graph, float32 I/O, norms kept FP32)",
     )
     p.set_defaults(handler=run)
 
@@ -45,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         static=static,
         decomposition=args.decomposition,
         verify=not args.no_verify,
+        fp16=not args.no_fp16,
     )
     m = result.manifest
     op = m["custom_op"]
@@ -57,4 +65,12 @@ def run(args: argparse.Namespace) -> int:
     if m["verification_max_abs"]:
         worst = max(v for sizes_ in m["verification_max_abs"].values() for v in sizes_.values())
         print(f"verified against PyTorch with onnxruntime: max abs {worst:.2e}")
+    fp16 = m.get("fp16")
+    if fp16:
+        line = (
+            f"wrote {result.fp16_path.name} (FP16, float32 I/O, FP32 kept for {', '.join(fp16['fp32_ops'])})"
+        )
+        if fp16["verification_max_abs"]:
+            line += f": max abs {max(fp16['verification_max_abs'].values()):.2e} vs PyTorch"
+        print(line)
     return 0

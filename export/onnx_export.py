@@ -21,6 +21,9 @@ Pipeline and why each step is there:
    (``verify=True``), so a silently wrong trace (e.g. a size baked in as a constant) fails the
    export itself; and record the shape of every tensor the portable graph creates, failing if
    any has k*k*C*H*W elements (:mod:`mgdn_edge.export.graph_checks`).
+7. ``model.fp16.onnx`` (``fp16=True``, the default): FP16 weights and activations with float32
+   I/O and the norms kept FP32 (:mod:`mgdn_edge.export.fp16`), checked like the others and
+   verified against PyTorch within the FP16 parity budget (:mod:`mgdn_edge.runtimes.budgets`).
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ from mgdn_edge.model import MGDN, MGDNConfig, use_dynamic_filter
 
 # One definition of the names runtimes read back: the config as JSON in the file's metadata makes
 # a lone .onnx self-describing; manifest.json beside it says the rest.
-from mgdn_edge.runtimes.base import MANIFEST_FILE, METADATA_CONFIG_KEY, METADATA_STATIC_KEY
+from mgdn_edge.runtimes.base import FP16_ONNX, MANIFEST_FILE, METADATA_CONFIG_KEY, METADATA_STATIC_KEY
 
 DEFAULT_OPSET = 17
 MIN_OPSET = 17  # LayerNormalization is a standard op from opset 17 on
@@ -77,6 +80,7 @@ class ExportResult:
     portable_path: Path
     manifest_path: Path
     manifest: dict = field(default_factory=dict)
+    fp16_path: Path | None = None
 
 
 def sha256_file(path: str | Path) -> str:
@@ -341,8 +345,9 @@ def export_model(
     checkpoint: str | Path | None = None,
     decomposition: str = DEFAULT_DECOMPOSITION,
     verify: bool = True,
+    fp16: bool = True,
 ) -> ExportResult:
-    """Write model.onnx, model.portable.onnx and manifest.json for ``model`` into ``out_dir``."""
+    """Write model.onnx, model.portable.onnx, model.fp16.onnx (``fp16``) and manifest.json."""
     if not MIN_OPSET <= opset <= MAX_OPSET:
         raise ExportError(f"opset must be within {MIN_OPSET}..{MAX_OPSET}, got {opset}")
     config = model.config
@@ -379,6 +384,13 @@ def export_model(
             model, [model_path, portable_path], _verify_sizes(config, static), VERIFY_TOLERANCE
         )
         largest = _largest_tensor(model, portable_path, static or trace_size(config))
+    files = {MODEL_FILE: model_path, PORTABLE_FILE: portable_path}
+    fp16_path, fp16_info = None, None
+    if fp16:
+        fp16_path, fp16_info = _write_fp16(model, graph, out / FP16_ONNX, static, verify)
+        files[FP16_ONNX] = fp16_path
+    elif (out / FP16_ONNX).exists():
+        (out / FP16_ONNX).unlink()  # a stale FP16 graph of an earlier export would not match
     manifest = build_manifest(
         config,
         opset,
@@ -386,13 +398,42 @@ def export_model(
         decomposition,
         n_filters,
         Path(checkpoint).resolve() if checkpoint is not None else None,
-        {MODEL_FILE: model_path, PORTABLE_FILE: portable_path},
+        files,
         verification,
     )
     manifest["largest_tensor"] = largest
+    manifest["fp16"] = fp16_info
     manifest_path = out / MANIFEST_FILE
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
-    return ExportResult(out, model_path, portable_path, manifest_path, manifest)
+    return ExportResult(out, model_path, portable_path, manifest_path, manifest, fp16_path)
+
+
+def _write_fp16(
+    model: MGDN, graph: onnx.ModelProto, path: Path, static: tuple[int, int] | None, verify: bool
+) -> tuple[Path, dict]:
+    """Convert the custom-node graph to FP16, check it, save it, and verify it within the FP16 budget."""
+    from mgdn_edge.export.fp16 import CONVERTER, FP32_OPS, convert_to_fp16, count_fp16_nodes, mark_precision
+    from mgdn_edge.runtimes.budgets import budget_for
+
+    half = convert_to_fp16(graph, custom_domain=DOMAIN)
+    mark_precision(half, "fp16")
+    check_model(half, FP16_ONNX)
+    onnx.save(half, path)
+    tolerance = budget_for("fp16").max_abs
+    info: dict = {
+        "file": FP16_ONNX,
+        "converter": CONVERTER,
+        "io_dtype": "float32",
+        "fp32_ops": list(FP32_OPS),
+        "nodes": count_fp16_nodes(half),
+        "verification_max_abs": None,
+        "tolerance": tolerance,
+    }
+    if verify:
+        info["verification_max_abs"] = _verify(model, [path], _verify_sizes(model.config, static), tolerance)[
+            path.name
+        ]
+    return path, info
 
 
 def export_checkpoint(
@@ -403,9 +444,10 @@ def export_checkpoint(
     static: tuple[int, int] | None = None,
     decomposition: str = DEFAULT_DECOMPOSITION,
     verify: bool = True,
+    fp16: bool = True,
 ) -> ExportResult:
     """Load a checkpoint strictly and export it (the ``mgdn-edge export`` entry point)."""
     from mgdn_edge.model import load_model
 
     model = load_model(checkpoint, task=task)
-    return export_model(model, out_dir, opset, static, checkpoint, decomposition, verify)
+    return export_model(model, out_dir, opset, static, checkpoint, decomposition, verify, fp16)

@@ -1,0 +1,82 @@
+"""``mgdn-edge build-engine``: an export folder / ONNX file -> TensorRT engine (+ .json sidecar)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _bytes(text: str) -> int:
+    """``"2G"``, ``"512M"`` or a plain byte count."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    text = text.strip().lower().removesuffix("b") or "0"
+    scale = units.get(text[-1], 1)
+    try:
+        return int(float(text[:-1] if scale > 1 else text) * scale)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size like 2G or 512M, got {text!r}") from None
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "build-engine",
+        help="build a TensorRT engine from an exported model (DynamicFilter plugin, dynamic sizes)",
+        description="Build on the machine that will run the engine: engines are specific to one GPU and "
+        "TensorRT version. fp16 uses the export's model.fp16.onnx on TensorRT >= 10 (strongly typed); "
+        "int8 needs a Q/DQ graph from `mgdn-edge quantize --backend onnx`.",
+    )
+    p.add_argument("--model", required=True, help="export folder or an .onnx file from it")
+    p.add_argument(
+        "--out", required=True, help="engine file to write (.engine or .plan); X.engine.json beside it"
+    )
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"], help="default fp32")
+    p.add_argument(
+        "--plugin", help="libmgdn_trt.so (default: the `mgdn-edge build-plugins --tensorrt` build)"
+    )
+    p.add_argument(
+        "--no-plugin",
+        action="store_true",
+        help="build without the plugin: TensorRT inlines the DynamicFilter function (slower; for comparison)",
+    )
+    p.add_argument("--task", choices=["mff", "mef", "hdr", "gdsr"], help="check the model against this task")
+    p.add_argument(
+        "--min", metavar="HxW", help="smallest input size (default: the smallest the model accepts)"
+    )
+    p.add_argument("--opt", metavar="HxW", help="size TensorRT tunes for (default 256x256)")
+    p.add_argument("--max", metavar="HxW", help="largest input size (default 1024x1024)")
+    p.add_argument("--max-batch", type=int, default=1, help="largest batch (default 1)")
+    p.add_argument("--workspace", type=_bytes, default="2G", help="builder workspace, e.g. 2G (default)")
+    p.add_argument("--verbose", action="store_true", help="TensorRT's verbose build log")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mgdn_edge.errors import BackendError
+    from mgdn_edge.runtimes.tensorrt_build import build_engine
+
+    if args.plugin and args.no_plugin:
+        raise BackendError("--plugin and --no-plugin exclude each other")
+    if Path(args.out).suffix.lower() not in (".engine", ".plan"):
+        raise BackendError(f"--out must end in .engine or .plan, got {args.out}")
+    result = build_engine(
+        args.model,
+        args.out,
+        precision=args.precision,
+        plugin=False if args.no_plugin else args.plugin,
+        min_hw=args.min,
+        opt_hw=args.opt,
+        max_hw=args.max,
+        max_batch=args.max_batch,
+        workspace=args.workspace,
+        task=args.task,
+        log_level="VERBOSE" if args.verbose else "WARNING",
+    )
+    prof = result.profile.to_dict()
+    print(
+        f"wrote {result.path} ({result.precision}{', strongly typed' if result.strongly_typed else ''}, "
+        f"from {result.onnx_path.name}, TensorRT {result.tensorrt_version} on {result.device}, "
+        f"{result.plugin_layers} plugin layers, profile NxHxW min {prof['min']} opt {prof['opt']} "
+        f"max {prof['max']}, {result.build_seconds:.0f} s) and {result.sidecar_path.name}"
+    )
+    return 0

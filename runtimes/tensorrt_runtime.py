@@ -1,0 +1,226 @@
+"""TensorRT backend: run an engine built by ``mgdn-edge build-engine`` (``.engine`` / ``.plan``).
+
+The engine is deserialized with the DynamicFilter plugin library loaded first (the path recorded
+in the engine's sidecar, else the default build), since an engine holding plugin layers cannot
+be deserialized without their creators. Inputs are checked with the toolkit's own validation and
+against the engine's optimisation profile *before* TensorRT sees them, so a size outside the
+profile is an :class:`InputError` naming the range rather than a TensorRT log line.
+
+Memory and the stream are torch.cuda's (torch is on every GPU machine this targets): inputs are
+copied to the device, each call sets the input shapes for the engine's dynamic H/W/batch, binds
+tensor addresses by name and runs ``execute_async_v3`` on a torch stream. The I/O is float32 --
+FP16 engines come from ``model.fp16.onnx`` whose inputs/output stay float32 -- and any other I/O
+type the engine reports is converted at the boundary rather than assumed.
+
+The precision is the engine's own (sidecar); asking for another one is an error, never a relabel.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mgdn_edge.errors import BackendError, InputError
+from mgdn_edge.model.config import MGDNConfig
+from mgdn_edge.runtimes.base import (
+    COMPATIBLE_TASKS,
+    PRECISIONS,
+    check_inputs,
+    check_precision,
+    model_description,
+)
+from mgdn_edge.runtimes.tensorrt_build import (
+    ShapeProfile,
+    import_tensorrt,
+    load_plugin_library,
+    read_sidecar,
+    sidecar_path,
+)
+
+ENGINE_SUFFIXES = (".engine", ".plan")
+
+
+def check_profile(shape: Sequence[int], profile: ShapeProfile, name: str) -> None:
+    """InputError unless the NCHW ``shape`` lies within the engine's profile (batch, H, W)."""
+    n, _, h, w = shape
+    lo = (profile.min_batch, *profile.min_hw)
+    hi = (profile.max_batch, *profile.max_hw)
+    for label, value, a, b in zip(("batch", "height", "width"), (n, h, w), lo, hi, strict=True):
+        if not a <= value <= b:
+            raise InputError(
+                f"input {name!r} has {label} {value}, outside the engine's profile {a}..{b} "
+                f"(rebuild it with `mgdn-edge build-engine --min/--max`, or `fuse --tile`)"
+            )
+
+
+def _engine_config(path: Path, sidecar: dict[str, Any] | None, task: str | None):  # type: ignore[no-untyped-def]
+    """(config, static size) from the sidecar, else the export's manifest.json beside the engine."""
+    if sidecar is not None and "config" in sidecar:
+        config = MGDNConfig.from_dict(sidecar["config"])
+        static = tuple(sidecar["static_size"]) if sidecar.get("static_size") else None
+        if task is not None and task != config.task:
+            if task not in COMPATIBLE_TASKS.get(config.task, set()):
+                raise BackendError(f"{path} is a {config.task.upper()} model, not usable for task {task!r}")
+            config = config.replace(task=task)
+        return config, static
+    try:
+        return model_description(path, {}, task)
+    except BackendError:
+        raise BackendError(
+            f"{path} has no sidecar {sidecar_path(path).name} and no manifest.json beside it, so its "
+            "MGDN config is unknown; build engines with `mgdn-edge build-engine`"
+        ) from None
+
+
+class TensorRTRuntime:
+    """``open_runtime("tensorrt", "model.engine", task=..., plugin=None, device=0)``."""
+
+    name = "tensorrt"
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike[str],
+        task: str | None = None,
+        precision: str | None = None,
+        threads: int | None = None,
+        plugin: str | os.PathLike[str] | None = None,
+        device: int = 0,
+    ) -> None:
+        if threads is not None:
+            raise BackendError("threads do not apply to the tensorrt runtime (it runs on the GPU)")
+        path = Path(model_path)
+        if path.is_dir():
+            raise BackendError(
+                f"{path} is a folder: the tensorrt runtime runs an engine; build one with "
+                f"`mgdn-edge build-engine --model {path} --out {path / 'model.engine'}`"
+            )
+        if not path.is_file():
+            raise BackendError(f"engine file not found: {path}")
+        if path.suffix.lower() not in ENGINE_SUFFIXES:
+            raise BackendError(
+                f"{path.name} is not a TensorRT engine ({'/'.join(ENGINE_SUFFIXES)}); build one with "
+                "`mgdn-edge build-engine`"
+            )
+        self.model_path = path
+        self.sidecar = read_sidecar(path)
+        self.config, self.static_size = _engine_config(path, self.sidecar, task)
+        own = (self.sidecar or {}).get("precision", "fp32")
+        if precision is not None and check_precision(precision, PRECISIONS, self.name) != own:
+            raise BackendError(
+                f"{path.name} was built as {own}; an engine runs at the precision it was built with -- "
+                f"build a {precision} engine with `mgdn-edge build-engine --precision {precision}`"
+            )
+        self.precision = own
+        self.profile = (
+            ShapeProfile.from_dict(self.sidecar["profile"])
+            if self.sidecar and "profile" in self.sidecar
+            else None
+        )
+        trt = import_tensorrt()
+        try:
+            import torch
+        except ImportError as exc:
+            raise BackendError("the tensorrt runtime uses torch.cuda for memory: install torch") from exc
+        if not torch.cuda.is_available():
+            raise BackendError("the tensorrt runtime needs a CUDA GPU, and torch sees none")
+        self._trt, self._torch = trt, torch
+        self.device = torch.device("cuda", int(device))
+        self.plugin = self._load_plugin(plugin)
+        self._logger = trt.Logger(trt.Logger.WARNING)
+        with torch.cuda.device(self.device):
+            runtime = trt.Runtime(self._logger)
+            self.engine = runtime.deserialize_cuda_engine(path.read_bytes())
+            if self.engine is None:
+                built = (self.sidecar or {}).get("tensorrt_version", "an unknown TensorRT")
+                on = (self.sidecar or {}).get("device", "an unknown GPU")
+                raise BackendError(
+                    f"TensorRT {trt.__version__} cannot deserialize {path.name} (built with TensorRT {built} "
+                    f"on {on}); engines are specific to one GPU and TensorRT version: rebuild it here with "
+                    "`mgdn-edge build-engine`"
+                )
+            self.context = self.engine.create_execution_context()
+            self.stream = torch.cuda.Stream(self.device)
+        self._runtime = runtime
+        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
+        mode = trt.TensorIOMode.INPUT
+        self.input_names = [n for n in names if self.engine.get_tensor_mode(n) == mode]
+        self.output_names = [n for n in names if self.engine.get_tensor_mode(n) != mode]
+        if sorted(self.input_names) != sorted(self.config.io.input_names) or len(self.output_names) != 1:
+            raise BackendError(
+                f"{path.name} has inputs {self.input_names} and outputs {self.output_names}; a "
+                f"{self.config.task} model takes {list(self.config.io.input_names)} and gives one output"
+            )
+
+    def _load_plugin(self, plugin: str | os.PathLike[str] | None) -> Path | None:
+        from mgdn_edge.plugins.tensorrt_plugin import find_tensorrt_plugin
+
+        recorded = (self.sidecar or {}).get("plugin", "unknown")
+        if plugin is None and recorded is None:
+            return None  # built without the plugin (the function body inlined)
+        if plugin is None and recorded != "unknown" and Path(recorded).is_file():
+            library = Path(recorded)
+        else:
+            library = find_tensorrt_plugin(plugin)
+        self._plugin_handle = load_plugin_library(self._trt, library)
+        return library
+
+    def _torch_dtype(self, name: str):  # type: ignore[no-untyped-def]
+        trt, torch = self._trt, self._torch
+        table = {trt.float32: torch.float32, trt.float16: torch.float16}
+        if hasattr(trt, "bfloat16"):
+            table[trt.bfloat16] = torch.bfloat16
+        dtype = self.engine.get_tensor_dtype(name)
+        if dtype not in table:
+            raise BackendError(f"engine tensor {name!r} has type {dtype}, which this runtime does not bind")
+        return table[dtype]
+
+    def run(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        arrays = check_inputs(self.config, inputs, self.static_size)
+        if self.profile is not None:
+            for name, x in zip(self.config.io.input_names, arrays, strict=True):
+                check_profile(x.shape, self.profile, name)
+        torch = self._torch
+        by_name = dict(zip(self.config.io.input_names, arrays, strict=True))
+        with torch.cuda.device(self.device), torch.cuda.stream(self.stream):
+            keep = []
+            for name in self.input_names:
+                x = torch.from_numpy(by_name[name]).to(self.device, non_blocking=False)
+                x = x.to(self._torch_dtype(name)).contiguous()
+                keep.append(x)
+                if not self.context.set_input_shape(name, tuple(x.shape)):
+                    raise InputError(f"TensorRT refused shape {tuple(x.shape)} for input {name!r}")
+                self.context.set_tensor_address(name, x.data_ptr())
+            out_name = self.output_names[0]
+            shape = tuple(self.context.get_tensor_shape(out_name))
+            if any(d < 0 for d in shape):
+                raise BackendError(f"TensorRT could not resolve the output shape ({shape})")
+            out = torch.empty(shape, dtype=self._torch_dtype(out_name), device=self.device)
+            self.context.set_tensor_address(out_name, out.data_ptr())
+            if not self.context.execute_async_v3(self.stream.cuda_stream):
+                raise BackendError(f"TensorRT failed to run {self.model_path.name} (see its log above)")
+            result = out.float().cpu()  # synchronises with the stream
+            self.stream.synchronize()
+        del keep
+        return result.numpy()
+
+    def describe(self) -> dict[str, Any]:
+        side = self.sidecar or {}
+        return {
+            "runtime": self.name,
+            "model": str(self.model_path),
+            "task": self.config.task,
+            "provider": f"TensorRT {self._trt.__version__}",
+            "device": self._torch.cuda.get_device_name(self.device),
+            "precision": self.precision,
+            "strongly_typed": side.get("strongly_typed"),
+            "threads": "n/a (GPU)",
+            "plugin": str(self.plugin) if self.plugin else None,
+            "plugin_layers": side.get("plugin_layers"),
+            "profile": side.get("profile"),
+            "built_with": side.get("tensorrt_version"),
+            "built_on": side.get("device"),
+        }
