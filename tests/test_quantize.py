@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import onnx
@@ -123,35 +122,48 @@ def test_onnx_int8_is_legal_keeps_filter_float_and_matches_fp32(
     assert Image.open(fused).size == (48, 48)
 
 
+# Runs in a child process, as the pipeline runs NNCF: inside the long-lived pytest process, after
+# many other OpenVINO/ONNX Runtime sessions, this test crashed natively (segfault) on CI.
+_OPENVINO_INT8_CHILD = """
+import json, sys
+from pathlib import Path
+import openvino as ov
+from mgdn_edge.calibration.quantize import quantize_model
+from mgdn_edge.runtimes import open_runtime
+from mgdn_edge.runtimes.budgets import budget_for
+from mgdn_edge.runtimes.openvino_ir import read_model
+from mgdn_edge.runtimes.parity import run_parity, synthetic_cases
+
+export, pairs, out = map(Path, sys.argv[1:4])
+result = quantize_model(export, pairs, "openvino", out=out, progress=False)
+model, _ = read_model(ov.Core(), result.path)
+ops = model.get_ops()
+filters = [op for op in ops if op.get_type_name() == "DynamicFilter"]
+feeds = {i.get_source_output().get_node().get_type_name() for op in filters for i in op.inputs()}
+rt = open_runtime("openvino", result.path)
+cases = synthetic_cases(rt.config, [(48, 48), (40, 56)], seed=123)
+report = run_parity(rt, open_runtime("onnxruntime", export), cases, budget_for("int8"), "int8")
+print(json.dumps({
+    "filters": len(filters), "filter_feeds": sorted(feeds),
+    "fake_quantize": sum(op.get_type_name() == "FakeQuantize" for op in ops),
+    "float_layers": result.float_layers, "precision": rt.describe()["precision"],
+    "passed": report["passed"], "psnr": min(c["outputs"]["output"]["psnr"] for c in report["cases"]),
+}))
+"""
+
+
 def test_openvino_int8_keeps_filter_and_matches_fp32(export_dir: Path, pairs: Path, tmp_path: Path) -> None:
     pytest.importorskip("nncf")
-    # NNCF runs in a child process, as the pipeline runs it: inside the long-lived pytest process,
-    # after many other OpenVINO/ONNX Runtime sessions, it crashed natively (segfault) on CI.
-    code = (
-        "import json, sys; from pathlib import Path;"
-        "from mgdn_edge.calibration.quantize import quantize_model;"
-        "r = quantize_model(Path(sys.argv[1]), Path(sys.argv[2]), 'openvino', out=Path(sys.argv[3]),"
-        " progress=False); print(json.dumps({'path': str(r.path), 'float_layers': r.float_layers}))"
-    )
-    argv = [sys.executable, "-c", code, str(export_dir), str(pairs), str(tmp_path / "q.xml")]
+    argv = [sys.executable, "-c", _OPENVINO_INT8_CHILD, str(export_dir), str(pairs), str(tmp_path / "q.xml")]
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
-    result = SimpleNamespace(**json.loads(done.stdout.strip().splitlines()[-1]))
-    result.path = Path(result.path)
-    import openvino as ov
-
-    from mgdn_edge.runtimes.openvino_ir import read_model
-
-    model, _ = read_model(ov.Core(), result.path)
-    filters = [op for op in model.get_ops() if op.get_type_name() == "DynamicFilter"]
-    assert len(filters) == N_FILTERS
-    for op in filters:  # float inputs: nothing quantizes what the filter reads
-        assert {i.get_source_output().get_node().get_type_name() for i in op.inputs()} & {
-            "FakeQuantize"
-        } == set()
-    assert sum(op.get_type_name() == "FakeQuantize" for op in model.get_ops()) > 10
-    assert sum(v.startswith("mgdn.DynamicFilter") for v in result.float_layers.values()) == N_FILTERS
-    assert parity_psnr(result.path, export_dir) >= PSNR_FLOOR
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["filters"] == N_FILTERS
+    assert "FakeQuantize" not in got["filter_feeds"]  # float inputs: nothing quantizes what the filter reads
+    assert got["fake_quantize"] > 10
+    assert sum(v.startswith("mgdn.DynamicFilter") for v in got["float_layers"].values()) == N_FILTERS
+    assert got["precision"] == "int8" and got["passed"]
+    assert got["psnr"] >= PSNR_FLOOR
 
 
 def test_accuracy_search_keeps_layers_float_to_meet_the_budget(
