@@ -28,7 +28,6 @@ Pipeline and why each step is there:
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import platform
@@ -57,7 +56,13 @@ from mgdn_edge.model import MGDN, MGDNConfig, use_dynamic_filter
 
 # One definition of the names runtimes read back: the config as JSON in the file's metadata makes
 # a lone .onnx self-describing; manifest.json beside it says the rest.
-from mgdn_edge.runtimes.base import FP16_ONNX, MANIFEST_FILE, METADATA_CONFIG_KEY, METADATA_STATIC_KEY
+from mgdn_edge.runtimes.base import (
+    FP16_ONNX,
+    MANIFEST_FILE,
+    METADATA_CONFIG_KEY,
+    METADATA_STATIC_KEY,
+    sha256_file,
+)
 
 DEFAULT_OPSET = 17
 MIN_OPSET = 17  # LayerNormalization is a standard op from opset 17 on
@@ -81,14 +86,6 @@ class ExportResult:
     manifest_path: Path
     manifest: dict = field(default_factory=dict)
     fp16_path: Path | None = None
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def parse_size(text: str) -> tuple[int, int]:

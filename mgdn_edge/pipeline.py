@@ -51,6 +51,7 @@ import numpy as np
 from mgdn_edge import __version__
 from mgdn_edge.errors import BackendError, InputError, MgdnEdgeError
 from mgdn_edge.report import RESULTS_SCHEMA
+from mgdn_edge.runtimes.base import sha256_file
 
 DEFAULT_OUT = "mgdn-edge-out"
 DEFAULT_DATA = "synthetic:24"
@@ -130,14 +131,6 @@ class _State:
 
 
 # ------------------------------------------------------------------------------------- helpers
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def cache_key(value: Any) -> str:

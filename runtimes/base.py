@@ -13,6 +13,7 @@ file's metadata (see :mod:`mgdn_edge.export.onnx_export`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -119,6 +120,15 @@ def read_manifest(model_file: Path) -> dict[str, Any] | None:
         raise BackendError(f"cannot read {manifest}: {exc}") from exc
 
 
+def sha256_file(path: str | Path) -> str:
+    """sha256 of a file, read in 1 MiB blocks: how manifests, sidecars and caches name artefacts."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def parse_hw(text: str) -> tuple[int, int]:
     h, w = text.lower().split("x")
     return int(h), int(w)
@@ -148,8 +158,21 @@ def model_description(
             f"{model_file} carries no MGDN config (no {MANIFEST_FILE} beside it and no "
             f"{METADATA_CONFIG_KEY!r} metadata); export it with `mgdn-edge export`"
         )
-    if task is not None and task != config.task:
-        if task not in COMPATIBLE_TASKS.get(config.task, set()):
-            raise BackendError(f"{model_file} is a {config.task.upper()} model, not usable for task {task!r}")
-        config = config.replace(task=task)
-    return config, static
+    return for_task(config, task, model_file), static
+
+
+def for_task(config: MGDNConfig, task: str | None, model_file: Path) -> MGDNConfig:
+    """``config`` serving ``task`` (None: as exported); MFF and MEF models serve each other."""
+    if task is None or task == config.task:
+        return config
+    if task not in COMPATIBLE_TASKS.get(config.task, set()):
+        raise BackendError(f"{model_file} is a {config.task.upper()} model, not usable for task {task!r}")
+    return config.replace(task=task)
+
+
+def check_input_count(model_file: Path, count: int, config: MGDNConfig) -> None:
+    """A model file must take exactly the task's inputs (a file of another task is refused early)."""
+    if count != config.n_inputs:
+        raise BackendError(
+            f"{model_file} has {count} inputs but a {config.task} model takes {config.n_inputs}"
+        )

@@ -23,6 +23,7 @@ from mgdn_edge.runtimes.base import (
     FP16_ONNX,
     METADATA_PRECISION_KEY,
     PRECISIONS,
+    check_input_count,
     check_inputs,
     check_precision,
     model_description,
@@ -124,11 +125,7 @@ class OnnxRuntime:
         metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         self.config, self.static_size = model_description(self.model_path, metadata, task)
         self.input_names = [i.name for i in self.session.get_inputs()]
-        if len(self.input_names) != self.config.n_inputs:
-            raise BackendError(
-                f"{self.model_path} has {len(self.input_names)} inputs but a {self.config.task} model takes "
-                f"{self.config.n_inputs}"
-            )
+        check_input_count(self.model_path, len(self.input_names), self.config)
 
     def _checked_precision(self, requested: str | None, provider: str) -> str:
         """The file's own precision, or fp16 made by the TensorRT EP from an fp32 graph; never a relabel."""

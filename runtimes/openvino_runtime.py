@@ -44,12 +44,12 @@ from typing import Any
 import numpy as np
 
 from mgdn_edge.errors import BackendError
-from mgdn_edge.model.config import MGDNConfig
 from mgdn_edge.runtimes.base import (
-    COMPATIBLE_TASKS,
     METADATA_PRECISION_KEY,
+    check_input_count,
     check_inputs,
     check_precision,
+    for_task,
     model_description,
 )
 from mgdn_edge.runtimes.openvino_ir import (
@@ -130,17 +130,12 @@ class OpenVinoRuntime:
             described = read_ir_description(model, self.model_path)
             self.config, self.static_size = described.config, described.static_size
             self.file_precision = described.precision
-            if task is not None and task != self.config.task:
-                self.config = self._task_checked(task)
+            self.config = for_task(self.config, task, self.model_path)
         else:
             metadata = onnx_metadata(model)
             self.config, self.static_size = model_description(self.model_path, metadata, task)
             self.file_precision = metadata.get(METADATA_PRECISION_KEY, "fp32") or "fp32"
-        if len(model.inputs) != self.config.n_inputs:
-            raise BackendError(
-                f"{self.model_path} has {len(model.inputs)} inputs but a {self.config.task} model takes "
-                f"{self.config.n_inputs}"
-            )
+        check_input_count(self.model_path, len(model.inputs), self.config)
         self.precision = requested or self.file_precision  # None: run the file as it was built
         model = self._apply_precision(model)
         self._relax_batch(model)
@@ -156,13 +151,6 @@ class OpenVinoRuntime:
             ) from exc
 
     # -- loading -------------------------------------------------------------------------------
-    def _task_checked(self, task: str) -> MGDNConfig:
-        if task not in COMPATIBLE_TASKS.get(self.config.task, set()):
-            raise BackendError(
-                f"{self.model_path} is a {self.config.task.upper()} model, not usable for task {task!r}"
-            )
-        return self.config.replace(task=task)
-
     def _apply_precision(self, model: Any) -> Any:
         """Check the requested precision against the file; make an FP16-weight model if asked."""
         file_p, want = self.file_precision, self.precision

@@ -47,8 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def reference_checkpoint(model: str, explicit: str | None) -> Path:
     """The reference checkpoint: explicit, a .pth model itself, or the manifest's (sha256-checked)."""
     from mgdn_edge.errors import BackendError
-    from mgdn_edge.export.onnx_export import sha256_file
-    from mgdn_edge.runtimes.base import read_manifest, resolve_onnx_path
+    from mgdn_edge.runtimes.base import read_manifest, resolve_onnx_path, sha256_file
 
     if explicit:
         return Path(explicit)

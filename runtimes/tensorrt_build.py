@@ -30,7 +30,6 @@ Everything here imports ``tensorrt`` lazily: the argument checks run without it.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import json
 import os
 import tempfile
@@ -49,6 +48,7 @@ from mgdn_edge.runtimes.base import (
     METADATA_PRECISION_KEY,
     model_description,
     parse_hw,
+    sha256_file,
 )
 
 BUILD_PRECISIONS = ("fp32", "fp16", "int8")
@@ -524,7 +524,7 @@ def build_engine(
         "plugin": str(library.resolve()) if library is not None else None,
         "plugin_layers": plugin_layers,
         "onnx": str(plan.onnx_path.resolve()),
-        "onnx_sha256": _sha256(plan.onnx_path),
+        "onnx_sha256": sha256_file(plan.onnx_path),
         "config": config.to_dict(),
         "static_size": list(static) if static else None,
         "workspace": int(workspace),
@@ -545,11 +545,3 @@ def build_engine(
         seconds,
         sidecar,
     )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -27,10 +27,10 @@ import numpy as np
 from mgdn_edge.errors import BackendError, InputError
 from mgdn_edge.model.config import MGDNConfig
 from mgdn_edge.runtimes.base import (
-    COMPATIBLE_TASKS,
     PRECISIONS,
     check_inputs,
     check_precision,
+    for_task,
     model_description,
 )
 from mgdn_edge.runtimes.tensorrt_build import (
@@ -62,11 +62,7 @@ def _engine_config(path: Path, sidecar: dict[str, Any] | None, task: str | None)
     if sidecar is not None and "config" in sidecar:
         config = MGDNConfig.from_dict(sidecar["config"])
         static = tuple(sidecar["static_size"]) if sidecar.get("static_size") else None
-        if task is not None and task != config.task:
-            if task not in COMPATIBLE_TASKS.get(config.task, set()):
-                raise BackendError(f"{path} is a {config.task.upper()} model, not usable for task {task!r}")
-            config = config.replace(task=task)
-        return config, static
+        return for_task(config, task, path), static
     try:
         return model_description(path, {}, task)
     except BackendError:
