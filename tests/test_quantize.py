@@ -259,3 +259,28 @@ def test_fp16_onnx_without_fp16_export_is_a_clear_error(export_dir: Path, tmp_pa
     with pytest.raises(BackendError, match="model.fp16.onnx"):
         quantize_model(export_dir, None, "onnx", "fp16", tmp_path / "m.onnx")  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("backend", ["onnx", "openvino"])
+def test_wrong_exposure_count_names_the_file_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], backend: str
+) -> None:
+    torch.manual_seed(0)
+    hdr = MGDN(preset("hdr", embed_dim=12, depths=[1], swin_heads=[2])).eval()
+    export = tmp_path / "export"
+    export_model(hdr, export, verify=False, fp16=False)
+    rng = np.random.default_rng(0)
+    for s in range(2):
+        scene = tmp_path / "data" / f"scene{s}"
+        scene.mkdir(parents=True)
+        for name in ("a.tif", "b.tif", "c.tif"):
+            Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(scene / name)
+        (scene / "exposure.txt").write_text("0\n2\n4\n" if s == 0 else "0\n2\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / ("q.xml" if backend == "openvino" else "q.onnx")
+    args = ["quantize", "--model", str(export), "--data", str(tmp_path / "data"), "--backend", backend]
+    assert main([*args, "--out", str(target), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'data' / 'scene1' / 'exposure.txt'} has 2 exposure values, expected 3" in err
+    assert list(out.iterdir()) == []
