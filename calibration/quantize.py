@@ -184,7 +184,7 @@ def quantize_model(
 ) -> QuantizeResult:
     """Quantize the export ``model`` with calibration ``data`` for ``backend``; see the module doc.
 
-    ``method``: ONNX calibration (minmax / percentile / entropy) or NNCF recipe (default / mixed).
+    ``method``: ONNX calibration (entropy / minmax / percentile) or NNCF recipe (default / mixed).
     ``max_drop`` (dB, see :data:`PSNR_CEILING_DB`): accuracy-aware mode, keeping the fewest
     layers float that meet it on ``eval_data`` (default: a quarter of ``data``'s items, split off).
     ``eval_data`` given without ``max_drop`` is only measured.

@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", default="int8", choices=["int8", "fp16"], help="int8 (default) or fp16")
     p.add_argument(
         "--method",
-        help="onnx: minmax (default) | percentile | entropy calibration; "
+        help="onnx: entropy (default) | minmax | percentile calibration; "
         "openvino: default (NNCF transformer recipe) | mixed | plain",
     )
     p.add_argument("--max-drop", type=float, help="accuracy-aware mode: allowed PSNR drop in dB")

@@ -19,8 +19,11 @@ Recipe, and why each part is there (numbers: the authors' MFF checkpoint, Lytro 
   hands every consumer of a quantized tensor the dequantized copy; :func:`keep_float_consumers`
   gives each consumer that is not itself quantized (the filter, residual adds, layer norms) the
   original float tensor back, so the filter runs on float features and float kernels.
-* Calibration: ``minmax`` (default), ``percentile`` (99.999 %, histogram) or ``entropy`` (KL),
-  ONNX Runtime's calibrators fed one sample at a time, so memory holds one sample's activations.
+* Calibration: ``entropy`` (default; KL divergence, TensorRT's own default), ``minmax`` or
+  ``percentile`` (99.999 %, histogram), ONNX Runtime's calibrators fed one sample at a time, so
+  memory holds one sample's activations. Why entropy: on the authors' MFF model (32 Lytro crops
+  256^2, 8 held-out 520^2 pairs) it gave 43.2 / 42.7 dB mean / min PSNR vs FP32 in 137 s, where
+  minmax gave 40.3 / 39.5 dB (35 s) and percentile 43.3 / 42.6 dB but took 419 s.
 * Accuracy-aware mode (:func:`search_float_layers`): rank every quantized layer by the PSNR it
   gives back when it alone stays float (measured on 96x96 centre crops of 4 calibration samples,
   by rewiring one fully quantized graph - no re-calibration), then keep the most sensitive layers float, the
@@ -45,7 +48,7 @@ from mgdn_edge.calibration.qdq_lint import FILTER_DOMAIN, FILTER_OP, lint_qdq
 from mgdn_edge.errors import BackendError
 
 DEFAULT_OP_TYPES = ("Conv", "MatMul", "Gemm")
-ONNX_METHODS = ("minmax", "percentile", "entropy")
+ONNX_METHODS = ("entropy", "minmax", "percentile")  # the first is the default
 DEFAULT_PERCENTILE = 99.999
 
 
@@ -109,7 +112,7 @@ def calibrate(
     portable: onnx.ModelProto,
     samples: Sequence[Sample],
     input_names: Sequence[str],
-    method: str = "minmax",
+    method: str = "entropy",
     op_types: Sequence[str] = DEFAULT_OP_TYPES,
     percentile: float = DEFAULT_PERCENTILE,
     progress: bool = True,
@@ -253,7 +256,7 @@ def quantized_nodes(qdq: onnx.ModelProto) -> list[str]:
 def build_qdq(
     model: onnx.ModelProto,
     ranges: Any,
-    method: str = "minmax",
+    method: str = "entropy",
     op_types: Sequence[str] = DEFAULT_OP_TYPES,
     keep_float: Iterable[str] = (),
     weight_pairs: bool = False,
@@ -423,7 +426,7 @@ def quantize_onnx_file(
     calib: Sequence[Sample],
     evaluation: Sequence[Sample] | None,
     out: Path,
-    method: str = "minmax",
+    method: str = "entropy",
     max_drop: float | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:

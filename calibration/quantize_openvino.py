@@ -116,9 +116,12 @@ def quantize_openvino_file(
         return dict(zip(names, sample.inputs, strict=True))
 
     dataset = nncf.Dataset(list(calib), feed)
+    # f32 execution explicitly, as the runtime and NNCF's accuracy control run: the CPU plugin's
+    # default on bf16-capable CPUs is bf16, which would make the reference itself ~60 dB off.
+    f32 = {"INFERENCE_PRECISION_HINT": "f32"}
     reference = None
     if evaluation is not None:
-        fp32 = core.compile_model(model, "CPU")
+        fp32 = core.compile_model(model, "CPU", f32)
         reference = [fp32(feed(s))[0] for s in evaluation]
 
     def validate(compiled: Any, indices: Any) -> float:
@@ -144,9 +147,9 @@ def quantize_openvino_file(
         raise
     except Exception as exc:
         raise BackendError(f"NNCF quantization failed: {ov_error_line(exc)}") from exc
-    psnr = (
-        None if evaluation is None else validate(core.compile_model(quantized, "CPU"), range(len(evaluation)))
-    )
+    psnr = None
+    if evaluation is not None:
+        psnr = validate(core.compile_model(quantized, "CPU", f32), range(len(evaluation)))
     if max_drop is not None and psnr is not None:
         from mgdn_edge.calibration.quantize import PSNR_CEILING_DB
 
