@@ -28,9 +28,17 @@ Precision (``precision=``), and what actually executes on the CPU:
 A file built as fp16 or int8 is opened with that precision (or bf16 for fp16), never relabelled;
 ``precision=None`` (the default) runs the file at the precision it was built for.
 
-Shapes: exports have dynamic batch, height and width (unless exported ``--static``), so one
-compiled model serves every input size; a static batch dimension is relaxed once before
-compiling. ``run`` reuses one infer request and is not thread-safe.
+Shapes: exports have dynamic batch, height and width (unless exported ``--static``). The model is
+compiled once with those dynamic dimensions when opened (that is where a bad file fails), and
+``run`` then compiles a copy specialised to the input shape it meets and reuses it while the shape
+stays the same (``specialize=True``, the default). Only the latest shape's compiled model is kept,
+so memory holds one set of activation buffers, as with the dynamic model (tiled inference uses
+one tile shape).
+Why: with every dimension static the CPU plugin fuses bias adds into convolutions, picks jit
+kernels for splits and plans memory once; on the authors' MFF model at 520x520 that is ~12 %
+faster, for a compile of ~0.4 s paid on the first frame of each size - the common deployment
+case is one camera resolution. ``specialize=False`` runs every shape on the dynamic model. A
+static batch dimension is relaxed once before compiling. ``run`` is not thread-safe.
 """
 
 from __future__ import annotations
@@ -90,7 +98,8 @@ def resolve_model_file(model_path: str | os.PathLike[str]) -> Path:
 
 
 class OpenVinoRuntime:
-    """``open_runtime("openvino", path, task=, precision=, threads=, hint=, device=, extension=)``."""
+    """``open_runtime("openvino", path, task=, precision=, threads=, hint=, device=, extension=,
+    specialize=)``."""
 
     name = "openvino"
 
@@ -104,6 +113,7 @@ class OpenVinoRuntime:
         device: str = "CPU",
         extension: str | os.PathLike[str] | None = None,
         auto_build: bool = True,
+        specialize: bool = True,
     ) -> None:
         try:
             import openvino as ov
@@ -149,6 +159,9 @@ class OpenVinoRuntime:
             raise BackendError(
                 f"OpenVINO cannot compile {self.model_path.name}: {ov_error_line(exc)}"
             ) from exc
+        dynamic = any(port.get_partial_shape().is_dynamic for port in model.inputs)
+        self._model = model if specialize and dynamic else None
+        self._specialized: tuple[tuple[tuple[int, ...], ...], Any] | None = None  # (shapes, request)
 
     # -- loading -------------------------------------------------------------------------------
     def _apply_precision(self, model: Any) -> Any:
@@ -221,12 +234,31 @@ class OpenVinoRuntime:
     # -- running -------------------------------------------------------------------------------
     def run(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         arrays = check_inputs(self.config, inputs, self.static_size)
+        request = self._request_for(tuple(a.shape for a in arrays))
         try:
-            self.request.infer({i: a for i, a in enumerate(arrays)})
-            out = self.request.get_output_tensor(0).data
+            request.infer({i: a for i, a in enumerate(arrays)})
+            out = request.get_output_tensor(0).data
         except Exception as exc:  # anything left after check_inputs is a backend failure
             raise BackendError(f"OpenVINO failed on {self.model_path.name}: {ov_error_line(exc)}") from exc
         return np.array(out, dtype=np.float32, copy=True)
+
+    def _request_for(self, shapes: tuple[tuple[int, ...], ...]) -> Any:
+        """The infer request of the model compiled for exactly these input shapes (see module doc)."""
+        if self._model is None:
+            return self.request
+        if self._specialized is not None and self._specialized[0] == shapes:
+            return self._specialized[1]
+        self._specialized = None  # free the previous shape's buffers before compiling the next
+        model = self._model.clone()
+        try:
+            model.reshape({i: self._ov.PartialShape(list(shape)) for i, shape in enumerate(shapes)})
+            request = self.core.compile_model(
+                model, self.device, self._compile_config()
+            ).create_infer_request()
+        except Exception:  # a shape this graph cannot be specialised to still runs dynamically
+            request = self.request
+        self._specialized = (shapes, request)
+        return request
 
     def _filter_precision(self) -> str | None:
         """The element type the DynamicFilter op runs in, read from the compiled (execution) graph."""
@@ -261,6 +293,7 @@ class OpenVinoRuntime:
             "threads": prop("INFERENCE_NUM_THREADS") if self.threads is None else self.threads,
             "hint": str(prop("PERFORMANCE_HINT")),
             "streams": prop("NUM_STREAMS"),
+            "shapes": "compiled per input shape" if self._model is not None else "as compiled",
             "extension": None if self.extension is None else str(self.extension),
             "openvino": self._ov.__version__,
         }

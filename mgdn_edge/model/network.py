@@ -167,10 +167,8 @@ class WindowAttention(nn.Module):
         attn = q @ k.transpose(-2, -1)
         bias = self.relative_position_bias_table[self.relative_position_index.reshape(-1)]
         attn = attn + bias.reshape(n, n, -1).permute(2, 0, 1).unsqueeze(0)
-        if mask is not None:
-            n_windows = mask.shape[0]
-            attn = attn.reshape(-1, n_windows, self.heads, n, n) + mask[None, :, None]
-            attn = attn.reshape(bw, self.heads, n, n)
+        if mask is not None:  # [nW, n, n], one per window of each image in the batch
+            attn = attn + mask.repeat(bw // mask.shape[0], 1, 1).unsqueeze(1)
         out = (torch.softmax(attn, dim=-1) @ v).transpose(1, 2).reshape(bw, n, c)
         return self.proj(out)
 
