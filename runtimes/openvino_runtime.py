@@ -202,7 +202,7 @@ class OpenVinoRuntime:
         return compressed
 
     def _relax_batch(self, model: Any) -> None:
-        """Give a static batch dimension back its freedom once, so any batch runs without recompiling."""
+        """Give a static batch dimension back its freedom once, so that any batch size can run."""
         shapes = {}
         for i, port in enumerate(model.inputs):
             shape = port.get_partial_shape()

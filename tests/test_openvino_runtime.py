@@ -99,7 +99,7 @@ def _within(precision: str, task: str, reference: np.ndarray, output: np.ndarray
 @pytest.mark.parametrize("form", ["onnx", "ir"])
 def test_fp32_reproduces_authors_mff_output_at_three_sizes(runtimes, form):
     rt = runtimes[f"mff-{form}"]
-    for crop in _mff_crops():  # 64x64, 96x96, 61x75 through one compiled model
+    for crop in _mff_crops():  # 64x64, 96x96, 61x75 through one runtime
         got = rt.run([crop["A"], crop["B"]])
         assert got.dtype == np.float32 and got.shape == crop["out"].shape
         assert np.abs(got - crop["out"]).max() <= TOL
