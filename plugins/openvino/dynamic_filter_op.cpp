@@ -90,6 +90,17 @@ bool DynamicFilter::evaluate(ov::TensorVector& outputs, const ov::TensorVector& 
 
     ov::Tensor& out = outputs.at(0);
     out.set_shape(fs);
+    // The kernel reads and writes dense row-major memory. The CPU plugin may hand over strided
+    // views (in-place split / concat buffers of static-shape graphs): run those on dense copies.
+    if (!feat.is_continuous() || !kernels.is_continuous() || !out.is_continuous()) {
+        ov::TensorVector dense_in{ov::Tensor(type, fs), ov::Tensor(type, ks)};
+        feat.copy_to(dense_in[0]);
+        kernels.copy_to(dense_in[1]);
+        ov::TensorVector dense_out{ov::Tensor(type, fs)};
+        evaluate(dense_out, dense_in);
+        dense_out[0].copy_to(out);
+        return true;
+    }
     const cpu::DType dtype = type == ov::element::f32   ? cpu::DType::f32
                              : type == ov::element::f16 ? cpu::DType::f16
                                                         : cpu::DType::bf16;
