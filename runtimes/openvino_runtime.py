@@ -38,8 +38,8 @@ Why: with every dimension static the CPU plugin fuses bias adds into convolution
 kernels for splits and plans memory once; on the authors' MFF model at 520x520 that is ~12 %
 faster, for a compile of ~0.4 s paid on the first frame of each size - the common deployment
 case is one camera resolution. ``specialize=False`` runs every shape on the dynamic model, as do
-INT8 IRs (see ``__init__``). A
-static batch dimension is relaxed once before compiling. ``run`` is not thread-safe.
+INT8 IRs (see ``__init__``). A static batch dimension is relaxed once before compiling. ``run``
+is not thread-safe.
 """
 
 from __future__ import annotations

@@ -167,7 +167,10 @@ class WindowAttention(nn.Module):
         attn = q @ k.transpose(-2, -1)
         bias = self.relative_position_bias_table[self.relative_position_index.reshape(-1)]
         attn = attn + bias.reshape(n, n, -1).permute(2, 0, 1).unsqueeze(0)
-        if mask is not None:  # [nW, n, n], one per window of each image in the batch
+        if mask is not None:
+            # [nW, n, n] repeated for each image of the batch and added in attention's own 4-D
+            # shape (not via a 5-D reshape), so OpenVINO fuses shifted blocks into one attention
+            # kernel as it does unshifted ones.
             attn = attn + mask.repeat(bw // mask.shape[0], 1, 1).unsqueeze(1)
         out = (torch.softmax(attn, dim=-1) @ v).transpose(1, 2).reshape(bw, n, c)
         return self.proj(out)
