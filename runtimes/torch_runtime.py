@@ -1,8 +1,9 @@
 """The PyTorch reference as a runtime: eager FP32 on CPU, a checkpoint loaded strictly.
 
 This is the yardstick every other backend is compared against (parity, benchmarks), so it does
-nothing clever: the network as written, the default lean dynamic filter (or ``filter="unfold"``,
-the authors' formulation, for context), ``torch.no_grad``.
+nothing clever: the network as written, the default lean dynamic filter (or, for context,
+``filter="authors"``, the authors' own op sequence, or ``filter="unfold"``, the unfold oracle),
+``torch.no_grad``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
     python -m mgdn_edge.tools.bench_onnxruntime --decompositions   # DynamicFilter bodies only
 
 The reference is ``load_model(...)`` eager FP32 with the default lean dynamic filter; the
-authors' unfold filter is timed too, for context. The model is exported once (dynamic H, W) and
+authors' unfold filter (their op sequence) is timed too, for context. The model is exported once (dynamic H, W) and
 both ``model.onnx`` (function inlined by ORT) and ``model.portable.onnx`` are timed at every
 size from that one file. Inputs are seeded random images; latency is the median of ``--runs``
 after ``--warmup`` runs, every backend with the same thread count.
@@ -52,7 +52,7 @@ def bench_model(args: argparse.Namespace) -> None:
         runtimes = {
             "torch lean (reference)": open_runtime("torch", args.model, threads=args.threads),
             "torch unfold (authors)": open_runtime(
-                "torch", args.model, threads=args.threads, filter="unfold"
+                "torch", args.model, threads=args.threads, filter="authors"
             ),
             "ORT model.onnx": open_runtime(
                 "onnxruntime", out / "model.onnx", threads=args.threads, providers="cpu"
