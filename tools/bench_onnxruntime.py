@@ -4,10 +4,10 @@
     python -m mgdn_edge.tools.bench_onnxruntime --decompositions   # DynamicFilter bodies only
 
 The reference is ``load_model(...)`` eager FP32 with the default lean dynamic filter; the
-authors' unfold filter (their op sequence) is timed too, for context. The model is exported once (dynamic H, W) and
-both ``model.onnx`` (function inlined by ORT) and ``model.portable.onnx`` are timed at every
-size from that one file. Inputs are seeded random images; latency is the median of ``--runs``
-after ``--warmup`` runs, every backend with the same thread count.
+authors' unfold filter (their op sequence) is timed too, for context. The model is exported once
+(dynamic H, W) and both ``model.onnx`` (function inlined by ORT) and ``model.portable.onnx`` are
+timed at every size from that one file. Inputs are seeded random images; latency is the median
+of ``--runs`` after ``--warmup`` runs, every backend with the same thread count.
 """
 
 from __future__ import annotations

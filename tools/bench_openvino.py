@@ -6,14 +6,14 @@
 Rows: PyTorch eager FP32 with the authors' unfold filter (their exact op sequence, kernels
 repeated over channels: ``filter="authors"``), with the unfold oracle (the same unfold with
 broadcast kernels, a lighter stand-in that earlier versions of this table used) and with the
-memory-lean filter (the ``use_dynamic_filter`` seam, through the torch runtime's ``filter=``), then OpenVINO FP32 on the
-exported ``model.onnx`` (native DynamicFilter op), an FP16-weight IR, bf16 execution where the
-CPU has it, and an INT8 IR when ``--int8-xml`` names one. Every row runs the same input with the
-same thread count, reports its max abs difference to the lean PyTorch output (a sanity check,
-not the parity test) and its speed-up over both PyTorch rows, all measured in this one run; the
-rows are timed round-robin (one call each per round, median over rounds) so that load changes on
-a shared machine shift every row alike.
-Acceptance targets (issue 4): OpenVINO FP32 >= 10x vs unfold and >= 2x vs lean. The machine may
+memory-lean filter (the ``use_dynamic_filter`` seam, through the torch runtime's ``filter=``),
+then OpenVINO FP32 on the exported ``model.onnx`` (native DynamicFilter op), an FP16-weight IR,
+bf16 execution where the CPU has it, and an INT8 IR when ``--int8-xml`` names one. Every row
+runs the same input with the same thread count, reports its max abs difference to the lean
+PyTorch output (a sanity check, not the parity test) and its speed-up over both PyTorch rows,
+all measured in this one run; the rows are timed round-robin (one call each per round, median
+over rounds) so that load changes on a shared machine shift every row alike.
+Acceptance targets (issue 4): OpenVINO FP32 >= 10x vs the authors' unfold filter and >= 2x vs lean. The machine may
 be shared: run it twice and compare.
 """
 
