@@ -13,8 +13,8 @@ runs the same input with the same thread count, reports its max abs difference t
 PyTorch output (a sanity check, not the parity test) and its speed-up over both PyTorch rows,
 all measured in this one run; the rows are timed round-robin (one call each per round, median
 over rounds) so that load changes on a shared machine shift every row alike.
-Acceptance targets (issue 4): OpenVINO FP32 >= 10x vs the authors' unfold filter and >= 2x vs lean. The machine may
-be shared: run it twice and compare.
+Acceptance targets (issue 4): OpenVINO FP32 >= 10x vs the authors' unfold filter and >= 2x vs
+lean. The machine may be shared: run it twice and compare.
 """
 
 from __future__ import annotations
