@@ -1,0 +1,68 @@
+"""The export artefact format: every name a writer and a reader of mgdn-edge files must agree on.
+
+One definition of the file names in an export folder, the manifest's keys, the metadata keys a
+model file carries about itself (ONNX ``metadata_props``, OpenVINO ``rt_info``) and the custom
+op's identity (domain, type, attribute, plugin version and namespace). Export, runtimes,
+calibration, the pipeline and the tests import these; none spells them again. Deliberately free
+of heavy imports (no onnx, no torch): the CLI's ``--help`` path reads it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# ------------------------------------------------------------------------------ file names
+MODEL_ONNX = "model.onnx"  # custom DynamicFilter nodes + their portable ONNX function
+PORTABLE_ONNX = "model.portable.onnx"  # functions inlined: standard ops only
+FP16_ONNX = "model.fp16.onnx"  # FP16 tensors, float32 I/O, norms kept FP32
+MANIFEST_FILE = "manifest.json"
+CHECKPOINT_FILE = "model.pth"
+IR_XML = "model.xml"  # OpenVINO IR (+ model.bin beside it)
+ENGINE_FILE = "model.engine"  # TensorRT engine (+ model.engine.json sidecar)
+ONNX_SUFFIX = ".onnx"
+IR_SUFFIX = ".xml"
+
+
+def quantized_file(precision: str, suffix: str) -> str:
+    """What ``quantize`` writes by default: ``model.int8.onnx``, ``model.int8.xml``, ``model.fp16.xml``."""
+    return f"model.{precision}{suffix}"
+
+
+INT8_ONNX = quantized_file("int8", ONNX_SUFFIX)
+
+# ----------------------------------------------------------------------- manifest.json keys
+MANIFEST_VERSION = 1
+MANIFEST_CONFIG = "config"
+MANIFEST_FILES = "files"
+MANIFEST_INPUTS = "inputs"
+MANIFEST_DYNAMIC_AXES = "dynamic_axes"
+MANIFEST_CUSTOM_OP = "custom_op"
+
+# ------------------------------------------- what a model file says about itself (metadata)
+# ONNX metadata_props keys; OpenVINO IRs carry the same facts in rt_info[IR_RT_SECTION][...].
+METADATA_CONFIG_KEY = "mgdn_edge.config"  # MGDNConfig.to_dict() as JSON
+METADATA_STATIC_KEY = "mgdn_edge.static_size"  # "HxW", or "" for any size
+METADATA_PRECISION_KEY = "mgdn_edge.precision"  # the precision the file was built as
+METADATA_VERSION_KEY = "mgdn_edge.version"
+IR_RT_SECTION = "mgdn_edge"
+IR_RT_CONFIG = "config"
+IR_RT_STATIC = "static_size"
+IR_RT_PRECISION = "precision"
+
+# ------------------------------------------------------------------- the custom op's identity
+OP_DOMAIN = "mgdn"
+OP_TYPE = "DynamicFilter"
+OP_DOMAIN_VERSION = 1
+KERNEL_SIZE_ATTR = "kernel_size"
+# TensorRT's ONNX parser looks a custom node's plugin up by (op type, plugin_version,
+# plugin_namespace): these must equal what the plugin's creator reports.
+PLUGIN_VERSION = "1"
+PLUGIN_NAMESPACE = OP_DOMAIN
+PLUGIN_VERSION_ATTR = "plugin_version"
+PLUGIN_NAMESPACE_ATTR = "plugin_namespace"
+TORCH_OP = "mgdn::dynamic_filter"
+
+
+def is_filter_node(node: Any) -> bool:
+    """An ONNX NodeProto that is one ``mgdn.DynamicFilter``."""
+    return node.domain == OP_DOMAIN and node.op_type == OP_TYPE

@@ -1,0 +1,46 @@
+"""The one image-size type, ``Size(height, width)``, and its one parser of ``"HxW"`` text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from mgdn_edge.errors import InputError
+
+
+class Size(NamedTuple):
+    """Height and width in pixels; a tuple, so it indexes and unpacks like ``(h, w)``."""
+
+    height: int
+    width: int
+
+    def __str__(self) -> str:
+        return f"{self.height}x{self.width}"
+
+    @classmethod
+    def parse(cls, text: str | Iterable[int], what: str = "size") -> Size:
+        """``"256x384"`` (or ``"256"`` for a square, or a pair of ints) -> Size(256, 384).
+
+        ``what`` names the option in the error, e.g. ``--crop``.
+        """
+        if isinstance(text, str):
+            parts = text.strip().lower().split("x")
+            if len(parts) == 1:
+                parts = parts * 2
+        else:
+            parts = list(text)
+        try:
+            h, w = (int(p) for p in parts)
+        except (TypeError, ValueError):
+            raise InputError(f"{what} must be HxW (e.g. 256x384), got {text!r}") from None
+        if h < 1 or w < 1:
+            raise InputError(f"{what} must be positive, got {text!r}")
+        return cls(h, w)
+
+
+def parse_sizes(texts: Iterable[str], what: str = "--sizes") -> list[Size]:
+    """Several ``HxW`` values; at least one."""
+    sizes = [Size.parse(t, what) for t in texts]
+    if not sizes:
+        raise InputError(f"give at least one size (HxW) for {what}")
+    return sizes
