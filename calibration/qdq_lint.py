@@ -30,9 +30,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, numpy_helper
 
-QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
-FILTER_DOMAIN = "mgdn"
-FILTER_OP = "DynamicFilter"
+from mgdn_edge.export.artefacts import OP_DOMAIN, OP_TYPE, QDQ_OPS, is_filter_node
+
 FLOAT_TYPES = {TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.BFLOAT16}
 
 
@@ -220,18 +219,18 @@ def lint_qdq(
                 problems.append(f"{where}: reads {kind}, not a QuantizeLinear or an int8 weight")
             elif scale is not None and scale.size != 1:
                 problems.append(f"{where}: activation dequantized per channel; use per tensor")
-    filters = [n for n in model.graph.node if n.op_type == FILTER_OP and n.domain == FILTER_DOMAIN]
+    filters = [n for n in model.graph.node if is_filter_node(n)]
     if require_filters and not filters:
-        problems.append(f"no {FILTER_DOMAIN}.{FILTER_OP} node: the dynamic filter was lost or inlined")
+        problems.append(f"no {OP_DOMAIN}.{OP_TYPE} node: the dynamic filter was lost or inlined")
     for node in filters:
         for name in node.input:
             producer = g.producer.get(name)
             if producer is not None and producer.op_type in QDQ_OPS:
                 problems.append(
-                    f"{FILTER_OP} {node.name!r}: input {name!r} comes from {producer.op_type} "
+                    f"{OP_TYPE} {node.name!r}: input {name!r} comes from {producer.op_type} "
                     f"(the filter must run on float tensors)"
                 )
             elif g.types.get(name, TensorProto.FLOAT) not in FLOAT_TYPES:
                 kind = TensorProto.DataType.Name(g.types[name]).lower()
-                problems.append(f"{FILTER_OP} {node.name!r}: input {name!r} is {kind}, not float")
+                problems.append(f"{OP_TYPE} {node.name!r}: input {name!r} is {kind}, not float")
     return problems

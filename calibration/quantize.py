@@ -1,17 +1,15 @@
 """``quantize_model``: an export folder + calibration data -> an INT8 (or FP16) model file.
 
-Two backends, each with its field's own tool:
+Two backends (their quantize builders are named in :mod:`mgdn_edge.runtimes.backends`), each with
+its field's own tool:
 
 * ``onnx``: QDQ INT8 ``.onnx`` from ``onnxruntime.quantization`` (recipe and reasons in
   :mod:`.quantize_onnx`), linted for TensorRT (:mod:`.qdq_lint`) before it is written.
 * ``openvino``: NNCF post-training quantization of the model OpenVINO reads from ``model.onnx``
   (recipe in :mod:`.quantize_openvino`), saved as an IR.
 
-Accuracy is judged against the FP32 model itself, because most fusion data (e.g. Lytro MFF) has
-no ground truth. "PSNR drop" is measured from :data:`PSNR_CEILING_DB`, the PSNR of the FP32
-output's own 8-bit rounding (10 log10(12 * 255^2) = 58.9 dB): an INT8 output closer to FP32 than
-that is indistinguishable once saved as an 8-bit image, so it counts as no drop. ``max_drop=20``
-therefore asks for >= 38.9 dB against FP32 on the evaluation split.
+Accuracy is judged against the FP32 model itself (:mod:`.accuracy`): ``max_drop=20`` asks for
+>= 38.9 dB against FP32 on the evaluation split.
 
 Everything is decoded and computed before anything is written, and files are renamed into place,
 so a failure (bad data, an accuracy budget that cannot be met) leaves no output behind.
@@ -19,25 +17,21 @@ so a failure (bad data, an accuracy budget that cannot be met) leaves no output 
 
 from __future__ import annotations
 
-import math
 import os
-import shutil
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from mgdn_edge.calibration.accuracy import PSNR_CEILING_DB
 from mgdn_edge.calibration.base import DataSource, Sample
-from mgdn_edge.errors import BackendError, InputError
-from mgdn_edge.model.config import MGDNConfig
+from mgdn_edge.calibration.export_files import export_files
+from mgdn_edge.errors import InputError
+from mgdn_edge.export.artefacts import quantized_file
+from mgdn_edge.precision import Precision
+from mgdn_edge.runtimes.backends import builders, load_attribute
 
-BACKENDS = ("onnx", "openvino")
-QUANT_PRECISIONS = ("int8", "fp16")
-PSNR_CEILING_DB = 10 * math.log10(12 * 255**2)  # 58.9 dB: the FP32 output's own 8-bit rounding
 EVAL_CROPS = 8  # evaluation samples drawn when the data is cropped (accuracy-aware mode)
 
 
@@ -59,41 +53,6 @@ class QuantizeResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "path": str(self.path)}
-
-
-def capped_psnr(references: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> float:
-    """Mean over samples of PSNR (data range 1) each capped at :data:`PSNR_CEILING_DB`."""
-    values = []
-    for ref, out in zip(references, outputs, strict=True):
-        mse = float(np.mean((ref.astype(np.float64) - out.astype(np.float64)) ** 2))
-        values.append(PSNR_CEILING_DB if mse == 0 else min(PSNR_CEILING_DB, 10 * math.log10(1 / mse)))
-    return float(np.mean(values))
-
-
-@dataclass(frozen=True)
-class ExportFiles:
-    """The files of an export folder that quantization reads."""
-
-    onnx: Path
-    portable: Path | None
-    config: MGDNConfig
-    static_size: tuple[int, int] | None
-
-
-def export_files(model: str | os.PathLike[str]) -> ExportFiles:
-    """An export folder (or its model.onnx) -> its files and network config."""
-    import onnx
-
-    from mgdn_edge.runtimes.base import model_description, resolve_onnx_path
-
-    path = resolve_onnx_path(model)
-    portable = path.parent / "model.portable.onnx"
-    try:
-        meta = {p.key: p.value for p in onnx.load(path, load_external_data=False).metadata_props}
-    except Exception as exc:
-        raise BackendError(f"cannot read {path}: {exc}") from exc
-    config, static = model_description(path, meta, None)
-    return ExportFiles(path, portable if portable.is_file() else None, config, static)
 
 
 def _load_samples(
@@ -145,26 +104,13 @@ def _materialize(data: DataSource | list[Sample], what: str, progress: bool) -> 
     return samples
 
 
-def _out_path(out: str | os.PathLike[str], backend: str, precision: str) -> Path:
-    suffix = ".xml" if backend == "openvino" else ".onnx"
+def _out_path(out: str | os.PathLike[str], backend: str, suffix: str, precision: str) -> Path:
     path = Path(out)
     if path.is_dir():
-        path = path / f"model.{precision}{suffix}"
+        path = path / quantized_file(precision, suffix)
     if path.suffix.lower() != suffix:
         raise InputError(f"--backend {backend} writes a {suffix} file, got {path}")
     return path
-
-
-def write_atomically(out: Path, write: Any) -> Path:
-    """Call ``write(tmp_path)`` for a temporary file beside ``out``, then rename it into place."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        write(tmp)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
 
 
 def quantize_model(
@@ -190,17 +136,19 @@ def quantize_model(
     ``eval_data`` given without ``max_drop`` is only measured.
     """
     start = time.perf_counter()
-    if backend not in BACKENDS:
-        raise InputError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
-    precision = precision.lower()
-    if precision not in QUANT_PRECISIONS:
-        raise InputError(f"quantize writes {' or '.join(QUANT_PRECISIONS)}, not {precision!r}")
+    quantizers = builders("quantize")
+    if backend not in quantizers:
+        raise InputError(f"unknown backend {backend!r}; expected one of {', '.join(quantizers)}")
+    _, builder = quantizers[backend]
+    precision = Precision.parse(precision, builder.precisions).value
     if max_drop is not None and not max_drop >= 0:
         raise InputError(f"max_drop must be >= 0 dB, got {max_drop}")
-    out_path = _out_path(out, backend, precision)
+    out_path = _out_path(out, backend, builder.suffix, precision)
     files = export_files(model)
+    quantize = load_attribute(builder.function)
     if precision == "fp16":
-        return _fp16(files, backend, out_path, start)
+        quantize(files, precision, [], None, out_path)
+        return QuantizeResult(out_path, backend, precision, None, 0, time.perf_counter() - start)
 
     task = files.config.task
     source = _load_samples(data, task, samples, crop, seed)
@@ -208,25 +156,13 @@ def quantize_model(
     source, evaluation = calibration_and_evaluation(source, evaluation, max_drop is not None, seed)
     calib = _materialize(source, "calibration", progress)  # decode all before any work or output
     evals = None if evaluation is None else _materialize(evaluation, "evaluation", progress)
-
-    if backend == "onnx":
-        from mgdn_edge.calibration.quantize_onnx import ONNX_METHODS, quantize_onnx_file
-
-        method = method or ONNX_METHODS[0]
-        report = quantize_onnx_file(
-            files.onnx, files.portable, calib, evals, out_path, method, max_drop, progress
-        )
-    else:
-        from mgdn_edge.calibration.quantize_openvino import OPENVINO_METHODS, quantize_openvino_file
-
-        method = method or OPENVINO_METHODS[0]
-        report = quantize_openvino_file(files, calib, evals, out_path, method, max_drop)
+    report = quantize(files, precision, calib, evals, out_path, method, max_drop, progress)
     psnr = report.get("eval_psnr_db")
     return QuantizeResult(
         path=out_path,
         backend=backend,
-        precision="int8",
-        method=method,
+        precision=precision,
+        method=report["method"],
         samples=len(calib),
         seconds=time.perf_counter() - start,
         float_layers=report["float_layers"],
@@ -235,23 +171,3 @@ def quantize_model(
         eval_drop_db=None if psnr is None else PSNR_CEILING_DB - psnr,
         max_drop_db=max_drop,
     )
-
-
-def _fp16(files: ExportFiles, backend: str, out: Path, start: float) -> QuantizeResult:
-    """FP16 needs no calibration: the export's FP16 graph (ONNX) or FP16-compressed IR weights."""
-    from mgdn_edge.runtimes.base import FP16_ONNX
-
-    if backend == "onnx":
-        src = files.onnx.parent / FP16_ONNX
-        if not src.is_file():
-            raise BackendError(
-                f"{files.onnx.parent} has no {FP16_ONNX}; FP16 ONNX graphs are made by `mgdn-edge export` "
-                f"(re-export with its FP16 option), not by quantize"
-            )
-        if src.resolve() != out.resolve():
-            write_atomically(out, lambda tmp: shutil.copyfile(src, tmp))
-    else:
-        from mgdn_edge.runtimes.openvino_convert import convert_to_openvino
-
-        out = convert_to_openvino(files.onnx, out, precision="fp16")
-    return QuantizeResult(out, backend, "fp16", None, 0, time.perf_counter() - start)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mgdn_edge.cli_args import add_seed
+from mgdn_edge.runtimes.backends import builders
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -17,7 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", required=True, help="export folder from `mgdn-edge export` (or its model.onnx)")
     p.add_argument("--data", help="calibration data: a folder in the task's layout, or synthetic[:N] (int8)")
-    p.add_argument("--backend", required=True, choices=["onnx", "openvino"], help="target runtime family")
+    p.add_argument(
+        "--backend", required=True, choices=sorted(builders("quantize")), help="target runtime family"
+    )
     p.add_argument("--precision", default="int8", choices=["int8", "fp16"], help="int8 (default) or fp16")
     p.add_argument(
         "--method",
@@ -27,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-drop", type=float, help="accuracy-aware mode: allowed PSNR drop in dB")
     p.add_argument("--samples", type=int, help="calibration samples (default: one per item, or 32 crops)")
     p.add_argument("--crop", help="calibrate on random HxW crops (e.g. 256 or 256x384; default full frames)")
-    p.add_argument("--seed", type=int, default=0, help="crop positions and the calibration/evaluation split")
+    add_seed(p, "crop positions and the calibration/evaluation split")
     p.add_argument("--out", required=True, type=Path, help="output .onnx (onnx) or .xml (openvino)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(handler=run)

@@ -18,16 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from mgdn_edge.calibration.accuracy import PSNR_CEILING_DB, capped_psnr
 from mgdn_edge.calibration.base import Sample
+from mgdn_edge.calibration.export_files import ExportFiles
 from mgdn_edge.errors import BackendError
-
-if TYPE_CHECKING:
-    from mgdn_edge.calibration.quantize import ExportFiles
+from mgdn_edge.export.artefacts import OP_TYPE
 
 OPENVINO_METHODS = ("default", "mixed", "plain")
-FILTER_OP = "DynamicFilter"
 WEIGHTED_OPS = ("Convolution", "MatMul", "GroupConvolution")
 LAYOUT_OPS = {
     "Pad",
@@ -48,7 +47,7 @@ def _nncf_options(method: str) -> dict[str, Any]:
 
     if method not in OPENVINO_METHODS:
         raise BackendError(f"unknown NNCF method {method!r}; expected one of {', '.join(OPENVINO_METHODS)}")
-    options: dict[str, Any] = {"ignored_scope": nncf.IgnoredScope(types=[FILTER_OP], validate=False)}
+    options: dict[str, Any] = {"ignored_scope": nncf.IgnoredScope(types=[OP_TYPE], validate=False)}
     if method != "plain":
         options["model_type"] = nncf.ModelType.TRANSFORMER
     if method == "mixed":
@@ -73,7 +72,7 @@ def float_ops(ov_model: Any) -> dict[str, str]:
     out = {}
     for op in ov_model.get_ops():
         kind = op.get_type_name()
-        if kind == FILTER_OP:
+        if kind == OP_TYPE:
             out[op.get_friendly_name()] = "mgdn.DynamicFilter custom op: runs in float (its own kernel)"
         elif kind in WEIGHTED_OPS:
             floats = [
@@ -88,15 +87,28 @@ def float_ops(ov_model: Any) -> dict[str, str]:
     return out
 
 
-def quantize_openvino_file(
+def quantize_export(
     files: ExportFiles,
+    precision: str,
     calib: Sequence[Sample],
     evaluation: Sequence[Sample] | None,
     out: Path,
-    method: str = "default",
+    method: str | None = None,
     max_drop: float | None = None,
+    progress: bool = True,
 ) -> dict[str, Any]:
-    """NNCF-quantize the export's model, save the IR (rt_info precision int8); report float layers."""
+    """The OpenVINO quantize builder (see the backend record): an NNCF INT8 IR, or an FP16 IR.
+
+    INT8: NNCF-quantize the export's model, save the IR (rt_info precision int8); return the
+    method, the float layers and the evaluation PSNR. FP16 needs no calibration: FP16-compressed
+    IR weights. ``progress`` is NNCF's own (it shows its progress bars itself).
+    """
+    if precision == "fp16":
+        from mgdn_edge.runtimes.openvino_convert import convert_to_openvino
+
+        convert_to_openvino(files.onnx, out, precision="fp16")
+        return {"method": None, "float_layers": {}, "eval_psnr_db": None}
+    method = method or OPENVINO_METHODS[0]
     try:
         import nncf
         import openvino as ov
@@ -104,7 +116,6 @@ def quantize_openvino_file(
         raise BackendError(
             "INT8 for OpenVINO needs nncf and openvino (pip install 'mgdn-edge[openvino]')"
         ) from exc
-    from mgdn_edge.calibration.quantize import capped_psnr
     from mgdn_edge.runtimes.openvino_ir import ov_error_line, read_model, save_ir
 
     options = _nncf_options(method)
@@ -150,12 +161,9 @@ def quantize_openvino_file(
     psnr = None
     if evaluation is not None:
         psnr = validate(core.compile_model(quantized, "CPU", f32), range(len(evaluation)))
-    if max_drop is not None and psnr is not None:
-        from mgdn_edge.calibration.quantize import PSNR_CEILING_DB
-
-        if PSNR_CEILING_DB - psnr > max_drop:
-            raise BackendError(
-                f"NNCF could not meet --max-drop {max_drop:g}: drop {PSNR_CEILING_DB - psnr:.2f} dB remains"
-            )
+    if max_drop is not None and psnr is not None and PSNR_CEILING_DB - psnr > max_drop:
+        raise BackendError(
+            f"NNCF could not meet --max-drop {max_drop:g}: drop {PSNR_CEILING_DB - psnr:.2f} dB remains"
+        )
     save_ir(quantized, out, files.config, "int8", files.static_size)
-    return {"float_layers": float_ops(quantized), "eval_psnr_db": psnr}
+    return {"method": method, "float_layers": float_ops(quantized), "eval_psnr_db": psnr}

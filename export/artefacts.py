@@ -9,6 +9,8 @@ of heavy imports (no onnx, no torch): the CLI's ``--help`` path reads it.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from typing import Any
 
 # ------------------------------------------------------------------------------ file names
@@ -61,8 +63,18 @@ PLUGIN_NAMESPACE = OP_DOMAIN
 PLUGIN_VERSION_ATTR = "plugin_version"
 PLUGIN_NAMESPACE_ATTR = "plugin_namespace"
 TORCH_OP = "mgdn::dynamic_filter"
+QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")  # their presence makes an ONNX file an INT8 one
 
 
 def is_filter_node(node: Any) -> bool:
     """An ONNX NodeProto that is one ``mgdn.DynamicFilter``."""
     return node.domain == OP_DOMAIN and node.op_type == OP_TYPE
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """sha256 of a file, read in 1 MiB blocks: how manifests, sidecars and caches name artefacts."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -67,13 +67,18 @@ import torch
 from onnx import FunctionProto, helper
 from torch import Tensor
 
+from mgdn_edge.export.artefacts import (
+    KERNEL_SIZE_ATTR,
+    OP_DOMAIN,
+    OP_DOMAIN_VERSION,
+    OP_TYPE,
+    PLUGIN_NAMESPACE,
+    PLUGIN_NAMESPACE_ATTR,
+    PLUGIN_VERSION,
+    PLUGIN_VERSION_ATTR,
+    TORCH_OP,
+)
 from mgdn_edge.model.dynamic_filter import dynamic_filter_lean
-
-DOMAIN = "mgdn"
-OP_TYPE = "DynamicFilter"
-PLUGIN_VERSION = "1"
-DOMAIN_VERSION = 1
-TORCH_OP = "mgdn::dynamic_filter"
 
 
 @torch.library.custom_op(TORCH_OP, mutates_args=())
@@ -91,7 +96,7 @@ def _symbolic(g, feat, kernels, kernel_size):  # type: ignore[no-untyped-def]
     from torch.onnx import symbolic_helper
 
     k = symbolic_helper._get_const(kernel_size, "i", "kernel_size")
-    out = g.op(f"{DOMAIN}::{OP_TYPE}", feat, kernels, kernel_size_i=k)
+    out = g.op(f"{OP_DOMAIN}::{OP_TYPE}", feat, kernels, kernel_size_i=k)
     out.setType(feat.type())
     return out
 
@@ -239,7 +244,7 @@ def build_function(kernel_size: int, opset: int, variant: str = DEFAULT_DECOMPOS
     if kernel_size < 1 or kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
     function = helper.make_function(
-        DOMAIN,
+        OP_DOMAIN,
         OP_TYPE,
         inputs=["feat", "kernels"],
         outputs=["out"],
@@ -255,9 +260,9 @@ def build_function(kernel_size: int, opset: int, variant: str = DEFAULT_DECOMPOS
     # Attributes the plugins read; the portable body ignores them (it is specialised to k).
     function.attribute_proto.extend(
         [
-            helper.make_attribute("kernel_size", kernel_size),
-            helper.make_attribute("plugin_namespace", DOMAIN),
-            helper.make_attribute("plugin_version", PLUGIN_VERSION),
+            helper.make_attribute(KERNEL_SIZE_ATTR, kernel_size),
+            helper.make_attribute(PLUGIN_NAMESPACE_ATTR, PLUGIN_NAMESPACE),
+            helper.make_attribute(PLUGIN_VERSION_ATTR, PLUGIN_VERSION),
         ]
     )
     return function
@@ -267,11 +272,11 @@ def standalone_model(
     kernel_size: int, channels: int, opset: int = 17, variant: str = DEFAULT_DECOMPOSITION
 ) -> onnx.ModelProto:
     """A model holding one DynamicFilter node with dynamic N, H, W (tests and benchmarks)."""
-    node = helper.make_node(OP_TYPE, ["feat", "kernels"], ["out"], domain=DOMAIN, kernel_size=kernel_size)
+    node = helper.make_node(OP_TYPE, ["feat", "kernels"], ["out"], domain=OP_DOMAIN, kernel_size=kernel_size)
     node.attribute.extend(
         [
-            helper.make_attribute("plugin_namespace", DOMAIN),
-            helper.make_attribute("plugin_version", PLUGIN_VERSION),
+            helper.make_attribute(PLUGIN_NAMESPACE_ATTR, PLUGIN_NAMESPACE),
+            helper.make_attribute(PLUGIN_VERSION_ATTR, PLUGIN_VERSION),
         ]
     )
     graph = helper.make_graph(
@@ -285,7 +290,7 @@ def standalone_model(
     )
     return helper.make_model(
         graph,
-        opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(DOMAIN, DOMAIN_VERSION)],
+        opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(OP_DOMAIN, OP_DOMAIN_VERSION)],
         functions=[build_function(kernel_size, opset, variant)],
         producer_name="mgdn-edge",
     )
@@ -294,9 +299,6 @@ def standalone_model(
 __all__ = [
     "DECOMPOSITIONS",
     "DEFAULT_DECOMPOSITION",
-    "DOMAIN",
-    "OP_TYPE",
-    "PLUGIN_VERSION",
     "build_function",
     "dynamic_filter_op",
     "export_filter_impl",

@@ -41,9 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mgdn_edge.export.onnx_export import export_checkpoint, parse_size
+    from mgdn_edge.export.onnx_export import export_checkpoint
+    from mgdn_edge.size import Size
 
-    static = parse_size(args.static) if args.static else None
+    static = Size.parse(args.static, "--static") if args.static else None
     result = export_checkpoint(
         args.model,
         args.out,

@@ -39,7 +39,7 @@ import onnx
 from onnx import TensorProto
 
 from mgdn_edge.errors import MgdnEdgeError
-from mgdn_edge.runtimes.base import METADATA_PRECISION_KEY
+from mgdn_edge.export.artefacts import METADATA_PRECISION_KEY, OP_DOMAIN
 
 FP32_OPS: tuple[str, ...] = ("LayerNormalization", "ReduceL2", "ReduceMean")
 CONVERTER = "onnxruntime.transformers.float16.convert_float_to_float16"
@@ -70,7 +70,7 @@ def _elem_types(model: onnx.ModelProto) -> dict[str, int]:
 
 
 def convert_to_fp16(
-    model: onnx.ModelProto, fp32_ops: Sequence[str] = FP32_OPS, custom_domain: str = "mgdn"
+    model: onnx.ModelProto, fp32_ops: Sequence[str] = FP32_OPS, custom_domain: str = OP_DOMAIN
 ) -> onnx.ModelProto:
     """FP16 copy of ``model`` (float32 I/O, ``fp32_ops`` kept FP32, custom nodes preserved).
 

@@ -42,35 +42,38 @@ from onnx import helper
 
 from mgdn_edge import __version__
 from mgdn_edge.errors import MgdnEdgeError
+from mgdn_edge.export.artefacts import (
+    FP16_ONNX,
+    KERNEL_SIZE_ATTR,
+    MANIFEST_FILE,
+    MANIFEST_VERSION,
+    METADATA_CONFIG_KEY,
+    METADATA_STATIC_KEY,
+    METADATA_VERSION_KEY,
+    MODEL_ONNX,
+    OP_DOMAIN,
+    OP_DOMAIN_VERSION,
+    OP_TYPE,
+    PLUGIN_NAMESPACE,
+    PLUGIN_NAMESPACE_ATTR,
+    PLUGIN_VERSION,
+    PLUGIN_VERSION_ATTR,
+    PORTABLE_ONNX,
+    is_filter_node,
+    sha256_file,
+)
 from mgdn_edge.export.dynamic_filter_onnx import (
     DEFAULT_DECOMPOSITION,
-    DOMAIN,
-    DOMAIN_VERSION,
-    OP_TYPE,
-    PLUGIN_VERSION,
     build_function,
     export_filter_impl,
     register_onnx_symbolic,
 )
 from mgdn_edge.model import MGDN, MGDNConfig, use_dynamic_filter
 
-# One definition of the names runtimes read back: the config as JSON in the file's metadata makes
-# a lone .onnx self-describing; manifest.json beside it says the rest.
-from mgdn_edge.runtimes.base import (
-    FP16_ONNX,
-    MANIFEST_FILE,
-    METADATA_CONFIG_KEY,
-    METADATA_STATIC_KEY,
-    sha256_file,
-)
-
 DEFAULT_OPSET = 17
 MIN_OPSET = 17  # LayerNormalization is a standard op from opset 17 on
 MAX_OPSET = 20  # the highest opset the TorchScript exporter writes
 OUTPUT_NAME = "output"
-MODEL_FILE = "model.onnx"
-PORTABLE_FILE = "model.portable.onnx"
-MANIFEST_VERSION = 1
 VERIFY_TOLERANCE = 1e-4
 
 
@@ -86,17 +89,6 @@ class ExportResult:
     manifest_path: Path
     manifest: dict = field(default_factory=dict)
     fp16_path: Path | None = None
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """``"HxW"`` -> (H, W)."""
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ExportError(f"size must be HxW (e.g. 256x384), got {text!r}") from None
-    if h < 1 or w < 1:
-        raise ExportError(f"size must be positive, got {text!r}")
-    return h, w
 
 
 def trace_size(config: MGDNConfig) -> tuple[int, int]:
@@ -139,29 +131,29 @@ def _trace(model: MGDN, opset: int, static: tuple[int, int] | None) -> onnx.Mode
             input_names=names,
             output_names=[OUTPUT_NAME],
             dynamic_axes={n: axes for n in [*names, OUTPUT_NAME]},
-            custom_opsets={DOMAIN: DOMAIN_VERSION},
+            custom_opsets={OP_DOMAIN: OP_DOMAIN_VERSION},
             do_constant_folding=True,
         )
     return onnx.load_from_string(buffer.getvalue())
 
 
 def filter_nodes(model: onnx.ModelProto) -> list[onnx.NodeProto]:
-    return [n for n in model.graph.node if n.domain == DOMAIN and n.op_type == OP_TYPE]
+    return [n for n in model.graph.node if is_filter_node(n)]
 
 
 def attach_function(model: onnx.ModelProto, kernel_size: int, opset: int, decomposition: str) -> None:
     """Give every DynamicFilter node the plugin attributes and the model its portable body."""
     for node in filter_nodes(model):
         attrs = {a.name: a for a in node.attribute}
-        if helper.get_attribute_value(attrs["kernel_size"]) != kernel_size:
+        if helper.get_attribute_value(attrs[KERNEL_SIZE_ATTR]) != kernel_size:
             raise ExportError(f"DynamicFilter node {node.name} has a kernel size other than {kernel_size}")
-        for name, value in (("plugin_namespace", DOMAIN), ("plugin_version", PLUGIN_VERSION)):
+        for name, value in ((PLUGIN_NAMESPACE_ATTR, PLUGIN_NAMESPACE), (PLUGIN_VERSION_ATTR, PLUGIN_VERSION)):
             if name not in attrs:
                 node.attribute.append(helper.make_attribute(name, value))
     del model.functions[:]
     model.functions.append(build_function(kernel_size, opset, decomposition))
-    if not any(op.domain == DOMAIN for op in model.opset_import):
-        model.opset_import.append(helper.make_opsetid(DOMAIN, DOMAIN_VERSION))
+    if not any(op.domain == OP_DOMAIN for op in model.opset_import):
+        model.opset_import.append(helper.make_opsetid(OP_DOMAIN, OP_DOMAIN_VERSION))
 
 
 def simplify(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -192,7 +184,7 @@ def inline_functions(model: onnx.ModelProto) -> onnx.ModelProto:
 
     portable = onnx.inliner.inline_local_functions(model)
     del portable.functions[:]
-    keep = [op for op in portable.opset_import if op.domain != DOMAIN]
+    keep = [op for op in portable.opset_import if op.domain != OP_DOMAIN]
     del portable.opset_import[:]
     portable.opset_import.extend(keep)
     leftover = {n.domain for n in portable.graph.node if n.domain not in ("", "ai.onnx")}
@@ -238,7 +230,7 @@ def _largest_tensor(model: MGDN, portable_path: Path, size: tuple[int, int]) -> 
     shapes = observed_shapes(onnx.load(portable_path), feeds)
     too_big = unfold_sized(shapes, 1, config.embed_dim, size[0], size[1], config.kernel_size)
     if too_big:
-        raise ExportError(f"{PORTABLE_FILE} materialises k*k*C*H*W-sized tensors: {too_big[:5]}")
+        raise ExportError(f"{PORTABLE_ONNX} materialises k*k*C*H*W-sized tensors: {too_big[:5]}")
     name, elements = largest_tensor(shapes)
     feature_map = config.embed_dim * size[0] * size[1]
     return {
@@ -262,7 +254,7 @@ def set_metadata(model: onnx.ModelProto, config: MGDNConfig, static: tuple[int, 
     entries = {
         METADATA_CONFIG_KEY: json.dumps(config.to_dict()),
         METADATA_STATIC_KEY: "" if static is None else f"{static[0]}x{static[1]}",
-        "mgdn_edge.version": __version__,
+        METADATA_VERSION_KEY: __version__,
     }
     onnx.helper.set_model_props(model, entries)
     model.producer_name, model.producer_version = "mgdn-edge", __version__
@@ -316,11 +308,11 @@ def build_manifest(
         "dynamic_axes": {"batch": True, "height": static is None, "width": static is None},
         "opset": opset,
         "custom_op": {
-            "domain": DOMAIN,
+            "domain": OP_DOMAIN,
             "op_type": OP_TYPE,
-            "kernel_size": config.kernel_size,
-            "plugin_namespace": DOMAIN,
-            "plugin_version": PLUGIN_VERSION,
+            KERNEL_SIZE_ATTR: config.kernel_size,
+            PLUGIN_NAMESPACE_ATTR: PLUGIN_NAMESPACE,
+            PLUGIN_VERSION_ATTR: PLUGIN_VERSION,
             "nodes": n_filters,
             "portable_decomposition": decomposition,
         },
@@ -363,16 +355,16 @@ def export_model(
     n_filters = len(filter_nodes(graph))
     if n_filters != expected_filters or len(graph.functions) != 1:
         raise ExportError(
-            f"expected {expected_filters} {DOMAIN}.{OP_TYPE} nodes and one function after simplification, "
+            f"expected {expected_filters} {OP_DOMAIN}.{OP_TYPE} nodes and one function after simplification, "
             f"found {n_filters} nodes and {len(graph.functions)} functions"
         )
-    check_model(graph, MODEL_FILE)
+    check_model(graph, MODEL_ONNX)
     portable = simplify(inline_functions(graph))
-    check_model(portable, PORTABLE_FILE)
+    check_model(portable, PORTABLE_ONNX)
 
     for proto in (graph, portable):
         set_metadata(proto, config, static)
-    model_path, portable_path = out / MODEL_FILE, out / PORTABLE_FILE
+    model_path, portable_path = out / MODEL_ONNX, out / PORTABLE_ONNX
     onnx.save(graph, model_path)
     onnx.save(portable, portable_path)
     verification = largest = None
@@ -381,7 +373,7 @@ def export_model(
             model, [model_path, portable_path], _verify_sizes(config, static), VERIFY_TOLERANCE
         )
         largest = _largest_tensor(model, portable_path, static or trace_size(config))
-    files = {MODEL_FILE: model_path, PORTABLE_FILE: portable_path}
+    files = {MODEL_ONNX: model_path, PORTABLE_ONNX: portable_path}
     fp16_path, fp16_info = None, None
     if fp16:
         fp16_path, fp16_info = _write_fp16(model, graph, out / FP16_ONNX, static, verify)
@@ -412,7 +404,7 @@ def _write_fp16(
     from mgdn_edge.export.fp16 import CONVERTER, FP32_OPS, convert_to_fp16, count_fp16_nodes, mark_precision
     from mgdn_edge.runtimes.budgets import budget_for
 
-    half = convert_to_fp16(graph, custom_domain=DOMAIN)
+    half = convert_to_fp16(graph, custom_domain=OP_DOMAIN)
     mark_precision(half, "fp16")
     check_model(half, FP16_ONNX)
     onnx.save(half, path)

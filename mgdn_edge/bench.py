@@ -26,22 +26,19 @@ How a measurement is made, and why:
   process-lifetime ``ru_maxrss`` is used, sizes run from small to large and the method string
   says so.
 
-The worker entry point ``python -m mgdn_edge.bench JOB.json OUT.json`` runs one :class:`BenchJob`
-(optionally followed by the pipeline's accuracy evaluation on the same loaded runtime).
+:func:`run_job` measures in this process; :func:`run_job_isolated` runs it in a worker process
+through the one worker protocol (:mod:`mgdn_edge.pipeline.worker`), optionally followed by the
+parity harness's evaluation on the same loaded runtime.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
-import json
 import os
 import platform
 import resource
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -51,24 +48,15 @@ from typing import Any
 import numpy as np
 
 from mgdn_edge.errors import InputError, MgdnEdgeError
+from mgdn_edge.results import LatencyRow, LoadInfo, Measurement
+from mgdn_edge.size import Size
 
-DEFAULT_SIZES = ((128, 128), (256, 256))
+DEFAULT_SIZES = (Size(128, 128), Size(256, 256))
 DEFAULT_WARMUP = 1
 DEFAULT_REPEATS = 5
 DEFAULT_TIMEOUT_S = 1800.0
-# Which package each runtime loads; imported before the memory baseline is taken, so the
-# baseline contains the library and the delta only what the model costs.
-BACKEND_PACKAGES = {
-    "torch": "torch",
-    "onnxruntime": "onnxruntime",
-    "openvino": "openvino",
-    "tensorrt": "tensorrt",
-}
+DEFAULT_SEED = 0
 _MB = 2.0**20
-
-
-class BenchError(MgdnEdgeError):
-    """A measurement could not be made (the worker failed, timed out or was killed)."""
 
 
 # ----------------------------------------------------------------------------------- statistics
@@ -144,23 +132,6 @@ class MemoryProbe:
 # ------------------------------------------------------------------------------------ measuring
 
 
-def parse_sizes(texts: Sequence[str]) -> list[tuple[int, int]]:
-    """``["128x128", "256x384"]`` -> [(128, 128), (256, 384)]; a bad value is an InputError."""
-    sizes = []
-    for text in texts:
-        parts = str(text).lower().split("x")
-        try:
-            h, w = (int(p) for p in parts)
-        except ValueError:
-            raise InputError(f"sizes are HxW (e.g. 256x256), got {text!r}") from None
-        if h < 1 or w < 1:
-            raise InputError(f"sizes must be positive, got {text!r}")
-        sizes.append((h, w))
-    if not sizes:
-        raise InputError("give at least one size (HxW)")
-    return sizes
-
-
 def bench_inputs(config: Any, size: tuple[int, int], seed: int = 0) -> list[np.ndarray]:
     """Seeded smooth inputs of the task's channel counts (latency does not depend on content)."""
     from mgdn_edge.runtimes.parity import synthetic_cases
@@ -176,7 +147,7 @@ def bench_size(
     probe: MemoryProbe | None = None,
     baseline_mb: float | None = None,
     clock: Callable[[], float] = time.perf_counter,
-) -> dict[str, Any]:
+) -> LatencyRow:
     """Warm up, then time ``repeats`` runs of ``runtime.run(inputs)``; statistics and peak memory."""
     if warmup < 0 or repeats < 1:
         raise InputError(f"need warmup >= 0 and repeats >= 1, got {warmup} and {repeats}")
@@ -189,18 +160,18 @@ def bench_size(
         start = clock()
         runtime.run(inputs)
         times_ms.append(1000.0 * (clock() - start))
-    result: dict[str, Any] = {
-        "size": [int(inputs[0].shape[2]), int(inputs[0].shape[3])],
-        "warmup": warmup,
-        "repeats": repeats,
-        "times_ms": [round(t, 4) for t in times_ms],
+    row = LatencyRow(
+        size=Size(int(inputs[0].shape[2]), int(inputs[0].shape[3])),
+        warmup=warmup,
+        repeats=repeats,
+        times_ms=[round(t, 4) for t in times_ms],
         **latency_stats(times_ms),
-    }
+    )
     if probe is not None:
         peak = probe.peak_mb()
-        result["peak_rss_mb"] = round(peak, 1)
-        result["peak_delta_mb"] = None if baseline_mb is None else round(peak - baseline_mb, 1)
-    return result
+        row.peak_rss_mb = round(peak, 1)
+        row.peak_delta_mb = None if baseline_mb is None else round(peak - baseline_mb, 1)
+    return row
 
 
 @dataclass
@@ -211,13 +182,13 @@ class BenchJob:
     model: str
     precision: str = "fp32"
     task: str | None = None
-    sizes: list[tuple[int, int]] = field(default_factory=lambda: list(DEFAULT_SIZES))
+    sizes: list[Size] = field(default_factory=lambda: list(DEFAULT_SIZES))
     warmup: int = DEFAULT_WARMUP
     repeats: int = DEFAULT_REPEATS
     threads: int | None = None
-    seed: int = 0
+    seed: int = DEFAULT_SEED
     options: dict[str, Any] = field(default_factory=dict)  # extra open_runtime options
-    evaluate: dict[str, Any] | None = None  # {"npz": path, "precision": p}: pipeline accuracy check
+    evaluate: str | None = None  # a stored evaluation split (.npz): run the parity harness on it too
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -227,7 +198,7 @@ class BenchJob:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BenchJob:
         data = dict(data)
-        data["sizes"] = [tuple(int(v) for v in s) for s in data.get("sizes", DEFAULT_SIZES)]
+        data["sizes"] = [Size.parse(s) for s in data.get("sizes", DEFAULT_SIZES)]
         return cls(**data)
 
 
@@ -247,43 +218,61 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def run_job(job: BenchJob, progress: bool = False) -> dict[str, Any]:
+def run_job(job: BenchJob, progress: bool = False) -> Measurement:
     """Open the runtime in this process, benchmark every size, then (optionally) evaluate it."""
-    from mgdn_edge.runtimes import open_runtime
+    from tqdm import tqdm
+
+    from mgdn_edge.runtimes import get_backend, open_runtime
 
     probe = MemoryProbe()
-    package = BACKEND_PACKAGES.get(job.runtime)
-    if package is not None:
-        with contextlib.suppress(ImportError):  # open_runtime then reports the missing package
-            importlib.import_module(package)
+    # The backend's package is imported before the baseline is taken, so the baseline holds the
+    # library and the delta only what the model costs; open_runtime reports a missing package.
+    with contextlib.suppress(ImportError, MgdnEdgeError):
+        importlib.import_module(get_backend(job.runtime).package)
     baseline = probe.current_mb() if probe.resettable else probe.peak_mb()
     probe.reset_peak()
     start = time.perf_counter()
     runtime = open_runtime(
         job.runtime, job.model, task=job.task, precision=job.precision, threads=job.threads, **job.options
     )
-    load_s = time.perf_counter() - start
-    load = {
-        "seconds": round(load_s, 3),
-        "rss_before_mb": None if baseline is None else round(baseline, 1),
-        "peak_rss_mb": round(probe.peak_mb(), 1),
-    }
-    result: dict[str, Any] = {"job": job.to_dict(), "load": load, "memory_method": probe.method}
-    from tqdm import tqdm
-
+    load = LoadInfo(
+        seconds=round(time.perf_counter() - start, 3),
+        rss_before_mb=None if baseline is None else round(baseline, 1),
+        peak_rss_mb=round(probe.peak_mb(), 1),
+    )
     sizes = sorted(job.sizes, key=lambda s: s[0] * s[1])  # small to large: see MemoryProbe's fallback
     rows = []
     for size in tqdm(sizes, desc=f"bench {job.runtime} {job.precision}", unit="size", disable=not progress):
         inputs = bench_inputs(runtime.config, size, job.seed)
         rows.append(bench_size(runtime, inputs, job.warmup, job.repeats, probe, baseline))
-    result["bench"] = rows
+    evaluation = None
     if job.evaluate:  # after the timing, so its arrays are not in the memory figures
-        from mgdn_edge.pipeline import evaluate_runtime
+        from mgdn_edge.runtimes.parity import evaluate_stored_split
 
-        result["evaluation"] = evaluate_runtime(runtime, job.evaluate["npz"], job.evaluate["precision"])
-    result["describe"] = _jsonable(runtime.describe())
-    result["machine"] = machine_info()
-    return result
+        evaluation = evaluate_stored_split(runtime, job.evaluate, job.precision)
+    return Measurement(
+        job=job.to_dict(),
+        load=load,
+        memory_method=probe.method,
+        bench=rows,
+        describe=_jsonable(runtime.describe()),
+        machine=machine_info(),
+        evaluation=evaluation,
+    )
+
+
+def measure_job(job: dict[str, Any]) -> dict[str, Any]:
+    """The worker's ``measure`` job: a BenchJob as JSON in, a Measurement as JSON out."""
+    return run_job(BenchJob.from_dict(job), progress=True).to_dict()
+
+
+def run_job_isolated(
+    job: BenchJob, log_path: Path | None = None, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> Measurement:
+    """:func:`run_job` in a fresh Python process (see the module docstring for why)."""
+    from mgdn_edge.pipeline.worker import run_in_worker
+
+    return Measurement.from_dict(run_in_worker("measure", job.to_dict(), log_path, timeout_s))
 
 
 def _jsonable(value: Any) -> Any:
@@ -295,86 +284,3 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)
-
-
-def failure_line(log: str, returncode: int) -> str:
-    """The one-line reason a worker failed: its ``error:`` line, else its last line, else the signal."""
-    lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if ln.startswith("error: ")]
-    if errors:
-        return errors[-1][len("error: ") :]
-    if returncode < 0:
-        with contextlib.suppress(ValueError):
-            return f"worker killed by {signal.Signals(-returncode).name}"
-        return f"worker killed by signal {-returncode}"
-    tail = next((ln for ln in reversed(lines) if not ln.startswith(("warnings.warn", "File "))), None)
-    return tail or f"worker exited with status {returncode}"
-
-
-def run_worker(
-    module: str, args: Sequence[str], log_path: Path | None = None, timeout_s: float = DEFAULT_TIMEOUT_S
-) -> None:
-    """``python -m module args...`` with its output in ``log_path``; a failure is one BenchError line."""
-    with contextlib.ExitStack() as stack:
-        if log_path is None:
-            log = stack.enter_context(tempfile.TemporaryFile("w+"))
-        else:
-            log_path.parent.mkdir(parents=True, exist_ok=True)
-            log = stack.enter_context(open(log_path, "w+"))
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-m", module, *args],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                timeout=timeout_s,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise BenchError(f"timed out after {timeout_s:.0f} s") from None
-        if proc.returncode != 0:
-            log.seek(0)
-            raise BenchError(failure_line(log.read(), proc.returncode))
-
-
-def run_job_isolated(
-    job: BenchJob, log_path: Path | None = None, timeout_s: float = DEFAULT_TIMEOUT_S
-) -> dict[str, Any]:
-    """:func:`run_job` in a fresh Python process (see the module docstring for why)."""
-    with tempfile.TemporaryDirectory(prefix="mgdn_bench_") as tmp:
-        job_file, out_file = Path(tmp) / "job.json", Path(tmp) / "result.json"
-        job_file.write_text(json.dumps(job.to_dict()))
-        run_worker("mgdn_edge.bench", [str(job_file), str(out_file)], log_path, timeout_s)
-        try:
-            return json.loads(out_file.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise BenchError(f"the benchmark worker wrote no readable result: {exc}") from exc
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Worker: ``python -m mgdn_edge.bench JOB.json OUT.json``."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 2:
-        print("usage: python -m mgdn_edge.bench JOB.json OUT.json", file=sys.stderr)
-        return 2
-    try:
-        job = BenchJob.from_dict(json.loads(Path(args[0]).read_text()))
-        result = run_job(job, progress=True)
-    except MgdnEdgeError as exc:
-        print(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
-        return 2
-    Path(args[1]).write_text(json.dumps(result, indent=1))
-    return 0
-
-
-__all__ = [
-    "BenchError",
-    "BenchJob",
-    "MemoryProbe",
-    "bench_size",
-    "latency_stats",
-    "run_job",
-    "run_job_isolated",
-]
-
-if __name__ == "__main__":
-    sys.exit(main())

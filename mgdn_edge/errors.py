@@ -23,3 +23,10 @@ class ImageReadError(MgdnEdgeError, OSError):
 
 class BackendError(MgdnEdgeError):
     """A runtime, plugin library or model file that cannot be used."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: our own errors by their message, others prefixed by their type."""
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else ""
+    return line if isinstance(exc, MgdnEdgeError) and line else f"{type(exc).__name__}: {line}".rstrip(": ")

@@ -18,9 +18,12 @@ class Precision(str, Enum):
     def __str__(self) -> str:
         return self.value
 
+    def __hash__(self) -> int:  # hash as the string, so "fp16" finds Precision.FP16 in dicts and sets
+        return str.__hash__(self)
+
     @classmethod
     def parse(cls, text: str | Precision, allowed: tuple[Precision, ...] | None = None) -> Precision:
-        """``"FP16"`` -> Precision.FP16; an unknown or (given ``allowed``) unsupported one is an InputError."""
+        """``"FP16"`` -> Precision.FP16; unknown or (given ``allowed``) unsupported: InputError."""
         try:
             value = cls(str(text).strip().lower())
         except ValueError:

@@ -18,21 +18,24 @@ class Size(NamedTuple):
         return f"{self.height}x{self.width}"
 
     @classmethod
-    def parse(cls, text: str | Iterable[int], what: str = "size") -> Size:
-        """``"256x384"`` (or ``"256"`` for a square, or a pair of ints) -> Size(256, 384).
+    def parse(cls, text: str | int | Iterable[int], what: str = "size", square: bool = False) -> Size:
+        """``"256x384"`` or a pair of ints -> Size(256, 384); with ``square``, ``"256"`` or 256 too.
 
         ``what`` names the option in the error, e.g. ``--crop``.
         """
-        if isinstance(text, str):
+        if isinstance(text, int) and square:
+            parts: list = [text, text]
+        elif isinstance(text, str):
             parts = text.strip().lower().split("x")
-            if len(parts) == 1:
+            if len(parts) == 1 and square:
                 parts = parts * 2
         else:
             parts = list(text)
         try:
             h, w = (int(p) for p in parts)
         except (TypeError, ValueError):
-            raise InputError(f"{what} must be HxW (e.g. 256x384), got {text!r}") from None
+            form = "N or HxW" if square else "HxW"
+            raise InputError(f"{what} must be {form} (e.g. 256x384), got {text!r}") from None
         if h < 1 or w < 1:
             raise InputError(f"{what} must be positive, got {text!r}")
         return cls(h, w)

@@ -13,7 +13,6 @@ file's metadata (see :mod:`mgdn_edge.export.onnx_export`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,18 +20,23 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from mgdn_edge.errors import BackendError, InputError
+from mgdn_edge.errors import BackendError, InputError, one_line
+from mgdn_edge.export.artefacts import (
+    FP16_ONNX,
+    MANIFEST_FILE,
+    METADATA_CONFIG_KEY,
+    METADATA_PRECISION_KEY,
+    METADATA_STATIC_KEY,
+    MODEL_ONNX,
+    ONNX_SUFFIX,
+    PORTABLE_ONNX,
+    QDQ_OPS,
+)
 from mgdn_edge.model.config import MGDNConfig
 from mgdn_edge.model.inputs import validate_inputs
+from mgdn_edge.precision import Precision
+from mgdn_edge.size import Size
 
-PRECISIONS = ("fp32", "fp16", "bf16", "int8")
-MANIFEST_FILE = "manifest.json"
-METADATA_CONFIG_KEY = "mgdn_edge.config"
-METADATA_STATIC_KEY = "mgdn_edge.static_size"
-# The precision a model file was built for ("fp32", "fp16", "int8"), so a runtime reports what
-# actually runs: ONNX metadata_props key, and OpenVINO IR rt_info ["mgdn_edge", "precision"].
-METADATA_PRECISION_KEY = "mgdn_edge.precision"
-FP16_ONNX = "model.fp16.onnx"  # the FP16 graph an export folder may hold beside model.onnx
 # MFF and MEF are one architecture: a model exported for one may serve the other.
 COMPATIBLE_TASKS = {"mff": {"mff", "mef"}, "mef": {"mff", "mef"}, "hdr": {"hdr"}, "gdsr": {"gdsr"}}
 
@@ -53,18 +57,20 @@ class Runtime(Protocol):
         ...
 
 
-def check_precision(precision: str | None, supported: Sequence[str], runtime: str) -> str:
+def check_precision(precision: str | None, supported: Sequence[str], runtime: str) -> Precision:
     """The precision to run (``None``: the first supported one, i.e. the file's own)."""
     if precision is None:
-        return supported[0]
-    precision = precision.lower()
-    if precision not in PRECISIONS:
-        raise BackendError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
-    if precision not in supported:
+        return Precision(supported[0])
+    try:
+        value = Precision.parse(precision)
+    except InputError as exc:
+        raise BackendError(str(exc)) from None
+    if value not in supported:
         raise BackendError(
-            f"runtime {runtime!r} supports precision {', '.join(supported)} here, not {precision!r}"
+            f"runtime {runtime!r} supports precision {', '.join(map(str, supported))} here, "
+            f"not {str(value)!r}"
         )
-    return precision
+    return value
 
 
 def check_inputs(
@@ -101,12 +107,27 @@ def resolve_onnx_path(model_path: str | Path, portable: bool = False, precision:
         if precision == "fp16" and (path / FP16_ONNX).is_file():
             path = path / FP16_ONNX
         else:
-            path = path / ("model.portable.onnx" if portable else "model.onnx")
+            path = path / (PORTABLE_ONNX if portable else MODEL_ONNX)
     if not path.is_file():
         raise BackendError(f"model file not found: {path}")
-    if path.suffix.lower() != ".onnx":
+    if path.suffix.lower() != ONNX_SUFFIX:
         raise BackendError(f"{path} is not an .onnx file (export a checkpoint with `mgdn-edge export` first)")
     return path
+
+
+def onnx_file_precision(path: Path) -> Precision:
+    """What an ONNX file was built as: its metadata, else int8 when it has Q/DQ nodes, else fp32."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf decode errors
+        raise BackendError(f"{path} is not a readable ONNX file: {one_line(exc)}") from exc
+    metadata = {p.key: p.value for p in model.metadata_props}
+    if metadata.get(METADATA_PRECISION_KEY):
+        return Precision.parse(metadata[METADATA_PRECISION_KEY])
+    has_qdq = any(n.op_type in QDQ_OPS for n in model.graph.node)
+    return Precision.INT8 if has_qdq else Precision.FP32
 
 
 def read_manifest(model_file: Path) -> dict[str, Any] | None:
@@ -118,20 +139,6 @@ def read_manifest(model_file: Path) -> dict[str, Any] | None:
         return json.loads(manifest.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise BackendError(f"cannot read {manifest}: {exc}") from exc
-
-
-def sha256_file(path: str | Path) -> str:
-    """sha256 of a file, read in 1 MiB blocks: how manifests, sidecars and caches name artefacts."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def parse_hw(text: str) -> tuple[int, int]:
-    h, w = text.lower().split("x")
-    return int(h), int(w)
 
 
 def model_description(
@@ -152,7 +159,7 @@ def model_description(
     elif METADATA_CONFIG_KEY in metadata:
         config = MGDNConfig.from_dict(json.loads(metadata[METADATA_CONFIG_KEY]))
         if metadata.get(METADATA_STATIC_KEY):
-            static = parse_hw(metadata[METADATA_STATIC_KEY])
+            static = Size.parse(metadata[METADATA_STATIC_KEY], METADATA_STATIC_KEY)
     else:
         raise BackendError(
             f"{model_file} carries no MGDN config (no {MANIFEST_FILE} beside it and no "

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from mgdn_edge.precision import Precision
+
 
 @dataclass(frozen=True)
 class Budget:
@@ -28,24 +30,22 @@ class Budget:
         return asdict(self)
 
 
-BUDGETS: dict[str, Budget] = {
-    "fp32": Budget(
+BUDGETS: dict[Precision, Budget] = {
+    Precision.FP32: Budget(
         max_abs=1e-4, mean_abs=1e-5, psnr_min=90.0, ssim_min=0.99999, psnr_mu_min=70.0, ssim_mu_min=0.9999
     ),
-    "fp16": Budget(
+    Precision.FP16: Budget(
         max_abs=2e-2, mean_abs=2e-3, psnr_min=50.0, ssim_min=0.999, psnr_mu_min=38.0, ssim_mu_min=0.99
     ),
-    "bf16": Budget(
+    Precision.BF16: Budget(
         max_abs=5e-2, mean_abs=5e-3, psnr_min=42.0, ssim_min=0.995, psnr_mu_min=32.0, ssim_mu_min=0.98
     ),
-    "int8": Budget(
+    Precision.INT8: Budget(
         max_abs=1.5e-1, mean_abs=1.5e-2, psnr_min=32.0, ssim_min=0.95, psnr_mu_min=25.0, ssim_mu_min=0.9
     ),
 }
 
 
 def budget_for(precision: str) -> Budget:
-    try:
-        return BUDGETS[precision.lower()]
-    except KeyError:
-        raise KeyError(f"no tolerance budget for precision {precision!r}; known: {sorted(BUDGETS)}") from None
+    """The budget of a precision; every :class:`~mgdn_edge.precision.Precision` has one."""
+    return BUDGETS[Precision.parse(precision)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-TARGETS = ("openvino",)
+from mgdn_edge.runtimes.backends import builders
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="The IR keeps the DynamicFilter op, so loading it needs the OpenVINO extension "
         "(built on first use, or with `mgdn-edge build-plugins --openvino`).",
     )
-    p.add_argument("--to", required=True, choices=TARGETS, help="target format")
+    p.add_argument("--to", required=True, choices=sorted(builders("convert")), help="target format")
     p.add_argument("--model", required=True, help="export folder or its model.onnx")
     p.add_argument("--out", required=True, type=Path, help="output .xml (the .bin is written beside it)")
     p.add_argument(

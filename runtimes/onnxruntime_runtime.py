@@ -16,17 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
 
-from mgdn_edge.errors import BackendError
+from mgdn_edge.errors import BackendError, one_line
+from mgdn_edge.export.artefacts import FP16_ONNX
+from mgdn_edge.precision import PRECISIONS
 from mgdn_edge.runtimes.base import (
-    FP16_ONNX,
-    METADATA_PRECISION_KEY,
-    PRECISIONS,
     check_input_count,
     check_inputs,
     check_precision,
     model_description,
+    onnx_file_precision,
     resolve_onnx_path,
 )
 
@@ -36,21 +35,6 @@ SHORT_NAMES = {
     "cuda": "CUDAExecutionProvider",
     "cpu": "CPUExecutionProvider",
 }
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def file_precision(path: Path) -> str:
-    """The precision an ONNX file was built for (its metadata; fp32 when it says nothing)."""
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # protobuf decode errors
-        raise BackendError(f"{path} is not a readable ONNX file: {_first_line(exc)}") from exc
-    metadata = {p.key: p.value for p in model.metadata_props}
-    return metadata.get(METADATA_PRECISION_KEY) or "fp32"
 
 
 def select_providers(available: Sequence[str], requested: Sequence[str] | str | None) -> list[str]:
@@ -93,7 +77,7 @@ class OnnxRuntime:
         requested = None if precision is None else check_precision(precision, PRECISIONS, self.name)
         self.model_path = resolve_onnx_path(model_path, portable, requested)
         chosen = select_providers(ort.get_available_providers(), providers)
-        self.file_precision = file_precision(self.model_path)
+        self.file_precision = onnx_file_precision(self.model_path)
         self.precision = self._checked_precision(requested, chosen[0])
         options = ort.SessionOptions()
         options.log_severity_level = 3
@@ -121,7 +105,7 @@ class OnnxRuntime:
         try:
             self.session = ort.InferenceSession(str(self.model_path), options, providers=provider_args)
         except Exception as exc:  # onnxruntime raises its own exception types from C++
-            raise BackendError(f"onnxruntime cannot load {self.model_path}: {_first_line(exc)}") from exc
+            raise BackendError(f"onnxruntime cannot load {self.model_path}: {one_line(exc)}") from exc
         metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         self.config, self.static_size = model_description(self.model_path, metadata, task)
         self.input_names = [i.name for i in self.session.get_inputs()]
@@ -148,7 +132,7 @@ class OnnxRuntime:
         try:
             return self.session.run(None, dict(zip(self.input_names, arrays, strict=True)))[0]
         except Exception as exc:  # anything left is a backend failure, not a user input problem
-            raise BackendError(f"onnxruntime failed on {self.model_path.name}: {_first_line(exc)}") from exc
+            raise BackendError(f"onnxruntime failed on {self.model_path.name}: {one_line(exc)}") from exc
 
     def describe(self) -> dict[str, Any]:
         providers = self.session.get_providers()

@@ -14,10 +14,10 @@ import os
 from pathlib import Path
 
 from mgdn_edge.errors import BackendError
-from mgdn_edge.runtimes.base import METADATA_PRECISION_KEY, model_description, resolve_onnx_path
+from mgdn_edge.export.artefacts import IR_SUFFIX, IR_XML, METADATA_PRECISION_KEY
+from mgdn_edge.runtimes.backends import BACKENDS
+from mgdn_edge.runtimes.base import model_description, resolve_onnx_path
 from mgdn_edge.runtimes.openvino_ir import count_filter_ops, onnx_metadata, read_model, save_ir
-
-CONVERT_PRECISIONS = ("fp32", "fp16")
 
 
 def convert_to_openvino(
@@ -36,16 +36,17 @@ def convert_to_openvino(
     except ImportError as exc:
         raise BackendError("openvino is not installed (pip install 'mgdn-edge[openvino]')") from exc
     precision = precision.lower()
-    if precision not in CONVERT_PRECISIONS:
+    writes = BACKENDS["openvino"].builder("convert").precisions
+    if precision not in writes:
         raise BackendError(
-            f"convert --to openvino writes {' or '.join(CONVERT_PRECISIONS)}, not {precision!r} "
+            f"convert --to openvino writes {' or '.join(writes)}, not {precision!r} "
             f"(INT8 IRs come from NNCF quantization; bf16 is an execution mode: run with --precision bf16)"
         )
     source = resolve_onnx_path(model_path)
     out = Path(out_xml)
     if out.is_dir():
-        out = out / "model.xml"
-    if out.suffix.lower() != ".xml":
+        out = out / IR_XML
+    if out.suffix.lower() != IR_SUFFIX:
         raise BackendError(f"the IR is written as a .xml file (with a .bin beside it), got {out}")
     core = ov.Core()
     model, _ = read_model(core, source, extension)

@@ -23,14 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from mgdn_edge.errors import BackendError
+from mgdn_edge.export.artefacts import IR_RT_CONFIG, IR_RT_PRECISION, IR_RT_SECTION, IR_RT_STATIC, OP_TYPE
 from mgdn_edge.model.config import MGDNConfig
-from mgdn_edge.runtimes.base import PRECISIONS, parse_hw
-
-RT_SECTION = "mgdn_edge"
-RT_CONFIG = "config"
-RT_STATIC = "static_size"
-RT_PRECISION = "precision"
-IR_PRECISIONS = ("fp32", "fp16", "int8")  # what a file can be built as; bf16 is an execution mode
+from mgdn_edge.precision import FILE_PRECISIONS, PRECISIONS
+from mgdn_edge.size import Size
 
 
 @dataclass(frozen=True)
@@ -50,11 +46,11 @@ def annotate(
     ov_model: Any, config: MGDNConfig, precision: str, static_size: tuple[int, int] | None = None
 ) -> None:
     """Record config / static size / precision in ``ov_model``'s rt_info (in place)."""
-    if precision not in IR_PRECISIONS:
-        raise BackendError(f"an IR is built as one of {IR_PRECISIONS}, not {precision!r}")
-    ov_model.set_rt_info(json.dumps(config.to_dict()), [RT_SECTION, RT_CONFIG])
-    ov_model.set_rt_info(_static_text(static_size), [RT_SECTION, RT_STATIC])
-    ov_model.set_rt_info(precision, [RT_SECTION, RT_PRECISION])
+    if precision not in FILE_PRECISIONS:
+        raise BackendError(f"an IR is built as one of {', '.join(FILE_PRECISIONS)}, not {precision!r}")
+    ov_model.set_rt_info(json.dumps(config.to_dict()), [IR_RT_SECTION, IR_RT_CONFIG])
+    ov_model.set_rt_info(_static_text(static_size), [IR_RT_SECTION, IR_RT_STATIC])
+    ov_model.set_rt_info(precision, [IR_RT_SECTION, IR_RT_PRECISION])
 
 
 def save_ir(
@@ -126,30 +122,27 @@ def _rt_text(ov_model: Any, path: list[str]) -> str | None:
 
 def read_ir_description(ov_model: Any, source: str | os.PathLike[str] = "the model") -> IrDescription:
     """The config / static size / precision saved by :func:`save_ir` (BackendError when absent)."""
-    text = _rt_text(ov_model, [RT_SECTION, RT_CONFIG])
+    text = _rt_text(ov_model, [IR_RT_SECTION, IR_RT_CONFIG])
     if not text:
         raise BackendError(
-            f"{source} carries no MGDN config (rt_info {RT_SECTION}/{RT_CONFIG}); convert it with "
+            f"{source} carries no MGDN config (rt_info {IR_RT_SECTION}/{IR_RT_CONFIG}); convert it with "
             f"`mgdn-edge convert --to openvino`"
         )
     try:
         config = MGDNConfig.from_dict(json.loads(text))
     except (ValueError, TypeError) as exc:
         raise BackendError(f"{source} has an unreadable MGDN config in its rt_info: {exc}") from exc
-    static = _rt_text(ov_model, [RT_SECTION, RT_STATIC]) or ""
-    precision = (_rt_text(ov_model, [RT_SECTION, RT_PRECISION]) or "fp32").lower()
+    static = _rt_text(ov_model, [IR_RT_SECTION, IR_RT_STATIC]) or ""
+    precision = (_rt_text(ov_model, [IR_RT_SECTION, IR_RT_PRECISION]) or "fp32").lower()
     if precision not in PRECISIONS:
         raise BackendError(f"{source} records an unknown precision {precision!r} in its rt_info")
-    return IrDescription(config, parse_hw(static) if static else None, precision)
-
-
-FILTER_OP = "DynamicFilter"
+    return IrDescription(config, Size.parse(static, IR_RT_STATIC) if static else None, precision)
 
 
 def _needs_extension(exc: BaseException) -> bool:
     """Whether a read failure is OpenVINO not knowing the mgdn.DynamicFilter op."""
     text = str(exc)
-    return FILTER_OP in text and ("No conversion rule" in text or "unsupported opset" in text)
+    return OP_TYPE in text and ("No conversion rule" in text or "unsupported opset" in text)
 
 
 def read_model(
@@ -183,7 +176,7 @@ def read_model(
 
 
 def count_filter_ops(ov_model: Any) -> int:
-    return sum(op.get_type_name() == FILTER_OP for op in ov_model.get_ops())
+    return sum(op.get_type_name() == OP_TYPE for op in ov_model.get_ops())
 
 
 def onnx_metadata(ov_model: Any) -> dict[str, str]:

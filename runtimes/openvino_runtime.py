@@ -53,8 +53,9 @@ from typing import Any
 import numpy as np
 
 from mgdn_edge.errors import BackendError
+from mgdn_edge.export.artefacts import IR_XML, METADATA_PRECISION_KEY, MODEL_ONNX, OP_TYPE
+from mgdn_edge.runtimes.backends import BACKENDS
 from mgdn_edge.runtimes.base import (
-    METADATA_PRECISION_KEY,
     check_input_count,
     check_inputs,
     check_precision,
@@ -62,14 +63,12 @@ from mgdn_edge.runtimes.base import (
     model_description,
 )
 from mgdn_edge.runtimes.openvino_ir import (
-    FILTER_OP,
     onnx_metadata,
     ov_error_line,
     read_ir_description,
     read_model,
 )
 
-SUPPORTED = ("fp32", "fp16", "bf16", "int8")
 HINTS = ("LATENCY", "THROUGHPUT", "CUMULATIVE_THROUGHPUT")
 EXECUTES = {
     "fp32": "f32 weights, f32 compute",
@@ -79,14 +78,29 @@ EXECUTES = {
 }
 
 
+
+def unavailable_reason(precision: str | None = None) -> str | None:
+    """Why OpenVINO cannot run ``precision`` on this machine's CPU (bf16 needs hardware support)."""
+    if precision != "bf16":
+        return None
+    try:
+        import openvino as ov
+
+        caps = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    except Exception as exc:  # OpenVINO raises RuntimeError subclasses from C++
+        return f"not available: cannot query the OpenVINO CPU device: {ov_error_line(exc)}"
+    if "BF16" not in caps:
+        return f"not available: this CPU has no bf16 execution in OpenVINO (capabilities: {', '.join(caps)})"
+    return None
+
 def resolve_model_file(model_path: str | os.PathLike[str]) -> Path:
     """An .onnx / .xml file, or an export folder (its model.onnx, else its model.xml)."""
     path = Path(model_path)
     if path.is_dir():
-        candidates = [path / "model.onnx", path / "model.xml"]
+        candidates = [path / MODEL_ONNX, path / IR_XML]
         found = next((c for c in candidates if c.is_file()), None)
         if found is None:
-            raise BackendError(f"{path} holds neither model.onnx nor model.xml")
+            raise BackendError(f"{path} holds neither {MODEL_ONNX} nor {IR_XML}")
         path = found
     if not path.is_file():
         raise BackendError(f"model file not found: {path}")
@@ -121,7 +135,8 @@ class OpenVinoRuntime:
         except ImportError as exc:
             raise BackendError("openvino is not installed (pip install 'mgdn-edge[openvino]')") from exc
         self._ov = ov
-        requested = None if precision is None else check_precision(precision, SUPPORTED, self.name)
+        supported = BACKENDS[self.name].precisions
+        requested = None if precision is None else check_precision(precision, supported, self.name)
         self.model_path = resolve_model_file(model_path)
         self.device = device.upper()
         self.hint = None if hint is None else hint.upper()
@@ -151,7 +166,7 @@ class OpenVinoRuntime:
         model = self._apply_precision(model)
         self._relax_batch(model)
         self._filter_names = {
-            op.get_friendly_name() for op in model.get_ops() if op.get_type_name() == FILTER_OP
+            op.get_friendly_name() for op in model.get_ops() if op.get_type_name() == OP_TYPE
         }
         try:
             self.compiled = self.core.compile_model(model, self.device, self._compile_config())
@@ -193,7 +208,7 @@ class OpenVinoRuntime:
     def _compressed(self, model: Any) -> Any:
         """FP16-compressed weights, made the way ``ov.save_model`` writes them (then read back)."""
         with tempfile.TemporaryDirectory(prefix="mgdn_ov_fp16_") as tmp:
-            xml = Path(tmp) / "model.xml"
+            xml = Path(tmp) / IR_XML
             try:
                 self._ov.save_model(model, str(xml), compress_to_fp16=True)
                 # Read into memory, not memory-mapped: the .bin is deleted when this block ends.

@@ -8,6 +8,10 @@ skimage's default 7x7 uniform window, smaller for tiny crops), not hand-rolled; 
 toolkit's one definition, :func:`mgdn_edge.tasks.mu_law`. Identical outputs give
 an infinite PSNR, written as ``null`` in JSON (and never a budget violation).
 
+:func:`evaluate_stored_split` runs the same harness against reference outputs stored with their
+inputs (the pipeline computes them once per run, not once per variant) and adds the task metric
+against ground truth where the split has it.
+
 Inputs are either ``.npz`` files (keys named after the task's inputs, case-insensitive, e.g.
 ``A``/``B``, ``rgb``/``depth``; or ``<prefix>_in0.._inN`` groups such as the HDR fixtures) or
 seeded synthetic inputs at given sizes. Synthetic inputs exercise numerics, not image quality.
@@ -15,6 +19,7 @@ seeded synthetic inputs at given sizes. Synthetic inputs exercise numerics, not 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import warnings
@@ -27,8 +32,10 @@ import numpy as np
 
 from mgdn_edge.errors import ImageReadError, InputError
 from mgdn_edge.model.config import MGDNConfig
+from mgdn_edge.precision import Precision
+from mgdn_edge.results import Evaluation, ParitySummary, QualityDrop
 from mgdn_edge.runtimes.base import Runtime
-from mgdn_edge.runtimes.budgets import Budget
+from mgdn_edge.runtimes.budgets import Budget, budget_for
 from mgdn_edge.tasks import mu_law
 
 
@@ -197,3 +204,94 @@ def run_parity(
         "worst": worst,
         "passed": all(r["passed"] for r in results),
     }
+
+
+# ------------------------------------------------------------- against stored reference outputs
+
+
+class _StoredReference:
+    """A Runtime whose outputs are the stored PyTorch ones, looked up by the inputs' bytes."""
+
+    name = "torch"
+
+    def __init__(self, config: MGDNConfig, outputs: dict[str, np.ndarray]) -> None:
+        self.config, self._outputs = config, outputs
+
+    @staticmethod
+    def key(inputs: Sequence[np.ndarray]) -> str:
+        digest = hashlib.sha1()
+        for x in inputs:
+            digest.update(np.ascontiguousarray(x).tobytes())
+        return digest.hexdigest()
+
+    def run(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        return self._outputs[self.key(inputs)]
+
+    def describe(self) -> dict[str, Any]:
+        return {"runtime": "torch", "precision": "fp32", "stored": True}
+
+
+class _Recorder:
+    """Passes runs through to a runtime and keeps the outputs (for the ground-truth metrics)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime, self.name, self.config = runtime, runtime.name, runtime.config
+        self.outputs: list[np.ndarray] = []
+
+    def run(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        out = self.runtime.run(inputs)
+        self.outputs.append(out)
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        return self.runtime.describe()
+
+
+def _finite_min(values: Sequence[float | None]) -> float | None:
+    """Min of metrics where None means +inf (identical images): None if all are None."""
+    finite = [v for v in values if v is not None]
+    return min(finite) if finite else None
+
+
+def evaluate_stored_split(runtime: Runtime, npz_path: str | Path, precision: str) -> Evaluation:
+    """Parity on a stored split (vs its stored reference outputs) + the task metric vs ground truth.
+
+    The ``.npz`` holds ``names`` and per sample ``s<i>_in<j>``, ``s<i>_ref`` (the PyTorch FP32
+    output) and optionally ``s<i>_target``. The verdict is :func:`run_parity`'s, with the budget
+    of ``precision``.
+    """
+    with np.load(npz_path) as data:
+        arrays = {k: data[k] for k in data.files}
+    names = [str(n) for n in arrays["names"]]
+    cases, refs, targets = [], {}, []
+    for i, name in enumerate(names):
+        inputs = [arrays[f"s{i}_in{j}"] for j in range(runtime.config.n_inputs)]
+        cases.append(Case(name, inputs))
+        refs[_StoredReference.key(inputs)] = arrays[f"s{i}_ref"]
+        targets.append(arrays.get(f"s{i}_target"))
+    task = runtime.config.task
+    recorder = _Recorder(runtime)
+    reference = _StoredReference(runtime.config, refs)
+    report = run_parity(recorder, reference, cases, budget_for(precision), precision)
+    metrics = [c["outputs"]["output"] for c in report["cases"]]
+    psnr_key, ssim_key = ("psnr_mu", "ssim_mu") if task == "hdr" else ("psnr", "ssim")
+    parity = ParitySummary(
+        passed=report["passed"],
+        budget=report["budget"],
+        precision=Precision.parse(precision),
+        cases=len(cases),
+        max_abs=report["worst"]["max_abs"],
+        mean_abs=max(m["mean_abs"] for m in metrics),
+        psnr_key=psnr_key,
+        psnr_min=_finite_min([m.get(psnr_key) for m in metrics]),
+        ssim_min=_finite_min([m.get(ssim_key) for m in metrics]),
+        violations=sorted({v for c in report["cases"] for v in c["violations"]}),
+    )
+    quality = None
+    if targets and all(t is not None for t in targets):
+        got = [image_metrics(t, o, task)[psnr_key] for t, o in zip(targets, recorder.outputs, strict=True)]
+        ref = [image_metrics(t, arrays[f"s{i}_ref"], task)[psnr_key] for i, t in enumerate(targets)]
+        if all(v is not None for v in got + ref):
+            mean_got, mean_ref = float(np.mean(got)), float(np.mean(ref))
+            quality = QualityDrop(psnr_key, mean_got, mean_ref, mean_ref - mean_got)
+    return Evaluation(parity=parity, quality=quality, parity_report=report)

@@ -47,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def reference_checkpoint(model: str, explicit: str | None) -> Path:
     """The reference checkpoint: explicit, a .pth model itself, or the manifest's (sha256-checked)."""
     from mgdn_edge.errors import BackendError
-    from mgdn_edge.runtimes.base import read_manifest, resolve_onnx_path, sha256_file
+    from mgdn_edge.export.artefacts import sha256_file
+    from mgdn_edge.runtimes.base import read_manifest, resolve_onnx_path
 
     if explicit:
         return Path(explicit)
@@ -72,20 +73,17 @@ def reference_checkpoint(model: str, explicit: str | None) -> Path:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from mgdn_edge.errors import InputError
+    from mgdn_edge.atomic import write_text
     from mgdn_edge.runtimes import open_runtime
-    from mgdn_edge.runtimes.base import parse_hw
     from mgdn_edge.runtimes.budgets import budget_for
     from mgdn_edge.runtimes.parity import Case, npz_cases, run_parity, synthetic_cases
+    from mgdn_edge.size import parse_sizes
 
     runtime = open_runtime(
         args.runtime, args.model, task=args.task, precision=args.precision, threads=args.threads
     )
     precision = runtime.describe()["precision"]
-    try:
-        budget = budget_for(precision)
-    except KeyError as exc:
-        raise InputError(str(exc.args[0])) from None
+    budget = budget_for(precision)
     task = args.task or runtime.config.task
     reference = open_runtime("torch", reference_checkpoint(args.model, args.reference), task=task)
     cases = npz_cases(args.inputs, reference.config) if args.inputs else []
@@ -95,15 +93,11 @@ def run(args: argparse.Namespace) -> int:
         source = open_source(task, args.data, crop=args.crop, samples=args.samples, seed=args.seed)
         cases += [Case(sample.name, sample.inputs) for sample in source]
     if args.sizes or not (args.inputs or args.data):
-        try:
-            sizes = [parse_hw(s) for s in (args.sizes or ["64x64", "61x75"])]
-        except ValueError:
-            raise InputError(f"--sizes take HxW values, got {args.sizes}") from None
+        sizes = parse_sizes(args.sizes or ["64x64", "61x75"])
         cases += synthetic_cases(reference.config, sizes, batch=args.batch, seed=args.seed)
     report = run_parity(runtime, reference, cases, budget, precision)
     text = json.dumps(report, indent=2)
     print(text)
     if args.json_out:
-        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json_out).write_text(text + "\n")
+        write_text(args.json_out, text + "\n")
     return 0 if report["passed"] else 1

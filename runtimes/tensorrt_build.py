@@ -42,24 +42,17 @@ from typing import Any
 import onnx
 
 from mgdn_edge.errors import BackendError, MgdnEdgeError
+from mgdn_edge.export.artefacts import FP16_ONNX, INT8_ONNX, MODEL_ONNX, is_filter_node, sha256_file
 from mgdn_edge.model.config import MGDNConfig
-from mgdn_edge.runtimes.base import (
-    FP16_ONNX,
-    METADATA_PRECISION_KEY,
-    model_description,
-    parse_hw,
-    sha256_file,
-)
+from mgdn_edge.runtimes.backends import BACKENDS
+from mgdn_edge.runtimes.base import model_description, onnx_file_precision
+from mgdn_edge.size import Size
 
-BUILD_PRECISIONS = ("fp32", "fp16", "int8")
-INT8_ONNX = "model.int8.onnx"  # what `mgdn-edge quantize --backend onnx` writes by default
-MODEL_ONNX = "model.onnx"
 SIDECAR_SUFFIX = ".json"
 DEFAULT_OPT = (256, 256)
 DEFAULT_MAX = (1024, 1024)
 DEFAULT_WORKSPACE = 2 << 30  # bytes; TensorRT's default is the whole device memory
 TENSORRT_PIP = "tensorrt"  # NVIDIA's wheel; on Jetson the JetPack python3-libnvinfer package
-QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
 
 
 class EngineBuildError(MgdnEdgeError):
@@ -148,17 +141,6 @@ def tensorrt_major(version: str) -> int:
 # argument checks and the build plan (no TensorRT needed)
 
 
-def parse_size(text: str | Sequence[int], what: str) -> tuple[int, int]:
-    """``"HxW"`` or (H, W) -> positive (H, W); a clear error naming ``what`` otherwise."""
-    try:
-        h, w = parse_hw(text) if isinstance(text, str) else (int(text[0]), int(text[1]))
-    except (ValueError, IndexError, TypeError):
-        raise BackendError(f"{what} must be HxW (e.g. 256x384), got {text!r}") from None
-    if h < 1 or w < 1:
-        raise BackendError(f"{what} must be positive, got {text!r}")
-    return h, w
-
-
 def min_valid_size(config: MGDNConfig) -> tuple[int, int]:
     """The smallest HxW the network accepts (found with its own input validation)."""
     import numpy as np
@@ -194,17 +176,17 @@ def make_profile(
     if static is not None:
         given = {n: v for n, v in (("min", min_hw), ("opt", opt_hw), ("max", max_hw)) if v is not None}
         for name, value in given.items():
-            if parse_size(value, f"--{name}") != static:
+            if Size.parse(value, f"--{name}") != static:
                 raise BackendError(
                     f"the model was exported for a fixed {static[0]}x{static[1]}; --{name} {value} "
                     "cannot differ (re-export without --static for a size range)"
                 )
         return ShapeProfile(static, static, static, 1, opt_b, max_batch)
     floor = min_valid_size(config)
-    lo = parse_size(min_hw, "--min") if min_hw is not None else floor
-    hi = parse_size(max_hw, "--max") if max_hw is not None else DEFAULT_MAX
+    lo = Size.parse(min_hw, "--min") if min_hw is not None else floor
+    hi = Size.parse(max_hw, "--max") if max_hw is not None else DEFAULT_MAX
     if opt_hw is not None:
-        mid = parse_size(opt_hw, "--opt")
+        mid = Size.parse(opt_hw, "--opt")
     else:  # the default opt, moved into [min, max] when those were given narrower
         mid = tuple(min(max(d, lo_d), hi_d) for d, lo_d, hi_d in zip(DEFAULT_OPT, lo, hi, strict=True))
     if lo[0] < floor[0] or lo[1] < floor[1]:
@@ -219,27 +201,11 @@ def make_profile(
     return ShapeProfile(lo, mid, hi, 1, opt_b, max_batch)  # type: ignore[arg-type]
 
 
-def onnx_precision(path: Path) -> str:
-    """The precision an ONNX file was built as (metadata), or int8 when it has Q/DQ nodes."""
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # protobuf decode errors
-        raise BackendError(f"{path} is not a readable ONNX file: {exc}") from exc
-    metadata = {p.key: p.value for p in model.metadata_props}
-    if metadata.get(METADATA_PRECISION_KEY):
-        return metadata[METADATA_PRECISION_KEY]
-    return "int8" if has_qdq(model) else "fp32"
-
-
-def has_qdq(model: onnx.ModelProto) -> bool:
-    return any(n.op_type in QDQ_OPS for n in model.graph.node)
-
-
 def plan_build(
     model: str | os.PathLike[str],
     precision: str,
     trt_major: int,
-    file_precision: Callable[[Path], str] = onnx_precision,
+    file_precision: Callable[[Path], str] = onnx_file_precision,
 ) -> BuildPlan:
     """Which ONNX file to build and how, for ``precision`` on TensorRT ``trt_major``.
 
@@ -247,8 +213,9 @@ def plan_build(
     from it) or one .onnx file, whose own precision must fit the request.
     """
     precision = precision.lower()
-    if precision not in BUILD_PRECISIONS:
-        raise BackendError(f"TensorRT engines are built as {', '.join(BUILD_PRECISIONS)}, not {precision!r}")
+    builds = BACKENDS["tensorrt"].builder("engine").precisions
+    if precision not in builds:
+        raise BackendError(f"TensorRT engines are built as {', '.join(builds)}, not {precision!r}")
     path = Path(model)
     strongly_typed_ok = trt_major >= 10  # NetworkDefinitionCreationFlag.STRONGLY_TYPED
     strongly_typed_only = trt_major >= 11  # precision builder flags are gone
@@ -432,7 +399,7 @@ def _pin_fp32(trt: Any, network: Any, layer_types: Sequence[str]) -> int:
 
 def _expected_filters(path: Path) -> int:
     model = onnx.load(str(path), load_external_data=False)
-    return sum(1 for n in model.graph.node if n.domain == "mgdn" and n.op_type == "DynamicFilter")
+    return sum(1 for n in model.graph.node if is_filter_node(n))
 
 
 def build_engine(

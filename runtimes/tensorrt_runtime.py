@@ -26,13 +26,8 @@ import numpy as np
 
 from mgdn_edge.errors import BackendError, InputError
 from mgdn_edge.model.config import MGDNConfig
-from mgdn_edge.runtimes.base import (
-    PRECISIONS,
-    check_inputs,
-    check_precision,
-    for_task,
-    model_description,
-)
+from mgdn_edge.precision import PRECISIONS
+from mgdn_edge.runtimes.base import check_inputs, check_precision, for_task, model_description
 from mgdn_edge.runtimes.tensorrt_build import (
     ShapeProfile,
     import_tensorrt,
@@ -43,6 +38,21 @@ from mgdn_edge.runtimes.tensorrt_build import (
 
 ENGINE_SUFFIXES = (".engine", ".plan")
 
+
+
+def unavailable_reason(precision: str | None = None) -> str | None:
+    """Why TensorRT cannot run here: its package does not import, or there is no CUDA GPU."""
+    try:
+        import_tensorrt()
+    except BackendError as exc:
+        return f"not available: {exc}"
+    try:
+        import torch
+
+        has_gpu = torch.cuda.is_available()
+    except Exception:
+        has_gpu = False
+    return None if has_gpu else "not available: no CUDA GPU"
 
 def check_profile(shape: Sequence[int], profile: ShapeProfile, name: str) -> None:
     """InputError unless the NCHW ``shape`` lies within the engine's profile (batch, H, W)."""

@@ -16,7 +16,7 @@ import onnx
 import pytest
 from onnx import TensorProto
 
-from mgdn_edge.runtimes.base import FP16_ONNX, METADATA_CONFIG_KEY, METADATA_PRECISION_KEY
+from mgdn_edge.export.artefacts import FP16_ONNX, METADATA_CONFIG_KEY, METADATA_PRECISION_KEY
 from mgdn_edge.runtimes.budgets import budget_for
 from mgdn_edge.runtimes.parity import image_metrics, violations
 

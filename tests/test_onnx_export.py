@@ -18,7 +18,8 @@ import pytest
 import torch
 
 from mgdn_edge.cli import main
-from mgdn_edge.export.dynamic_filter_onnx import DECOMPOSITIONS, DOMAIN, OP_TYPE, standalone_model
+from mgdn_edge.export.artefacts import OP_DOMAIN, OP_TYPE
+from mgdn_edge.export.dynamic_filter_onnx import DECOMPOSITIONS, standalone_model
 from mgdn_edge.export.graph_checks import largest_tensor, observed_shapes, unfold_sized
 from mgdn_edge.export.onnx_export import (
     ExportError,
@@ -80,8 +81,8 @@ def test_model_has_one_custom_node_per_filter_with_function_and_plugin_attribute
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
         assert attrs == {"kernel_size": 7, "plugin_namespace": b"mgdn", "plugin_version": b"1"}
         assert list(node.input)[1]  # feat, kernels
-    assert [(f.domain, f.name) for f in graph.functions] == [(DOMAIN, OP_TYPE)]
-    assert {op.domain: op.version for op in graph.opset_import}[DOMAIN] == 1
+    assert [(f.domain, f.name) for f in graph.functions] == [(OP_DOMAIN, OP_TYPE)]
+    assert {op.domain: op.version for op in graph.opset_import}[OP_DOMAIN] == 1
     assert [i.name for i in graph.graph.input] == ["under", "ref", "over"]
     dims = [d.dim_param or d.dim_value for d in graph.graph.input[0].type.tensor_type.shape.dim]
     assert dims == ["batch", 6, "height", "width"]
@@ -93,7 +94,7 @@ def test_portable_graph_has_standard_ops_only(tiny_hdr):
     portable = onnx.load(out / "model.portable.onnx")
     assert not portable.functions
     assert {n.domain for n in portable.graph.node} <= {"", "ai.onnx"}
-    assert DOMAIN not in {op.domain for op in portable.opset_import}
+    assert OP_DOMAIN not in {op.domain for op in portable.opset_import}
     check_model(portable, "model.portable.onnx")
 
 

@@ -13,6 +13,7 @@ import torch
 from onnx import numpy_helper
 
 from mgdn_edge.cli import main
+from mgdn_edge.errors import InputError
 from mgdn_edge.export.onnx_export import export_model
 from mgdn_edge.model import MGDN, preset
 from mgdn_edge.runtimes.budgets import BUDGETS, Budget, budget_for
@@ -79,7 +80,7 @@ def test_budgets_cover_every_precision_and_fp32_is_the_acceptance_bound():
     assert BUDGETS["fp32"].max_abs == 1e-4
     ordered = [BUDGETS[p].max_abs for p in ("fp32", "fp16", "bf16", "int8")]
     assert ordered == sorted(ordered)
-    with pytest.raises(KeyError):
+    with pytest.raises(InputError, match="unknown precision 'fp8'"):  # a user's error, not a KeyError
         budget_for("fp8")
 
 

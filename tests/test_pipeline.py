@@ -17,10 +17,9 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio
 
-from mgdn_edge import pipeline
 from mgdn_edge.errors import InputError
 from mgdn_edge.model import MGDN, preset
-from mgdn_edge.pipeline import PipelineOptions, Variant, run_pipeline, select_variants
+from mgdn_edge.pipeline import PipelineOptions, Variant, catalogue, run_pipeline, select_variants
 from mgdn_edge.tasks import mu_law
 
 HAS_OPENVINO = importlib.util.find_spec("openvino") is not None
@@ -42,7 +41,7 @@ def _sha(path: Path) -> str:
 
 
 def test_pipeline_end_to_end_then_from_cache(tiny_checkpoint, tmp_path, monkeypatch):
-    monkeypatch.setattr(pipeline, "VARIANTS", (*pipeline.VARIANTS, BROKEN))
+    monkeypatch.setattr(catalogue, "VARIANTS", (*catalogue.VARIANTS, BROKEN))
     wanted = ["torch", "ort-fp32", "trt-fp32", "broken-fp32"] + (["ov-fp32"] if HAS_OPENVINO else [])
     out = tmp_path / "out"
     options = PipelineOptions(
@@ -60,7 +59,7 @@ def test_pipeline_end_to_end_then_from_cache(tiny_checkpoint, tmp_path, monkeypa
         progress=False,
         verify_export=False,  # the exporter's own check is tested in test_onnx_export.py
     )
-    results = run_pipeline(options)
+    results = run_pipeline(options).to_dict()
     by_name = {v["name"]: v for v in results["variants"]}
     expected = {"torch-fp32", "ort-fp32", "trt-fp32", "broken-fp32"} | (
         {"ov-fp32"} if HAS_OPENVINO else set()
@@ -71,8 +70,8 @@ def test_pipeline_end_to_end_then_from_cache(tiny_checkpoint, tmp_path, monkeypa
         assert (out / name).is_file(), name
 
     # skipped / failed variants carry one-line reasons and do not stop the others
-    trt = next(v for v in pipeline.VARIANTS if v.name == "trt-fp32")
-    if pipeline.unavailable_reason(trt) is not None:  # no TensorRT + GPU here
+    trt = next(v for v in catalogue.VARIANTS if v.name == "trt-fp32")
+    if catalogue.unavailable_reason(trt) is not None:  # no TensorRT + GPU here
         assert by_name["trt-fp32"]["status"] == "skipped"
         assert by_name["trt-fp32"]["reason"].startswith("not available: ")
     broken = by_name["broken-fp32"]
@@ -130,7 +129,7 @@ def test_pipeline_end_to_end_then_from_cache(tiny_checkpoint, tmp_path, monkeypa
     # second run: everything that succeeded is reused, the artefacts are not rewritten
     model_file = out / "export" / "model.onnx"
     stamp = model_file.stat().st_mtime_ns
-    again = run_pipeline(options)
+    again = run_pipeline(options).to_dict()
     by_name2 = {v["name"]: v for v in again["variants"]}
     for name, v in by_name.items():
         assert by_name2[name]["status"] == v["status"]
@@ -149,7 +148,7 @@ def test_variant_selection():
     # bf16 runs the FP32 IR, TensorRT INT8 the QDQ ONNX: selecting them brings those along
     assert [v.name for v in select_variants(["ov-bf16"])] == ["torch-fp32", "ov-fp32", "ov-bf16"]
     assert [v.name for v in select_variants(["trt-int8"])] == ["torch-fp32", "ort-int8", "trt-int8"]
-    assert len(select_variants(None)) == len(pipeline.VARIANTS)
+    assert len(select_variants(None)) == len(catalogue.VARIANTS)
     with pytest.raises(InputError, match="unknown runtime or variant 'onnx'"):
         select_variants(["onnx"])
 

@@ -21,15 +21,16 @@ from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
 from mgdn_edge.calibration import open_source
+from mgdn_edge.calibration.accuracy import PSNR_CEILING_DB, capped_psnr
+from mgdn_edge.calibration.qdq_build import build_qdq, calibrate, portable_graph, run_all, session
 from mgdn_edge.calibration.qdq_lint import lint_qdq
-from mgdn_edge.calibration.quantize import PSNR_CEILING_DB, capped_psnr, quantize_model
-from mgdn_edge.calibration.quantize_onnx import build_qdq, calibrate, portable_graph, run_all, session
+from mgdn_edge.calibration.quantize import quantize_model
 from mgdn_edge.cli import main
 from mgdn_edge.errors import BackendError
+from mgdn_edge.export.artefacts import METADATA_PRECISION_KEY
 from mgdn_edge.export.onnx_export import export_model
 from mgdn_edge.model import MGDN, preset
 from mgdn_edge.runtimes import open_runtime
-from mgdn_edge.runtimes.base import METADATA_PRECISION_KEY
 from mgdn_edge.runtimes.budgets import budget_for
 from mgdn_edge.runtimes.parity import run_parity, synthetic_cases
 

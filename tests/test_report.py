@@ -16,10 +16,13 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from mgdn_edge.bench import bench_size, failure_line, latency_stats, parse_sizes
+from mgdn_edge.bench import bench_size, latency_stats
 from mgdn_edge.cli import main
 from mgdn_edge.errors import InputError
+from mgdn_edge.pipeline.worker import failure_line
 from mgdn_edge.report import RESULTS_SCHEMA, derive, load_results, pareto_front, write_report
+from mgdn_edge.results import PipelineResults
+from mgdn_edge.size import parse_sizes
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -228,7 +231,8 @@ def test_report_names_every_variant_with_figures_and_reasons(results, tmp_path):
     assert "over budget: psnr_mu 20 < 25" in md
     assert "+0.500" in md and "1.50 MB" in md
     report = json.loads(paths["json"].read_text())
-    assert report["derived"]["points"] and report["variants"] == results["variants"]
+    assert report["derived"]["points"]
+    assert PipelineResults.from_dict(report).variants == PipelineResults.from_dict(results).variants
 
 
 def test_report_cli_rebuilds_from_results_and_rejects_other_json(results, tmp_path, capsys):
@@ -237,7 +241,7 @@ def test_report_cli_rebuilds_from_results_and_rejects_other_json(results, tmp_pa
     assert main(["report", str(src), "--out", str(tmp_path / "rep")]) == 0
     assert (tmp_path / "rep" / "report.html").is_file()
     # report.json is accepted too (derived figures are recomputed)
-    assert load_results(tmp_path / "rep" / "report.json")["run_id"] == "run-1"
+    assert load_results(tmp_path / "rep" / "report.json").run_id == "run-1"
     bad = tmp_path / "other.json"
     bad.write_text(json.dumps({"schema": "something-else"}))
     capsys.readouterr()
@@ -275,7 +279,7 @@ def test_bench_statistics_on_known_delays():
     timed = [0.001 * d for d in (7, 1, 10, 3, 2, 9, 4, 8, 6, 5)]
     runtime = _FakeRuntime(clock, warmup + timed)
     x = np.zeros((1, 6, 8, 12), np.float32)
-    row = bench_size(runtime, [x], warmup=2, repeats=10, clock=clock)
+    row = bench_size(runtime, [x], warmup=2, repeats=10, clock=clock).to_dict()
     assert runtime.calls == 12
     assert row["size"] == [8, 12] and row["repeats"] == 10 and len(row["times_ms"]) == 10
     # sorted 1..10 ms: p50 = 5.5, p90 at rank 0.9 * 9 = 8.1 -> 9 + 0.1 * (10 - 9) = 9.1

@@ -12,10 +12,11 @@ import torch
 
 from mgdn_edge.cli import main
 from mgdn_edge.errors import BackendError, InputError
+from mgdn_edge.export.artefacts import METADATA_PRECISION_KEY
 from mgdn_edge.export.onnx_export import export_model
 from mgdn_edge.model import MGDN, preset
-from mgdn_edge.runtimes import available_runtimes, open_runtime, register_runtime
-from mgdn_edge.runtimes.base import METADATA_PRECISION_KEY
+from mgdn_edge.precision import Precision
+from mgdn_edge.runtimes import BACKENDS, Backend, available_runtimes, open_runtime, register_backend
 from mgdn_edge.runtimes.onnxruntime_runtime import select_providers
 
 TOL = 1e-4
@@ -179,7 +180,7 @@ def _mff_folder(exports) -> Path:
     return exports["mff"][2]
 
 
-def test_register_runtime_extends_open_runtime(exports):
+def test_register_backend_extends_open_runtime(exports):
     class Echo:
         name = "echo"
 
@@ -192,9 +193,14 @@ def test_register_runtime_extends_open_runtime(exports):
         def describe(self):
             return {"runtime": self.name}
 
-    register_runtime("echo", Echo)
-    rt = open_runtime("echo", "unused", task="mff", precision="fp32", threads=None)
-    assert rt.describe() == {"runtime": "echo"}
+    register_backend(
+        Backend("echo", "Echo", Echo, package="numpy", install="", precisions=(Precision.FP32,))
+    )
+    try:
+        rt = open_runtime("echo", "unused", task="mff", precision="fp32", threads=None)
+        assert rt.describe() == {"runtime": "echo"}
+    finally:
+        del BACKENDS["echo"]
 
 
 # --------------------------------------------------------------------------- fuse CLI

@@ -20,8 +20,8 @@ import pytest
 from onnx import TensorProto, helper
 
 from mgdn_edge.errors import BackendError, InputError
+from mgdn_edge.export.artefacts import FP16_ONNX, METADATA_CONFIG_KEY, METADATA_PRECISION_KEY
 from mgdn_edge.model import preset
-from mgdn_edge.runtimes.base import FP16_ONNX, METADATA_CONFIG_KEY, METADATA_PRECISION_KEY
 from mgdn_edge.runtimes.tensorrt_build import (
     INT8_ONNX,
     EngineBuildError,

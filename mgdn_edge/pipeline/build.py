@@ -1,0 +1,156 @@
+"""Each variant's artefact under ``variants/<name>/``: made once, reused while its inputs hold.
+
+Checkpoint, export and reuse variants point at files that already exist. Variants whose
+artefact a backend builder makes (``convert``, ``quantize``, ``engine``: see the backend
+records) are built in a worker process (:mod:`mgdn_edge.pipeline.worker`), so a crash in a
+native library fails that variant only; calibration uses the calibration split only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from mgdn_edge.atomic import write_json
+from mgdn_edge.errors import BackendError, InputError
+from mgdn_edge.export.artefacts import CHECKPOINT_FILE, FP16_ONNX, MANIFEST_FILE, MODEL_ONNX, quantized_file
+from mgdn_edge.pipeline.cache import (
+    artefact_records,
+    artefacts_intact,
+    cache_key,
+    read_record,
+    relative,
+    tool_versions,
+)
+from mgdn_edge.pipeline.catalogue import BUILDER_KINDS, Variant
+from mgdn_edge.pipeline.state import RunState
+from mgdn_edge.pipeline.worker import run_in_worker
+from mgdn_edge.runtimes.backends import get_backend, load_attribute
+
+BUILD_RECORD = "build.json"
+BOOKKEEPING = {BUILD_RECORD, "result.json", "build.log", "measure.log"}
+
+
+def variant_dir(state: RunState, variant: Variant) -> Path:
+    return state.out / "variants" / variant.name
+
+
+def _build_key(state: RunState, variant: Variant) -> str:
+    builder = variant.builder()
+    parts: dict[str, Any] = {
+        "variant": variant.name,
+        "build": variant.build,
+        "precision": variant.precision,
+        "export": state.export_key if variant.build != "checkpoint" else None,
+        "checkpoint": state.checkpoint_sha,
+        "versions": tool_versions(
+            get_backend(variant.runtime).package, *(builder.requires if builder else ()), "onnx"
+        ),
+    }
+    if variant.build == "quantize":
+        parts["calibration"] = [state.data["key"], state.data["calib_items"]]
+    if variant.source:
+        parts["source"] = state.built.get(variant.source, {}).get("key")
+    return cache_key(parts)
+
+
+def _source_record(state: RunState, variant: Variant) -> dict[str, Any]:
+    source = state.built.get(variant.source or "")
+    if source is None:
+        raise BackendError(f"needs variant {variant.source}, which did not build")
+    return source
+
+
+def build_step(state: RunState, variant: Variant) -> dict[str, Any]:
+    """Artefacts of ``variant`` (reused when its key and hashes match); raises on failure."""
+    vdir, root = variant_dir(state, variant), state.out
+    key = _build_key(state, variant)
+    record = read_record(vdir / BUILD_RECORD)
+    if (
+        not state.options.force
+        and record is not None
+        and record.get("key") == key
+        and artefacts_intact(record["artefacts"], root)
+    ):
+        return {**record, "cached": True}
+    if vdir.exists():
+        shutil.rmtree(vdir)
+    vdir.mkdir(parents=True)
+    info: dict[str, Any] = {}
+    if variant.build == "checkpoint":
+        model = vdir / CHECKPOINT_FILE
+        shutil.copyfile(state.checkpoint, model)
+        files = [model]
+    elif variant.build == "export":
+        model = state.export_dir / MODEL_ONNX
+        files = [model, state.export_dir / MANIFEST_FILE]
+    elif variant.build == "export-fp16":
+        model = state.export_dir / FP16_ONNX
+        files = [model]
+    elif variant.build == "reuse":
+        source = _source_record(state, variant)
+        model = root / source["model"]
+        files = [root / a["path"] for a in source["artefacts"]]
+    else:
+        job = {
+            "variant": variant.name,
+            "runtime": variant.runtime,
+            "build": variant.build,
+            "precision": str(variant.precision),
+            "export_dir": str(state.export_dir),
+            "out_dir": str(vdir),
+            "root": str(root),
+            "task": state.task,
+            "data": {
+                "spec": state.options.data,
+                "crop": state.data.get("crop"),
+                "seed": state.options.seed,
+                "items": state.data.get("calib_items"),
+            },
+            "source_model": str(root / _source_record(state, variant)["model"]) if variant.source else None,
+        }
+        produced = run_in_worker("build", job, vdir / "build.log", state.options.timeout_s)
+        model = Path(produced["model"])
+        info = produced.get("info", {})
+        files = sorted(p for p in vdir.iterdir() if p.is_file() and p.name not in BOOKKEEPING)
+    record = {
+        "key": key,
+        "model": relative(model, root),
+        "artefacts": artefact_records(files, root),
+        "info": info,
+        "run_id": state.run_id,
+    }
+    write_json(vdir / BUILD_RECORD, record)
+    return {**record, "cached": False}
+
+
+def run_build_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Inside the build worker: make one variant's artefact with its backend's builder."""
+    if job["build"] not in BUILDER_KINDS:
+        raise InputError(f"unknown build kind {job['build']!r}")
+    builder = get_backend(job["runtime"]).builder(job["build"])
+    out_dir, export_dir, root = Path(job["out_dir"]), Path(job["export_dir"]), Path(job["root"])
+    precision = job["precision"]
+    if job["build"] == "quantize":
+        from mgdn_edge.calibration import open_source
+        from mgdn_edge.calibration.quantize import quantize_model
+
+        data = job["data"]
+        crop = None if data["crop"] is None else "x".join(str(v) for v in data["crop"])
+        source = open_source(job["task"], data["spec"], crop=crop, seed=data["seed"]).subset(data["items"])
+        out = out_dir / quantized_file(precision, builder.suffix)
+        result = quantize_model(export_dir, source, builder.name, precision, out)
+        return {"model": str(result.path), "info": _jsonable(result)}
+    onnx = Path(job["source_model"]) if job.get("source_model") else export_dir / MODEL_ONNX
+    result = load_attribute(builder.function)(onnx, out_dir / f"model{builder.suffix}", precision=precision)
+    if isinstance(result, Path):  # a converter returns the file it wrote
+        return {"model": str(result), "info": {"converted_from": relative(onnx, root), "weights": precision}}
+    return {"model": str(result.path), "info": _jsonable(result)}
+
+
+def _jsonable(result: Any) -> dict[str, Any]:
+    """A builder's result dataclass as JSON types (paths and other objects as strings)."""
+    return json.loads(json.dumps(dataclasses.asdict(result), default=str))

@@ -1,0 +1,218 @@
+"""One record per inference backend: everything the CLI, pipeline, bench and quantize ask about it.
+
+A backend is a runtime class plus the artefacts it can be given (an ONNX file, an IR converted
+from it, a quantized file, an engine) and the conditions under which it works on this machine.
+Each fact lives in its :class:`Backend` record, and every caller asks the record instead of
+keeping its own table: adding a backend is one runtime module plus one record here.
+
+Records name code as ``"module:attribute"`` strings that are imported only when used, so
+reading this table (``mgdn-edge --help``, availability checks) pulls in neither torch nor any
+runtime package.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mgdn_edge.errors import BackendError
+from mgdn_edge.export.artefacts import ENGINE_FILE, IR_SUFFIX, ONNX_SUFFIX
+from mgdn_edge.precision import Precision
+
+FP32, FP16, BF16, INT8 = Precision.FP32, Precision.FP16, Precision.BF16, Precision.INT8
+
+
+@dataclass(frozen=True)
+class Builder:
+    """How a backend makes one kind of artefact from an export folder: ``function`` and what it writes."""
+
+    name: str  # how the CLI names this kind of artefact (``quantize --backend onnx``)
+    function: str  # "module:attribute"
+    precisions: tuple[Precision, ...]  # the precisions this builder writes
+    suffix: str  # the suffix of the file it writes
+    requires: tuple[str, ...] = ()  # Python packages it needs beyond the backend's own
+
+    def unavailable_reason(self, precision: str) -> str | None:
+        """Why this builder cannot make a ``precision`` artefact here, or None."""
+        if Precision.parse(precision) not in self.precisions:
+            built = ", ".join(map(str, self.precisions))
+            return f"not available: the {self.name} builder makes {built}, not {precision}"
+        missing = [p for p in self.requires if _missing_module(p)]
+        if missing:
+            return f"not available: Python package {missing[0]!r} is not installed"
+        return None
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    label: str  # how reports name it
+    runtime: str | Callable[..., Any]  # "module:Class" (or the class) implementing base.Runtime
+    package: str  # the Python package the runtime imports
+    install: str  # what to install when the package is missing
+    precisions: tuple[Precision, ...]  # what the runtime can execute; the first is its default
+    aliases: tuple[str, ...] = ()
+    suffixes: tuple[str, ...] = ()  # model files ``--runtime auto`` gives to this backend
+    convert: Builder | None = None  # export -> this backend's own format
+    quantize: Builder | None = None  # export + calibration data -> a quantized file
+    engine: Builder | None = None  # export -> a device-specific engine
+    checks: str | None = None  # "module:function(precision) -> reason | None": machine checks
+
+    def unavailable_reason(self, precision: str | None = None) -> str | None:
+        """Why this backend (at ``precision``) cannot run on this machine now, or None."""
+        if _missing_module(self.package):
+            return f"not available: Python package {self.package!r} is not installed ({self.install})"
+        if precision is not None and Precision.parse(precision) not in self.precisions:
+            return f"not available: {self.name} does not run {precision}"
+        if self.checks is not None:
+            return load_attribute(self.checks)(precision)
+        return None
+
+    def builder(self, kind: str) -> Builder:
+        """This backend's ``kind`` builder ("convert", "quantize", "engine"); BackendError if none."""
+        found = getattr(self, kind, None)
+        if not isinstance(found, Builder):
+            raise BackendError(f"{self.name} has no {kind} builder")
+        return found
+
+    def runtime_class(self) -> Callable[..., Any]:
+        """The runtime class; a missing package is a BackendError that says what to install."""
+        if not isinstance(self.runtime, str):
+            return self.runtime
+        try:
+            return load_attribute(self.runtime)
+        except ModuleNotFoundError as exc:
+            raise BackendError(
+                f"runtime {self.name!r} needs the Python package {exc.name!r}, which is not installed "
+                f"({self.install})"
+            ) from exc
+
+
+BACKENDS: dict[str, Backend] = {
+    b.name: b
+    for b in (
+        Backend(
+            name="torch",
+            label="PyTorch",
+            runtime="mgdn_edge.runtimes.torch_runtime:TorchRuntime",
+            package="torch",
+            install="pip install torch",
+            precisions=(FP32,),
+            aliases=("pytorch",),
+            suffixes=(".pth", ".pt"),
+        ),
+        Backend(
+            name="onnxruntime",
+            label="ONNX Runtime",
+            runtime="mgdn_edge.runtimes.onnxruntime_runtime:OnnxRuntime",
+            package="onnxruntime",
+            install="pip install 'mgdn-edge[onnx]'",
+            precisions=(FP32, FP16, INT8),
+            aliases=("ort",),
+            suffixes=(ONNX_SUFFIX,),
+            quantize=Builder(
+                "onnx", "mgdn_edge.calibration.quantize_onnx:quantize_export", (INT8, FP16), ONNX_SUFFIX
+            ),
+        ),
+        Backend(
+            name="openvino",
+            label="OpenVINO",
+            runtime="mgdn_edge.runtimes.openvino_runtime:OpenVinoRuntime",
+            package="openvino",
+            install="pip install 'mgdn-edge[openvino]'",
+            precisions=(FP32, FP16, BF16, INT8),
+            aliases=("ov",),
+            suffixes=(IR_SUFFIX,),
+            convert=Builder(
+                "openvino", "mgdn_edge.runtimes.openvino_convert:convert_to_openvino", (FP32, FP16), IR_SUFFIX
+            ),
+            quantize=Builder(
+                "openvino",
+                "mgdn_edge.calibration.quantize_openvino:quantize_export",
+                (INT8, FP16),
+                IR_SUFFIX,
+                requires=("nncf",),
+            ),
+            checks="mgdn_edge.runtimes.openvino_runtime:unavailable_reason",
+        ),
+        Backend(
+            name="tensorrt",
+            label="TensorRT",
+            runtime="mgdn_edge.runtimes.tensorrt_runtime:TensorRTRuntime",
+            package="tensorrt",
+            install="pip install 'mgdn-edge[tensorrt]' on a machine with an NVIDIA GPU",
+            precisions=(FP32, FP16, INT8),
+            aliases=("trt",),
+            suffixes=(Path(ENGINE_FILE).suffix, ".plan"),
+            engine=Builder(
+                "tensorrt",
+                "mgdn_edge.runtimes.tensorrt_build:build_engine",
+                (FP32, FP16, INT8),
+                Path(ENGINE_FILE).suffix,
+            ),
+            checks="mgdn_edge.runtimes.tensorrt_runtime:unavailable_reason",
+        ),
+    )
+}
+
+
+def register_backend(backend: Backend) -> None:
+    """Add (or replace) a backend record, e.g. from a plugin package."""
+    BACKENDS[backend.name] = backend
+
+
+def backend_names() -> list[str]:
+    return sorted(BACKENDS)
+
+
+def get_backend(name: str) -> Backend:
+    """The record for a name or alias (case-insensitive); unknown names list the known ones."""
+    key = name.strip().lower()
+    for backend in BACKENDS.values():
+        if key == backend.name or key in backend.aliases:
+            return backend
+    known = ", ".join(f"{b.name} ({'/'.join(b.aliases)})" if b.aliases else b.name for b in BACKENDS.values())
+    raise BackendError(f"unknown runtime {name!r}; available: {known}")
+
+
+def backend_for_model(model_path: str | Path) -> Backend:
+    """The backend ``--runtime auto`` means for this model file (an export folder -> ONNX Runtime)."""
+    path = Path(model_path)
+    if path.is_dir():
+        return BACKENDS["onnxruntime"]
+    suffix = path.suffix.lower()
+    for backend in BACKENDS.values():
+        if suffix in backend.suffixes:
+            return backend
+    known = sorted(s for b in BACKENDS.values() for s in b.suffixes)
+    raise BackendError(
+        f"cannot tell which runtime runs {path.name!r} from its suffix (known: {', '.join(known)}); "
+        "pass --runtime"
+    )
+
+
+def builders(kind: str) -> dict[str, tuple[Backend, Builder]]:
+    """Every backend's builder of one ``kind`` ("convert", "quantize", "engine"), by builder name."""
+    found = {}
+    for backend in BACKENDS.values():
+        builder = getattr(backend, kind)
+        if builder is not None:
+            found[builder.name] = (backend, builder)
+    return found
+
+
+def load_attribute(spec: str) -> Any:
+    """``"package.module:attribute"`` -> the attribute (imports the module)."""
+    module_name, _, attribute = spec.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def _missing_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is None
+    except (ImportError, ValueError):
+        return True
