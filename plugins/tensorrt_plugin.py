@@ -7,10 +7,16 @@ IPluginV3 for TensorRT >= 10 (JetPack 6.1/6.2), IPluginV2DynamicExt for 8.5/8.6 
 
 from __future__ import annotations
 
-import importlib.util
+import ctypes
+import ctypes.util
+import importlib.metadata
 import os
+import re
 import shutil
+import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mgdn_edge.errors import BackendError
 from mgdn_edge.plugins.cmake import PLUGINS_DIR, cmake_build, default_build_dir
@@ -20,41 +26,100 @@ PLUGIN_LIBRARY = "libmgdn_trt.so"
 HOST_TEST_LIBRARY = "libmgdn_dynamic_filter_host.so"
 CUDA_KERNEL_LIBRARY = "libmgdn_dynamic_filter_cuda.so"
 
-# A third-party wheel that ships the TensorRT 10 public headers (NVIDIA's own wheels ship none);
-# CI installs it with --no-deps so the plugin compiles without a TensorRT install.
-HEADERS_PACKAGE = "kernel_lens"
+# Where TensorRT's dev packages put NvInfer.h (x86_64 desktop, Jetson's aarch64 JetPack).
 SYSTEM_INCLUDE_DIRS = (Path("/usr/include/x86_64-linux-gnu"), Path("/usr/include/aarch64-linux-gnu"))
+# Python distributions that carry TensorRT's runtime (and so its version), newest naming first.
+TENSORRT_DISTRIBUTIONS = ("tensorrt", "tensorrt-cu13", "tensorrt-cu12", "tensorrt-cu11", "tensorrt-libs")
 
 
-def _headers_package_dir() -> Path | None:
-    """The wheel's include/tensorrt folder, found without importing the package (it imports torch)."""
-    spec = importlib.util.find_spec(HEADERS_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
+def tensorrt_header_version(include_dir: str | os.PathLike[str]) -> tuple[int, int]:
+    """(major, minor) from NvInferVersion.h, spelled directly (8.x, 10.x) or via TRT_*_ENTERPRISE (11.x)."""
+    text = (Path(include_dir) / "NvInferVersion.h").read_text(errors="replace")
+    parts = []
+    for part in ("MAJOR", "MINOR"):
+        match = re.search(rf"#define NV_TENSORRT_{part} (\d+)", text) or re.search(
+            rf"#define TRT_{part}_ENTERPRISE (\d+)", text
+        )
+        if match is None:
+            raise BackendError(f"cannot read the TensorRT version from {include_dir}/NvInferVersion.h")
+        parts.append(int(match.group(1)))
+    return parts[0], parts[1]
+
+
+def installed_tensorrt_version() -> tuple[tuple[int, ...], str] | None:
+    """The version of the libnvinfer that will load the plugin, and where it was read, or None.
+
+    The ``tensorrt`` Python distribution's version when installed (read from its metadata, so
+    nothing heavy is imported), else the file name behind ``libnvinfer.so``'s soname
+    (``libnvinfer.so.10.3.0``: major.minor.patch; a bare ``libnvinfer.so.10``: major only).
+    """
+    for dist in TENSORRT_DISTRIBUTIONS:
+        try:
+            version = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        numbers = tuple(int(x) for x in re.findall(r"\d+", version)[:2])
+        if numbers:
+            return numbers, f"the {dist} Python package {version}"
+    soname = ctypes.util.find_library("nvinfer")
+    if soname is None:
         return None
-    return Path(next(iter(spec.submodule_search_locations))) / "include" / "tensorrt"
+    lib_dirs = (Path("/usr/lib/aarch64-linux-gnu"), Path("/usr/lib/x86_64-linux-gnu"), Path("/usr/local/lib"))
+    for folder in lib_dirs:
+        candidate = folder / soname
+        if candidate.exists():
+            match = re.search(r"\.so\.(\d+(?:\.\d+)*)$", candidate.resolve().name)
+            if match:
+                numbers = tuple(int(x) for x in match.group(1).split(".")[:2])
+                return numbers, f"{candidate.resolve()}"
+    match = re.search(r"\.so\.(\d+)", soname)
+    return ((int(match.group(1)),), soname) if match else None
 
 
-def find_tensorrt_include(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The folder holding NvInfer.h: ``explicit``, $TENSORRT_INCLUDE_DIR, the headers wheel, then system dirs.
+def _check_matches_runtime(folder: Path) -> None:
+    """Refuse headers of another TensorRT than the libnvinfer that will load the plugin.
+
+    A plugin built against 10.14 headers and loaded by 10.3 (JetPack 6.1) fails at load time
+    or, worse, calls virtual methods that do not exist there; the mismatch is cheap to see here.
+    """
+    runtime = installed_tensorrt_version()
+    if runtime is None:
+        return  # no TensorRT here (CI compile checks): nothing to compare with
+    numbers, where = runtime
+    headers = tensorrt_header_version(folder)
+    if headers[: len(numbers)] != numbers:
+        raise BackendError(
+            f"the TensorRT headers in {folder} are version {headers[0]}.{headers[1]}, but the plugin "
+            f"would be loaded by TensorRT {'.'.join(map(str, numbers))} ({where}); build against that "
+            "TensorRT's own headers (set TENSORRT_INCLUDE_DIR) or pass check_runtime=False for a "
+            "compile check only"
+        )
+
+
+def find_tensorrt_include(explicit: str | os.PathLike[str] | None = None, check_runtime: bool = True) -> Path:
+    """The folder holding NvInfer.h: ``explicit``, then $TENSORRT_INCLUDE_DIR, then the system dirs.
 
     An explicit folder or the environment variable is trusted only if it really has the headers,
-    so a typo fails here with its name instead of deep inside CMake.
+    so a typo fails here with its name instead of deep inside CMake. With ``check_runtime``, headers
+    whose version differs from the installed libnvinfer are refused (see _check_matches_runtime).
     """
     chosen = explicit or os.environ.get("TENSORRT_INCLUDE_DIR")
     if chosen:
         folder = Path(chosen)
         if not (folder / "NvInfer.h").is_file():
             raise BackendError(f"no NvInfer.h in {folder} (from the argument or $TENSORRT_INCLUDE_DIR)")
-        return folder
-    candidates = [_headers_package_dir(), *SYSTEM_INCLUDE_DIRS]
-    for folder in candidates:
-        if folder is not None and (folder / "NvInfer.h").is_file():
-            return folder
-    looked = ", ".join(str(c) for c in candidates if c is not None)
-    raise BackendError(
-        "TensorRT headers (NvInfer.h) not found: set TENSORRT_INCLUDE_DIR, install TensorRT's dev package "
-        f"(libnvinfer-dev), or `pip install --no-deps kernel-lens==2.0.1`; looked in {looked}"
-    )
+    else:
+        found = [d for d in SYSTEM_INCLUDE_DIRS if (d / "NvInfer.h").is_file()]
+        if not found:
+            looked = ", ".join(str(d) for d in SYSTEM_INCLUDE_DIRS)
+            raise BackendError(
+                "TensorRT headers (NvInfer.h) not found: set TENSORRT_INCLUDE_DIR or install TensorRT's dev "
+                f"package (libnvinfer-dev, part of JetPack); looked in {looked}"
+            )
+        folder = found[0]
+    if check_runtime:
+        _check_matches_runtime(folder)
+    return folder
 
 
 def find_nvcc() -> Path:
@@ -78,17 +143,19 @@ def build_tensorrt_plugin(
     tensorrt_include: str | os.PathLike[str] | None = None,
     cuda_archs: str = "87",
     legacy: bool | None = None,
+    check_runtime: bool = True,
 ) -> Path:
     """Compile ``libmgdn_trt.so`` and return its path.
 
     ``cuda_archs`` is CMake's list ("87" = Orin, "87;89;90"); ``legacy`` forces the
     IPluginV2DynamicExt flavour (True) or IPluginV3 (False); None picks it from the headers' version.
+    ``check_runtime=False`` allows headers of another TensorRT than the installed one (compile checks).
     """
     build_dir = Path(build_dir) if build_dir is not None else default_build_dir("tensorrt")
     options = _cuda_options(cuda_archs) | {
         "MGDN_BUILD_TRT_PLUGIN": "ON",
         "MGDN_BUILD_HOST_TESTLIB": "OFF",
-        "TENSORRT_INCLUDE_DIR": str(find_tensorrt_include(tensorrt_include)),
+        "TENSORRT_INCLUDE_DIR": str(find_tensorrt_include(tensorrt_include, check_runtime)),
         "MGDN_TRT_LEGACY_PLUGIN": {None: "AUTO", True: "ON", False: "OFF"}[legacy],
     }
     cmake_build(TENSORRT_SOURCE_DIR, build_dir, options, target="mgdn_trt")
@@ -119,3 +186,52 @@ def find_tensorrt_plugin(path: str | os.PathLike[str] | None = None) -> Path:
             "build it with `mgdn-edge build-plugins --tensorrt`"
         )
     return library
+
+
+@dataclass(frozen=True)
+class _Registration:
+    path: Path
+    handle: Any  # keeps the library (and TensorRT's registration of it) alive for the process
+
+
+_REGISTRATION: _Registration | None = None
+_REGISTRATION_LOCK = threading.Lock()
+
+
+def load_tensorrt_plugin(trt: Any, library: str | os.PathLike[str]) -> Path:
+    """Register ``library``'s creators with TensorRT once per process; return the registered path.
+
+    TensorRT's plugin registry is process-wide, and ``IPluginRegistry::loadLibrary`` returns null
+    when the library's plugins are already registered, so building an engine and then running it
+    in one process must not load the library twice. Every caller (engine build, runtime) comes
+    through here: the first call registers, later calls for the same file return at once, and a
+    different file is refused, since TensorRT would keep using the first one's creators anyway.
+    TensorRT 8.5 has no loadLibrary: its library registers itself when dlopen()ed.
+    """
+    global _REGISTRATION
+    path = Path(library).resolve()
+    with _REGISTRATION_LOCK:
+        if _REGISTRATION is not None:
+            if _REGISTRATION.path != path:
+                raise BackendError(
+                    "the DynamicFilter plugin is already registered in this process from "
+                    f"{_REGISTRATION.path}; TensorRT cannot register {path} beside it (use the same "
+                    "library, or a new process)"
+                )
+            return _REGISTRATION.path
+        registry = trt.get_plugin_registry()
+        if hasattr(registry, "load_library"):  # TensorRT >= 8.6
+            handle = registry.load_library(str(path))
+            if handle is None:
+                raise BackendError(
+                    f"TensorRT could not load the plugin library {path}: built for another TensorRT "
+                    "version or GPU architecture, or its plugins are already registered by another "
+                    "library in this process (rebuild with `mgdn-edge build-plugins --tensorrt`)"
+                )
+        else:  # TensorRT 8.5: the library registers its creator from a static initialiser
+            try:
+                handle = ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL)
+            except OSError as exc:
+                raise BackendError(f"cannot load the plugin library {path}: {exc}") from exc
+        _REGISTRATION = _Registration(path, handle)
+        return path

@@ -29,7 +29,6 @@ Everything here imports ``tensorrt`` lazily: the argument checks run without it.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import tempfile
@@ -331,21 +330,11 @@ def write_engine(engine_path: str | os.PathLike[str], engine: bytes, sidecar: di
 # TensorRT
 
 
-def load_plugin_library(trt: Any, library: Path) -> Any:
-    """Register the plugin creators of ``library`` with TensorRT (returns a handle to keep alive)."""
-    registry = trt.get_plugin_registry()
-    if hasattr(registry, "load_library"):  # TensorRT >= 8.6
-        handle = registry.load_library(str(library))
-        if handle is None:
-            raise BackendError(
-                f"TensorRT could not load the plugin library {library} (built for another TensorRT "
-                "version or GPU architecture? rebuild with `mgdn-edge build-plugins --tensorrt`)"
-            )
-        return handle
-    try:  # TensorRT 8.5: the library registers its creator from a static initialiser
-        return ctypes.CDLL(str(library), mode=ctypes.RTLD_GLOBAL)
-    except OSError as exc:
-        raise BackendError(f"cannot load the plugin library {library}: {exc}") from exc
+def load_plugin_library(trt: Any, library: Path) -> Path:
+    """Register the plugin creators of ``library`` with TensorRT, once per process (returns its path)."""
+    from mgdn_edge.plugins.tensorrt_plugin import load_tensorrt_plugin
+
+    return load_tensorrt_plugin(trt, library)
 
 
 def gpu_name() -> str:
@@ -436,7 +425,8 @@ def build_engine(
     profile = make_profile(config, static, min_hw, opt_hw, max_hw, max_batch)
 
     logger = trt.Logger(getattr(trt.Logger, log_level.upper(), trt.Logger.WARNING))
-    handle = load_plugin_library(trt, library) if library is not None else None  # noqa: F841 (keep alive)
+    if library is not None:
+        library = load_plugin_library(trt, library)
     builder = trt.Builder(logger)
     flags = 0
     if tensorrt_major(trt.__version__) < 10:

@@ -171,8 +171,7 @@ class TensorRTRuntime:
             library = Path(recorded)
         else:
             library = find_tensorrt_plugin(plugin)
-        self._plugin_handle = load_plugin_library(self._trt, library)
-        return library
+        return load_plugin_library(self._trt, library)  # registered once per process, then reused
 
     def _torch_dtype(self, name: str):  # type: ignore[no-untyped-def]
         trt, torch = self._trt, self._torch

@@ -12,7 +12,7 @@ using nvinfer1::ILogger;
 
 nvinfer1::IPluginV2DynamicExt* DynamicFilterPluginLegacy::clone() const noexcept {
     auto* plugin = new (std::nothrow) DynamicFilterPluginLegacy(mKernelSize);
-    if (plugin != nullptr) plugin->setPluginNamespace(mNamespace.c_str());
+    if (plugin != nullptr) plugin->setPluginNamespace(mNamespace.c_str());  // guarded itself
     return plugin;
 }
 
@@ -22,6 +22,7 @@ nvinfer1::DimsExprs DynamicFilterPluginLegacy::getOutputDimensions(int32_t /*out
                                                                    nvinfer1::IExprBuilder& /*exprBuilder*/) noexcept {
     // This interface cannot fail here; a constant wrong channel count is reported now and
     // configurePlugin/enqueue refuse to run it.
+    guarded_void(nullptr, "getOutputDimensions", [&] {
     if (inputs[1].nbDims == 4 && inputs[1].d[1]->isConstant() &&
         inputs[1].d[1]->getConstantValue() != mKernelSize * mKernelSize) {
         log(ILogger::Severity::kERROR, "DynamicFilter: kernels have " +
@@ -29,6 +30,7 @@ nvinfer1::DimsExprs DynamicFilterPluginLegacy::getOutputDimensions(int32_t /*out
                                            " channels, expected kernel_size^2 = " +
                                            std::to_string(mKernelSize * mKernelSize));
     }
+    });
     return inputs[0];
 }
 
@@ -48,6 +50,7 @@ void DynamicFilterPluginLegacy::configurePlugin(nvinfer1::DynamicPluginTensorDes
         log(ILogger::Severity::kERROR, "DynamicFilter: expects 2 inputs (feat, kernels) and 1 output");
         return;
     }
+    guarded_void(nullptr, "configurePlugin", [&] {
     for (auto const& [feat, kernels] : {std::make_pair(&in[0].min, &in[1].min), std::make_pair(&in[0].max, &in[1].max),
                                         std::make_pair(&in[0].desc.dims, &in[1].desc.dims)}) {
         const std::string problem = check_shapes(*feat, *kernels, mKernelSize);
@@ -56,6 +59,7 @@ void DynamicFilterPluginLegacy::configurePlugin(nvinfer1::DynamicPluginTensorDes
             return;
         }
     }
+    });
 }
 
 size_t DynamicFilterPluginLegacy::getWorkspaceSize(nvinfer1::PluginTensorDesc const* /*inputs*/, int32_t /*nbInputs*/,
@@ -81,11 +85,11 @@ void DynamicFilterPluginLegacy::serialize(void* buffer) const noexcept {
 }
 
 void DynamicFilterPluginLegacy::setPluginNamespace(char const* pluginNamespace) noexcept {
-    mNamespace = pluginNamespace != nullptr ? pluginNamespace : "";
+    guarded_void(nullptr, "setPluginNamespace", [&] { mNamespace = pluginNamespace != nullptr ? pluginNamespace : ""; });
 }
 
 DynamicFilterCreatorLegacy::DynamicFilterCreatorLegacy() noexcept
-    : mField("kernel_size", nullptr, nvinfer1::PluginFieldType::kINT32, 1) {
+    : mField(kKernelSizeField, nullptr, nvinfer1::PluginFieldType::kINT32, 1) {
     mFields.nbFields = 1;
     mFields.fields = &mField;
 }
@@ -101,6 +105,8 @@ nvinfer1::IPluginV2* DynamicFilterCreatorLegacy::createPlugin(char const* /*name
 
 nvinfer1::IPluginV2* DynamicFilterCreatorLegacy::deserializePlugin(char const* /*name*/, void const* serialData,
                                                                    size_t serialLength) noexcept {
+    return guarded(nullptr, "deserializePlugin", static_cast<nvinfer1::IPluginV2*>(nullptr),
+                   [&]() -> nvinfer1::IPluginV2* {
     int32_t kernel_size = 0;
     if (serialData == nullptr || serialLength != sizeof kernel_size) {
         log(ILogger::Severity::kERROR, "DynamicFilter: serialized plugin data must be one int32 kernel_size");
@@ -114,10 +120,11 @@ nvinfer1::IPluginV2* DynamicFilterCreatorLegacy::deserializePlugin(char const* /
     auto* plugin = new (std::nothrow) DynamicFilterPluginLegacy(kernel_size);
     if (plugin != nullptr) plugin->setPluginNamespace(mNamespace.c_str());
     return plugin;
+    });
 }
 
 void DynamicFilterCreatorLegacy::setPluginNamespace(char const* pluginNamespace) noexcept {
-    mNamespace = pluginNamespace != nullptr ? pluginNamespace : "";
+    guarded_void(nullptr, "setPluginNamespace", [&] { mNamespace = pluginNamespace != nullptr ? pluginNamespace : ""; });
 }
 
 namespace {
@@ -131,7 +138,7 @@ DynamicFilterCreatorLegacy& creator() noexcept {
 // TensorRT 8.5 has no loadLibrary: linked against libnvinfer, the library registers itself
 // when dlopen()ed (ctypes.CDLL / trtexec --plugins). Registered under "mgdn" explicitly,
 // because REGISTER_TENSORRT_PLUGIN would register under the empty namespace.
-const bool g_registered = getPluginRegistry()->registerCreator(creator(), kLegacyPluginNamespace);
+const bool g_registered = getPluginRegistry()->registerCreator(creator(), kPluginNamespace);
 #endif
 
 }  // namespace

@@ -8,11 +8,9 @@
 #include <cstdint>
 #include <string>
 
-namespace mgdn::trt {
+#include "plugin_common.h"
 
-inline constexpr char kLegacyPluginName[] = "DynamicFilter";
-inline constexpr char kLegacyPluginVersion[] = "1";
-inline constexpr char kLegacyPluginNamespace[] = "mgdn";
+namespace mgdn::trt {
 
 class DynamicFilterPluginLegacy final : public nvinfer1::IPluginV2DynamicExt {
 public:
@@ -37,8 +35,8 @@ public:
                                          int32_t nbInputs) const noexcept override;
 
     // IPluginV2
-    char const* getPluginType() const noexcept override { return kLegacyPluginName; }
-    char const* getPluginVersion() const noexcept override { return kLegacyPluginVersion; }
+    char const* getPluginType() const noexcept override { return kPluginName; }
+    char const* getPluginVersion() const noexcept override { return kPluginVersion; }
     int32_t getNbOutputs() const noexcept override { return 1; }
     int32_t initialize() noexcept override { return 0; }
     void terminate() noexcept override {}
@@ -50,15 +48,15 @@ public:
 
 private:
     int32_t mKernelSize;
-    std::string mNamespace{kLegacyPluginNamespace};
+    std::string mNamespace{kPluginNamespace};
 };
 
 class DynamicFilterCreatorLegacy final : public nvinfer1::IPluginCreator {
 public:
     DynamicFilterCreatorLegacy() noexcept;
 
-    char const* getPluginName() const noexcept override { return kLegacyPluginName; }
-    char const* getPluginVersion() const noexcept override { return kLegacyPluginVersion; }
+    char const* getPluginName() const noexcept override { return kPluginName; }
+    char const* getPluginVersion() const noexcept override { return kPluginVersion; }
     nvinfer1::PluginFieldCollection const* getFieldNames() noexcept override { return &mFields; }
     nvinfer1::IPluginV2* createPlugin(char const* name, nvinfer1::PluginFieldCollection const* fc) noexcept override;
     nvinfer1::IPluginV2* deserializePlugin(char const* name, void const* serialData,
@@ -69,7 +67,7 @@ public:
 private:
     nvinfer1::PluginField mField;
     nvinfer1::PluginFieldCollection mFields{};
-    std::string mNamespace{kLegacyPluginNamespace};
+    std::string mNamespace{kPluginNamespace};
 };
 
 }  // namespace mgdn::trt

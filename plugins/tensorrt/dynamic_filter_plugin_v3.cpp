@@ -57,6 +57,7 @@ int32_t DynamicFilterPluginV3::getOutputShapes(nvinfer1::DimsExprs const* inputs
                                                nvinfer1::DimsExprs const* /*shapeInputs*/, int32_t /*nbShapeInputs*/,
                                                nvinfer1::DimsExprs* outputs, int32_t nbOutputs,
                                                nvinfer1::IExprBuilder& /*exprBuilder*/) noexcept {
+    return guarded(mRecorder, "getOutputShapes", int32_t{-1}, [&]() -> int32_t {
     if (nbInputs != 2 || nbOutputs != 1 || inputs[0].nbDims != 4 || inputs[1].nbDims != 4) {
         log(ILogger::Severity::kERROR, "DynamicFilter: expects 4-D feat and kernels and one output");
         return -1;
@@ -71,6 +72,7 @@ int32_t DynamicFilterPluginV3::getOutputShapes(nvinfer1::DimsExprs const* inputs
     }
     outputs[0] = inputs[0];
     return 0;
+    });
 }
 
 bool DynamicFilterPluginV3::supportsFormatCombination(int32_t pos, nvinfer1::DynamicPluginTensorDesc const* inOut,
@@ -88,6 +90,7 @@ int32_t DynamicFilterPluginV3::configurePlugin(nvinfer1::DynamicPluginTensorDesc
         log(ILogger::Severity::kERROR, "DynamicFilter: expects 2 inputs (feat, kernels) and 1 output");
         return -1;
     }
+    return guarded(mRecorder, "configurePlugin", int32_t{-1}, [&]() -> int32_t {
     // desc.dims has -1 where the profiles leave a dimension free; min and max bound every profile.
     const std::pair<nvinfer1::Dims const*, nvinfer1::Dims const*> views[] = {
         {&in[0].desc.dims, &in[1].desc.dims}, {&in[0].min, &in[1].min}, {&in[0].max, &in[1].max}};
@@ -99,17 +102,20 @@ int32_t DynamicFilterPluginV3::configurePlugin(nvinfer1::DynamicPluginTensorDesc
         }
     }
     return 0;
+    });
 }
 
 int32_t DynamicFilterPluginV3::onShapeChange(nvinfer1::PluginTensorDesc const* in, int32_t nbInputs,
                                              nvinfer1::PluginTensorDesc const* /*out*/, int32_t nbOutputs) noexcept {
     if (nbInputs != 2 || nbOutputs != 1) return -1;
-    const std::string problem = check_shapes(in[0].dims, in[1].dims, mKernelSize);
-    if (!problem.empty()) {
-        report_error(mRecorder, nvinfer1::ErrorCode::kINVALID_ARGUMENT, problem);
-        return -1;
-    }
-    return 0;
+    return guarded(mRecorder, "onShapeChange", int32_t{-1}, [&]() -> int32_t {
+        const std::string problem = check_shapes(in[0].dims, in[1].dims, mKernelSize);
+        if (!problem.empty()) {
+            report_error(mRecorder, nvinfer1::ErrorCode::kINVALID_ARGUMENT, problem);
+            return -1;
+        }
+        return 0;
+    });
 }
 
 int32_t DynamicFilterPluginV3::enqueue(nvinfer1::PluginTensorDesc const* inputDesc,

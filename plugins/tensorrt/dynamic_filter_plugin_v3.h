@@ -9,16 +9,13 @@
 
 #include <cstdint>
 
+#include "plugin_common.h"
+
 #if NV_TENSORRT_MAJOR < 10
 #error "IPluginV3 needs TensorRT 10 or newer; build dynamic_filter_plugin_legacy.cpp instead (MGDN_TRT_LEGACY_PLUGIN=ON)"
 #endif
 
 namespace mgdn::trt {
-
-inline constexpr char kPluginName[] = "DynamicFilter";
-inline constexpr char kPluginVersion[] = "1";
-inline constexpr char kPluginNamespace[] = "mgdn";
-inline constexpr char kKernelSizeField[] = "kernel_size";
 
 class DynamicFilterPluginV3 final : public nvinfer1::IPluginV3,
                                     public nvinfer1::IPluginV3OneCore,

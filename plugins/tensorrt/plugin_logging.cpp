@@ -28,17 +28,30 @@ nvinfer1::ILogger* current_logger() noexcept {
 void set_logger_finder(nvinfer1::ILoggerFinder* finder) noexcept { g_finder.store(finder); }
 #endif
 
-void log(nvinfer1::ILogger::Severity severity, const std::string& message) noexcept {
+void log(nvinfer1::ILogger::Severity severity, char const* message) noexcept {
     if (nvinfer1::ILogger* logger = current_logger()) {
-        logger->log(severity, message.c_str());
+        logger->log(severity, message);
     } else if (severity <= nvinfer1::ILogger::Severity::kWARNING) {
-        std::fprintf(stderr, "[mgdn_trt] %s\n", message.c_str());
+        std::fprintf(stderr, "[mgdn_trt] %s\n", message);
     }
 }
+
+void log(nvinfer1::ILogger::Severity severity, const std::string& message) noexcept { log(severity, message.c_str()); }
 
 void report_error(nvinfer1::IErrorRecorder* recorder, nvinfer1::ErrorCode code, const std::string& message) noexcept {
     log(nvinfer1::ILogger::Severity::kERROR, message);
     if (recorder != nullptr) recorder->reportError(code, message.c_str());
+}
+
+void report_exception(nvinfer1::IErrorRecorder* recorder, char const* where, char const* what) noexcept {
+    char message[512];
+    std::snprintf(message, sizeof message, "DynamicFilter: %s failed: %s", where, what);
+    if (nvinfer1::ILogger* logger = current_logger()) {
+        logger->log(nvinfer1::ILogger::Severity::kERROR, message);
+    } else {
+        std::fprintf(stderr, "[mgdn_trt] %s\n", message);
+    }
+    if (recorder != nullptr) recorder->reportError(nvinfer1::ErrorCode::kINTERNAL_ERROR, message);
 }
 
 }  // namespace mgdn::trt
