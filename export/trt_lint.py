@@ -154,8 +154,8 @@ def parser_table(version: str) -> ParserTable:
             chosen = tables[_version_key(later[str(wanted[0])])]
         else:
             raise InputError(
-                f"no ONNX parser table for TensorRT {version}; known: {', '.join(known_versions())} "
-                f"(and {', '.join(k for k in later if k.isdigit())}.x through later_releases)"
+                f"no ONNX parser table for TensorRT {version}; known: {', '.join(known_versions())}"
+                + "".join(f", {k}.x (as {v})" for k, v in later.items() if k.isdigit())
             )
         inherited = chosen["version"]
     label = f"{wanted[0]}.{wanted[1]}" if (wanted[1] or "." in str(version)) else str(wanted[0])
