@@ -29,6 +29,11 @@ Recipe, and why each part is there (numbers: the authors' MFF checkpoint, Lytro 
   by rewiring one fully quantized graph - no re-calibration), then keep the most sensitive layers float, the
   fewest that bring the evaluation split within the budget (doubling, then bisection on the
   ranked prefix).
+* TensorRT: beside the ONNX Runtime file a TensorRT twin is written (``model.int8.onnx`` ->
+  ``model.trt.int8.onnx``): the same Q/DQ graph without the DynamicFilter function bodies and
+  with LayerNormalization written out (:mod:`mgdn_edge.export.trt_graph`), so that no TensorRT
+  parser prefers the function over the plugin. It is linted against the parser tables of the
+  releases it is for (:mod:`mgdn_edge.export.trt_lint`) before anything is written.
 """
 
 from __future__ import annotations
@@ -58,7 +63,7 @@ from mgdn_edge.calibration.qdq_build import (
 )
 from mgdn_edge.calibration.qdq_lint import lint_qdq
 from mgdn_edge.errors import BackendError
-from mgdn_edge.export.artefacts import FP16_ONNX, METADATA_PRECISION_KEY, is_filter_node
+from mgdn_edge.export.artefacts import FP16_ONNX, METADATA_PRECISION_KEY, is_filter_node, tensorrt_file
 
 
 def filter_nodes(model: onnx.ModelProto) -> list[str]:
@@ -158,6 +163,34 @@ def quantize_export(
     props = {p.key: p.value for p in model.metadata_props}
     onnx.helper.set_model_props(qdq, {**props, METADATA_PRECISION_KEY: "int8"})
     psnr = None if reference is None else capped_psnr(reference, run_all(session(qdq), evaluation or []))
-    with atomic_files(out) as (tmp,):
+    trt_qdq, trt_lint = tensorrt_qdq(qdq)
+    trt_path = out.with_name(tensorrt_file(out.name))
+    with atomic_files(out, trt_path) as (tmp, trt_tmp):
         onnx.save(qdq, tmp)
-    return {"method": method, "float_layers": float_layers, "eval_psnr_db": psnr}
+        onnx.save(trt_qdq, trt_tmp)
+    return {
+        "method": method,
+        "float_layers": float_layers,
+        "eval_psnr_db": psnr,
+        "tensorrt_path": trt_path,
+        "tensorrt_lint": trt_lint,
+    }
+
+
+def tensorrt_qdq(qdq: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, str]]:
+    """The TensorRT twin of a Q/DQ graph, linted for every target release (BackendError if it fails).
+
+    A release that documents a lower opset than the graph's is recorded in the verdicts, not
+    fatal, as in the export.
+    """
+    from mgdn_edge.export.trt_graph import tensorrt_graph
+    from mgdn_edge.export.trt_lint import TARGET_RELEASES, lint_tensorrt
+
+    trt = tensorrt_graph(qdq)
+    verdicts: dict[str, str] = {}
+    for release in TARGET_RELEASES:
+        report = lint_tensorrt(trt, release)
+        verdicts[release] = "ok" if report.ok else report.message()
+        if not report.ok and any(i.node != "(model)" for i in report.issues):
+            raise BackendError(report.message())
+    return trt, verdicts

@@ -32,6 +32,22 @@ def quantized_file(precision: str, suffix: str) -> str:
 
 INT8_ONNX = quantized_file("int8", ONNX_SUFFIX)
 
+# TensorRT graphs: the DynamicFilter nodes without a function body (so no parser can prefer a
+# function over the plugin) and only ops TensorRT 8.5's ONNX parser imports (LayerNormalization
+# written out); see mgdn_edge.export.trt_graph.
+TRT_TAG = "trt"
+
+
+def tensorrt_file(name: str) -> str:
+    """The TensorRT twin of an ONNX file name: ``model.int8.onnx`` -> ``model.trt.int8.onnx``."""
+    head, _, rest = name.partition(".")
+    return f"{head}.{TRT_TAG}.{rest}" if rest else f"{head}.{TRT_TAG}"
+
+
+TRT_ONNX = tensorrt_file(MODEL_ONNX)  # model.trt.onnx
+TRT_FP16_ONNX = tensorrt_file(FP16_ONNX)  # model.trt.fp16.onnx
+TRT_INT8_ONNX = tensorrt_file(INT8_ONNX)  # model.trt.int8.onnx, written by quantize --backend onnx
+
 # ----------------------------------------------------------------------- manifest.json keys
 MANIFEST_VERSION = 1
 MANIFEST_CONFIG = "config"
@@ -39,6 +55,7 @@ MANIFEST_FILES = "files"
 MANIFEST_INPUTS = "inputs"
 MANIFEST_DYNAMIC_AXES = "dynamic_axes"
 MANIFEST_CUSTOM_OP = "custom_op"
+MANIFEST_TENSORRT = "tensorrt"  # the TensorRT graphs: files, verification, parser lint verdicts
 
 # ------------------------------------------- what a model file says about itself (metadata)
 # ONNX metadata_props keys; OpenVINO IRs carry the same facts in rt_info[IR_RT_SECTION][...].
@@ -46,6 +63,8 @@ METADATA_CONFIG_KEY = "mgdn_edge.config"  # MGDNConfig.to_dict() as JSON
 METADATA_STATIC_KEY = "mgdn_edge.static_size"  # "HxW", or "" for any size
 METADATA_PRECISION_KEY = "mgdn_edge.precision"  # the precision the file was built as
 METADATA_VERSION_KEY = "mgdn_edge.version"
+METADATA_TARGET_KEY = "mgdn_edge.target"  # "tensorrt" on the TRT graphs (no function bodies)
+TARGET_TENSORRT = "tensorrt"
 IR_RT_SECTION = "mgdn_edge"
 IR_RT_CONFIG = "config"
 IR_RT_STATIC = "static_size"
@@ -64,6 +83,10 @@ PLUGIN_VERSION_ATTR = "plugin_version"
 PLUGIN_NAMESPACE_ATTR = "plugin_namespace"
 TORCH_OP = "mgdn::dynamic_filter"
 QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")  # their presence makes an ONNX file an INT8 one
+# Nodes whose ONNX name contains this scope compute in FP32 even in FP16 TensorRT builds (the
+# written-out LayerNormalization): weakly typed builds pin their layers, which the parser names
+# after the nodes.
+FP32_SCOPE = "/fp32_island/"
 
 
 def is_filter_node(node: Any) -> bool:

@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--out",
         required=True,
-        help="output folder (model.onnx, model.portable.onnx, model.fp16.onnx, manifest.json)",
+        help="output folder (model.onnx, model.portable.onnx, model.fp16.onnx, model.trt.onnx, "
+        "model.trt.fp16.onnx, manifest.json)",
     )
     p.add_argument("--opset", type=int, default=17, help="ONNX opset, 17..20 (default 17)")
     p.add_argument(
@@ -73,5 +74,12 @@ def run(args: argparse.Namespace) -> int:
         )
         if fp16["verification_max_abs"]:
             line += f": max abs {max(fp16['verification_max_abs'].values()):.2e} vs PyTorch"
+        print(line)
+    trt = m.get("tensorrt") or {}
+    if trt.get("files"):
+        line = f"wrote {', '.join(trt['files'])} (TensorRT: no local function, DynamicFilter -> plugin)"
+        if trt.get("verification_max_abs"):
+            worst = max(v for e in trt["verification_max_abs"].values() for v in e.values())
+            line += f": max abs {worst:.2e} vs their ONNX Runtime siblings"
         print(line)
     return 0

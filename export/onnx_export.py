@@ -24,6 +24,11 @@ Pipeline and why each step is there:
 7. ``model.fp16.onnx`` (``fp16=True``, the default): FP16 weights and activations with float32
    I/O and the norms kept FP32 (:mod:`mgdn_edge.export.fp16`), checked like the others and
    verified against PyTorch within the FP16 parity budget (:mod:`mgdn_edge.runtimes.budgets`).
+8. The TensorRT graphs ``model.trt.onnx`` and ``model.trt.fp16.onnx`` (:mod:`.trt_graph`: no
+   local function, so no parser can prefer it over the plugin; LayerNormalization written out for
+   TensorRT 8.5), linted against the parser tables of the releases they are for
+   (:mod:`.trt_lint`) and verified in ONNX Runtime, function bodies re-attached in memory,
+   against their ONNX Runtime siblings.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from mgdn_edge.export.artefacts import (
     FP16_ONNX,
     KERNEL_SIZE_ATTR,
     MANIFEST_FILE,
+    MANIFEST_TENSORRT,
     MANIFEST_VERSION,
     METADATA_CONFIG_KEY,
     METADATA_STATIC_KEY,
@@ -59,6 +65,8 @@ from mgdn_edge.export.artefacts import (
     PLUGIN_VERSION,
     PLUGIN_VERSION_ATTR,
     PORTABLE_ONNX,
+    TRT_FP16_ONNX,
+    TRT_ONNX,
     is_filter_node,
     sha256_file,
 )
@@ -89,6 +97,7 @@ class ExportResult:
     manifest_path: Path
     manifest: dict = field(default_factory=dict)
     fp16_path: Path | None = None
+    tensorrt_paths: list[Path] = field(default_factory=list)
 
 
 def trace_size(config: MGDNConfig) -> tuple[int, int]:
@@ -378,8 +387,11 @@ def export_model(
     if fp16:
         fp16_path, fp16_info = _write_fp16(model, graph, out / FP16_ONNX, static, verify)
         files[FP16_ONNX] = fp16_path
-    elif (out / FP16_ONNX).exists():
-        (out / FP16_ONNX).unlink()  # a stale FP16 graph of an earlier export would not match
+    else:
+        for stale in (FP16_ONNX, TRT_FP16_ONNX):  # FP16 graphs of an earlier export would not match
+            (out / stale).unlink(missing_ok=True)
+    trt_files, trt_info = _write_tensorrt(model, out, graph, fp16_path, static, verify)
+    files.update(trt_files)
     manifest = build_manifest(
         config,
         opset,
@@ -392,9 +404,79 @@ def export_model(
     )
     manifest["largest_tensor"] = largest
     manifest["fp16"] = fp16_info
+    manifest[MANIFEST_TENSORRT] = trt_info
     manifest_path = out / MANIFEST_FILE
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
-    return ExportResult(out, model_path, portable_path, manifest_path, manifest, fp16_path)
+    return ExportResult(
+        out, model_path, portable_path, manifest_path, manifest, fp16_path, list(trt_files.values())
+    )
+
+
+def _max_abs_vs(
+    model: MGDN, reference: Path, candidate: onnx.ModelProto, sizes: list[tuple[int, int]]
+) -> dict[str, float]:
+    """Max abs difference, per size, between two graphs run in ONNX Runtime on the same inputs."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    ref = ort.InferenceSession(str(reference), options, providers=["CPUExecutionProvider"])
+    cand = ort.InferenceSession(candidate.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    names = model.config.io.input_names
+    errors: dict[str, float] = {}
+    for idx, size in enumerate(sizes):
+        feeds = dict(zip(names, example_inputs(model.config, size, seed=100 + idx), strict=True))
+        expected, got = ref.run(None, feeds)[0], cand.run(None, feeds)[0]
+        errors[f"{size[0]}x{size[1]}"] = (
+            float(np.abs(got - expected).max()) if got.shape == expected.shape else float("inf")
+        )
+    return errors
+
+
+def _write_tensorrt(
+    model: MGDN,
+    out: Path,
+    graph: onnx.ModelProto,
+    fp16_path: Path | None,
+    static: tuple[int, int] | None,
+    verify: bool,
+) -> tuple[dict[str, Path], dict]:
+    """model.trt.onnx (+ model.trt.fp16.onnx): rewrite, check, lint, save, verify against the sibling."""
+    from mgdn_edge.export.trt_graph import tensorrt_graph, with_function_bodies
+    from mgdn_edge.export.trt_lint import TARGET_RELEASES, lint_tensorrt
+    from mgdn_edge.runtimes.budgets import budget_for
+
+    jobs = [(TRT_ONNX, graph, out / MODEL_ONNX, VERIFY_TOLERANCE)]
+    if fp16_path is not None:
+        jobs.append((TRT_FP16_ONNX, onnx.load(fp16_path), fp16_path, budget_for("fp16").max_abs))
+    files: dict[str, Path] = {}
+    info: dict = {"files": [], "verified_against": {}, "verification_max_abs": {}, "lint": {}}
+    for name, source, sibling, tolerance in jobs:
+        trt = tensorrt_graph(source)
+        check_model(trt, name)
+        verdicts = {}
+        for release in TARGET_RELEASES:
+            report = lint_tensorrt(trt, release)
+            verdicts[release] = "ok" if report.ok else report.message()
+            # A release that documents a lower opset than the export's is recorded, not fatal.
+            if not report.ok and any(i.node != "(model)" for i in report.issues):
+                raise ExportError(report.message())
+        path = out / name
+        onnx.save(trt, path)
+        files[name] = path
+        info["files"].append(name)
+        info["lint"][name] = verdicts
+        if verify:
+            runnable = with_function_bodies(trt, source)
+            errors = _max_abs_vs(model, sibling, runnable, _verify_sizes(model.config, static))
+            info["verified_against"][name] = sibling.name
+            info["verification_max_abs"][name] = errors
+            worst = max(errors.values())
+            if not worst <= tolerance:
+                raise ExportError(
+                    f"{name} differs from {sibling.name} in ONNX Runtime: max abs {worst:.3g} > {tolerance:g}"
+                )
+    return files, info
 
 
 def _write_fp16(

@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "mgdn_edge.info_cli",
     "mgdn_edge.fuse_cli",
     "mgdn_edge.export.export_cli",
+    "mgdn_edge.export.lint_cli",
     "mgdn_edge.runtimes.parity_cli",
     "mgdn_edge.runtimes.convert_cli",
     "mgdn_edge.runtimes.engine_cli",

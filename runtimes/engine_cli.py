@@ -21,8 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "build-engine",
         help="build a TensorRT engine from an exported model (DynamicFilter plugin, dynamic sizes)",
         description="Build on the machine that will run the engine: engines are specific to one GPU and "
-        "TensorRT version. fp16 uses the export's model.fp16.onnx on TensorRT >= 10 (strongly typed); "
-        "int8 needs a Q/DQ graph from `mgdn-edge quantize --backend onnx`.",
+        "TensorRT version. From an export folder it builds the TensorRT graphs (model.trt.onnx, "
+        "model.trt.fp16.onnx on TensorRT >= 10 (strongly typed), model.trt.int8.onnx from "
+        "`mgdn-edge quantize --backend onnx`), after checking them against this TensorRT's ONNX parser "
+        "(`mgdn-edge lint --tensorrt`).",
     )
     p.add_argument("--model", required=True, help="export folder or an .onnx file from it")
     p.add_argument(
@@ -35,7 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-plugin",
         action="store_true",
-        help="build without the plugin: TensorRT inlines the DynamicFilter function (slower; for comparison)",
+        help="build model.onnx without the plugin: TensorRT >= 9 imports the DynamicFilter function "
+        "(slower; for comparison)",
     )
     p.add_argument("--task", choices=["mff", "mef", "hdr", "gdsr"], help="check the model against this task")
     p.add_argument(

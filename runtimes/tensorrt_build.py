@@ -3,11 +3,15 @@
 The steps are the ones NVIDIA's ONNX samples take, with the choices this network needs:
 
 1. Load ``libmgdn_trt.so`` into TensorRT's plugin registry (``IPluginRegistry.load_library``,
-   TRT >= 8.6; on 8.5 the library registers its creator statically when dlopen'ed). The parser
-   then maps each ``mgdn.DynamicFilter`` node -- it carries ``plugin_namespace="mgdn"`` and
-   ``plugin_version="1"`` -- onto the plugin instead of inlining the node's ONNX function. The
-   number of plugin layers in the parsed network is checked against the node count, so a build
-   that silently fell back to the standard-op body is refused.
+   TRT >= 8.6; on 8.5 the library registers its creator statically when dlopen'ed). With the
+   plugin the build reads the TensorRT graphs (``model.trt.onnx`` and twins, see
+   :mod:`mgdn_edge.export.trt_graph`): they carry no local function, because TensorRT 9.0-10.6
+   import a node through a local function of its name before looking for a plugin. Before
+   parsing, the file is linted against the installed release's parser table
+   (:mod:`mgdn_edge.export.trt_lint`), which names every node that release would fail on or
+   route away from the plugin. After parsing, the number of plugin layers is checked against
+   the node count, and a shortfall is explained: the parser used the nodes' ONNX function, or
+   the plugin library does not match this TensorRT.
 2. ``OnnxParser.parse_from_file``; on failure every parser error (node, op, message) is reported.
 3. One optimisation profile for the dynamic batch/height/width (default min = the smallest valid
    input, opt 256x256, max 1024x1024, batch 1; a ``--static`` export uses its size).
@@ -41,7 +45,17 @@ from typing import Any
 import onnx
 
 from mgdn_edge.errors import BackendError, MgdnEdgeError
-from mgdn_edge.export.artefacts import FP16_ONNX, INT8_ONNX, MODEL_ONNX, is_filter_node, sha256_file
+from mgdn_edge.export.artefacts import (
+    FP16_ONNX,
+    FP32_SCOPE,
+    INT8_ONNX,
+    MODEL_ONNX,
+    TRT_FP16_ONNX,
+    TRT_INT8_ONNX,
+    TRT_ONNX,
+    is_filter_node,
+    sha256_file,
+)
 from mgdn_edge.model.config import MGDNConfig
 from mgdn_edge.runtimes.backends import BACKENDS
 from mgdn_edge.runtimes.base import model_description, onnx_file_precision
@@ -205,11 +219,15 @@ def plan_build(
     precision: str,
     trt_major: int,
     file_precision: Callable[[Path], str] = onnx_file_precision,
+    plugin: bool = False,
 ) -> BuildPlan:
     """Which ONNX file to build and how, for ``precision`` on TensorRT ``trt_major``.
 
-    ``model`` is an export folder (model.onnx / model.fp16.onnx / model.int8.onnx are picked
-    from it) or one .onnx file, whose own precision must fit the request.
+    ``model`` is an export folder or one .onnx file, whose own precision must fit the request.
+    ``plugin``: the plugin library will be loaded (:func:`build_engine` says so), and from a
+    folder the TensorRT graphs are picked (model.trt.onnx / model.trt.fp16.onnx /
+    model.trt.int8.onnx); without it the build needs the nodes' function bodies and picks
+    model.onnx / model.fp16.onnx / model.int8.onnx.
     """
     precision = precision.lower()
     builds = BACKENDS["tensorrt"].builder("engine").precisions
@@ -219,9 +237,13 @@ def plan_build(
     strongly_typed_ok = trt_major >= 10  # NetworkDefinitionCreationFlag.STRONGLY_TYPED
     strongly_typed_only = trt_major >= 11  # precision builder flags are gone
     if path.is_dir():
-        name = {"fp32": MODEL_ONNX, "fp16": FP16_ONNX, "int8": INT8_ONNX}[precision]
+        if plugin:
+            names = {"fp32": TRT_ONNX, "fp16": TRT_FP16_ONNX, "int8": TRT_INT8_ONNX}
+        else:
+            names = {"fp32": MODEL_ONNX, "fp16": FP16_ONNX, "int8": INT8_ONNX}
+        name = names[precision]
         if precision == "fp16" and not strongly_typed_ok:
-            name = MODEL_ONNX  # TRT 8.x: FP16 flag on the FP32 graph
+            name = names["fp32"]  # TRT 8.x: FP16 flag on the FP32 graph
         candidate = path / name
         if not candidate.is_file():
             how = {
@@ -229,6 +251,11 @@ def plan_build(
                 FP16_ONNX: "re-export without --no-fp16 (`mgdn-edge export` writes it)",
                 INT8_ONNX: "quantize it with `mgdn-edge quantize --backend onnx --out "
                 f"{path / INT8_ONNX}` (explicit Q/DQ quantization)",
+                TRT_ONNX: "re-export with `mgdn-edge export` (it writes the TensorRT graph, which has "
+                "no ONNX function for the parser to prefer over the plugin)",
+                TRT_FP16_ONNX: "re-export with `mgdn-edge export` without --no-fp16",
+                TRT_INT8_ONNX: "quantize it with `mgdn-edge quantize --backend onnx --out "
+                f"{path / INT8_ONNX}` (writes {TRT_INT8_ONNX} beside it)",
             }[name]
             raise BackendError(f"{candidate} not found for a {precision} engine: {how}")
         path = candidate
@@ -349,6 +376,49 @@ def gpu_name() -> str:
     return "unknown"
 
 
+def lint_before_parse(path: Path, tensorrt_version: str, plugin: bool) -> None:
+    """Refuse a file the installed TensorRT's parser would fail on or route away from the plugin."""
+    from mgdn_edge.export.trt_lint import lint_tensorrt
+
+    report = lint_tensorrt(path, tensorrt_version, plugin=plugin)
+    if report.ok:
+        return
+    hint = ""
+    if report.function_nodes and plugin:
+        hint = (
+            f" -- the parser would use the nodes' ONNX function instead of the plugin; build {TRT_ONNX} "
+            "(and its fp16/int8 twins), which carry no function"
+        )
+    raise EngineBuildError(report.message() + hint)
+
+
+def explain_missing_plugin_layers(
+    path: Path, tensorrt_version: str, library: Path, expected: int, found: int
+) -> str:
+    """Why the parsed network has fewer plugin layers than the file has DynamicFilter nodes.
+
+    Either the parser imported the nodes through their ONNX function (a file with local
+    functions on TensorRT 9.0-10.6, or a plugin lookup that misses on 10.7+), or the library
+    registered no creator this TensorRT accepts.
+    """
+    from mgdn_edge.export.trt_lint import lint_tensorrt
+
+    report = lint_tensorrt(path, tensorrt_version, plugin=True)
+    head = (
+        f"{path.name} has {expected} mgdn.DynamicFilter nodes but the parsed network has {found} "
+        "plugin layers"
+    )
+    if report.function_nodes:
+        return (
+            f"{head}: the parser used the node's ONNX function ({report.table.describe()} routes "
+            f"{len(report.function_nodes)} of them to their local function); build {TRT_ONNX} instead"
+        )
+    return (
+        f"{head}: the plugin library is for another TensorRT -- {library.name} registered no creator "
+        f"TensorRT {tensorrt_version} accepts; rebuild it here with `mgdn-edge build-plugins --tensorrt`"
+    )
+
+
 def _parse(trt: Any, network: Any, logger: Any, path: Path) -> None:
     parser = trt.OnnxParser(network, logger)
     # parse_from_file resolves external data and local functions relative to the file.
@@ -362,7 +432,13 @@ def _parse(trt: Any, network: Any, logger: Any, path: Path) -> None:
             where = f" [node {err.node_name()} ({err.node_operator()})]"
         errors.append(f"{err.desc()}{where}")
     detail = "; ".join(errors) or "no error recorded"
-    raise EngineBuildError(f"TensorRT's ONNX parser rejected {path.name}: {detail}")
+    hint = ""
+    if "Plugin not found" in detail:
+        hint = (
+            " -- the plugin library is for another TensorRT or was not loaded (rebuild it with "
+            "`mgdn-edge build-plugins --tensorrt` against this TensorRT)"
+        )
+    raise EngineBuildError(f"TensorRT's ONNX parser rejected {path.name}: {detail}{hint}")
 
 
 def _plugin_layers(trt: Any, network: Any) -> int:
@@ -377,8 +453,10 @@ def _pin_fp32(trt: Any, network: Any, layer_types: Sequence[str]) -> int:
     pinned = 0
     for i in range(network.num_layers):
         layer = network.get_layer(i)
-        # Only floating-point layers: integer reductions belong to shape arithmetic.
-        if layer.type in kinds and layer.get_output(0).dtype in (trt.float32, trt.float16):
+        # Only floating-point layers: integer reductions belong to shape arithmetic. The written-out
+        # LayerNormalization of the TensorRT graph is pinned by the scope in its node names.
+        wanted = layer.type in kinds or FP32_SCOPE in layer.name
+        if wanted and layer.get_output(0).dtype in (trt.float32, trt.float16):
             layer.precision = trt.float32
             for j in range(layer.num_outputs):
                 layer.set_output_type(j, trt.float32)
@@ -417,7 +495,8 @@ def build_engine(
     # The plugin library first: a missing file is named before TensorRT is even needed.
     library = None if plugin is False else find_tensorrt_plugin(None if plugin in (None, True) else plugin)
     trt = import_tensorrt()
-    plan = plan_build(model, precision, tensorrt_major(trt.__version__))
+    plan = plan_build(model, precision, tensorrt_major(trt.__version__), plugin=library is not None)
+    lint_before_parse(plan.onnx_path, trt.__version__, plugin=library is not None)
     metadata = {
         p.key: p.value for p in onnx.load(str(plan.onnx_path), load_external_data=False).metadata_props
     }
@@ -440,9 +519,7 @@ def build_engine(
     plugin_layers = _plugin_layers(trt, network)
     if library is not None and plugin_layers != expected:
         raise EngineBuildError(
-            f"{plan.onnx_path.name} has {expected} mgdn.DynamicFilter nodes but the parsed network has "
-            f"{plugin_layers} plugin layers: TensorRT did not map them onto {library.name} (plugin "
-            "built for another TensorRT version?)"
+            explain_missing_plugin_layers(plan.onnx_path, trt.__version__, library, expected, plugin_layers)
         )
 
     build_config = builder.create_builder_config()

@@ -295,3 +295,83 @@ def test_full_lytro_size_520_matches_pytorch(mff_export, mff_checkpoint):
         got = _session(mff_export / name).run(None, dict(zip("ab", inputs, strict=True)))[0]
         assert got.shape == (1, 3, 520, 520)
         assert np.abs(got - expected).max() <= TOL, name
+
+
+# --------------------------------------------------------------------------- TensorRT graphs
+
+
+def test_mff_tensorrt_graph_is_function_free_8_5_native_and_matches_model_onnx(mff_export, mff_crop):
+    """Acceptance on the authors' MFF model: model.trt.onnx has no local function, only ops
+    TensorRT 8.5's parser imports, four DynamicFilter nodes carrying the plugin's version and
+    namespace, and computes what model.onnx computes (ONNX Runtime, function bodies re-attached)."""
+    from mgdn_edge.export.artefacts import PLUGIN_NAMESPACE, PLUGIN_VERSION, TRT_ONNX
+    from mgdn_edge.export.trt_graph import with_function_bodies
+    from mgdn_edge.export.trt_lint import parser_table
+
+    src = onnx.load(mff_export / "model.onnx")
+    trt = onnx.load(mff_export / TRT_ONNX)
+    assert len(trt.functions) == 0
+    filters = [n for n in trt.graph.node if n.domain == OP_DOMAIN and n.op_type == OP_TYPE]
+    assert len(filters) == 4
+    for node in filters:
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        assert attrs["plugin_version"].decode() == PLUGIN_VERSION
+        assert attrs["plugin_namespace"].decode() == PLUGIN_NAMESPACE
+    others = {n.op_type for n in trt.graph.node if n not in filters}
+    assert others <= parser_table("8.5").ops, others - parser_table("8.5").ops
+    assert "LayerNormalization" in {n.op_type for n in src.graph.node}
+    a, b = mff_crop["A"], mff_crop["B"]
+    feeds = dict(zip([i.name for i in src.graph.input], [a, b], strict=True))
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    runnable = with_function_bodies(trt, src).SerializeToString()
+    got = ort.InferenceSession(runnable, options, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    expected = _session(mff_export / "model.onnx").run(None, feeds)[0]
+    assert float(np.abs(got - expected).max()) <= TOL
+
+
+def test_mff_lint_verdicts_on_every_graph_the_export_writes(mff_export):
+    """model.onnx is routed to its function on TensorRT 10.3 (and fails 8.5 on LayerNormalization);
+    the TensorRT graphs pass 8.5, 8.6, 10.3 and 11."""
+    from mgdn_edge.export.artefacts import TRT_FP16_ONNX, TRT_ONNX
+    from mgdn_edge.export.trt_lint import lint_tensorrt
+
+    on_10_3 = lint_tensorrt(mff_export / "model.onnx", "10.3")
+    assert not on_10_3.ok and len(on_10_3.function_nodes) == 4 and not on_10_3.plugin_nodes
+    assert {i.op for i in on_10_3.issues} == {f"{OP_DOMAIN}.{OP_TYPE}"}
+    assert "local ONNX function, not the plugin" in on_10_3.message()
+    on_8_5 = lint_tensorrt(mff_export / "model.onnx", "8.5")
+    assert {i.op for i in on_8_5.issues} == {"LayerNormalization"}
+    assert lint_tensorrt(mff_export / "model.onnx", "10.7").ok  # registry before function
+    for name in (TRT_ONNX, TRT_FP16_ONNX):
+        for version in ("8.5", "8.6", "10.3", "11"):
+            report = lint_tensorrt(mff_export / name, version)
+            assert report.ok, report.message()
+            assert len(report.plugin_nodes) == 4
+
+
+def test_mff_manifest_lists_tensorrt_graphs_with_hashes(mff_export):
+    from mgdn_edge.export.artefacts import TRT_FP16_ONNX, TRT_ONNX
+
+    manifest = json.loads((mff_export / "manifest.json").read_text())
+    for name in (TRT_ONNX, TRT_FP16_ONNX):
+        digest = hashlib.sha256((mff_export / name).read_bytes()).hexdigest()
+        assert manifest["files"][name]["sha256"] == digest
+        assert set(manifest["tensorrt"]["lint"][name].values()) == {"ok"}
+    errors = manifest["tensorrt"]["verification_max_abs"]
+    assert max(errors[TRT_ONNX].values()) <= TOL
+
+
+def test_mff_tensorrt_fp16_keeps_layer_norm_in_fp32(mff_export):
+    """The written-out norms of model.trt.fp16.onnx compute in FP32 (their outputs are float32)."""
+    from mgdn_edge.export.artefacts import FP32_SCOPE, TRT_FP16_ONNX
+    from mgdn_edge.export.trt_graph import with_function_bodies
+
+    trt = onnx.load(mff_export / TRT_FP16_ONNX)
+    src = onnx.load(mff_export / "model.fp16.onnx")
+    inferred = onnx.shape_inference.infer_shapes(with_function_bodies(trt, src))
+    types = {v.name: v.type.tensor_type.elem_type for v in inferred.graph.value_info}
+    island = [n for n in trt.graph.node if FP32_SCOPE in n.name]
+    assert len(island) >= 9 * 4  # >= 9 nodes per norm, several norms
+    assert {types[n.output[0]] for n in island} == {onnx.TensorProto.FLOAT}
+    assert onnx.TensorProto.FLOAT16 in set(types.values())

@@ -102,7 +102,8 @@ def test_onnx_int8_is_legal_keeps_filter_float_and_matches_fp32(
     meta = {p.key: p.value for p in model.metadata_props}
     assert meta[METADATA_PRECISION_KEY] == "int8" and "mgdn_edge.config" in meta
     assert parity_psnr(result.path, export_dir) >= PSNR_FLOOR
-    assert os.listdir(tmp_path) == ["q.onnx"]  # no temporary file left behind
+    # no temporary file left behind; the TensorRT twin beside it (test_tensorrt_int8_twin...)
+    assert sorted(os.listdir(tmp_path)) == ["q.onnx", "q.trt.onnx"]
     # `mgdn-edge fuse` runs the file at its own precision with the runtime picked by suffix
     fused = tmp_path / "fused.png"
     assert (
@@ -285,3 +286,34 @@ def test_wrong_exposure_count_names_the_file_and_writes_nothing(
     err = capsys.readouterr().err
     assert f"{tmp_path / 'data' / 'scene1' / 'exposure.txt'} has 2 exposure values, expected 3" in err
     assert list(out.iterdir()) == []
+
+
+def test_tensorrt_int8_twin_is_function_free_linted_and_computes_the_same(
+    export_dir: Path, pairs: Path, tmp_path: Path
+) -> None:
+    """quantize --backend onnx writes model.trt.int8.onnx beside model.int8.onnx: the same Q/DQ graph
+    without function bodies and with LayerNormalization written out, which TensorRT 8.5, 8.6, 10.3
+    and 11 parse natively with every DynamicFilter on the plugin; ONNX Runtime (function bodies
+    re-attached) gives what the ONNX Runtime file gives."""
+    from mgdn_edge.export.artefacts import INT8_ONNX, TRT_INT8_ONNX
+    from mgdn_edge.export.trt_graph import with_function_bodies
+    from mgdn_edge.export.trt_lint import lint_tensorrt
+
+    result = quantize_model(export_dir, pairs, "onnx", out=tmp_path / INT8_ONNX, progress=False)
+    qdq = onnx.load(result.path)
+    trt = onnx.load(tmp_path / TRT_INT8_ONNX)
+    assert len(qdq.functions) == 1 and len(trt.functions) == 0
+    assert "LayerNormalization" not in {n.op_type for n in trt.graph.node}
+    assert lint_qdq(trt) == []
+    filter_inputs_are_float(trt)
+    count = sum(n.op_type == "QuantizeLinear" for n in qdq.graph.node)
+    assert sum(n.op_type == "QuantizeLinear" for n in trt.graph.node) == count
+    assert "local ONNX function" in lint_tensorrt(qdq, "10.3").message()
+    for version in ("8.5", "8.6", "10.3", "11"):
+        report = lint_tensorrt(trt, version)
+        assert report.ok and len(report.plugin_nodes) == N_FILTERS, report.message()
+    cases = synthetic_cases(preset("mff"), [(48, 48)], seed=7)
+    feeds = dict(zip([i.name for i in qdq.graph.input], cases[0].inputs, strict=True))
+    expected = session(qdq).run(None, feeds)[0]
+    got = session(with_function_bodies(trt, qdq)).run(None, feeds)[0]
+    assert float(np.abs(got - expected).max()) <= 1e-4

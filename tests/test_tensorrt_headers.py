@@ -26,7 +26,7 @@ import pytest
 import torch
 
 from mgdn_edge.errors import BackendError
-from mgdn_edge.export.dynamic_filter_onnx import DOMAIN, OP_TYPE, PLUGIN_VERSION
+from mgdn_edge.export.artefacts import OP_TYPE, PLUGIN_NAMESPACE, PLUGIN_VERSION
 from mgdn_edge.model.dynamic_filter import dynamic_filter_unfold
 from mgdn_edge.plugins import tensorrt_plugin as trt_plugin
 from mgdn_edge.plugins.cmake import cmake_build
@@ -162,7 +162,7 @@ def _build_harness(
 
 def _run_harness(harness: Path, library: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(harness), str(library), OP_TYPE, PLUGIN_VERSION, DOMAIN, *extra],
+        [str(harness), str(library), OP_TYPE, PLUGIN_VERSION, PLUGIN_NAMESPACE, *extra],
         capture_output=True,
         text=True,
         timeout=300,
@@ -176,7 +176,7 @@ def test_plugin_contract(
     """Every check of the harness passes, and the ones this flavour must run did run.
 
     The creator is looked up by what our exporter writes on the node (op_type, plugin_version,
-    plugin_namespace = DOMAIN), so renaming either side fails here.
+    plugin_namespace = PLUGIN_NAMESPACE), so renaming either side fails here.
     """
     harness, library = _build_harness(request, version, include, flavour, legacy, static)
     proc = _run_harness(harness, library)
@@ -186,7 +186,7 @@ def test_plugin_contract(
     summary = re.search(r"# (\d+) checks, (\d+) failed", proc.stdout)
     assert summary is not None and summary.group(2) == "0" and int(summary.group(1)) == len(checks), report
     required = [
-        f"found as {DOMAIN}::{OP_TYPE} version {PLUGIN_VERSION}",
+        f"found as {PLUGIN_NAMESPACE}::{OP_TYPE} version {PLUGIN_VERSION}",
         "missing kernel_size refused",
         "kernel_size=4 refused with a reason",
         "supportsFormatCombination: FP32/FP16 LINEAR, inputs and output of one type",

@@ -323,3 +323,65 @@ def test_engine_matches_pytorch_on_fixtures(gpu_export: tuple[Path, Path], preci
         assert violations(metrics, budget_for(precision), "mff") == [], (crop, metrics)
     with pytest.raises(InputError, match="outside the engine's profile"):
         runtime.run([np.zeros((1, 3, 256, 256), np.float32)] * 2)
+
+
+# ------------------------------------------------------------------ TensorRT graphs and the parser lint
+
+
+@pytest.mark.parametrize(
+    ("precision", "major", "file"),
+    [("fp32", 10, "model.trt.onnx"), ("fp16", 10, "model.trt.fp16.onnx"), ("fp16", 8, "model.trt.onnx"),
+     ("int8", 10, "model.trt.int8.onnx"), ("int8", 8, "model.trt.int8.onnx")],
+)  # fmt: skip
+def test_plugin_builds_pick_the_tensorrt_graphs(
+    tmp_path: Path, precision: str, major: int, file: str
+) -> None:
+    from mgdn_edge.export.artefacts import TRT_FP16_ONNX, TRT_INT8_ONNX, TRT_ONNX
+
+    _onnx_file(tmp_path / TRT_ONNX)
+    _onnx_file(tmp_path / TRT_FP16_ONNX, "fp16")
+    _onnx_file(tmp_path / TRT_INT8_ONNX, "int8", qdq=True)
+    assert plan_build(tmp_path, precision, major, plugin=True).onnx_path == tmp_path / file
+
+
+def test_plugin_build_without_tensorrt_graph_says_how_to_get_it(export_dir: Path) -> None:
+    with pytest.raises(BackendError, match=r"model\.trt\.onnx not found.*re-export"):
+        plan_build(export_dir, "fp32", 10, plugin=True)
+    with pytest.raises(BackendError, match=r"model\.trt\.int8\.onnx not found.*quantize"):
+        plan_build(export_dir, "int8", 10, plugin=True)
+
+
+def test_lint_before_parse_names_function_routing_on_10_3(tmp_path: Path) -> None:
+    from mgdn_edge.export.dynamic_filter_onnx import standalone_model
+    from mgdn_edge.export.trt_graph import tensorrt_graph
+    from mgdn_edge.runtimes.tensorrt_build import lint_before_parse
+
+    src = tmp_path / "model.onnx"
+    onnx.save(standalone_model(kernel_size=3, channels=4), src)
+    with pytest.raises(EngineBuildError, match="ONNX function instead of the plugin; build model.trt.onnx"):
+        lint_before_parse(src, "10.3.0.30", plugin=True)
+    lint_before_parse(src, "10.7.0.23", plugin=True)  # the registry is asked first from 10.7
+    lint_before_parse(src, "10.3.0.30", plugin=False)  # without the plugin the function is the way
+    trt = tmp_path / "model.trt.onnx"
+    onnx.save(tensorrt_graph(onnx.load(src)), trt)
+    for version in ("8.5.2.2", "10.3.0.30", "11.0.0"):
+        lint_before_parse(trt, version, plugin=True)
+
+
+def test_missing_plugin_layers_are_explained_apart(tmp_path: Path) -> None:
+    """A function-carrying file on 9.0-10.6 -> 'used the node's ONNX function'; a function-free file
+    -> 'the plugin library is for another TensorRT'."""
+    from mgdn_edge.export.dynamic_filter_onnx import standalone_model
+    from mgdn_edge.export.trt_graph import tensorrt_graph
+    from mgdn_edge.runtimes.tensorrt_build import explain_missing_plugin_layers
+
+    src, trt = tmp_path / "model.onnx", tmp_path / "model.trt.onnx"
+    onnx.save(standalone_model(kernel_size=3, channels=4), src)
+    onnx.save(tensorrt_graph(onnx.load(src)), trt)
+    library = Path("libmgdn_trt.so")
+    on_function = explain_missing_plugin_layers(src, "10.3.0.30", library, 1, 0)
+    assert "the parser used the node's ONNX function" in on_function and "another TensorRT" not in on_function
+    on_library = explain_missing_plugin_layers(trt, "10.3.0.30", library, 1, 0)
+    assert "the plugin library is for another TensorRT" in on_library and "ONNX function" not in on_library
+    # 8.x ignores local functions: a shortfall there is the library's.
+    assert "another TensorRT" in explain_missing_plugin_layers(src, "8.6.2", library, 1, 0)
