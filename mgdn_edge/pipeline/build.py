@@ -110,7 +110,12 @@ def build_step(state: RunState, variant: Variant) -> dict[str, Any]:
                 "seed": state.options.seed,
                 "items": state.data.get("calib_items"),
             },
-            "source_model": str(root / _source_record(state, variant)["model"]) if variant.source else None,
+            # a builder reads a folder: the export, or the source variant's (the QDQ files for int8)
+            "source_dir": str(
+                (root / _source_record(state, variant)["model"]).parent
+                if variant.source
+                else state.export_dir
+            ),
         }
         produced = run_in_worker("build", job, vdir / "build.log", state.options.timeout_s)
         model = Path(produced["model"])
@@ -144,10 +149,13 @@ def run_build_job(job: dict[str, Any]) -> dict[str, Any]:
         out = out_dir / quantized_file(precision, builder.suffix)
         result = quantize_model(export_dir, source, builder.name, precision, out)
         return {"model": str(result.path), "info": _jsonable(result)}
-    onnx = Path(job["source_model"]) if job.get("source_model") else export_dir / MODEL_ONNX
-    result = load_attribute(builder.function)(onnx, out_dir / f"model{builder.suffix}", precision=precision)
+    source = Path(job["source_dir"])
+    result = load_attribute(builder.function)(source, out_dir / f"model{builder.suffix}", precision=precision)
     if isinstance(result, Path):  # a converter returns the file it wrote
-        return {"model": str(result), "info": {"converted_from": relative(onnx, root), "weights": precision}}
+        return {
+            "model": str(result),
+            "info": {"converted_from": relative(source, root), "weights": precision},
+        }
     return {"model": str(result.path), "info": _jsonable(result)}
 
 
