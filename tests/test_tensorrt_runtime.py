@@ -157,7 +157,7 @@ def test_profile_defaults_and_validation() -> None:
         make_profile(CONFIG, min_hw="64x64", opt_hw="32x64")
     with pytest.raises(BackendError, match="below the smallest"):
         make_profile(CONFIG, min_hw=f"{h - 1}x{w}")
-    with pytest.raises(BackendError, match="HxW"):
+    with pytest.raises(InputError, match="--max must be HxW"):  # the one Size parser's error
         make_profile(CONFIG, max_hw="big")
     with pytest.raises(BackendError, match="fixed 96x96"):
         make_profile(CONFIG, static=(96, 96), max_hw="128x128")
