@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mgdn_edge.errors import InputError
+from mgdn_edge.size import Size
 
 _MAX_LISTED = 5
 
@@ -107,20 +108,7 @@ def parse_crop(crop: int | str | Sequence[int] | None) -> tuple[int, int] | None
     """``None``/``"full"`` -> full frames; ``256`` / ``"256"`` / ``"256x384"`` / ``(256, 384)`` -> (H, W)."""
     if crop is None or (isinstance(crop, str) and crop.lower() in ("", "full")):
         return None
-    try:
-        if isinstance(crop, str):
-            parts = [int(v) for v in crop.lower().split("x")]
-        elif isinstance(crop, int):
-            parts = [crop]
-        else:
-            parts = [int(v) for v in crop]
-    except ValueError as exc:
-        raise InputError(f"crop must be 'full', N or HxW, got {crop!r}") from exc
-    if len(parts) == 1:
-        parts = parts * 2
-    if len(parts) != 2 or min(parts) < 1:
-        raise InputError(f"crop must be 'full', N or HxW with positive sizes, got {crop!r}")
-    return parts[0], parts[1]
+    return Size.parse(crop, "crop", square=True)
 
 
 class DataSource(ABC):

@@ -9,16 +9,6 @@ from __future__ import annotations
 import argparse
 
 
-def _size(text: str) -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must be HxW, e.g. 256x256, got {text!r}") from None
-    if h < 16 or w < 16:
-        raise argparse.ArgumentTypeError(f"size must be at least 16x16, got {text!r}")
-    return h, w
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "synth-hdr",
@@ -36,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--scenes", type=int, default=64, help="number of scenes (default 64)")
     p.add_argument(
-        "--size", type=_size, default=(256, 256), metavar="HxW", help="bracket size (default 256x256)"
+        "--size", default="256x256", metavar="HxW", help="bracket size (default 256x256)"
     )
     p.add_argument("--seed", type=int, default=0, help="scene stream; scene k is the same for any --scenes")
     p.add_argument(
@@ -61,13 +51,17 @@ def run(args: argparse.Namespace) -> int:
 
     from mgdn_edge.calibration.synthetic_hdr import SyntheticHDRConfig, write_kalantari_scenes
     from mgdn_edge.errors import InputError
+    from mgdn_edge.size import Size
 
     if args.noise < 0 or args.gamma_jitter < 0:
         raise InputError("--noise and --gamma-jitter must be >= 0")
+    size = Size.parse(args.size, "--size")
+    if min(size) < 16:
+        raise InputError(f"--size must be at least 16x16, got {args.size!r}")
     base = SyntheticHDRConfig()
     cfg = replace(
         base,
-        size=tuple(args.size),
+        size=tuple(size),
         evs=tuple(args.ev),
         gamma_jitter=args.gamma_jitter,
         shot_noise=base.shot_noise * args.noise**2,

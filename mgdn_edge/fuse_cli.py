@@ -70,14 +70,15 @@ def run(args: argparse.Namespace) -> int:
     from mgdn_edge.errors import InputError
     from mgdn_edge.imageio import from_nchw
     from mgdn_edge.runtimes import open_runtime
+    from mgdn_edge.size import Size
     from mgdn_edge.tasks import hdr_output_paths, postprocess, prepare_inputs, save_hdr_pair, save_output
-    from mgdn_edge.tiling import parse_tile, plan_tiles, run_tiled
+    from mgdn_edge.tiling import plan_tiles, run_tiled
 
     if not (args.output or args.raw):
         raise InputError("nothing to write: give -o OUT (the image) and/or --raw OUT.npy")
     if args.max_memory < 0:
         raise InputError(f"--max-memory must be >= 0 MB (0 never tiles), got {args.max_memory:g}")
-    tile = parse_tile(args.tile) if args.tile else None
+    tile = Size.parse(args.tile, "tile size", square=True) if args.tile else None
     if args.task == "hdr" and args.output:
         hdr_output_paths(args.output)  # a bad suffix fails before the network runs
     prepared = prepare_inputs(args.task, args.inputs, args.exposures)

@@ -37,7 +37,7 @@ class Size(NamedTuple):
             form = "N or HxW" if square else "HxW"
             raise InputError(f"{what} must be {form} (e.g. 256x384), got {text!r}") from None
         if h < 1 or w < 1:
-            raise InputError(f"{what} must be positive, got {text!r}")
+            raise InputError(f"{what} must have positive sizes, got {text!r}")
         return cls(h, w)
 
 

@@ -45,22 +45,6 @@ DEFAULT_OVERLAP = 32
 DEFAULT_MAX_MEMORY_MB = 2048
 
 
-def parse_tile(text: str) -> tuple[int, int]:
-    """``"512"`` or ``"512x768"`` (HxW) -> (h, w); a clear error for anything else."""
-    parts = text.lower().split("x")
-    try:
-        values = [int(p) for p in parts]
-    except ValueError:
-        raise InputError(
-            f"tile size must be N or HxW in pixels (e.g. 512 or 512x768), got {text!r}"
-        ) from None
-    if len(values) == 1:
-        values = values * 2
-    if len(values) != 2 or min(values) < 1:
-        raise InputError(f"tile size must be N or HxW with positive sizes (e.g. 512x768), got {text!r}")
-    return values[0], values[1]
-
-
 def tile_starts(size: int, tile: int, overlap: int) -> list[int]:
     """Start offsets of tiles of ``tile`` pixels covering ``size`` with at least ``overlap`` shared."""
     if tile >= size:

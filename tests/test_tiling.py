@@ -13,13 +13,13 @@ from mgdn_edge.calibration.synthetic_hdr import SyntheticHDRConfig, generate_sce
 from mgdn_edge.cli import main
 from mgdn_edge.errors import InputError
 from mgdn_edge.model import MGDN, preset
+from mgdn_edge.size import Size
 from mgdn_edge.tasks import mu_law
 from mgdn_edge.tiling import (
     TileGrid,
     axis_weights,
     bytes_per_pixel,
     choose_tile,
-    parse_tile,
     plan_tiles,
     run_tiled,
     tile_starts,
@@ -83,10 +83,10 @@ def test_pointwise_runtime_is_reassembled_exactly():
 
 def test_bad_tile_arguments_are_clear():
     with pytest.raises(InputError, match="tile size must be N or HxW"):
-        parse_tile("big")
+        Size.parse("big", "tile size", square=True)
     with pytest.raises(InputError, match="positive sizes"):
-        parse_tile("0x64")
-    assert parse_tile("64") == (64, 64) and parse_tile("32X48") == (32, 48)
+        Size.parse("0x64", "tile size", square=True)
+    assert Size.parse("64", square=True) == (64, 64) and Size.parse("32X48") == (32, 48)
     with pytest.raises(InputError, match="overlap must be >= 0"):
         TileGrid(100, 100, 40, 40, -1)
     with pytest.raises(InputError, match="overlap 20 px is too large for tile height 40: at most 12"):

@@ -49,6 +49,7 @@ from mgdn_edge.calibration.synthetic_hdr import SyntheticHDRConfig, SyntheticSce
 from mgdn_edge.errors import InputError
 from mgdn_edge.imageio import to_nchw
 from mgdn_edge.runtimes.parity import image_metrics
+from mgdn_edge.size import Size
 from mgdn_edge.tasks import GAMMA, hdr_network_input
 
 DEFAULT_EVAL_SEED = 1
@@ -130,11 +131,6 @@ def evaluate(
     return {m: {k: float(np.mean(v)) for k, v in values.items()} for m, values in per.items()}
 
 
-def _size(text: str) -> tuple[int, int]:
-    h, w = (int(v) for v in text.lower().split("x"))
-    return h, w
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     from mgdn_edge.assets import demo_model_info, demo_model_path
     from mgdn_edge.runtimes import open_runtime
@@ -144,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--info", default=None, help="its training JSON (default: the demo model's)")
     p.add_argument("--seed", type=int, default=DEFAULT_EVAL_SEED, help="held-out scene stream (default 1)")
     p.add_argument("--scenes", type=int, default=8, help="number of held-out scenes (default 8)")
-    p.add_argument("--size", type=_size, default=(256, 256), help="scene size HxW (default 256x256)")
+    p.add_argument("--size", type=Size.parse, default=Size(256, 256), help="scene size HxW (default 256x256)")
     p.add_argument("--json", help="also write the numbers to this JSON file")
     args = p.parse_args(argv)
 

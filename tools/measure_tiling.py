@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from mgdn_edge.calibration.synthetic_hdr import SyntheticHDRConfig, generate_scene, write_scene
+from mgdn_edge.size import Size
 from mgdn_edge.tasks import mu_law
 
 
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--json", help="also write the numbers here")
     args = p.parse_args(argv)
-    h, w = (int(v) for v in args.size.lower().split("x"))
+    h, w = Size.parse(args.size, "--size")
     model = args.model or str(demo_model_path())
 
     with tempfile.TemporaryDirectory(prefix="mgdn-tiling-") as tmp:
