@@ -17,7 +17,7 @@ import onnx
 
 from mgdn_edge.calibration.base import Sample
 from mgdn_edge.errors import BackendError
-from mgdn_edge.export.artefacts import OP_DOMAIN
+from mgdn_edge.export.artefacts import MODEL_ONNX, OP_DOMAIN
 
 DEFAULT_OP_TYPES = ("Conv", "MatMul", "Gemm")
 ONNX_METHODS = ("entropy", "minmax", "percentile")  # the first is the default
@@ -60,7 +60,7 @@ def portable_graph(model: onnx.ModelProto, portable: onnx.ModelProto | None) -> 
     missing = outer - {o for n in portable.graph.node for o in n.output}
     if missing:
         raise BackendError(
-            f"model.onnx and its portable graph disagree on {len(missing)} tensor names (e.g. "
+            f"{MODEL_ONNX} and its portable graph disagree on {len(missing)} tensor names (e.g. "
             f"{sorted(missing)[0]!r}); re-export the model so both come from one trace"
         )
     return portable
@@ -135,7 +135,7 @@ def quantize_static(
         "AddQDQPairToWeight": weight_pairs,
     }
     with tempfile.TemporaryDirectory(prefix="mgdn_qdq_") as tmp:
-        src, out, cache = (Path(tmp) / n for n in ("model.onnx", "qdq.onnx", "ranges.json"))
+        src, out, cache = (Path(tmp) / n for n in (MODEL_ONNX, "qdq.onnx", "ranges.json"))
         onnx.save(model, src)
         quant.save_tensors_data(ranges, cache)
         root = logging.getLogger()

@@ -28,7 +28,7 @@ from mgdn_edge.calibration.accuracy import PSNR_CEILING_DB
 from mgdn_edge.calibration.base import DataSource, Sample
 from mgdn_edge.calibration.export_files import export_files
 from mgdn_edge.errors import InputError
-from mgdn_edge.export.artefacts import quantized_file
+from mgdn_edge.export.artefacts import INT8_ONNX, quantized_file
 from mgdn_edge.precision import Precision
 from mgdn_edge.runtimes.backends import builders, load_attribute
 
@@ -118,7 +118,7 @@ def quantize_model(
     data: DataSource | str | os.PathLike[str] | Sequence[Sample],
     backend: str,
     precision: str = "int8",
-    out: str | os.PathLike[str] = "model.int8.onnx",
+    out: str | os.PathLike[str] = INT8_ONNX,
     method: str | None = None,
     max_drop: float | None = None,
     *,

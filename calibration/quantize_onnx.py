@@ -1,7 +1,7 @@
 """ONNX INT8 in QDQ form for ONNX Runtime and TensorRT, made with ``onnxruntime.quantization``.
 
-Recipe, and why each part is there (numbers: the authors' MFF checkpoint, Lytro pairs, see
-``mgdn_edge.tools.bench_calibration``). :func:`quantize_export` runs the whole recipe.
+Recipe, and why each part is there (measured with ``mgdn_edge.tools.bench_calibration`` on the
+authors' MFF checkpoint; figures in the README). :func:`quantize_export` runs the whole recipe.
 
 * Form: QuantizeLinear/DequantizeLinear pairs, INT8 only, activations symmetric per tensor,
   weights symmetric per channel, zero points 0 - the only form TensorRT's explicit quantization
@@ -21,9 +21,9 @@ Recipe, and why each part is there (numbers: the authors' MFF checkpoint, Lytro 
   original float tensor back, so the filter runs on float features and float kernels.
 * Calibration: ``entropy`` (default; KL divergence, TensorRT's own default), ``minmax`` or
   ``percentile`` (99.999 %, histogram), ONNX Runtime's calibrators fed one sample at a time, so
-  memory holds one sample's activations. Why entropy: on the authors' MFF model (32 Lytro crops
-  256^2, 8 held-out 520^2 pairs) it gave 43.2 / 42.7 dB mean / min PSNR vs FP32 in 137 s, where
-  minmax gave 40.3 / 39.5 dB (35 s) and percentile 43.3 / 42.6 dB but took 419 s.
+  memory holds one sample's activations. Why entropy: on the authors' MFF model it is ~3 dB
+  closer to FP32 than minmax and as close as percentile in a third of percentile's time (the
+  README's INT8 table).
 * Accuracy-aware mode (:func:`search_float_layers`): rank every quantized layer by the PSNR it
   gives back when it alone stays float (measured on 96x96 centre crops of 4 calibration samples,
   by rewiring one fully quantized graph - no re-calibration), then keep the most sensitive layers float, the
@@ -82,9 +82,9 @@ def _center_crop(sample: Sample, size: int) -> Sample:
 
 
 FILTER_REASON = "mgdn.DynamicFilter custom op: runs in float (its own kernel / TensorRT plugin)"
-# The last conv writes the image: its INT8 error lands on the output unfiltered. Kept float by
-# default (authors' MFF model, 32 Lytro crops 256^2, minmax, 8 held-out 520^2 pairs: mean PSNR vs
-# FP32 39.0 -> 40.3 dB, SSIM 0.958 -> 0.968); the accuracy search decides for itself.
+# The last conv writes the image: its INT8 error lands on the output unfiltered, which costs more
+# than any other single layer on the authors' MFF model. Kept float by default; the accuracy
+# search decides for itself.
 OUTPUT_REASON = "output conv: writes the image directly (float by default)"
 
 

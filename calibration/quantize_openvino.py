@@ -6,8 +6,8 @@ Recipe, and why (authors' MFF checkpoint, Lytro crops; ``mgdn_edge.tools.bench_c
   extension, so the filter stays one op. NNCF does not know it and never quantizes it; it is also
   named in the ignored scope so that stays true whatever NNCF learns later. Its inputs stay float.
 * ``model_type=TRANSFORMER`` (method ``default``): NNCF's transformer recipe keeps Softmax and
-  the normalisations float and applies SmoothQuant to the MatMuls. On Lytro crops it gave
-  42.6-46.0 dB PSNR against FP32 where the plain CNN recipe gave 31.2-33.0 dB. ``mixed`` adds
+  the normalisations float and applies SmoothQuant to the MatMuls. On Lytro crops it is about
+  12 dB closer to FP32 than the plain CNN recipe (README). ``mixed`` adds
   asymmetric activations (NNCF's MIXED preset); ``plain`` is NNCF's default CNN recipe.
 * Accuracy-aware mode: ``nncf.quantize_with_accuracy_control`` with the capped PSNR against the
   FP32 model on the evaluation split as its metric (see :mod:`.quantize`), reverting the

@@ -34,16 +34,8 @@ Pad the features once (``edge`` = replicate), then k*k times take the shifted wi
 padded map, ``Mul`` it by that tap's [N, 1, H, W] kernel plane and ``Add`` it into the
 accumulator, in the same tap order as the torch lean filter. Nothing k*k times the feature map
 exists; the peak is the padded map plus a few feature maps. Three decompositions were measured
-in ONNX Runtime 1.32 (CPU EP, 2 threads, C=30, k=7; ``python -m mgdn_edge.tools.bench_onnxruntime
---decompositions``, variants interleaved, median / min ms over 25 runs on the shared dev box):
-
-==========  ==============  ==============  ==============  ==============
-size        flat            split           slice           torch lean
-==========  ==============  ==============  ==============  ==============
-64x64        9.2 /   4.8     9.0 /   4.4     8.8 /   4.4     0.9 /   0.8
-256x256     131.2 /  90.2   117.2 /  83.4   120.5 /  83.6     -  /   9.0
-512x512     511.6 / 427.6   448.9 / 365.7   479.4 / 361.6    62.3 /  57.4
-==========  ==============  ==============  ==============  ==============
+in ONNX Runtime (``python -m mgdn_edge.tools.bench_onnxruntime --decompositions``; the figures
+are in the README):
 
 * ``split``: one ``Split`` of the kernels into k*k planes, 2-D ``Slice`` windows with constant
   (negative-end) bounds -- kept as the default: fastest or tied at every size, the fewest nodes,
@@ -52,10 +44,10 @@ size        flat            split           slice           torch lean
 * ``flat``: rows flattened so each window is one contiguous run per channel, cropped once at the
   end; it saves strided copies but not memory traffic and was slower or tied.
 
-An ORT profile of the split body puts ~50 % of the time in the broadcasting ``Mul``, ~30 % in
-``Slice`` and ~16 % in ``Add``: the body is memory-bound at ~3 passes over C*H*W per tap, against
-one fused in-place pass (``addcmul_``) in torch, so ORT's filter is ~6-10x slower than the torch
-lean filter. That is the price of standard ops; TensorRT and OpenVINO run their native op
+An ORT profile of the split body puts most of the time in the broadcasting ``Mul``, then
+``Slice`` and ``Add``: the body is memory-bound at ~3 passes over C*H*W per tap, against
+one fused in-place pass (``addcmul_``) in torch, so ORT's filter is several times slower than
+the torch lean filter. That is the price of standard ops; TensorRT and OpenVINO run their native op
 instead. The body is specialised to the model's kernel size (the node count depends on k); one
 MGDN model uses one k, recorded in the node's ``kernel_size`` attribute for the plugins.
 """

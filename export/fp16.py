@@ -6,11 +6,11 @@ The conversion is ONNX Runtime's own converter
 * ``keep_io_types=True``: graph inputs and the output stay float32 (a Cast at each boundary), so
   callers keep passing float32 arrays whatever the file's precision.
 * ``op_block_list``: the converter's default list plus :data:`FP32_OPS`, the ops whose FP16
-  arithmetic is unsafe for this network (measured on the authors' MFF checkpoint):
+  arithmetic is unsafe for this network:
 
   - ``ReduceL2``: the transposed channel attention L2-normalises q and k over H*W, so the norm
-    grows with the image: 97 at 96x96, 712 on a 520x520 Lytro pair, whose sum of squares
-    (5.1e5) is far past FP16's 65504. An FP16 reduction would overflow to inf and zero the
+    grows with the image, and on a full-size real image its sum of squares is far past FP16's
+    65504 (figures in the README). An FP16 reduction would overflow to inf and zero the
     attention on real images even though small crops pass.
   - ``ReduceMean``: the channel-gating global average over H*W (the same growth in the sum,
     and an FP16 running sum of 10^5-10^6 terms loses the low bits).

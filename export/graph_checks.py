@@ -1,6 +1,6 @@
 """Structural checks on exported graphs: the size of every tensor they create.
 
-The issue's memory rule: no graph may hold a tensor with k*k*C*H*W elements (what an unfold-style
+The memory rule: no graph may hold a tensor with k*k*C*H*W elements (what an unfold-style
 dynamic filter materialises). Static ONNX shape inference cannot resolve sizes downstream of the
 in-graph padding arithmetic (``Pad`` with computed pads), so the whole-graph check records the
 shape of *every* node output that ONNX Runtime produces for concrete inputs: each node output is

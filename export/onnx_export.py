@@ -11,9 +11,9 @@ Pipeline and why each step is there:
 2. Attach the portable function body and the ``plugin_namespace``/``plugin_version`` attributes.
 3. Simplify with onnxsim (constant folding of the shape arithmetic the tracer emits, dead-code
    and identity removal). onnxsim keeps model-local functions and custom-domain nodes intact,
-   which we verify after the fact rather than assume. onnxslim 0.1.98 was tried on the MFF
-   model: 759 nodes vs onnxsim's 766 (1780 traced), same numerics, no measurable ORT latency
-   difference, 5x slower to run -- not worth a second simplifier dependency.
+   which we verify after the fact rather than assume. onnxslim was tried on the MFF model: a
+   few nodes fewer, same numerics, no measurable ONNX Runtime latency difference and a much
+   slower run -- not worth a second simplifier dependency.
 4. ``onnx.checker`` (full check) and strict shape/type inference with data propagation on both
    files; any failure raises :class:`ExportError` -- a graph that does not check is not shipped.
 5. Inline the functions for ``model.portable.onnx`` and check that no custom domain is left.

@@ -5,7 +5,7 @@ are absolute on the network output, which is a sigmoid in [0, 1] (GDSR: normalis
 HDR adds bounds on the mu-law tonemapped output (mu = 5000), where an error near black is
 amplified ~590x, so its PSNR-mu floor sits below the linear one.
 
-FP32 is the issue's acceptance bound (1e-4 max abs; measured ORT FP32: <1e-6). The FP16/BF16/INT8
+FP32's 1e-4 max abs is the toolkit's acceptance bound for a faithful runtime. The FP16/BF16/INT8
 rows are starting points for the TensorRT/OpenVINO work, to be tightened with measured numbers,
 not loosened to make a run pass. ``None`` disables a bound.
 """

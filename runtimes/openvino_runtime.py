@@ -8,8 +8,8 @@ ONNX function body, so a model with the op and no extension cannot run at all.
 Missing extension: when the *default* library (``~/.cache/mgdn-edge/openvino``) is absent and
 cmake plus a C++ compiler exist, it is built on first use with a one-line note on stderr. Why
 build rather than fail: the library must be compiled against the very OpenVINO release that
-loads it, so a prebuilt file cannot ship with the package, and the issue asks that users never
-need to know CMake; the only cost is about a minute once. An explicit ``extension=`` path or
+loads it, so a prebuilt file cannot ship with the package, and users should never need to know
+CMake; the only cost is one build. An explicit ``extension=`` path or
 $MGDN_OPENVINO_EXTENSION is never replaced by a build (a typo there fails naming the file), and
 without build tools the error names the file looked for and the command that builds it.
 

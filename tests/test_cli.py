@@ -58,7 +58,7 @@ def test_fuse_reproduces_authors_output(mff_checkpoint, mff_crop, tmp_path):
 
 
 def test_fuse_with_only_raw_output(mff_checkpoint, mff_crop, tmp_path):
-    """The foundation issue's acceptance command: no -o, only --raw (every fixture crop, odd size too)."""
+    """The first acceptance command: no -o, only --raw (every fixture crop, odd size too)."""
     a = _png(tmp_path / "A.png", mff_crop["A"][0].transpose(1, 2, 0))
     b = _png(tmp_path / "B.png", mff_crop["B"][0].transpose(1, 2, 0))
     raw = tmp_path / "out.npy"

@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from mgdn_edge.calibration.base import Sample
-
-DEFAULT_CKPT = Path(__file__).resolve().parents[1].parent / "shared/fixtures/official-mff/mff_62000_E.pth"
+from mgdn_edge.export.artefacts import quantized_file
 
 
 def load_pairs(path: Path) -> list[Sample]:
@@ -51,7 +50,7 @@ def main() -> None:
         "--lytro", type=Path, default=Path("/tmp/lytro_npz"), help="npz folder or pairs folder"
     )
     parser.add_argument("--export", type=Path, help="MFF export folder (default: export --checkpoint)")
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CKPT)
+    parser.add_argument("--checkpoint", type=Path, required=True, help="the authors' MFF checkpoint")
     parser.add_argument("--samples", type=int, default=32)
     parser.add_argument("--crop", type=int, default=256)
     parser.add_argument(
@@ -90,7 +89,7 @@ def main() -> None:
             export,
             calib,
             backend,
-            out=tmp / f"model.int8{suffix}",
+            out=tmp / quantized_file("int8", suffix),
             method=args.method,
             max_drop=args.max_drop,
             eval_data=None

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from mgdn_edge.model.dynamic_filter import dynamic_filter_lean, dynamic_filter_unfold
+from mgdn_edge.tools.timing import copy_bandwidth_gbs, median_ms
 
 CHANNELS = (30, 60)
 SIZES = (256, 512)
@@ -139,25 +140,6 @@ def variants() -> list[Variant]:
     ]
 
 
-def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
-
-
-def copy_bandwidth_gbs(repeats: int = 10) -> float:
-    """A 256 MiB numpy copy (one thread): bytes read + written per second, the practical memory ceiling."""
-    src = np.ones(64 * 1024 * 1024, np.float32)
-    dst = np.empty_like(src)
-    ms = median_ms(lambda: np.copyto(dst, src), repeats)
-    return 2 * src.nbytes / ms / 1e6
-
-
 def bench_case(
     chosen: list[Variant], shape: tuple[int, ...], k: int, repeats: tuple[int, int], bandwidth: float
 ) -> None:
@@ -174,7 +156,7 @@ def bench_case(
     reference: np.ndarray | None = None
     oracle_ms = float("nan")
     for index, variant in enumerate(chosen):
-        # PyTorch's OpenMP workers spin for a while after each call; on a 2-core machine they would
+        # PyTorch's OpenMP workers spin for a while after each call; with few cores they would
         # steal the cores from the next variant's thread pool, so let them go idle first.
         time.sleep(IDLE_BETWEEN_VARIANTS_S)
         run = variant.prepare(shape, k)

@@ -16,25 +16,12 @@ import argparse
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-DEFAULT_CKPT = (
-    Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "official-mff" / "mff_62000_E.pth"
-)
-
-
-def median_ms(fn: Callable[[], object], runs: int, warmup: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000.0 * statistics.median(times)
+from mgdn_edge.export.artefacts import MODEL_ONNX
+from mgdn_edge.tools.timing import median_ms
 
 
 def bench_model(args: argparse.Namespace) -> None:
@@ -55,10 +42,10 @@ def bench_model(args: argparse.Namespace) -> None:
                 "torch", args.model, threads=args.threads, filter="authors"
             ),
             "ORT model.onnx": open_runtime(
-                "onnxruntime", out / "model.onnx", threads=args.threads, providers="cpu"
+                "onnxruntime", out / MODEL_ONNX, threads=args.threads, providers="cpu"
             ),
             "ORT model.portable.onnx": open_runtime(
-                "onnxruntime", out / "model.onnx", threads=args.threads, providers="cpu", portable=True
+                "onnxruntime", out / MODEL_ONNX, threads=args.threads, providers="cpu", portable=True
             ),
         }
         name = runtimes["torch lean (reference)"].config.name
@@ -133,7 +120,7 @@ def bench_decompositions(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", type=Path, default=DEFAULT_CKPT, help="checkpoint (default: the MFF fixture)")
+    p.add_argument("--model", type=Path, required=True, help="the authors' MFF checkpoint")
     p.add_argument("--onnx", help="reuse an export folder instead of exporting again")
     p.add_argument("--sizes", type=int, nargs="+", default=[256, 512], help="square sizes (default 256 512)")
     p.add_argument("--runs", type=int, default=5)

@@ -13,8 +13,8 @@ runs the same input with the same thread count, reports its max abs difference t
 PyTorch output (a sanity check, not the parity test) and its speed-up over both PyTorch rows,
 all measured in this one run; the rows are timed round-robin (one call each per round, median
 over rounds) so that load changes on a shared machine shift every row alike.
-Acceptance targets (issue 4): OpenVINO FP32 >= 10x vs the authors' unfold filter and >= 2x vs
-lean. The machine may be shared: run it twice and compare.
+Targets: OpenVINO FP32 >= 10x vs the authors' unfold filter and >= 2x vs lean. The machine may
+be shared: run it twice and compare.
 """
 
 from __future__ import annotations
@@ -28,15 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_CKPT = (
-    Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "official-mff" / "mff_62000_E.pth"
-)
 AUTHORS, ORACLE, LEAN = (
     "pytorch eager, authors' unfold",
     "pytorch eager, unfold oracle",
     "pytorch eager, lean filter",
 )
-TARGETS = {AUTHORS: 10.0, LEAN: 2.0}  # issue 4: OpenVINO FP32 speed-up over these rows
+TARGETS = {AUTHORS: 10.0, LEAN: 2.0}  # OpenVINO FP32 speed-up wanted over these rows
 
 
 def make_inputs(args: argparse.Namespace) -> list[np.ndarray]:
@@ -49,7 +46,7 @@ def make_inputs(args: argparse.Namespace) -> list[np.ndarray]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=DEFAULT_CKPT, help="MFF checkpoint")
+    parser.add_argument("--model", type=Path, required=True, help="the authors' MFF checkpoint")
     parser.add_argument("--size", type=int, default=520, help="square input size (ignored with --inputs)")
     parser.add_argument("--inputs", type=Path, help=".npz with arrays a, b (e.g. a preprocessed Lytro pair)")
     parser.add_argument("--runs", type=int, default=5)
@@ -126,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, runtime in opened.items():
                 if name in (AUTHORS, ORACLE) and round_index >= args.warmup + args.unfold_runs:
                     continue
-                time.sleep(0.5)  # let the previous backend's worker threads go idle (2-core machine)
+                time.sleep(0.5)  # let the previous backend's worker threads go idle (few cores)
                 start = time.perf_counter()
                 runtime.run(inputs)
                 if round_index >= args.warmup:

@@ -79,7 +79,7 @@ def dynamic_filter_unfold(feat: Tensor, kernels: Tensor, kernel_size: int) -> Te
 
 
 def dynamic_filter_authors(feat: Tensor, kernels: Tensor, kernel_size: int) -> Tensor:
-    """The authors' own sequence of tensor ops, kept as the speed baseline that issue #4 names.
+    """The authors' own sequence of tensor ops, kept as the speed baseline of the benchmarks.
 
     Same result as :func:`dynamic_filter_unfold`, but as the authors' code does it: the patches
     are stored with the two tap axes swapped (a contiguous copy), and the per-pixel kernel is
