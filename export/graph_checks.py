@@ -12,9 +12,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import onnx
+
+from mgdn_edge.errors import ExportError
+from mgdn_edge.export.artefacts import PORTABLE_ONNX
+from mgdn_edge.export.verify import example_inputs
+from mgdn_edge.model import MGDN
 
 
 def observed_shapes(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> dict[str, tuple[int, ...]]:
@@ -48,3 +54,21 @@ def unfold_sized(
     """Tensors with at least k*k*C*H*W*N elements (the unfold footprint); empty means the rule holds."""
     limit = kernel_size * kernel_size * channels * height * width * batch
     return [n for n, s in shapes.items() if math.prod(s) >= limit]
+
+
+def largest_tensor_report(model: MGDN, portable_path: Path, size: tuple[int, int]) -> dict[str, object]:
+    """Every tensor of the portable graph at ``size``: ExportError if one is unfold-sized."""
+    config = model.config
+    feeds = dict(zip(config.io.input_names, example_inputs(config, size), strict=True))
+    shapes = observed_shapes(onnx.load(portable_path), feeds)
+    too_big = unfold_sized(shapes, 1, config.embed_dim, size[0], size[1], config.kernel_size)
+    if too_big:
+        raise ExportError(f"{PORTABLE_ONNX} materialises k*k*C*H*W-sized tensors: {too_big[:5]}")
+    name, elements = largest_tensor(shapes)
+    feature_map = config.embed_dim * size[0] * size[1]
+    return {
+        "size": f"{size[0]}x{size[1]}",
+        "name": name,
+        "elements": elements,
+        "vs_feature_map": round(elements / feature_map, 3),
+    }

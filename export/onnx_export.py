@@ -35,31 +35,25 @@ from __future__ import annotations
 
 import io
 import json
-import platform
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import onnx
 import torch
 from onnx import helper
 
-from mgdn_edge import __version__
-from mgdn_edge.errors import MgdnEdgeError
+from mgdn_edge.errors import ExportError
 from mgdn_edge.export.artefacts import (
     FP16_ONNX,
     KERNEL_SIZE_ATTR,
     MANIFEST_FILE,
     MANIFEST_TENSORRT,
-    MANIFEST_VERSION,
-    METADATA_CONFIG_KEY,
-    METADATA_STATIC_KEY,
-    METADATA_VERSION_KEY,
     MODEL_ONNX,
     OP_DOMAIN,
     OP_DOMAIN_VERSION,
     OP_TYPE,
+    OUTPUT_NAME,
     PLUGIN_NAMESPACE,
     PLUGIN_NAMESPACE_ATTR,
     PLUGIN_VERSION,
@@ -68,7 +62,6 @@ from mgdn_edge.export.artefacts import (
     TRT_FP16_ONNX,
     TRT_ONNX,
     is_filter_node,
-    sha256_file,
 )
 from mgdn_edge.export.dynamic_filter_onnx import (
     DEFAULT_DECOMPOSITION,
@@ -76,17 +69,21 @@ from mgdn_edge.export.dynamic_filter_onnx import (
     export_filter_impl,
     register_onnx_symbolic,
 )
-from mgdn_edge.model import MGDN, MGDNConfig, use_dynamic_filter
+from mgdn_edge.export.graph_checks import largest_tensor_report
+from mgdn_edge.export.manifest import build_manifest, set_metadata
+from mgdn_edge.export.verify import (
+    VERIFY_TOLERANCE,
+    example_inputs,
+    max_abs_between,
+    trace_size,
+    verify_against_torch,
+    verify_sizes,
+)
+from mgdn_edge.model import MGDN, use_dynamic_filter
 
 DEFAULT_OPSET = 17
 MIN_OPSET = 17  # LayerNormalization is a standard op from opset 17 on
 MAX_OPSET = 20  # the highest opset the TorchScript exporter writes
-OUTPUT_NAME = "output"
-VERIFY_TOLERANCE = 1e-4
-
-
-class ExportError(MgdnEdgeError):
-    """The exported graph failed a check (checker, shape inference, structure or numerics)."""
 
 
 @dataclass
@@ -98,25 +95,6 @@ class ExportResult:
     manifest: dict = field(default_factory=dict)
     fp16_path: Path | None = None
     tensorrt_paths: list[Path] = field(default_factory=list)
-
-
-def trace_size(config: MGDNConfig) -> tuple[int, int]:
-    """A small example size that is not a window multiple in either dimension.
-
-    Tracing on it records the reflect-padding branch of the network; with H = 3ws + 1 and
-    W = 4ws + ws/2 + 1 the padding is 0 < pad < size for any window >= 2.
-    """
-    ws = config.window_size
-    return 3 * ws + 1, 4 * ws + ws // 2 + 1
-
-
-def example_inputs(
-    config: MGDNConfig, size: tuple[int, int], batch: int = 1, seed: int = 0
-) -> list[np.ndarray]:
-    """Deterministic inputs in [0, 1] of the task's channel counts."""
-    rng = np.random.default_rng(seed)
-    h, w = size
-    return [rng.random((batch, c, h, w), dtype=np.float32) for c in config.io.input_channels]
 
 
 def _trace(model: MGDN, opset: int, static: tuple[int, int] | None) -> onnx.ModelProto:
@@ -202,139 +180,6 @@ def inline_functions(model: onnx.ModelProto) -> onnx.ModelProto:
     return portable
 
 
-def _verify(
-    model: MGDN, paths: list[Path], sizes: list[tuple[int, int]], tolerance: float
-) -> dict[str, dict[str, float]]:
-    """Max abs difference ORT vs PyTorch per file and size; ExportError above ``tolerance``."""
-    import onnxruntime as ort
-
-    config = model.config
-    report: dict[str, dict[str, float]] = {}
-    for path in paths:
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        for idx, size in enumerate(sizes):
-            inputs = example_inputs(config, size, batch=2 if idx == 0 else 1, seed=idx + 1)
-            with torch.no_grad():
-                expected = model(*(torch.from_numpy(x) for x in inputs)).numpy()
-            got = session.run(None, dict(zip(config.io.input_names, inputs, strict=True)))[0]
-            err = float(np.abs(got - expected).max()) if got.shape == expected.shape else float("inf")
-            report.setdefault(path.name, {})[f"{size[0]}x{size[1]}"] = err
-            if not err <= tolerance:
-                raise ExportError(
-                    f"{path.name} differs from PyTorch at {size[0]}x{size[1]}: "
-                    f"max abs {err:.3g} > {tolerance:g} "
-                    f"(shapes {list(got.shape)} vs {list(expected.shape)})"
-                )
-    return report
-
-
-def _largest_tensor(model: MGDN, portable_path: Path, size: tuple[int, int]) -> dict[str, object]:
-    """Every tensor of the portable graph at ``size``: ExportError if one is unfold-sized."""
-    from mgdn_edge.export.graph_checks import largest_tensor, observed_shapes, unfold_sized
-
-    config = model.config
-    feeds = dict(zip(config.io.input_names, example_inputs(config, size), strict=True))
-    shapes = observed_shapes(onnx.load(portable_path), feeds)
-    too_big = unfold_sized(shapes, 1, config.embed_dim, size[0], size[1], config.kernel_size)
-    if too_big:
-        raise ExportError(f"{PORTABLE_ONNX} materialises k*k*C*H*W-sized tensors: {too_big[:5]}")
-    name, elements = largest_tensor(shapes)
-    feature_map = config.embed_dim * size[0] * size[1]
-    return {
-        "size": f"{size[0]}x{size[1]}",
-        "name": name,
-        "elements": elements,
-        "vs_feature_map": round(elements / feature_map, 3),
-    }
-
-
-def _verify_sizes(config: MGDNConfig, static: tuple[int, int] | None) -> list[tuple[int, int]]:
-    if static:
-        return [static]
-    ws = config.window_size
-    return [trace_size(config), (5 * ws, 3 * ws), (2 * ws + 3, 5 * ws - 1)]
-
-
-def set_metadata(model: onnx.ModelProto, config: MGDNConfig, static: tuple[int, int] | None) -> None:
-    """Record the config (and static size) in the file itself: runtimes validate inputs with it."""
-    del model.metadata_props[:]
-    entries = {
-        METADATA_CONFIG_KEY: json.dumps(config.to_dict()),
-        METADATA_STATIC_KEY: "" if static is None else f"{static[0]}x{static[1]}",
-        METADATA_VERSION_KEY: __version__,
-    }
-    onnx.helper.set_model_props(model, entries)
-    model.producer_name, model.producer_version = "mgdn-edge", __version__
-
-
-def tool_versions() -> dict[str, str]:
-    import onnxruntime
-    import onnxsim
-
-    return {
-        "mgdn_edge": __version__,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "onnx": onnx.__version__,
-        "onnxruntime": onnxruntime.__version__,
-        "onnxsim": onnxsim.__version__,
-        "numpy": np.__version__,
-    }
-
-
-def build_manifest(
-    config: MGDNConfig,
-    opset: int,
-    static: tuple[int, int] | None,
-    decomposition: str,
-    n_filters: int,
-    checkpoint: Path | None,
-    files: dict[str, Path],
-    verification: dict[str, dict[str, float]] | None,
-) -> dict:
-    h_dim, w_dim = static if static else ("height", "width")
-    io_spec = config.io
-    return {
-        "manifest_version": MANIFEST_VERSION,
-        "task": config.task,
-        "preset": config.name,
-        "config": config.to_dict(),
-        "inputs": [
-            {"name": n, "layout": "NCHW", "dtype": "float32", "shape": ["batch", c, h_dim, w_dim]}
-            for n, c in zip(io_spec.input_names, io_spec.input_channels, strict=True)
-        ],
-        "outputs": [
-            {
-                "name": OUTPUT_NAME,
-                "layout": "NCHW",
-                "dtype": "float32",
-                "range": [0.0, 1.0],
-                "shape": ["batch", io_spec.output_channels, h_dim, w_dim],
-            }
-        ],
-        "dynamic_axes": {"batch": True, "height": static is None, "width": static is None},
-        "opset": opset,
-        "custom_op": {
-            "domain": OP_DOMAIN,
-            "op_type": OP_TYPE,
-            KERNEL_SIZE_ATTR: config.kernel_size,
-            PLUGIN_NAMESPACE_ATTR: PLUGIN_NAMESPACE,
-            PLUGIN_VERSION_ATTR: PLUGIN_VERSION,
-            "nodes": n_filters,
-            "portable_decomposition": decomposition,
-        },
-        "files": {name: {"sha256": sha256_file(p)} for name, p in files.items()},
-        "source_checkpoint": (
-            {"path": str(checkpoint), "sha256": sha256_file(checkpoint)} if checkpoint is not None else None
-        ),
-        "simplifier": "onnxsim",
-        "verification_max_abs": verification,
-        "tool_versions": tool_versions(),
-    }
-
-
 def export_model(
     model: MGDN,
     out_dir: str | Path,
@@ -378,10 +223,10 @@ def export_model(
     onnx.save(portable, portable_path)
     verification = largest = None
     if verify:
-        verification = _verify(
-            model, [model_path, portable_path], _verify_sizes(config, static), VERIFY_TOLERANCE
+        verification = verify_against_torch(
+            model, [model_path, portable_path], verify_sizes(config, static), VERIFY_TOLERANCE
         )
-        largest = _largest_tensor(model, portable_path, static or trace_size(config))
+        largest = largest_tensor_report(model, portable_path, static or trace_size(config))
     files = {MODEL_ONNX: model_path, PORTABLE_ONNX: portable_path}
     fp16_path, fp16_info = None, None
     if fp16:
@@ -410,27 +255,6 @@ def export_model(
     return ExportResult(
         out, model_path, portable_path, manifest_path, manifest, fp16_path, list(trt_files.values())
     )
-
-
-def _max_abs_vs(
-    model: MGDN, reference: Path, candidate: onnx.ModelProto, sizes: list[tuple[int, int]]
-) -> dict[str, float]:
-    """Max abs difference, per size, between two graphs run in ONNX Runtime on the same inputs."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    ref = ort.InferenceSession(str(reference), options, providers=["CPUExecutionProvider"])
-    cand = ort.InferenceSession(candidate.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    names = model.config.io.input_names
-    errors: dict[str, float] = {}
-    for idx, size in enumerate(sizes):
-        feeds = dict(zip(names, example_inputs(model.config, size, seed=100 + idx), strict=True))
-        expected, got = ref.run(None, feeds)[0], cand.run(None, feeds)[0]
-        errors[f"{size[0]}x{size[1]}"] = (
-            float(np.abs(got - expected).max()) if got.shape == expected.shape else float("inf")
-        )
-    return errors
 
 
 def _write_tensorrt(
@@ -468,7 +292,7 @@ def _write_tensorrt(
         info["lint"][name] = verdicts
         if verify:
             runnable = with_function_bodies(trt, source)
-            errors = _max_abs_vs(model, sibling, runnable, _verify_sizes(model.config, static))
+            errors = max_abs_between(model, sibling, runnable, verify_sizes(model.config, static))
             info["verified_against"][name] = sibling.name
             info["verification_max_abs"][name] = errors
             worst = max(errors.values())
@@ -501,9 +325,8 @@ def _write_fp16(
         "tolerance": tolerance,
     }
     if verify:
-        info["verification_max_abs"] = _verify(model, [path], _verify_sizes(model.config, static), tolerance)[
-            path.name
-        ]
+        sizes = verify_sizes(model.config, static)
+        info["verification_max_abs"] = verify_against_torch(model, [path], sizes, tolerance)[path.name]
     return path, info
 
 

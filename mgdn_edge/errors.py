@@ -25,6 +25,10 @@ class BackendError(MgdnEdgeError):
     """A runtime, plugin library or model file that cannot be used."""
 
 
+class ExportError(MgdnEdgeError):
+    """An exported graph failed a check (checker, shape inference, structure or numerics)."""
+
+
 def one_line(exc: BaseException) -> str:
     """An exception as one line: our own errors by their message, others prefixed by their type."""
     text = str(exc).strip()

@@ -28,13 +28,9 @@ from mgdn_edge.errors import BackendError, InputError
 from mgdn_edge.model.config import MGDNConfig
 from mgdn_edge.precision import PRECISIONS
 from mgdn_edge.runtimes.base import check_inputs, check_precision, for_task, model_description
-from mgdn_edge.runtimes.tensorrt_build import (
-    ShapeProfile,
-    import_tensorrt,
-    load_plugin_library,
-    read_sidecar,
-    sidecar_path,
-)
+from mgdn_edge.runtimes.tensorrt_build import import_tensorrt, load_plugin_library
+from mgdn_edge.runtimes.tensorrt_engine_file import read_sidecar, sidecar_path
+from mgdn_edge.runtimes.tensorrt_plan import ShapeProfile
 
 ENGINE_SUFFIXES = (".engine", ".plan")
 

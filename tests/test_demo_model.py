@@ -14,7 +14,7 @@ from mgdn_edge.cli import main
 from mgdn_edge.model import MGDN, load_model
 from mgdn_edge.model.config import preset
 
-# The documented configuration (README, tools/train_demo_hdr.py): a small two-stage MGDN-HDR.
+# The documented configuration (README, tools/dev/train_demo_hdr.py): a small two-stage MGDN-HDR.
 DOCUMENTED = preset("hdr", embed_dim=24, depths=[2, 2], swin_heads=[3, 3])
 EVAL_SEED, EVAL_SCENES, EVAL_SIZE = 1, (0, 1, 2), (256, 256)
 # The demo's mean PSNR-mu must beat OpenCV's Debevec merge by this much on these held-out scenes

@@ -20,20 +20,11 @@ import pytest
 from onnx import TensorProto, helper
 
 from mgdn_edge.errors import BackendError, InputError
-from mgdn_edge.export.artefacts import FP16_ONNX, METADATA_CONFIG_KEY, METADATA_PRECISION_KEY
+from mgdn_edge.export.artefacts import FP16_ONNX, INT8_ONNX, METADATA_CONFIG_KEY, METADATA_PRECISION_KEY
 from mgdn_edge.model import preset
-from mgdn_edge.runtimes.tensorrt_build import (
-    INT8_ONNX,
-    EngineBuildError,
-    ShapeProfile,
-    build_engine,
-    make_profile,
-    min_valid_size,
-    plan_build,
-    read_sidecar,
-    sidecar_path,
-    write_engine,
-)
+from mgdn_edge.runtimes.tensorrt_build import build_engine
+from mgdn_edge.runtimes.tensorrt_engine_file import EngineBuildError, read_sidecar, sidecar_path, write_engine
+from mgdn_edge.runtimes.tensorrt_plan import ShapeProfile, make_profile, min_valid_size, plan_build
 from mgdn_edge.runtimes.tensorrt_runtime import TensorRTRuntime, check_profile
 
 MFF_DIR = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "official-mff"

@@ -1,4 +1,4 @@
-"""Package data: the bundled demo HDR model (trained by ``tools/train_demo_hdr.py``).
+"""Package data: the bundled demo HDR model (trained by ``tools/dev/train_demo_hdr.py``).
 
 ``demo_hdr.pth`` is a plain float32 MGDN state dict in the authors' parameter names, so
 ``load_model`` and ``mgdn-edge info`` read it like any published checkpoint; ``demo_hdr.json``
@@ -22,7 +22,7 @@ def demo_model_path() -> Path:
     if not path.is_file():
         raise CheckpointError(
             f"bundled demo model not found at {path}; reinstall mgdn-edge or rebuild it with "
-            "`python -m mgdn_edge.tools.train_demo_hdr --work DIR`"
+            "`python tools/dev/train_demo_hdr.py --work DIR` in a checkout"
         )
     return path
 

@@ -1,7 +1,7 @@
 """Rebuild the bundled demo HDR model (mgdn_edge/assets/demo_hdr.pth) from nothing, reproducibly.
 
-    python -m mgdn_edge.tools.train_demo_hdr --work /tmp/demo-hdr          # data + train + pack + plot
-    python -m mgdn_edge.tools.train_demo_hdr --work /tmp/demo-hdr --pack-only   # pack + plot again
+    python tools/dev/train_demo_hdr.py --work /tmp/demo-hdr          # data + train + pack + plot
+    python tools/dev/train_demo_hdr.py --work /tmp/demo-hdr --pack-only   # pack + plot again
 
 It runs the project's own two commands (printed, and recorded in the asset's JSON):
 
@@ -31,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # a maintainer tool: it writes into the checkout
 ASSET = REPO / "mgdn_edge" / "assets" / "demo_hdr.pth"
 CURVE_PNG = REPO / "docs" / "demo_hdr_curve.png"
 
