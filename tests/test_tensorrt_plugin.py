@@ -22,7 +22,8 @@ from mgdn_edge.errors import BackendError
 from mgdn_edge.model.dynamic_filter import dynamic_filter_unfold
 from mgdn_edge.plugins import tensorrt_plugin as trt_plugin
 
-# (n, c, h, w, k): H or W below k, N = 2, odd channel counts, the published k = 7, generic k = 9 / 1.
+# (n, c, h, w, k): H or W below k, N = 2, odd channel counts, the published k = 7, generic k = 9 / 1;
+# W odd or not a multiple of a 64-column tile (fast paths: 2 outputs per thread, 64 x 8 tiles).
 SHAPES = [
     (2, 3, 5, 6, 7),
     (1, 4, 2, 40, 7),
@@ -32,6 +33,10 @@ SHAPES = [
     (1, 30, 17, 13, 7),
     (2, 6, 11, 34, 9),
     (1, 3, 4, 4, 1),
+    (1, 5, 9, 131, 7),
+    (2, 3, 10, 64, 5),
+    (1, 2, 3, 129, 3),
+    (1, 3, 17, 65, 7),
 ]
 RANDOM_SHAPES = [
     (rng.choice([1, 2]), rng.randint(1, 40), rng.randint(1, 40), rng.randint(1, 70), rng.choice([3, 5, 7]))
@@ -102,7 +107,7 @@ def test_host_tiled_kernel_matches_oracle(
     np.testing.assert_allclose(out, _oracle(feat, kernels, k), rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize("shape", SHAPES[:6], ids=str)
+@pytest.mark.parametrize("shape", SHAPES[:6] + SHAPES[8:], ids=str)
 def test_host_tiled_kernel_f16(host_lib: ctypes.CDLL, shape: tuple[int, ...]) -> None:
     """Half storage, float accumulation: one rounding of the exact result, plus float noise."""
     *nchw, k = shape
@@ -136,18 +141,60 @@ def test_host_half_rounding_is_numpy_rounding(host_lib: ctypes.CDLL) -> None:
     np.testing.assert_array_equal(out, expected)
 
 
+PLAN_FIELDS = [
+    "tiles_x", "tiles_y", "groups", "channels_per_group", "stage", "halo_w", "halo_h", "smem_bytes",
+    "outputs_per_thread", "tile_w", "tile_h", "blocks_per_sm",
+]  # fmt: skip
+
+
+def _plan(lib: ctypes.CDLL, fn: str, *args: int) -> dict[str, int]:
+    plan = (ctypes.c_int64 * len(PLAN_FIELDS))()
+    getattr(lib, fn)(*args, plan)
+    return dict(zip(PLAN_FIELDS, plan, strict=True))
+
+
 def test_launch_plan_geometry(host_lib: ctypes.CDLL) -> None:
-    """Whole-channel blocks on a full GPU (taps read once), channel groups only for tiny images."""
-    plan = (ctypes.c_int64 * 8)()
-    host_lib.mgdn_df_plan(1, 60, 256, 256, 7, 4, 4 * 16, plan)  # Orin: 16 SMs
-    # tiles_x, tiles_y, groups, channels_per_group, stage, halo_w, halo_h, smem_bytes
-    assert list(plan) == [8, 32, 1, 60, 4, 38, 14, 4 * 38 * 14 * 4]
-    host_lib.mgdn_df_plan(1, 60, 256, 256, 7, 4, 4 * 132, plan)  # H100: 256 tiles would leave SMs idle
-    assert list(plan)[:5] == [8, 32, 3, 20, 4]
-    host_lib.mgdn_df_plan(1, 30, 8, 32, 7, 2, 64, plan)
-    assert list(plan)[:5] == [1, 1, 30, 1, 1]
-    host_lib.mgdn_df_plan(1, 4, 8, 8, 61, 4, 1, plan)  # a huge k shrinks the stage to fit 48 KiB
-    assert plan[4] == 1 and plan[7] == (32 + 60) * (8 + 60) * 4
+    """Whole-channel blocks on a full GPU (taps read once), channel groups only for tiny images;
+    fast paths: 2 outputs per thread, so 64 x 8 tiles with a 70 x 14 halo at k = 7."""
+    plan = _plan(host_lib, "mgdn_df_plan_device", 1, 60, 256, 256, 7, 4, 16, 164 * 1024)  # AGX Orin
+    assert plan == dict(
+        tiles_x=4, tiles_y=32, groups=1, channels_per_group=60, stage=4, halo_w=70, halo_h=14,
+        smem_bytes=4 * 70 * 14 * 4, outputs_per_thread=2, tile_w=64, tile_h=8, blocks_per_sm=2,
+    )  # fmt: skip
+    # H100 (132 SMs): 128 tiles would leave SMs idle, so 60 channels split into 3 groups of 20.
+    plan = _plan(host_lib, "mgdn_df_plan_device", 1, 60, 256, 256, 7, 4, 132, 228 * 1024)
+    assert [plan[f] for f in ("groups", "channels_per_group", "stage")] == [3, 20, 4]
+    plan = _plan(host_lib, "mgdn_df_plan", 1, 30, 8, 64, 7, 2, 64)
+    fields = ("tiles_x", "tiles_y", "groups", "channels_per_group", "stage")
+    assert [plan[f] for f in fields] == [1, 1, 30, 1, 1]
+    # k = 5 / 3 / generic: 3 / 4 / 4 blocks per SM; generic k keeps 1 output per thread.
+    assert _plan(host_lib, "mgdn_df_plan", 1, 4, 8, 8, 5, 4, 1)["blocks_per_sm"] == 3
+    generic = _plan(host_lib, "mgdn_df_plan", 1, 4, 8, 8, 9, 4, 1)
+    assert (generic["outputs_per_thread"], generic["tile_w"], generic["blocks_per_sm"]) == (1, 32, 4)
+    # A huge k shrinks the stage to one plane; smem_bytes beyond 48 KiB would be refused.
+    plan = _plan(host_lib, "mgdn_df_plan", 1, 4, 8, 8, 61, 4, 1)
+    assert plan["stage"] == 1 and plan["smem_bytes"] == (32 + 60) * (8 + 60) * 4
+    # The stage also shrinks to the SM's share: 64 KiB per SM (sm_75) / 4 blocks leaves 15 KiB,
+    # so the generic k = 15 plane (46 x 22 x 4 = 4048 B) is staged 3 at a time, not 4.
+    plan = _plan(host_lib, "mgdn_df_plan_device", 1, 8, 64, 64, 15, 4, 1, 64 * 1024)
+    assert plan["stage"] == 3 and plan["smem_bytes"] == 3 * 46 * 22 * 4
+
+
+def test_kernel_config(host_lib: ctypes.CDLL) -> None:
+    config = (ctypes.c_int64 * 4)()
+    rows = {}
+    for k in (1, 3, 5, 7, 9):
+        host_lib.mgdn_df_kernel_config(k, config)
+        rows[k] = list(config)
+    # path, outputs per thread, threads per block, blocks per SM
+    generic = [0, 1, 256, 4]
+    assert rows == {1: generic, 3: [3, 2, 256, 4], 5: [5, 2, 256, 3], 7: [7, 2, 256, 2], 9: generic}
+
+
+def test_huge_plane_refused(host_lib: ctypes.CDLL) -> None:
+    """The kernel indexes inside a plane with 32-bit offsets: H*W >= 2^31 is refused, not wrapped."""
+    buf = np.zeros(1, np.float32)
+    assert host_lib.mgdn_df_tiled_f32(*[_ptr(buf)] * 3, 1, 1, 65536, 32768, 7, 64) == 1
 
 
 @pytest.mark.parametrize(

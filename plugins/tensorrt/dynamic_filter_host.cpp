@@ -2,7 +2,7 @@
 // can check it against the PyTorch oracle without a GPU. Two entry points per dtype:
 //   *_reference: the shared per-pixel definition (dynamic_filter_reference),
 //   *_tiled:     a block-by-block emulation of dynamic_filter_kernel.cu that uses the same
-//                plan_launch / block_work / halo_source_offset / tile_dot helpers as the GPU.
+//                plan_launch / block_work / halo_source_offset / thread_outputs helpers as the GPU.
 // f16 uses a small IEEE binary16 type with round-to-nearest-even, like __half's conversions.
 #include <algorithm>
 #include <cstring>
@@ -70,9 +70,13 @@ struct HostHalf {
 };
 static_assert(sizeof(HostHalf) == 2 && std::is_trivially_copyable_v<HostHalf>, "HostHalf must alias uint16");
 
+// dynamic_filter_kernel.cu, one block after the other and one thread after the other: the same
+// plan, block_work, halo_source_offset and thread_outputs, and the same taps (zero beyond W).
 template <typename T, int K>
 void tiled_blocks(const T* feat, const T* kernels, T* out, int n, int c, int h, int w, int ksize,
                   const mgdn::LaunchPlan& p) {
+    constexpr int M = mgdn::kOutputsPerThread<K>;
+    static_assert(M >= 1, "outputs per thread");  // p.outputs_per_thread == M: both from kernel_config(ksize)
     const int r = (ksize - 1) / 2;
     const int area = p.halo_w * p.halo_h;
     const int64_t plane = static_cast<int64_t>(h) * w;
@@ -84,34 +88,47 @@ void tiled_blocks(const T* feat, const T* kernels, T* out, int n, int c, int h, 
                 for (int c0 = b.c_begin; c0 < b.c_end; c0 += p.stage) {
                     const int staged = std::min(p.stage, b.c_end - c0);
                     const T* src = feat + (static_cast<int64_t>(b.n) * c + c0) * plane;
-                    for (int idx = 0; idx < staged * area; ++idx)
-                        tile[idx] = src[mgdn::halo_source_offset(idx, p, b.x0, b.y0, r, h, w)];
-                    for (int ty = 0; ty < mgdn::kTileH; ++ty)
-                        for (int tx = 0; tx < mgdn::kTileW; ++tx) {
-                            const int x = b.x0 + tx;
+                    for (int s = 0; s < staged; ++s)
+                        for (int e = 0; e < area; ++e)
+                            tile[s * area + e] =
+                                src[s * plane + mgdn::halo_source_offset(e, p.halo_w, b.x0, b.y0, r, h, w)];
+                    for (int ty = 0; ty < mgdn::kThreadsY; ++ty)
+                        for (int tx = 0; tx < mgdn::kThreadsX; ++tx) {
+                            const int x = b.x0 + tx * M;
                             const int y = b.y0 + ty;
-                            if (x >= w || y >= h) continue;
+                            const int valid = y < h ? std::max(0, std::min(M, w - x)) : 0;
+                            if (valid == 0) continue;
                             const int64_t pixel = static_cast<int64_t>(y) * w + x;
                             const T* taps = kernels + static_cast<int64_t>(b.n) * ksize * ksize * plane + pixel;
                             T* dst = out + (static_cast<int64_t>(b.n) * c + c0) * plane + pixel;
+                            const auto weight = [&](int m, int t) {
+                                return m < valid ? static_cast<float>(taps[t * plane + m]) : 0.0f;
+                            };
                             for (int s = 0; s < staged; ++s) {
-                                const float acc = mgdn::tile_dot<K>(
-                                    tile.data() + s * area, p.halo_w, ty, tx, ksize,
-                                    [&](int t) { return static_cast<float>(taps[t * plane]); });
-                                dst[s * plane] = static_cast<T>(acc);
+                                float acc[M];
+                                mgdn::thread_outputs<K>(tile.data() + s * area, p.halo_w, ty, tx, ksize, weight, acc);
+                                for (int m = 0; m < valid; ++m) dst[s * plane + m] = static_cast<T>(acc[m]);
                             }
                         }
                 }
             }
 }
 
+// The launch plan the tiled entry points emulate: target_blocks as given (tests split channels
+// with it), shared memory within AGX Orin's share per block.
+mgdn::LaunchPlan host_plan(int n, int c, int h, int w, int ksize, int elem_bytes, int target_blocks) {
+    const mgdn::KernelConfig cfg = mgdn::kernel_config(ksize);
+    return mgdn::plan_launch(n, c, h, w, ksize, elem_bytes, target_blocks,
+                             mgdn::smem_budget_per_block(mgdn::kOrinAgx.smem_per_sm, cfg.blocks_per_sm));
+}
+
 template <typename T>
 int tiled(const T* feat, const T* kernels, T* out, int n, int c, int h, int w, int ksize, int target_blocks) {
     if (mgdn::check_dynamic_filter_args(n, c, h, w, ksize) != nullptr) return 1;
     if (n == 0 || c == 0 || h == 0 || w == 0) return 0;
-    const mgdn::LaunchPlan p = mgdn::plan_launch(n, c, h, w, ksize, sizeof(T), target_blocks);
+    const mgdn::LaunchPlan p = host_plan(n, c, h, w, ksize, sizeof(T), target_blocks);
     if (p.smem_bytes > mgdn::kSmemLimit) return 2;
-    switch (ksize) {  // the same fast-path dispatch as launch_typed() in the .cu
+    switch (mgdn::kernel_path(ksize)) {  // the same fast-path dispatch as launch_typed() in the .cu
         case 3: tiled_blocks<T, 3>(feat, kernels, out, n, c, h, w, ksize, p); break;
         case 5: tiled_blocks<T, 5>(feat, kernels, out, n, c, h, w, ksize, p); break;
         case 7: tiled_blocks<T, 7>(feat, kernels, out, n, c, h, w, ksize, p); break;
@@ -151,14 +168,37 @@ MGDN_EXPORT int mgdn_df_tiled_f16(const uint16_t* feat, const uint16_t* kernels,
                  reinterpret_cast<HostHalf*>(out), n, c, h, w, ksize, target_blocks);
 }
 
-// plan_launch() as 8 ints: tiles_x, tiles_y, groups, channels_per_group, stage, halo_w, halo_h,
-// smem_bytes; lets tests check the launch geometry without a GPU.
+namespace {
+void write_plan(const mgdn::LaunchPlan& p, int64_t* plan12) {
+    const int64_t values[12] = {p.tiles_x, p.tiles_y, p.groups,  p.channels_per_group, p.stage, p.halo_w,
+                                p.halo_h,  static_cast<int64_t>(p.smem_bytes), p.outputs_per_thread,
+                                p.tile_w,  p.tile_h,  p.blocks_per_sm};
+    std::memcpy(plan12, values, sizeof values);
+}
+}  // namespace
+
+// The launch plan as 12 ints: tiles_x, tiles_y, groups, channels_per_group, stage, halo_w, halo_h,
+// smem_bytes, outputs_per_thread, tile_w, tile_h, blocks_per_sm; lets tests check the launch
+// geometry without a GPU. mgdn_df_plan: what the tiled entry points run for `target_blocks`;
+// mgdn_df_plan_device: what launch_dynamic_filter() plans on a GPU with `sms` SMs and
+// `smem_per_sm` bytes of shared memory per SM.
 MGDN_EXPORT void mgdn_df_plan(int n, int c, int h, int w, int ksize, int elem_bytes, int target_blocks,
-                              int64_t* plan8) {
-    const mgdn::LaunchPlan p = mgdn::plan_launch(n, c, h, w, ksize, elem_bytes, target_blocks);
-    const int64_t values[8] = {p.tiles_x, p.tiles_y, p.groups, p.channels_per_group,
-                               p.stage,   p.halo_w,  p.halo_h, static_cast<int64_t>(p.smem_bytes)};
-    std::memcpy(plan8, values, sizeof values);
+                              int64_t* plan12) {
+    write_plan(host_plan(n, c, h, w, ksize, elem_bytes, target_blocks), plan12);
+}
+
+MGDN_EXPORT void mgdn_df_plan_device(int n, int c, int h, int w, int ksize, int elem_bytes, int sms,
+                                     int smem_per_sm, int64_t* plan12) {
+    const mgdn::DeviceLimits dev{sms, static_cast<size_t>(smem_per_sm)};
+    write_plan(mgdn::plan_for_device(n, c, h, w, ksize, elem_bytes, dev), plan12);
+}
+
+// The kernel configuration of kernel size `ksize` as 4 ints: compiled path (3, 5, 7; 0 = generic),
+// outputs per thread, threads per block, resident blocks per SM assumed (its __launch_bounds__).
+MGDN_EXPORT void mgdn_df_kernel_config(int ksize, int64_t* config4) {
+    const mgdn::KernelConfig cfg = mgdn::kernel_config(ksize);
+    const int64_t values[4] = {cfg.path, cfg.outputs_per_thread, cfg.threads, cfg.blocks_per_sm};
+    std::memcpy(config4, values, sizeof values);
 }
 
 // The shape check the TensorRT plugins run in configurePlugin/onShapeChange; -1 = unknown at

@@ -21,3 +21,8 @@ extern "C" __attribute__((visibility("default"))) int mgdn_dynamic_filter_cuda(i
                                                                                 const void* kernels, void* out,
                                                                                 int n, int c, int h, int w,
                                                                                 int ksize, void* stream);
+
+// The GPU facts the launch plan and the benchmark's model use, for the current device:
+// info[0..4] = SMs, SM clock (kHz), memory clock (kHz), memory bus width (bits), shared memory per
+// SM (bytes). Returns the cudaError_t as int.
+extern "C" __attribute__((visibility("default"))) int mgdn_dynamic_filter_cuda_device_info(int* info);

@@ -7,6 +7,8 @@
 
 #include "dynamic_filter_kernel.h"
 
+#include "dynamic_filter_tile.h"
+
 extern "C" int mgdn_df_tiled_f32(const float* feat, const float* kernels, float* out, int n, int c, int h, int w,
                                  int ksize, int target_blocks);
 extern "C" int mgdn_df_tiled_f16(const uint16_t* feat, const uint16_t* kernels, uint16_t* out, int n, int c, int h,
@@ -14,12 +16,10 @@ extern "C" int mgdn_df_tiled_f16(const uint16_t* feat, const uint16_t* kernels, 
 
 namespace mgdn {
 
-// The launch plan of a 16-SM AGX Orin (4 resident blocks per SM), so the host run splits
-// channels exactly as the GPU there would.
-constexpr int kHostTargetBlocks = 4 * 16;
-
 cudaError_t launch_dynamic_filter(DfType type, const void* feat, const void* kernels, void* out, int n, int c, int h,
                                   int w, int ksize, cudaStream_t /*stream*/) {
+    // The launch plan of a 16-SM AGX Orin, so the host run splits channels exactly as the GPU there would.
+    const int kHostTargetBlocks = kernel_config(ksize).blocks_per_sm * kOrinAgx.sms;
     int status = 1;
     switch (type) {
         case DfType::kFloat32:
