@@ -21,16 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mgdn_edge.errors import InputError
+from mgdn_edge.errors import InputError, listing
 from mgdn_edge.size import Size
-
-_MAX_LISTED = 5
-
-
-def listing(names: Sequence[object]) -> str:
-    """At most a few names for an error message, with a count of the rest."""
-    shown = ", ".join(str(n) for n in names[:_MAX_LISTED])
-    return shown + (f" (+{len(names) - _MAX_LISTED} more)" if len(names) > _MAX_LISTED else "")
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mgdn_edge.calibration.base import DataSource, Frame, listing
-from mgdn_edge.errors import ImageReadError, InputError
-from mgdn_edge.imageio import read_image, to_nchw
+from mgdn_edge.calibration.base import DataSource, Frame
+from mgdn_edge.errors import ImageReadError, InputError, listing
+from mgdn_edge.imageio import read_depth, read_image, to_nchw
 from mgdn_edge.tasks import prepare_inputs
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
@@ -46,15 +46,17 @@ def _find_folder(root: Path, names: tuple[str, ...], required: bool) -> Path | N
     return found[0] if found else None
 
 
-def _files_by_stem(folder: Path, suffixes: set[str]) -> dict[str, Path]:
+def files_by_stem(folder: Path, suffixes: set[str]) -> dict[str, Path]:
+    """Image files of a folder by stem (pairs are matched by name); two with one stem are an error.
+
+    An empty result is the caller's to refuse, in the words of its own data layout.
+    """
     files: dict[str, Path] = {}
     for p in sorted(folder.iterdir()):
         if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in suffixes:
             if p.stem in files:
                 raise InputError(f"{folder} holds two files named {p.stem!r}: {files[p.stem].name}, {p.name}")
             files[p.stem] = p
-    if not files:
-        raise ImageReadError(f"folder {folder} is empty: no image files ({', '.join(sorted(suffixes))})")
     return files
 
 
@@ -72,10 +74,13 @@ class PairSource(DataSource):
         dirs = [_find_folder(self.root, names, True) for names in FOLDERS[task]]
         gt_dir = _find_folder(self.root, GT_FOLDER, require_gt)
         suffixes = [IMAGE_SUFFIXES, DEPTH_SUFFIXES if task == "gdsr" else IMAGE_SUFFIXES]
-        tables = [_files_by_stem(d, s) for d, s in zip(dirs, suffixes, strict=True)]  # type: ignore[arg-type]
+        tables = [files_by_stem(d, s) for d, s in zip(dirs, suffixes, strict=True)]  # type: ignore[arg-type]
         if gt_dir is not None:
             dirs.append(gt_dir)
-            tables.append(_files_by_stem(gt_dir, DEPTH_SUFFIXES if task == "gdsr" else IMAGE_SUFFIXES))
+            tables.append(files_by_stem(gt_dir, DEPTH_SUFFIXES if task == "gdsr" else IMAGE_SUFFIXES))
+        for folder, table in zip(dirs, tables, strict=True):
+            if not table:
+                raise ImageReadError(f"folder {folder} is empty: no image files")
         stems = set(tables[0])
         for table in tables[1:]:
             stems &= set(table)
@@ -104,7 +109,7 @@ class PairSource(DataSource):
             # The inverse of tasks.postprocess: normalise with the *input* depth's range, so the
             # target is in the units the network outputs (as mgdn_edge.train_data does).
             lo, hi = prepared.depth_range or (0.0, 1.0)
-            target = ((_read_depth(gt_path) - lo) / (hi - lo))[:, :, None]
+            target = ((read_depth(gt_path) - lo) / (hi - lo))[:, :, None]
         else:
             target = read_image(gt_path, channels=3)
         h, w = prepared.inputs[0].shape[2:]
@@ -117,15 +122,3 @@ class PairSource(DataSource):
             raise InputError(f"ground truth {gt_path} contains NaN or Inf values")
         return Frame(prepared.inputs, to_nchw(target))
 
-
-def _read_depth(path: Path) -> np.ndarray:
-    """HxW float32 depth from an image (luma) or a ``.npy`` array."""
-    if path.suffix.lower() != ".npy":
-        return read_image(path, channels=1)[:, :, 0]
-    try:
-        depth = np.squeeze(np.load(path)).astype(np.float32)
-    except (ValueError, OSError) as exc:
-        raise ImageReadError(f"cannot read depth array {path}: {exc}") from exc
-    if depth.ndim != 2:
-        raise InputError(f"depth array {path} must be HxW, got shape {depth.shape}")
-    return depth

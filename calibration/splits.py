@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mgdn_edge.calibration.base import DataSource, listing
-from mgdn_edge.errors import ImageReadError, InputError
+from mgdn_edge.calibration.base import DataSource
+from mgdn_edge.errors import ImageReadError, InputError, listing
 
 
 @dataclass(frozen=True)

@@ -34,3 +34,10 @@ def one_line(exc: BaseException) -> str:
     text = str(exc).strip()
     line = text.splitlines()[0] if text else ""
     return line if isinstance(exc, MgdnEdgeError) and line else f"{type(exc).__name__}: {line}".rstrip(": ")
+
+
+def listing(names: object, most: int = 5) -> str:
+    """At most ``most`` names for an error message, with a count of the rest."""
+    items = [str(n) for n in names]  # type: ignore[attr-defined]  # any iterable
+    shown = ", ".join(items[:most])
+    return shown + (f" (+{len(items) - most} more)" if len(items) > most else "")

@@ -52,6 +52,25 @@ def read_image(path: str | Path, channels: int | None = None) -> np.ndarray:
     return np.ascontiguousarray(img, dtype=np.float32)
 
 
+def read_depth(path: str | Path) -> np.ndarray:
+    """HxW float32 depth from an image (its luma) or a ``.npy`` array (finite values only)."""
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        if not path.is_file():
+            raise ImageReadError(f"depth file not found: {path}")
+        try:
+            depth = np.load(path).astype(np.float32)
+        except (ValueError, OSError) as exc:
+            raise ImageReadError(f"cannot read depth array {path}: {exc}") from exc
+        depth = np.squeeze(depth)
+        if depth.ndim != 2:
+            raise InputError(f"depth array {path} must be HxW, got shape {depth.shape}")
+        if not np.isfinite(depth).all():
+            raise InputError(f"depth array {path} contains NaN or Inf values")
+        return depth
+    return read_image(path, channels=1)[:, :, 0]
+
+
 def write_image(path: str | Path, image: np.ndarray) -> None:
     """Write HxWxC values in [0, 1]: 16-bit for .tif/.tiff, 8-bit otherwise; .hdr/.exr stay float."""
     path = Path(path)

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from mgdn_edge.errors import ImageReadError, InputError
-from mgdn_edge.imageio import HDR_SUFFIXES, read_image, to_nchw, write_image
+from mgdn_edge.imageio import HDR_SUFFIXES, read_depth, read_image, to_nchw, write_image
 from mgdn_edge.model.config import TASK_IO
 
 GAMMA = 2.2
@@ -120,7 +120,7 @@ def prepare_inputs(task: str, paths: list[str | Path], exposures: list[float] | 
         )
 
     rgb = read_image(files[0], channels=3)
-    depth = _read_depth(files[1])
+    depth = read_depth(files[1])
     lo, hi = float(depth.min()), float(depth.max())
     if hi <= lo:
         raise InputError(f"depth map {files[1]} is constant; it cannot be normalised")
@@ -130,23 +130,6 @@ def prepare_inputs(task: str, paths: list[str | Path], exposures: list[float] | 
         depth_t = F.interpolate(depth_t, size=(h, w), mode="bicubic", align_corners=False)
     rgb_n = (rgb - IMAGENET_MEAN) / IMAGENET_STD
     return Prepared(task, [to_nchw(rgb_n), depth_t.numpy().astype(np.float32)], (lo, hi), sources=files)
-
-
-def _read_depth(path: Path) -> np.ndarray:
-    if path.suffix.lower() == ".npy":
-        if not path.is_file():
-            raise ImageReadError(f"depth file not found: {path}")
-        try:
-            depth = np.load(path).astype(np.float32)
-        except (ValueError, OSError) as exc:
-            raise ImageReadError(f"cannot read depth array {path}: {exc}") from exc
-        depth = np.squeeze(depth)
-        if depth.ndim != 2:
-            raise InputError(f"depth array {path} must be HxW, got shape {depth.shape}")
-        if not np.isfinite(depth).all():
-            raise InputError(f"depth array {path} contains NaN or Inf values")
-        return depth
-    return read_image(path, channels=1)[:, :, 0]
 
 
 def postprocess(prepared: Prepared, output: np.ndarray) -> np.ndarray:

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from mgdn_edge.errors import ImageReadError, InputError
-from mgdn_edge.imageio import read_image
+from mgdn_edge.calibration.pairs import files_by_stem
+from mgdn_edge.errors import ImageReadError, InputError, listing
+from mgdn_edge.imageio import read_depth, read_image
 from mgdn_edge.model.config import TASK_IO
 from mgdn_edge.tasks import kalantari_scene, prepare_inputs
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".hdr", ".exr", ".npy"}
-_MAX_LISTED = 5
 
 
 @dataclass
@@ -41,37 +41,14 @@ class Sample:
         return int(self.target.shape[1]), int(self.target.shape[2])
 
 
-def _listing(names: list[str]) -> str:
-    shown = ", ".join(names[:_MAX_LISTED])
-    return shown + (f" (+{len(names) - _MAX_LISTED} more)" if len(names) > _MAX_LISTED else "")
-
-
 def _files_by_stem(folder: Path) -> dict[str, Path]:
     if not folder.is_dir():
         raise ImageReadError(f"training data folder not found: {folder}")
-    files: dict[str, Path] = {}
-    for p in sorted(folder.iterdir()):
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
-            if p.stem in files:
-                raise InputError(f"{folder} holds two files named {p.stem!r}: {files[p.stem].name}, {p.name}")
-            files[p.stem] = p
+    files = files_by_stem(folder, IMAGE_SUFFIXES)
     if not files:
         kinds = ", ".join(sorted(IMAGE_SUFFIXES))
         raise ImageReadError(f"training data folder {folder} holds no image files ({kinds})")
     return files
-
-
-def _read_depth_target(path: Path) -> np.ndarray:
-    """GDSR ground truth as HxW float32 (image files as luma, .npy arrays as they are)."""
-    if path.suffix.lower() != ".npy":
-        return read_image(path, channels=1)[:, :, 0]
-    try:
-        depth = np.squeeze(np.load(path)).astype(np.float32)
-    except (ValueError, OSError) as exc:
-        raise ImageReadError(f"cannot read depth array {path}: {exc}") from exc
-    if depth.ndim != 2:
-        raise InputError(f"ground-truth depth {path} must be HxW, got shape {depth.shape}")
-    return depth
 
 
 class PairedDataset:
@@ -98,11 +75,11 @@ class PairedDataset:
         for name in folders[:-1]:
             no_gt = sorted(set(by_folder[name]) - stems)
             if no_gt:
-                raise InputError(f"{self.root / name}: no matching file in {gt_dir} for {_listing(no_gt)}")
+                raise InputError(f"{self.root / name}: no matching file in {gt_dir} for {listing(no_gt)}")
         for name in folders[:-1]:
             no_input = sorted(stems - set(by_folder[name]))
             if no_input:
-                raise InputError(f"{gt_dir}: no matching file in {self.root / name} for {_listing(no_input)}")
+                raise InputError(f"{gt_dir}: no matching file in {self.root / name} for {listing(no_input)}")
         inputs = folders[:-1]
         return [(stem, [by_folder[n][stem] for n in inputs], by_folder["gt"][stem]) for stem in sorted(stems)]
 
@@ -133,7 +110,7 @@ class PairedDataset:
             # Normalise the target with the input depth's range: the inverse of what
             # tasks.postprocess applies to the output, so loss and inference agree.
             lo, hi = prepared.depth_range or (0.0, 1.0)
-            target = ((_read_depth_target(gt_path) - lo) / (hi - lo))[None]
+            target = ((read_depth(gt_path) - lo) / (hi - lo))[None]
         else:
             target = read_image(gt_path, channels=3).transpose(2, 0, 1)
         if target.shape[1:] != arrays[0].shape[1:]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from mgdn_edge.errors import CheckpointError
+from mgdn_edge.errors import CheckpointError, listing
 from mgdn_edge.model.config import PRESETS, MGDNConfig
 from mgdn_edge.model.network import MGDN
 
@@ -46,11 +46,6 @@ def unwrap_state_dict(data: object, origin: str = "checkpoint") -> dict[str, Ten
             f"{origin} is not a state dict of tensors (or a {{'params': state_dict}} wrapper)"
         )
     return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in data.items()}
-
-
-def _listing(items: list[str]) -> str:
-    shown = ", ".join(items[:_MAX_LISTED])
-    return shown + (f" (+{len(items) - _MAX_LISTED} more)" if len(items) > _MAX_LISTED else "")
 
 
 def detect_config(state_dict: Mapping[str, Tensor], task: str | None = None) -> MGDNConfig:
@@ -132,11 +127,11 @@ def check_state_dict(model: MGDN, state_dict: Mapping[str, Tensor]) -> dict[str,
     ]
     problems = []
     if missing:
-        problems.append(f"missing keys: {_listing(missing)}")
+        problems.append(f"missing keys: {listing(missing, _MAX_LISTED)}")
     if unexpected:
-        problems.append(f"unexpected keys: {_listing(unexpected)}")
+        problems.append(f"unexpected keys: {listing(unexpected, _MAX_LISTED)}")
     if wrong_shape:
-        problems.append(f"shape mismatches: {_listing(wrong_shape)}")
+        problems.append(f"shape mismatches: {listing(wrong_shape, _MAX_LISTED)}")
     if problems:
         raise CheckpointError(
             f"checkpoint does not match config {model.config.name!r}: " + "; ".join(problems)
