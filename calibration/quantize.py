@@ -27,6 +27,7 @@ from typing import Any
 from mgdn_edge.calibration.accuracy import PSNR_CEILING_DB
 from mgdn_edge.calibration.base import DataSource, Sample
 from mgdn_edge.calibration.export_files import export_files
+from mgdn_edge.calibration.quantize_request import QuantizeRequest
 from mgdn_edge.errors import InputError
 from mgdn_edge.export.artefacts import INT8_ONNX, quantized_file
 from mgdn_edge.precision import Precision
@@ -147,7 +148,7 @@ def quantize_model(
     files = export_files(model)
     quantize = load_attribute(builder.function)
     if precision == "fp16":
-        quantize(files, precision, [], None, out_path)
+        quantize(QuantizeRequest(files, precision, out_path))
         return QuantizeResult(out_path, backend, precision, None, 0, time.perf_counter() - start)
 
     task = files.config.task
@@ -156,7 +157,7 @@ def quantize_model(
     source, evaluation = calibration_and_evaluation(source, evaluation, max_drop is not None, seed)
     calib = _materialize(source, "calibration", progress)  # decode all before any work or output
     evals = None if evaluation is None else _materialize(evaluation, "evaluation", progress)
-    report = quantize(files, precision, calib, evals, out_path, method, max_drop, progress)
+    report = quantize(QuantizeRequest(files, precision, out_path, calib, evals, method, max_drop, progress))
     psnr = report.get("eval_psnr_db")
     return QuantizeResult(
         path=out_path,

@@ -39,8 +39,6 @@ authors' MFF checkpoint; figures in the README). :func:`quantize_export` runs th
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,7 +47,6 @@ import onnx
 from mgdn_edge.atomic import atomic_files
 from mgdn_edge.calibration.accuracy import PSNR_CEILING_DB, capped_psnr
 from mgdn_edge.calibration.base import Sample
-from mgdn_edge.calibration.export_files import ExportFiles
 from mgdn_edge.calibration.qdq_build import (
     DEFAULT_OP_TYPES,
     ONNX_METHODS,
@@ -62,6 +59,7 @@ from mgdn_edge.calibration.qdq_build import (
     session,
 )
 from mgdn_edge.calibration.qdq_lint import lint_qdq
+from mgdn_edge.calibration.quantize_request import QuantizeRequest
 from mgdn_edge.errors import BackendError
 from mgdn_edge.export.artefacts import FP16_ONNX, METADATA_PRECISION_KEY, is_filter_node, tensorrt_file
 
@@ -88,16 +86,7 @@ FILTER_REASON = "mgdn.DynamicFilter custom op: runs in float (its own kernel / T
 OUTPUT_REASON = "output conv: writes the image directly (float by default)"
 
 
-def quantize_export(
-    files: ExportFiles,
-    precision: str,
-    calib: Sequence[Sample],
-    evaluation: Sequence[Sample] | None,
-    out: Path,
-    method: str | None = None,
-    max_drop: float | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
+def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
     """The ONNX quantize builder (see the backend record): QDQ INT8, or the export's FP16 graph.
 
     INT8: calibrate, (search,) build, lint and write the QDQ model; return the method, the float
@@ -105,6 +94,8 @@ def quantize_export(
     so runtimes open it without a manifest) and is labelled ``int8`` under the precision key.
     FP16 needs no calibration: it is the export's own FP16 graph, copied.
     """
+    files, precision, out, calib, evaluation = req.files, req.precision, req.out, req.calib, req.evaluation
+    method, max_drop, progress = req.method, req.max_drop, req.progress
     if precision == "fp16":
         src = files.onnx.parent / FP16_ONNX
         if not src.is_file():

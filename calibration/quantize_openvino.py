@@ -16,13 +16,11 @@ Recipe, and why (authors' MFF checkpoint, Lytro crops; ``mgdn_edge.tools.bench_c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from mgdn_edge.calibration.accuracy import PSNR_CEILING_DB, capped_psnr
 from mgdn_edge.calibration.base import Sample
-from mgdn_edge.calibration.export_files import ExportFiles
+from mgdn_edge.calibration.quantize_request import QuantizeRequest
 from mgdn_edge.errors import BackendError
 from mgdn_edge.export.artefacts import OP_TYPE
 
@@ -87,22 +85,15 @@ def float_ops(ov_model: Any) -> dict[str, str]:
     return out
 
 
-def quantize_export(
-    files: ExportFiles,
-    precision: str,
-    calib: Sequence[Sample],
-    evaluation: Sequence[Sample] | None,
-    out: Path,
-    method: str | None = None,
-    max_drop: float | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
+def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
     """The OpenVINO quantize builder (see the backend record): an NNCF INT8 IR, or an FP16 IR.
 
     INT8: NNCF-quantize the export's model, save the IR (rt_info precision int8); return the
     method, the float layers and the evaluation PSNR. FP16 needs no calibration: FP16-compressed
-    IR weights. ``progress`` is NNCF's own (it shows its progress bars itself).
+    IR weights. NNCF shows progress bars of its own, so ``req.progress`` is not used here.
     """
+    files, precision, out, calib, evaluation = req.files, req.precision, req.out, req.calib, req.evaluation
+    method, max_drop = req.method, req.max_drop
     if precision == "fp16":
         from mgdn_edge.runtimes.openvino_convert import convert_to_openvino
 

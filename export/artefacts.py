@@ -83,6 +83,7 @@ PLUGIN_VERSION = "1"
 PLUGIN_NAMESPACE = OP_DOMAIN
 PLUGIN_VERSION_ATTR = "plugin_version"
 PLUGIN_NAMESPACE_ATTR = "plugin_namespace"
+PLUGIN_ATTRIBUTES = {PLUGIN_NAMESPACE_ATTR: PLUGIN_NAMESPACE, PLUGIN_VERSION_ATTR: PLUGIN_VERSION}
 TORCH_OP = "mgdn::dynamic_filter"
 QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")  # their presence makes an ONNX file an INT8 one
 # Nodes whose ONNX name contains this scope compute in FP32 even in FP16 TensorRT builds (the

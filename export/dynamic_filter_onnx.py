@@ -64,10 +64,7 @@ from mgdn_edge.export.artefacts import (
     OP_DOMAIN,
     OP_DOMAIN_VERSION,
     OP_TYPE,
-    PLUGIN_NAMESPACE,
-    PLUGIN_NAMESPACE_ATTR,
-    PLUGIN_VERSION,
-    PLUGIN_VERSION_ATTR,
+    PLUGIN_ATTRIBUTES,
     TORCH_OP,
 )
 from mgdn_edge.model.dynamic_filter import dynamic_filter_lean
@@ -253,8 +250,7 @@ def build_function(kernel_size: int, opset: int, variant: str = DEFAULT_DECOMPOS
     function.attribute_proto.extend(
         [
             helper.make_attribute(KERNEL_SIZE_ATTR, kernel_size),
-            helper.make_attribute(PLUGIN_NAMESPACE_ATTR, PLUGIN_NAMESPACE),
-            helper.make_attribute(PLUGIN_VERSION_ATTR, PLUGIN_VERSION),
+            *(helper.make_attribute(k, v) for k, v in PLUGIN_ATTRIBUTES.items()),
         ]
     )
     return function
@@ -267,8 +263,7 @@ def standalone_model(
     node = helper.make_node(OP_TYPE, ["feat", "kernels"], ["out"], domain=OP_DOMAIN, kernel_size=kernel_size)
     node.attribute.extend(
         [
-            helper.make_attribute(PLUGIN_NAMESPACE_ATTR, PLUGIN_NAMESPACE),
-            helper.make_attribute(PLUGIN_VERSION_ATTR, PLUGIN_VERSION),
+            *(helper.make_attribute(k, v) for k, v in PLUGIN_ATTRIBUTES.items()),
         ]
     )
     graph = helper.make_graph(

@@ -20,10 +20,7 @@ from mgdn_edge.export.artefacts import (
     OP_DOMAIN,
     OP_TYPE,
     OUTPUT_NAME,
-    PLUGIN_NAMESPACE,
-    PLUGIN_NAMESPACE_ATTR,
-    PLUGIN_VERSION,
-    PLUGIN_VERSION_ATTR,
+    PLUGIN_ATTRIBUTES,
     sha256_file,
 )
 from mgdn_edge.model import MGDNConfig
@@ -92,8 +89,7 @@ def build_manifest(
             "domain": OP_DOMAIN,
             "op_type": OP_TYPE,
             KERNEL_SIZE_ATTR: config.kernel_size,
-            PLUGIN_NAMESPACE_ATTR: PLUGIN_NAMESPACE,
-            PLUGIN_VERSION_ATTR: PLUGIN_VERSION,
+            **PLUGIN_ATTRIBUTES,
             "nodes": n_filters,
             "portable_decomposition": decomposition,
         },

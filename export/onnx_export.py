@@ -54,10 +54,7 @@ from mgdn_edge.export.artefacts import (
     OP_DOMAIN_VERSION,
     OP_TYPE,
     OUTPUT_NAME,
-    PLUGIN_NAMESPACE,
-    PLUGIN_NAMESPACE_ATTR,
-    PLUGIN_VERSION,
-    PLUGIN_VERSION_ATTR,
+    PLUGIN_ATTRIBUTES,
     PORTABLE_ONNX,
     TRT_FP16_ONNX,
     TRT_ONNX,
@@ -134,7 +131,7 @@ def attach_function(model: onnx.ModelProto, kernel_size: int, opset: int, decomp
         attrs = {a.name: a for a in node.attribute}
         if helper.get_attribute_value(attrs[KERNEL_SIZE_ATTR]) != kernel_size:
             raise ExportError(f"DynamicFilter node {node.name} has a kernel size other than {kernel_size}")
-        for name, value in ((PLUGIN_NAMESPACE_ATTR, PLUGIN_NAMESPACE), (PLUGIN_VERSION_ATTR, PLUGIN_VERSION)):
+        for name, value in PLUGIN_ATTRIBUTES.items():
             if name not in attrs:
                 node.attribute.append(helper.make_attribute(name, value))
     del model.functions[:]

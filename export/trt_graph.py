@@ -34,10 +34,7 @@ from mgdn_edge.errors import MgdnEdgeError
 from mgdn_edge.export.artefacts import (
     FP32_SCOPE,
     METADATA_TARGET_KEY,
-    PLUGIN_NAMESPACE,
-    PLUGIN_NAMESPACE_ATTR,
-    PLUGIN_VERSION,
-    PLUGIN_VERSION_ATTR,
+    PLUGIN_ATTRIBUTES,
     TARGET_TENSORRT,
     is_filter_node,
 )
@@ -163,15 +160,10 @@ def tensorrt_graph(model: onnx.ModelProto) -> onnx.ModelProto:
     decompose_layer_norms(trt)
     for node in trt.graph.node:
         if is_filter_node(node):
-            keep = [a for a in node.attribute if a.name not in (PLUGIN_VERSION_ATTR, PLUGIN_NAMESPACE_ATTR)]
+            keep = [a for a in node.attribute if a.name not in PLUGIN_ATTRIBUTES]
             del node.attribute[:]
             node.attribute.extend(keep)
-            node.attribute.extend(
-                [
-                    helper.make_attribute(PLUGIN_VERSION_ATTR, PLUGIN_VERSION),
-                    helper.make_attribute(PLUGIN_NAMESPACE_ATTR, PLUGIN_NAMESPACE),
-                ]
-            )
+            node.attribute.extend(helper.make_attribute(k, v) for k, v in PLUGIN_ATTRIBUTES.items())
     del trt.functions[:]
     # Inferred shapes of the function-backed graph stay valid, but an inference pass on the
     # function-less file could not refresh them: drop them rather than ship stale ones.

@@ -55,8 +55,8 @@ def torch_variant(name: str, fn: Callable[[torch.Tensor, torch.Tensor, int], tor
 def openvino_native_variant() -> Variant:
     """The mgdn::DynamicFilter op from libmgdn_openvino.so, read from a one-node ONNX model."""
     import openvino as ov
-    from onnx import TensorProto, helper
 
+    from mgdn_edge.export.dynamic_filter_onnx import standalone_model
     from mgdn_edge.plugins.openvino_ext import build_openvino_extension, load_openvino_extension
 
     core = ov.Core()
@@ -64,20 +64,9 @@ def openvino_native_variant() -> Variant:
 
     def prepare(shape: tuple[int, ...], k: int) -> Runner:
         n, c, h, w = shape
-        node = helper.make_node("DynamicFilter", ["feat", "kernels"], ["out"], domain="mgdn", kernel_size=k)
-        graph = helper.make_graph(
-            [node],
-            "bench",
-            [
-                helper.make_tensor_value_info("feat", TensorProto.FLOAT, [n, c, h, w]),
-                helper.make_tensor_value_info("kernels", TensorProto.FLOAT, [n, k * k, h, w]),
-            ],
-            [helper.make_tensor_value_info("out", TensorProto.FLOAT, [n, c, h, w])],
-        )
-        model = helper.make_model(
-            graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("mgdn", 1)]
-        )
-        return OpenVinoRunner(core, core.read_model(model.SerializeToString()), shape, profile=True)
+        model = core.read_model(standalone_model(k, c).SerializeToString())
+        model.reshape({0: [n, c, h, w], 1: [n, k * k, h, w]})  # static, as a shape-specialised model runs
+        return OpenVinoRunner(core, model, shape, profile=True)
 
     return Variant("openvino native op", prepare)
 

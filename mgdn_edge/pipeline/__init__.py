@@ -22,8 +22,7 @@ different runs. :mod:`.orchestrate` runs the steps in order.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from mgdn_edge.lazy import lazy_exports
 
 # Imported on first use, so that ``python -m mgdn_edge.pipeline.worker`` and ``--help`` load no step.
 _EXPORTS = {
@@ -35,9 +34,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
