@@ -52,6 +52,32 @@ def manifest() -> dict:
     return json.loads(_require(SHARED / "reference" / "state_dict_manifest.json").read_text())
 
 
+@pytest.fixture
+def cli_error(capsys: pytest.CaptureFixture[str]):
+    """Run ``mgdn-edge ARGV``; assert it failed with status 2 and one ``error:`` line; return that line."""
+    from mgdn_edge.cli import main
+
+    def run(argv: list[str]) -> str:
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and "Traceback" not in err
+        assert len(err.splitlines()) == 1, err
+        return err
+
+    return run
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny tensors: one thread is faster and immune to a busy neighbour's cores."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--run-slow", action="store_true", help="also run tests marked slow (full-size images)")
 

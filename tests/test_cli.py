@@ -20,14 +20,6 @@ def _png(path: Path, rgb01: np.ndarray) -> Path:
     return path
 
 
-def _fail(capsys, argv: list[str]) -> str:
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and "Traceback" not in err
-    assert len(err.splitlines()) == 1, err
-    return err
-
-
 @pytest.fixture
 def pair(tmp_path) -> tuple[Path, Path]:
     rng = np.random.default_rng(0)
@@ -68,8 +60,8 @@ def test_fuse_with_only_raw_output(mff_checkpoint, mff_crop, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["A.png", "B.png", "out.npy"]
 
 
-def test_fuse_needs_some_output(capsys, pair, tiny_mff):
-    err = _fail(capsys, ["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), str(pair[1])])
+def test_fuse_needs_some_output(capsys, pair, tiny_mff, cli_error):
+    err = cli_error(["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), str(pair[1])])
     assert "nothing to write: give -o OUT" in err
 
 
@@ -79,30 +71,29 @@ def test_info_reports_detected_config(mff_checkpoint, capsys):
     assert '"task": "mff"' in out and '"parameters": 182755' in out and '"window_size": 4' in out
 
 
-def test_wrong_input_count(capsys, pair, tiny_mff, tmp_path):
-    err = _fail(
-        capsys,
+def test_wrong_input_count(capsys, pair, tiny_mff, tmp_path, cli_error):
+    err = cli_error(
         ["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), "-o", str(tmp_path / "o.png")],
     )
     assert "task 'mff' takes 2 inputs (a, b), got 1" in err
 
 
-def test_mismatched_sizes(capsys, pair, tiny_mff, tmp_path):
+def test_mismatched_sizes(capsys, pair, tiny_mff, tmp_path, cli_error):
     other = _png(tmp_path / "small.png", np.zeros((10, 24, 3)))
-    err = _fail(
-        capsys, ["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), str(other), "-o", "x.png"]
+    err = cli_error(
+        ["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), str(other), "-o", "x.png"]
     )
     assert "size mismatch" in err and "24x20" in err and "24x10" in err
 
 
-def test_undecodable_channel_layout(capsys, pair, tiny_mff, tmp_path):
+def test_undecodable_channel_layout(capsys, pair, tiny_mff, tmp_path, cli_error):
     # OpenCV reads 1/3/4-channel files only (2-channel TIFFs arrive as gray); a 5-channel TIFF is
     # refused by the decoder, and the user must get one line naming the file, not an OpenCV trace.
     tifffile = pytest.importorskip("tifffile")
     five = tmp_path / "five.tif"
     tifffile.imwrite(five, np.zeros((20, 24, 5), np.uint8), photometric="minisblack", planarconfig="contig")
-    err = _fail(
-        capsys, ["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), str(five), "-o", "x.png"]
+    err = cli_error(
+        ["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), str(five), "-o", "x.png"]
     )
     assert "cannot decode image" in err and "five.tif" in err
 
@@ -113,7 +104,7 @@ def test_wrong_channel_count_api():
         model(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16))
 
 
-def test_non_finite_input(capsys, tmp_path):
+def test_non_finite_input(capsys, tmp_path, cli_error):
     torch.manual_seed(0)
     ckpt = tmp_path / "gdsr.pth"
     torch.save(MGDN(preset("gdsr", embed_dim=12, depths=[1], swin_heads=[2])).state_dict(), ckpt)
@@ -132,7 +123,7 @@ def test_non_finite_input(capsys, tmp_path):
         "-o",
         "d.npy",
     ]
-    assert "contains NaN or Inf" in _fail(capsys, argv)
+    assert "contains NaN or Inf" in cli_error(argv)
     model = MGDN(preset("mff", embed_dim=12, depths=[1], swin_heads=[2]))
     bad = torch.rand(1, 3, 16, 16)
     bad[0, 1, 2, 3] = float("inf")
@@ -140,23 +131,21 @@ def test_non_finite_input(capsys, tmp_path):
         model(torch.rand(1, 3, 16, 16), bad)
 
 
-def test_unreadable_file(capsys, pair, tiny_mff, tmp_path):
+def test_unreadable_file(capsys, pair, tiny_mff, tmp_path, cli_error):
     corrupt = tmp_path / "corrupt.png"
     corrupt.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
-    err = _fail(
-        capsys, ["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), str(corrupt), "-o", "x.png"]
+    err = cli_error(
+        ["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), str(corrupt), "-o", "x.png"]
     )
     assert f"cannot decode image (corrupt or unsupported format): {corrupt}" in err
-    err = _fail(
-        capsys,
+    err = cli_error(
         ["fuse", "--task", "mff", "--model", str(tiny_mff), str(pair[0]), "missing.png", "-o", "x.png"],
     )
     assert "image not found: missing.png" in err
 
 
-def test_checkpoint_of_another_task(capsys, pair, mff_checkpoint, tmp_path):
-    err = _fail(
-        capsys,
+def test_checkpoint_of_another_task(capsys, pair, mff_checkpoint, tmp_path, cli_error):
+    err = cli_error(
         [
             "fuse",
             "--task",
@@ -176,21 +165,21 @@ def test_checkpoint_of_another_task(capsys, pair, mff_checkpoint, tmp_path):
     assert "checkpoint is a MFF network" in err and "not usable for task 'hdr'" in err
 
 
-def test_unknown_checkpoint_keys(capsys, pair, tiny_mff, tmp_path):
+def test_unknown_checkpoint_keys(capsys, pair, tiny_mff, tmp_path, cli_error):
     sd = torch.load(tiny_mff, weights_only=True)
     sd["layers.0.extra.weight"] = torch.zeros(2)
     torch.save(sd, tiny_mff)
-    err = _fail(capsys, ["fuse", "--task", "mff", "--model", str(tiny_mff), *map(str, pair), "-o", "x.png"])
+    err = cli_error(["fuse", "--task", "mff", "--model", str(tiny_mff), *map(str, pair), "-o", "x.png"])
     assert "unexpected keys: layers.0.extra.weight" in err
 
 
-def test_hdr_needs_exposures_and_valid_scene(capsys, tmp_path):
+def test_hdr_needs_exposures_and_valid_scene(capsys, tmp_path, cli_error):
     scene = tmp_path / "scene"
     scene.mkdir()
     for name in ("1.tif", "2.tif", "3.tif"):
         cv2.imwrite(str(scene / name), np.zeros((16, 16, 3), np.uint16))
     (scene / "exposure.txt").write_text("-2\n0\n")
-    err = _fail(capsys, ["fuse", "--task", "hdr", "--model", "unused.pth", str(scene), "-o", "x.png"])
+    err = cli_error(["fuse", "--task", "hdr", "--model", "unused.pth", str(scene), "-o", "x.png"])
     assert "exposure.txt has 2 exposure values, expected 3" in err
 
 

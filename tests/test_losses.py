@@ -15,14 +15,7 @@ from mgdn_edge.model import MGDN, preset
 K = 8
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is faster and immune to a busy neighbour's cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest
 
 def _one_hot(labels: torch.Tensor, k: int = K) -> torch.Tensor:
     """[N, H, W] integer labels -> [N, K, H, W] one-hot probability vectors."""

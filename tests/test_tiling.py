@@ -156,13 +156,6 @@ def test_tiled_mgdn_agrees_with_whole_image(scene_dir):
     assert TILED_PSNR_MU_MIN <= psnr_mu < 100.0  # < 100: tiling really changes the input of MGCA
 
 
-def _fail(capsys, argv: list[str]) -> str:
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and "Traceback" not in err and len(err.splitlines()) == 1, err
-    return err
-
-
 def test_fuse_hdr_writes_radiance_and_tonemapped(capsys, scene_dir, tiny_hdr, tmp_path):
     out = tmp_path / "out.hdr"
     raw = tmp_path / "raw.npy"
@@ -202,10 +195,10 @@ def test_fuse_tiles_on_request_and_under_a_memory_limit(capsys, scene_dir, tiny_
     assert "tiling" not in capsys.readouterr().err  # 96x128 fits the default limit
 
 
-def test_fuse_bad_tiling_arguments(capsys, scene_dir, tiny_hdr):
+def test_fuse_bad_tiling_arguments(capsys, scene_dir, tiny_hdr, cli_error):
     base = ["fuse", "--task", "hdr", "--model", str(tiny_hdr), str(scene_dir), "-o", "x.hdr"]
-    assert "tile size must be N or HxW" in _fail(capsys, [*base, "--tile", "abc"])
-    assert "too large for tile height 32" in _fail(capsys, [*base, "--tile", "32", "--overlap", "16"])
-    assert "overlap must be >= 0" in _fail(capsys, [*base, "--tile", "32", "--overlap", "-1"])
-    assert "--max-memory must be >= 0" in _fail(capsys, [*base, "--max-memory", "-1"])
-    assert "needs one of the suffixes" in _fail(capsys, [*base[:-1], "x.webp"])
+    assert "tile size must be N or HxW" in cli_error([*base, "--tile", "abc"])
+    assert "too large for tile height 32" in cli_error([*base, "--tile", "32", "--overlap", "16"])
+    assert "overlap must be >= 0" in cli_error([*base, "--tile", "32", "--overlap", "-1"])
+    assert "--max-memory must be >= 0" in cli_error([*base, "--max-memory", "-1"])
+    assert "needs one of the suffixes" in cli_error([*base[:-1], "x.webp"])

@@ -21,13 +21,7 @@ TINY = {"embed_dim": 12, "depths": [1, 1], "swin_heads": [2, 2], "window_size": 
 TINY_ARGS = ["--embed-dim", "12", "--depths", "1", "1", "--swin-heads", "2", "2", "--window-size", "4"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is faster and immune to a busy neighbour's cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest
 
 
 def _png(path: Path, rgb01: np.ndarray) -> None:
@@ -61,14 +55,6 @@ def _hdr_scenes(root: Path, scenes: int = 2, with_gt: bool = True) -> Path:
         if with_gt:
             cv2.imwrite(str(folder / "HDRImg.hdr"), np.ascontiguousarray(radiance[:, :, ::-1]))
     return root
-
-
-def _fail(capsys, argv: list[str]) -> str:
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and "Traceback" not in err
-    assert len(err.splitlines()) == 1, err
-    return err
 
 
 def _differs(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
@@ -201,26 +187,26 @@ def test_hdr_layout_errors(tmp_path) -> None:
         PairedDataset("hdr", root)
 
 
-def test_cli_errors_are_one_line(tmp_path, capsys) -> None:
+def test_cli_errors_are_one_line(tmp_path, capsys, cli_error) -> None:
     data = _pairs(tmp_path / "data")
     base = ["train", "--task", "mff", "--data", str(data), "--out", str(tmp_path / "o.pth"), "--steps", "1"]
-    assert "crop 30 must be a positive multiple of the window size 4" in _fail(
-        capsys, [*base, "--preset", "mff", *TINY_ARGS, "--crop", "30"]
+    assert "crop 30 must be a positive multiple of the window size 4" in cli_error(
+        [*base, "--preset", "mff", *TINY_ARGS, "--crop", "30"]
     )
-    assert "is 40x40 (WxH), smaller than the crop 48" in _fail(
-        capsys, [*base, "--preset", "mff", *TINY_ARGS, "--crop", "48"]
+    assert "is 40x40 (WxH), smaller than the crop 48" in cli_error(
+        [*base, "--preset", "mff", *TINY_ARGS, "--crop", "48"]
     )
-    err = _fail(capsys, [*base, "--preset", "hdr"])
+    err = cli_error([*base, "--preset", "hdr"])
     assert "preset 'hdr' is a hdr network, not usable for task 'mff'" in err
-    assert "invalid model size: embed_dim 10 is not divisible" in _fail(
-        capsys, [*base, "--preset", "mff", "--embed-dim", "10"]
+    assert "invalid model size: embed_dim 10 is not divisible" in cli_error(
+        [*base, "--preset", "mff", "--embed-dim", "10"]
     )
-    assert "--embed-dim only apply with --preset" in _fail(
-        capsys, [*base, "--model", str(tmp_path / "x.pth"), "--embed-dim", "12"]
+    assert "--embed-dim only apply with --preset" in cli_error(
+        [*base, "--model", str(tmp_path / "x.pth"), "--embed-dim", "12"]
     )
-    assert "checkpoint not found" in _fail(capsys, [*base, "--model", str(tmp_path / "x.pth")])
-    assert "cannot use device 'warp-drive'" in _fail(
-        capsys, [*base, "--preset", "mff", *TINY_ARGS, "--device", "warp-drive"]
+    assert "checkpoint not found" in cli_error([*base, "--model", str(tmp_path / "x.pth")])
+    assert "cannot use device 'warp-drive'" in cli_error(
+        [*base, "--preset", "mff", *TINY_ARGS, "--device", "warp-drive"]
     )
     (data / "gt" / "p1.png").write_bytes(b"not a png")
-    assert "cannot decode image" in _fail(capsys, [*base, "--preset", "mff", *TINY_ARGS])
+    assert "cannot decode image" in cli_error([*base, "--preset", "mff", *TINY_ARGS])
