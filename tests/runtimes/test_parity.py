@@ -19,7 +19,7 @@ from mgdn_edge.model import MGDN, preset
 from mgdn_edge.runtimes.budgets import BUDGETS, Budget, budget_for
 from mgdn_edge.runtimes.parity import image_metrics, npz_cases, synthetic_cases, violations
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -3,7 +3,7 @@
 Three levels, so CI without a GPU still checks what runs on the GPU:
 (a) the host test library runs the CUDA kernel's tile/halo/accumulation helpers on the CPU,
 (b) both plugin flavours compile with nvcc against the TensorRT headers, and the contract harness
-    drives them: tests/test_tensorrt_headers.py (skipped, with the reason, when tools are missing),
+    drives them: tests/plugins/test_tensorrt_headers.py (skipped, with the reason, when tools are missing),
 (c) with a CUDA GPU, the real kernel is launched and compared with the oracle.
 """
 

@@ -27,7 +27,7 @@ from mgdn_edge.runtimes.openvino_convert import convert_to_openvino  # noqa: E40
 from mgdn_edge.runtimes.openvino_ir import count_filter_ops, read_ir_description  # noqa: E402
 
 TOL = 1e-4
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 CHECKPOINTS = {
     "mff": FIXTURES / "official-mff" / "mff_62000_E.pth",
     "hdr": FIXTURES / "architecture" / "hdr_arch_depth222_seed1234.pth",
@@ -43,7 +43,7 @@ def _fixture(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def extension(request: pytest.FixtureRequest) -> Path:
-    """Built once per pytest cache (the same folder tests/test_openvino_op.py builds into)."""
+    """Built once per pytest cache (the same folder tests/plugins/test_openvino_op.py builds into)."""
     return openvino_ext.build_openvino_extension(Path(request.config.cache.mkdir("mgdn_openvino_extension")))
 
 

@@ -31,7 +31,7 @@ from mgdn_edge.model.dynamic_filter import dynamic_filter_unfold
 from mgdn_edge.plugins import tensorrt_plugin as trt_plugin
 from mgdn_edge.plugins.cmake import cmake_build
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 SHARED_HEADERS = SHARED / "third_party" / "tensorrt"
 EXTRA_HEADERS_ENV = "MGDN_TRT_EXTRA_HEADERS"
 
@@ -349,6 +349,6 @@ def test_no_third_party_header_wheel() -> None:
     """CI compiles against ../shared/third_party/tensorrt, not headers from an unrelated wheel."""
     source = Path(trt_plugin.__file__).read_text()
     assert "kernel_lens" not in source and "kernel-lens" not in source
-    ci = Path(__file__).resolve().parents[1] / ".ci" / "run"
+    ci = Path(__file__).resolve().parents[2] / ".ci" / "run"
     if ci.is_file():
         assert "kernel-lens" not in ci.read_text()

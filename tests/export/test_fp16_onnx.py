@@ -20,7 +20,7 @@ from mgdn_edge.export.artefacts import FP16_ONNX, METADATA_CONFIG_KEY, METADATA_
 from mgdn_edge.runtimes.budgets import budget_for
 from mgdn_edge.runtimes.parity import image_metrics, violations
 
-MFF_CKPT = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "official-mff" / "mff_62000_E.pth"
+MFF_CKPT = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "official-mff" / "mff_62000_E.pth"
 
 pytest.importorskip("onnxruntime")
 

@@ -27,7 +27,7 @@ from mgdn_edge.runtimes.tensorrt_engine_file import EngineBuildError, read_sidec
 from mgdn_edge.runtimes.tensorrt_plan import ShapeProfile, make_profile, min_valid_size, plan_build
 from mgdn_edge.runtimes.tensorrt_runtime import TensorRTRuntime, check_profile
 
-MFF_DIR = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "official-mff"
+MFF_DIR = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "official-mff"
 CONFIG = preset("mff")
 
 

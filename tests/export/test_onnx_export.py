@@ -32,7 +32,7 @@ from mgdn_edge.model import MGDN, dynamic_filter_unfold, preset
 
 TOL = 1e-4  # acceptance: ORT FP32 vs the PyTorch reference, max abs
 MFF_CKPT = (
-    Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "official-mff" / "mff_62000_E.pth"
+    Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "official-mff" / "mff_62000_E.pth"
 )
 
 
