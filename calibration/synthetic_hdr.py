@@ -33,10 +33,7 @@ linear channels.)
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import uuid
 from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -44,6 +41,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mgdn_edge.atomic import TMP_MARK, atomic_directory, write_json
 from mgdn_edge.calibration.base import DataSource, Frame
 from mgdn_edge.errors import ImageReadError, InputError
 
@@ -60,7 +58,6 @@ OFFLINE_PHOTOS: tuple[str, ...] = (
 SCENE_PHOTOS: tuple[str, ...] = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle")
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 BRACKET_FILES = ("0_under.tif", "1_ref.tif", "2_over.tif")  # sorted by name: under, ref, over
-TMP_PREFIX = ".synth-tmp-"
 
 
 @dataclass(frozen=True)
@@ -352,33 +349,19 @@ def write_kalantari_scenes(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ImageReadError(f"cannot create output folder {out}: {exc}") from exc
-    for stale in out.glob(f"{TMP_PREFIX}*"):  # left by a killed run of this writer
+    for stale in out.glob(f"{TMP_MARK}*"):  # left by a killed run of this writer
         shutil.rmtree(stale, ignore_errors=True)
 
     for index, target in enumerate(
         tqdm(targets, desc="writing synthetic HDR scenes", unit="scene", disable=not progress)
     ):
-        tmp = out / f"{TMP_PREFIX}{target.name}-{uuid.uuid4().hex[:8]}"
-        try:
-            tmp.mkdir()
+        with atomic_directory(target) as tmp:
             write_scene(tmp, generate_scene(index, seed, cfg))
-            if target.exists():
-                trash = out / f"{TMP_PREFIX}old-{target.name}-{uuid.uuid4().hex[:8]}"
-                os.rename(target, trash)
-                os.rename(tmp, target)
-                shutil.rmtree(trash, ignore_errors=True)
-            else:
-                os.rename(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
     meta = {
         "generator": "mgdn_edge.calibration.synthetic_hdr",
         "seed": seed,
         "scenes": n,
         "config": asdict(cfg),
     }
-    tmp_meta = out / f"{TMP_PREFIX}synthetic.json"
-    tmp_meta.write_text(json.dumps(meta, indent=2) + "\n")
-    os.replace(tmp_meta, out / "synthetic.json")
+    write_json(out / "synthetic.json", meta)
     return targets

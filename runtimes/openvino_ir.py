@@ -17,11 +17,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mgdn_edge.atomic import atomic_files
 from mgdn_edge.errors import BackendError
 from mgdn_edge.export.artefacts import IR_RT_CONFIG, IR_RT_PRECISION, IR_RT_SECTION, IR_RT_STATIC, OP_TYPE
 from mgdn_edge.model.config import MGDNConfig
@@ -75,19 +75,16 @@ def save_ir(
     compress = bool(compress_to_fp16) or precision == "fp16"
     annotate(ov_model, config, precision, static_size)
     xml_path.parent.mkdir(parents=True, exist_ok=True)
-    # A unique hidden name in the target folder (same filesystem, so the renames are atomic);
-    # created by save_model itself so the files get the user's usual permissions.
-    tmp_xml = xml_path.parent / f".{xml_path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.xml"
-    tmp_bin = tmp_xml.with_suffix(".bin")
+    # save_model writes the .bin beside the .xml it is given: the temporary pair shares one stem.
     try:
-        ov.save_model(ov_model, str(tmp_xml), compress_to_fp16=compress)
-        os.replace(tmp_bin, xml_path.with_suffix(".bin"))
-        os.replace(tmp_xml, xml_path)
+        with atomic_files(xml_path.with_suffix(".bin"), xml_path) as (tmp_bin, tmp_xml):
+            ov.save_model(ov_model, str(tmp_xml), compress_to_fp16=compress)
+            if not tmp_bin.is_file():
+                raise BackendError(f"OpenVINO wrote no weights file beside {tmp_xml.name}")
+    except BackendError:
+        raise
     except Exception as exc:
         raise BackendError(f"cannot save the OpenVINO IR {xml_path}: {ov_error_line(exc)}") from exc
-    finally:
-        for leftover in (tmp_xml, tmp_bin):
-            leftover.unlink(missing_ok=True)
     return xml_path
 
 
