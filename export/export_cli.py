@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from mgdn_edge.cli_args import add_task
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "export",
         help="export a checkpoint to ONNX (mgdn.DynamicFilter node + portable fallback, dynamic sizes)",
     )
-    p.add_argument(
-        "--task", choices=["mff", "mef", "hdr", "gdsr"], help="check the checkpoint against this task"
-    )
+    add_task(p, "check the checkpoint against this task")
     p.add_argument("--model", required=True, help="PyTorch checkpoint (.pth) trained with the authors' code")
     p.add_argument(
         "--out",

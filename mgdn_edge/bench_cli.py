@@ -11,10 +11,8 @@ import argparse
 from pathlib import Path
 
 from mgdn_edge.atomic import write_json
-from mgdn_edge.cli_args import add_seed, add_task, add_timing, timing_options
-from mgdn_edge.precision import PRECISIONS
+from mgdn_edge.cli_args import add_precision, add_runtime, add_seed, add_task, add_timing, timing_options
 from mgdn_edge.results import Measurement
-from mgdn_edge.runtimes.backends import backend_names
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,9 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "bench",
         help="benchmark one runtime/model: warm-up, repeated runs, p50/p90 latency, threads, peak memory",
     )
-    p.add_argument("--runtime", required=True, help=f"{', '.join(backend_names())} (or an alias) or auto")
+    add_runtime(p, required=True)
     p.add_argument("--model", required=True, help="the model that runtime loads (.pth, .onnx, .xml, .engine)")
-    p.add_argument("--precision", default="fp32", choices=PRECISIONS, help="default fp32")
+    add_precision(p, default="fp32")
     add_task(p)
     add_timing(p)
     p.add_argument(

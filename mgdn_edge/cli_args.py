@@ -13,11 +13,36 @@ from typing import Any
 from mgdn_edge.bench import DEFAULT_REPEATS, DEFAULT_SEED, DEFAULT_SIZES, DEFAULT_TIMEOUT_S, DEFAULT_WARMUP
 from mgdn_edge.errors import InputError
 from mgdn_edge.model.config import TASKS
+from mgdn_edge.precision import PRECISIONS
+from mgdn_edge.runtimes.backends import backend_names
 from mgdn_edge.size import parse_sizes
 
 
 def add_task(parser: argparse.ArgumentParser, help: str = "the task (default: read from the model)") -> None:  # noqa: A002
     parser.add_argument("--task", choices=TASKS, help=help)
+
+
+def add_runtime(parser: argparse.ArgumentParser, required: bool = False) -> None:
+    """``--runtime``: a backend by name or alias, or ``auto`` (picked from the model file's suffix)."""
+    names = ", ".join(backend_names())
+    parser.add_argument(
+        "--runtime",
+        required=required,
+        default=None if required else "auto",
+        help=f"{names} (or an alias: ort, ov, trt), or auto"
+        + ("" if required else " (default): picked from the model file's suffix"),
+    )
+
+
+def add_precision(parser: argparse.ArgumentParser, default: str | None = None, what: str = "to run") -> None:
+    """``--precision``: what the runtime executes (and is judged by); checked by the runtime, so an
+    unknown value is the usual one-line error rather than an argparse usage message."""
+    parser.add_argument(
+        "--precision",
+        default=default,
+        help=f"{', '.join(PRECISIONS)}: the precision {what}, where the runtime has it "
+        + (f"(default {default})" if default else "(default: the model file's own)"),
+    )
 
 
 def add_seed(parser: argparse.ArgumentParser, help: str) -> None:  # noqa: A002

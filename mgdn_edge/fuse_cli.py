@@ -15,6 +15,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from mgdn_edge.cli_args import add_precision, add_runtime
+from mgdn_edge.model.config import TASKS
+
 TASK_HELP = (
     "mff/mef: A B | hdr: UNDER REF OVER (+ --exposures) or one Kalantari scene folder | gdsr: RGB DEPTH"
 )
@@ -22,19 +25,12 @@ TASK_HELP = (
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("fuse", help="fuse input images with a model on a chosen runtime")
-    p.add_argument("--task", required=True, choices=["mff", "mef", "hdr", "gdsr"])
+    p.add_argument("--task", required=True, choices=TASKS, help="what the inputs are (see INPUT)")
     p.add_argument(
         "--model", required=True, help="checkpoint (.pth) for torch; exported model for other runtimes"
     )
-    p.add_argument(
-        "--runtime",
-        default="auto",
-        help="torch, onnxruntime, openvino, tensorrt; auto (default) picks by the model file's suffix",
-    )
-    p.add_argument(
-        "--precision",
-        help="fp32, fp16, bf16, int8 where the runtime has it (default: the model file's own precision)",
-    )
+    add_runtime(p)
+    add_precision(p)
     p.add_argument("inputs", nargs="+", metavar="INPUT", help=TASK_HELP)
     p.add_argument("--exposures", nargs=3, type=float, metavar="EV", help="HDR: exposure values in stops")
     p.add_argument(

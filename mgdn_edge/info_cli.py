@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
+from mgdn_edge.cli_args import add_task
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("info", help="detect the task and configuration of a checkpoint")
     p.add_argument("checkpoint", help="a .pth state dict trained with the authors' code")
-    p.add_argument("--task", choices=["mff", "mef", "hdr", "gdsr"], help="check it against this task")
+    add_task(p, "check it against this task")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(handler=run)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from mgdn_edge.model.config import TASKS
+
 DATA_HELP = (
     "paired data: mff/mef/gdsr DIR/<input>/ + DIR/gt/ with files matched by name "
     "(a b | under over | rgb depth); hdr: DIR/<scene>/ Kalantari folders (3 .tif, exposure.txt, HDRImg.hdr)"
@@ -12,7 +14,7 @@ DATA_HELP = (
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="fine-tune or train a model on paired data (L1 + masked MI loss)")
-    p.add_argument("--task", required=True, choices=["mff", "mef", "hdr", "gdsr"])
+    p.add_argument("--task", required=True, choices=TASKS, help="the task the data and model are for")
     start = p.add_mutually_exclusive_group(required=True)
     start.add_argument("--model", help="checkpoint (.pth) to fine-tune (loaded strictly)")
     start.add_argument("--preset", help="train from scratch with a preset's sizes (mff, mef, hdr, gdsr_x4..)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from mgdn_edge.cli_args import add_task
+
 
 def _bytes(text: str) -> int:
     """``"2G"``, ``"512M"`` or a plain byte count."""
@@ -40,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="build model.onnx without the plugin: TensorRT >= 9 imports the DynamicFilter function "
         "(slower; for comparison)",
     )
-    p.add_argument("--task", choices=["mff", "mef", "hdr", "gdsr"], help="check the model against this task")
+    add_task(p, "check the model against this task")
     p.add_argument(
         "--min", metavar="HxW", help="smallest input size (default: the smallest the model accepts)"
     )

@@ -5,23 +5,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mgdn_edge.cli_args import add_precision, add_runtime, add_seed, add_task
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "parity",
         help="compare a runtime with the PyTorch reference (JSON report; exit 1 when a budget is broken)",
     )
-    p.add_argument("--runtime", required=True, help="onnxruntime, torch, ... (see `fuse --runtime`)")
+    add_runtime(p, required=True)
     p.add_argument("--model", required=True, help="the model that runtime loads (e.g. export_dir/model.onnx)")
     p.add_argument(
         "--reference",
         help="PyTorch checkpoint for the reference (default: the export manifest's source checkpoint)",
     )
-    p.add_argument("--task", choices=["mff", "mef", "hdr", "gdsr"])
-    p.add_argument(
-        "--precision",
-        help="precision to run and budget to judge by (default: the model file's own precision)",
-    )
+    add_task(p)
+    add_precision(p, what="to run and budget to judge by")
     p.add_argument("--inputs", nargs="+", metavar="NPZ", help=".npz files with the task's inputs")
     p.add_argument(
         "--data",
@@ -38,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="synthetic inputs at these sizes (default 64x64 61x75)",
     )
     p.add_argument("--batch", type=int, default=1, help="batch size of synthetic inputs")
-    p.add_argument("--seed", type=int, default=0)
+    add_seed(p, "seed of the synthetic inputs and crops")
     p.add_argument("--threads", type=int, help="threads for the runtime under test")
     p.add_argument("--json", dest="json_out", help="also write the report to this file")
     p.set_defaults(handler=run)

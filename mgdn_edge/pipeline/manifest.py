@@ -17,8 +17,9 @@ def finish(results: PipelineResults, out: Path) -> dict[str, Path]:
     """results.json, the report files, then manifest.json (hashes of everything under ``out``)."""
     from mgdn_edge.report import REPORT_FILES, write_report
 
-    write_json(out / RESULTS_FILE, results.to_dict())
-    paths = write_report(results, out)
+    stored = results.to_dict()
+    write_json(out / RESULTS_FILE, stored)
+    paths = write_report(stored, out)  # rendered from exactly what results.json holds
     write_manifest(out, results, {RESULTS_FILE, *REPORT_FILES})
     return paths
 
