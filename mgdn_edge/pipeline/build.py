@@ -26,16 +26,10 @@ from mgdn_edge.pipeline.cache import (
     tool_versions,
 )
 from mgdn_edge.pipeline.catalogue import BUILDER_KINDS, Variant
-from mgdn_edge.pipeline.state import RunState
+from mgdn_edge.pipeline.state import BOOKKEEPING, BUILD_LOG, BUILD_RECORD, RunState
 from mgdn_edge.pipeline.worker import run_in_worker
 from mgdn_edge.runtimes.backends import get_backend, load_attribute
-
-BUILD_RECORD = "build.json"
-BOOKKEEPING = {BUILD_RECORD, "result.json", "build.log", "measure.log"}
-
-
-def variant_dir(state: RunState, variant: Variant) -> Path:
-    return state.out / "variants" / variant.name
+from mgdn_edge.size import Size
 
 
 def _build_key(state: RunState, variant: Variant) -> str:
@@ -66,7 +60,7 @@ def _source_record(state: RunState, variant: Variant) -> dict[str, Any]:
 
 def build_step(state: RunState, variant: Variant) -> dict[str, Any]:
     """Artefacts of ``variant`` (reused when its key and hashes match); raises on failure."""
-    vdir, root = variant_dir(state, variant), state.out
+    vdir, root = state.variant_dir(variant.name), state.out
     key = _build_key(state, variant)
     record = read_record(vdir / BUILD_RECORD)
     if (
@@ -96,7 +90,6 @@ def build_step(state: RunState, variant: Variant) -> dict[str, Any]:
         files = [root / a["path"] for a in source["artefacts"]]
     else:
         job = {
-            "variant": variant.name,
             "runtime": variant.runtime,
             "build": variant.build,
             "precision": str(variant.precision),
@@ -117,7 +110,7 @@ def build_step(state: RunState, variant: Variant) -> dict[str, Any]:
                 else state.export_dir
             ),
         }
-        produced = run_in_worker("build", job, vdir / "build.log", state.options.timeout_s)
+        produced = run_in_worker("build", job, vdir / BUILD_LOG, state.options.timeout_s)
         model = Path(produced["model"])
         info = produced.get("info", {})
         files = sorted(p for p in vdir.iterdir() if p.is_file() and p.name not in BOOKKEEPING)
@@ -144,7 +137,7 @@ def run_build_job(job: dict[str, Any]) -> dict[str, Any]:
         from mgdn_edge.calibration.quantize import quantize_model
 
         data = job["data"]
-        crop = None if data["crop"] is None else "x".join(str(v) for v in data["crop"])
+        crop = None if data["crop"] is None else str(Size.parse(data["crop"]))
         source = open_source(job["task"], data["spec"], crop=crop, seed=data["seed"]).subset(data["items"])
         out = out_dir / quantized_file(precision, builder.suffix)
         result = quantize_model(export_dir, source, builder.name, precision, out)

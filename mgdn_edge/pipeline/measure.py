@@ -7,14 +7,11 @@ from typing import Any
 
 from mgdn_edge.atomic import write_json
 from mgdn_edge.bench import BenchJob, run_job_isolated
-from mgdn_edge.pipeline.build import variant_dir
 from mgdn_edge.pipeline.cache import cache_key, read_record
 from mgdn_edge.pipeline.catalogue import Variant
-from mgdn_edge.pipeline.state import RunState
+from mgdn_edge.pipeline.state import MEASURE_LOG, RESULT_RECORD, RunState
 from mgdn_edge.pipeline.steps import EVAL_NPZ
 from mgdn_edge.results import Measurement
-
-RESULT_RECORD = "result.json"
 
 
 def _result_key(state: RunState, build: dict[str, Any]) -> str:
@@ -35,7 +32,7 @@ def _result_key(state: RunState, build: dict[str, Any]) -> str:
 
 def measure_step(state: RunState, variant: Variant, build: dict[str, Any]) -> tuple[Measurement, bool]:
     """The variant's Measurement (parity on the evaluation split + benchmark) and whether it was cached."""
-    vdir = variant_dir(state, variant)
+    vdir = state.variant_dir(variant.name)
     key = _result_key(state, build)
     record = read_record(vdir / RESULT_RECORD)
     if not state.options.force and record is not None and record.get("key") == key:
@@ -53,7 +50,7 @@ def measure_step(state: RunState, variant: Variant, build: dict[str, Any]) -> tu
         seed=opts.seed,
         evaluate=str(state.out / "data" / EVAL_NPZ),
     )
-    measured = run_job_isolated(job, log_path=vdir / "measure.log", timeout_s=opts.timeout_s)
+    measured = run_job_isolated(job, log_path=vdir / MEASURE_LOG, timeout_s=opts.timeout_s)
     measured.run_id = state.run_id
     measured.measured_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     write_json(vdir / RESULT_RECORD, {"key": key, "measurement": measured.to_dict()})

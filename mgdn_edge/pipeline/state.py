@@ -13,6 +13,10 @@ from mgdn_edge.size import Size
 DEFAULT_OUT = "mgdn-edge-out"
 DEFAULT_DATA = "synthetic:24"
 DEFAULT_CROP = "128x128"
+# A variant folder's own records and logs, beside (never among) its artefacts.
+BUILD_RECORD, RESULT_RECORD = "build.json", "result.json"
+BUILD_LOG, MEASURE_LOG = "build.log", "measure.log"
+BOOKKEEPING = {BUILD_RECORD, RESULT_RECORD, BUILD_LOG, MEASURE_LOG}
 
 
 @dataclass(frozen=True)
@@ -53,3 +57,7 @@ class RunState:
     @property
     def out(self) -> Path:
         return self.options.out
+
+    def variant_dir(self, name: str) -> Path:
+        """Where one variant's artefacts and records live: ``OUT/variants/<name>/``."""
+        return self.out / "variants" / name
