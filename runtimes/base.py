@@ -194,6 +194,17 @@ def check_against_manifest(path: str | Path, manifest: dict[str, Any] | None = N
         )
 
 
+def check_export_folder(model: str | Path) -> None:
+    """Check every file an export folder's manifest lists (``model``: the folder or a file in it):
+    for commands that read several of them (``build-engine`` picks one by precision)."""
+    path = Path(model)
+    folder = path if path.is_dir() else path.parent
+    manifest = _load_manifest(folder / MANIFEST_FILE)
+    for name in (manifest or {}).get(MANIFEST_FILES) or {}:
+        if isinstance(name, str):
+            check_against_manifest(folder / name, manifest)
+
+
 def export_folder_files(model: str | Path) -> list[Path]:
     """The files of the export ``model`` belongs to (its manifest and every file that lists), which
     no command may write over: the folder is one unit, checked by its hashes."""

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
     from mgdn_edge.atomic import refuse_overwriting_inputs
     from mgdn_edge.errors import BackendError
-    from mgdn_edge.runtimes.base import export_folder_files
+    from mgdn_edge.runtimes.base import check_export_folder, export_folder_files
     from mgdn_edge.runtimes.tensorrt_build import build_engine
     from mgdn_edge.runtimes.tensorrt_engine_file import sidecar_path
 
@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         [("--out", args.out), ("--out", sidecar_path(Path(args.out)))],
         [*export_folder_files(args.model), args.plugin or None],
     )
+    check_export_folder(args.model)  # before TensorRT is even imported
     result = build_engine(
         args.model,
         args.out,
