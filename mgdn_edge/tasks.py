@@ -213,6 +213,10 @@ def plan_outputs(
     collide and that none is one of the command's ``inputs``.
     """
     images: tuple[Path, ...] = ()
+    for flag, given in (("--out", out), ("--raw", raw)):
+        if given is not None and Path(given).is_dir():
+            example = Path(given) / "fused.png"
+            raise InputError(f"{flag} {given} is a folder; give a file name (e.g. {example})")
     if out is not None:
         if task == "hdr":
             images = hdr_output_paths(out)

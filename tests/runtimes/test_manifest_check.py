@@ -48,8 +48,9 @@ def mixed(exports, tmp_path) -> Path:
     shutil.copytree(exports["hdr"], folder)
     shutil.copy(exports["mff"] / "model.onnx", folder / "model.onnx")
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert hashlib.sha256((folder / "model.onnx").read_bytes()).hexdigest() != (
-        manifest["files"]["model.onnx"]["sha256"]
+    assert (
+        hashlib.sha256((folder / "model.onnx").read_bytes()).hexdigest()
+        != (manifest["files"]["model.onnx"]["sha256"])
     )
     return folder
 
