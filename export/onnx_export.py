@@ -231,14 +231,15 @@ def check_export_destination(out: Path, checkpoint: str | Path | None) -> None:
     """Refuse, before any work, an ``--out`` the whole-folder replacement would harm.
 
     The export replaces ``out`` whole, so ``out`` must be a new folder, an empty one, or an earlier
-    export (it has a manifest); a file, a folder of other things (``--out .``), or a folder holding
-    the checkpoint being exported is refused with a one-line error.
+    export (it has a manifest, or holds export file names only); a file, a folder of other things
+    (``--out .``), or a folder holding the checkpoint being exported is refused with a one-line error.
     """
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is an existing file; export writes a folder (give a folder path)")
     refuse_overwriting_inputs([("--out", out)], [checkpoint])
     if out.is_dir() and not (out / MANIFEST_FILE).is_file():
-        visible = [p.name for p in out.iterdir() if not p.name.startswith(".")]
+        # Export file names alone (a half-written folder of an older, non-atomic export) are fine.
+        visible = [p.name for p in out.iterdir() if not p.name.startswith(".") and p.name not in EXPORT_FILES]
         if visible:
             raise InputError(
                 f"--out {out} is a folder of other files ({listing(sorted(visible), 3)}) and no earlier "
