@@ -24,14 +24,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mgdn_edge.atomic import refuse_overwriting_inputs
 from mgdn_edge.calibration.accuracy import PSNR_CEILING_DB
 from mgdn_edge.calibration.base import DataSource, Sample
 from mgdn_edge.calibration.export_files import export_files
 from mgdn_edge.calibration.quantize_request import QuantizeRequest
 from mgdn_edge.errors import InputError
-from mgdn_edge.export.artefacts import INT8_ONNX, quantized_file
+from mgdn_edge.export.artefacts import INT8_ONNX, quantized_file, tensorrt_file
 from mgdn_edge.precision import Precision
 from mgdn_edge.runtimes.backends import builders, load_attribute
+from mgdn_edge.runtimes.base import check_against_manifest, export_folder_files
 
 EVAL_CROPS = 8  # evaluation samples drawn when the data is cropped (accuracy-aware mode)
 
@@ -114,6 +116,13 @@ def _out_path(out: str | os.PathLike[str], backend: str, suffix: str, precision:
     return path
 
 
+def written_files(out_path: Path) -> list[Path]:
+    """Every file a quantize run writes for ``out_path``: an IR's .bin, a QDQ file's TensorRT twin."""
+    if out_path.suffix.lower() == ".xml":
+        return [out_path, out_path.with_suffix(".bin")]
+    return [out_path, out_path.with_name(tensorrt_file(out_path.name))]
+
+
 def quantize_model(
     model: str | os.PathLike[str],
     data: DataSource | str | os.PathLike[str] | Sequence[Sample],
@@ -146,6 +155,12 @@ def quantize_model(
         raise InputError(f"max_drop must be >= 0 dB, got {max_drop}")
     out_path = _out_path(out, backend, builder.suffix, precision)
     files = export_files(model)
+    if files.portable is not None:
+        check_against_manifest(files.portable)  # model.onnx was checked when it was opened
+    refuse_overwriting_inputs(
+        [("--out", p) for p in written_files(out_path)],
+        [*export_folder_files(files.onnx), files.portable, data if isinstance(data, (str, Path)) else None],
+    )
     quantize = load_attribute(builder.function)
     if precision == "fp16":
         quantize(QuantizeRequest(files, precision, out_path))

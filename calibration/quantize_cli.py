@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mgdn_edge.cli_args import add_seed
+from mgdn_edge.cli_args import add_data, add_seed
 from mgdn_edge.runtimes.backends import builders
 
 
@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "on a held-out quarter of the data.",
     )
     p.add_argument("--model", required=True, help="export folder from `mgdn-edge export` (or its model.onnx)")
-    p.add_argument("--data", help="calibration data: a folder in the task's layout, or synthetic[:N] (int8)")
+    add_data(p, "calibration data (int8): a folder in the task's layout", " (HDR, MEF)")
     p.add_argument(
         "--backend", required=True, choices=sorted(builders("quantize")), help="target runtime family"
     )

@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +45,8 @@ import onnx
 import torch
 from onnx import helper
 
-from mgdn_edge.errors import ExportError
+from mgdn_edge.atomic import atomic_directory, refuse_overwriting_inputs
+from mgdn_edge.errors import ExportError, InputError, listing
 from mgdn_edge.export.artefacts import (
     FP16_ONNX,
     KERNEL_SIZE_ATTR,
@@ -81,6 +84,8 @@ from mgdn_edge.model import MGDN, use_dynamic_filter
 DEFAULT_OPSET = 17
 MIN_OPSET = 17  # LayerNormalization is a standard op from opset 17 on
 MAX_OPSET = 20  # the highest opset the TorchScript exporter writes
+# What an export writes; an earlier export's copies of these are never carried into a new one.
+EXPORT_FILES = frozenset({MODEL_ONNX, PORTABLE_ONNX, FP16_ONNX, TRT_ONNX, TRT_FP16_ONNX, MANIFEST_FILE})
 
 
 @dataclass
@@ -92,6 +97,22 @@ class ExportResult:
     manifest: dict = field(default_factory=dict)
     fp16_path: Path | None = None
     tensorrt_paths: list[Path] = field(default_factory=list)
+
+    def moved_to(self, folder: Path) -> ExportResult:
+        """The same result with every path re-pointed from the temporary folder to ``folder``."""
+
+        def move(p: Path) -> Path:
+            return folder / p.name
+
+        return ExportResult(
+            folder,
+            move(self.model_path),
+            move(self.portable_path),
+            move(self.manifest_path),
+            self.manifest,
+            None if self.fp16_path is None else move(self.fp16_path),
+            [move(p) for p in self.tensorrt_paths],
+        )
 
 
 def _trace(model: MGDN, opset: int, static: tuple[int, int] | None) -> onnx.ModelProto:
@@ -187,7 +208,10 @@ def export_model(
     verify: bool = True,
     fp16: bool = True,
 ) -> ExportResult:
-    """Write model.onnx, model.portable.onnx, model.fp16.onnx (``fp16``) and manifest.json."""
+    """Write model.onnx, model.portable.onnx, model.fp16.onnx (``fp16``), the TensorRT graphs and
+    manifest.json into ``out_dir`` -- all of them or none: everything is written and verified in a
+    temporary sibling folder that replaces ``out_dir`` whole only at the end (a second writer to the
+    same folder is refused, see :func:`mgdn_edge.atomic.atomic_directory`)."""
     if not MIN_OPSET <= opset <= MAX_OPSET:
         raise ExportError(f"opset must be within {MIN_OPSET}..{MAX_OPSET}, got {opset}")
     config = model.config
@@ -196,8 +220,62 @@ def export_model(
 
         validate_inputs(config, example_inputs(config, static))
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    check_export_destination(out, checkpoint)
+    with atomic_directory(out) as tmp:
+        result = _export_into(model, tmp, opset, static, checkpoint, decomposition, verify, fp16)
+        carry_over_extras(out, tmp)
+    return result.moved_to(out)
 
+
+def check_export_destination(out: Path, checkpoint: str | Path | None) -> None:
+    """Refuse, before any work, an ``--out`` the whole-folder replacement would harm.
+
+    The export replaces ``out`` whole, so ``out`` must be a new folder, an empty one, or an earlier
+    export (it has a manifest, or holds export file names only); a file, a folder of other things
+    (``--out .``), or a folder holding the checkpoint being exported is refused with a one-line error.
+    """
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is an existing file; export writes a folder (give a folder path)")
+    refuse_overwriting_inputs([("--out", out)], [checkpoint])
+    if out.is_dir() and not (out / MANIFEST_FILE).is_file():
+        # Export file names alone (a half-written folder of an older, non-atomic export) are fine.
+        visible = [p.name for p in out.iterdir() if not p.name.startswith(".") and p.name not in EXPORT_FILES]
+        if visible:
+            raise InputError(
+                f"--out {out} is a folder of other files ({listing(sorted(visible), 3)}) and no earlier "
+                f"export (no {MANIFEST_FILE}); export replaces its folder whole, so give a new or empty one"
+            )
+
+
+def carry_over_extras(old: Path, new: Path) -> None:
+    """Keep what else a user put in an earlier export folder (e.g. a quantized model) across the
+    replacement; the export's own files are not carried, so no stale FP16/TensorRT graph survives."""
+    if not old.is_dir():
+        return
+    for entry in old.iterdir():
+        if entry.name in EXPORT_FILES or entry.name.startswith(".") or (new / entry.name).exists():
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, new / entry.name, symlinks=True)
+        else:
+            try:
+                os.link(entry, new / entry.name, follow_symlinks=False)
+            except OSError:
+                shutil.copy2(entry, new / entry.name, follow_symlinks=False)
+
+
+def _export_into(
+    model: MGDN,
+    out: Path,
+    opset: int,
+    static: tuple[int, int] | None,
+    checkpoint: str | Path | None,
+    decomposition: str,
+    verify: bool,
+    fp16: bool,
+) -> ExportResult:
+    """Every export step, writing into ``out`` (a temporary folder the caller renames into place)."""
+    config = model.config
     traced = _trace(model, opset, static)
     expected_filters = 2 * len(config.depths)
     attach_function(traced, config.kernel_size, opset, decomposition)
@@ -229,9 +307,6 @@ def export_model(
     if fp16:
         fp16_path, fp16_info = _write_fp16(model, graph, out / FP16_ONNX, static, verify)
         files[FP16_ONNX] = fp16_path
-    else:
-        for stale in (FP16_ONNX, TRT_FP16_ONNX):  # FP16 graphs of an earlier export would not match
-            (out / stale).unlink(missing_ok=True)
     trt_files, trt_info = _write_tensorrt(model, out, graph, fp16_path, static, verify)
     files.update(trt_files)
     manifest = build_manifest(

@@ -10,15 +10,25 @@ of a killed writer keep their hidden name and are never mistaken for the real fi
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import errno
+import fcntl
 import json
 import os
 import shutil
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from mgdn_edge.errors import InputError
+
 TMP_MARK = ".mgdn-tmp-"
+LOCK_MARK = ".mgdn-lock-"
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
 
 
 def temp_sibling(path: str | os.PathLike[str], token: str | None = None) -> Path:
@@ -73,26 +83,129 @@ def write_json(path: str | os.PathLike[str], data: Any) -> Path:
     return write_text(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
-@contextlib.contextmanager
-def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield an empty temporary folder; on success it replaces ``path`` whole, else it is removed.
+class DestinationBusy(InputError):
+    """Another process holds the write lock of the same destination."""
 
-    An existing ``path`` is moved aside first and deleted only after the new folder is in place,
-    so at every instant the name holds either the complete old folder or the complete new one.
+
+def lock_path(path: str | os.PathLike[str]) -> Path:
+    """The hidden lock file beside ``path`` (a sibling, so it survives ``path`` being replaced)."""
+    path = Path(path)
+    return path.with_name(f"{LOCK_MARK}{path.name}")
+
+
+@contextlib.contextmanager
+def destination_lock(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` *by name*, or refuse at once with a one-line error.
+
+    Two writers to one destination would each build a complete temporary and race on the final
+    rename (and on moving the old copy aside); refusing the second is simpler to reason about than
+    queueing it. The lock is a ``flock`` on a hidden sibling file, which the kernel releases when
+    the holder dies, so a killed writer never leaves a stale lock. The file is removed on release;
+    a writer that opened the file just before that removal notices (the name no longer points at
+    its inode) and retries on the new file.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_sibling(target)
-    tmp.mkdir()
+    lock = lock_path(target)
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise DestinationBusy(f"another mgdn-edge process is writing {target}") from None
+        try:
+            same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
     try:
-        yield tmp
-        if target.exists():
-            old = temp_sibling(target.with_name(target.name + "-old"))
-            os.rename(target, old)
-            os.rename(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, target)
+        yield
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        lock.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False where
+    the kernel, libc or filesystem cannot, so the caller falls back to two renames."""
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError, TypeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    if ctypes.get_errno() in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), str(b))
+
+
+def write_text_or_stdout(dest: str | os.PathLike[str], text: str) -> None:
+    """``--json FILE`` of every command: FILE written atomically, ``-`` printed to stdout."""
+    if str(dest) == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        write_text(dest, text)
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike[str], lock: bool = True) -> Iterator[Path]:
+    """Yield an empty temporary folder; on success it replaces ``path`` whole, else it is removed.
+
+    An existing ``path`` is swapped with the new folder in one step where the kernel can
+    (``renameat2``), else moved aside first and deleted only after the new folder is in place, so
+    the name holds the complete old folder or the complete new one. With ``lock`` a second writer
+    to the same ``path`` is refused (:func:`destination_lock`) instead of racing this one.
+    """
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise InputError(f"{target} exists and is not a folder")
+    guard = destination_lock(target) if lock else contextlib.nullcontext()
+    with guard:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temp_sibling(target)
+        tmp.mkdir()
+        try:
+            yield tmp
+            if not target.exists():
+                os.rename(tmp, target)
+            elif _exchange(tmp, target):
+                shutil.rmtree(tmp, ignore_errors=True)  # now the old folder
+            else:
+                old = temp_sibling(target.with_name(target.name + "-old"))
+                os.rename(target, old)
+                os.rename(tmp, target)
+                shutil.rmtree(old, ignore_errors=True)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+
+
+def refuse_overwriting_inputs(
+    outputs: Iterable[tuple[str, str | os.PathLike[str] | None]],
+    inputs: Iterable[str | os.PathLike[str] | None],
+) -> None:
+    """One-line error when an output of a command is (or would replace a folder holding) one of
+    the files it reads: the atomic rename would otherwise swap the source for the result.
+
+    ``outputs`` are (flag, path) pairs so the message names what to change; paths are compared
+    resolved (symlinks, ``..``), so ``out/../out/model.onnx`` is caught too.
+    """
+    sources = [Path(p).resolve() for p in inputs if p is not None]
+    for flag, out in outputs:
+        if out is None:
+            continue
+        dest = Path(out).resolve()
+        for src in sources:
+            if dest == src or dest in src.parents:
+                what = "is" if dest == src else "holds"
+                raise InputError(
+                    f"{flag} {out} {what} the input {src} of this command; write the output elsewhere "
+                    "(inputs are never overwritten)"
+                )

@@ -8,10 +8,19 @@ speed-up printed is a ratio of two measurements from one run.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
-from mgdn_edge.atomic import write_json
-from mgdn_edge.cli_args import add_precision, add_runtime, add_seed, add_task, add_timing, timing_options
+from mgdn_edge.atomic import write_text_or_stdout
+from mgdn_edge.cli_args import (
+    add_json_out,
+    add_precision,
+    add_runtime,
+    add_seed,
+    add_task,
+    add_timing,
+    timing_options,
+)
 from mgdn_edge.results import Measurement
 
 
@@ -29,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--reference", metavar="CKPT", help="also measure the PyTorch FP32 reference and print the speed-up"
     )
     add_seed(p, "seed of the synthetic inputs")
-    p.add_argument("--json", dest="json_out", help="write the measurements to this file")
+    add_json_out(p, "the measurements")
     p.set_defaults(handler=run)
 
 
@@ -74,5 +83,5 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(format_rows(result, reference)))
     if args.json_out:
         out = {"result": result.to_dict(), "reference": reference.to_dict() if reference else None}
-        write_json(args.json_out, out)
+        write_text_or_stdout(args.json_out, json.dumps(out, indent=2, default=str) + "\n")
     return 0

@@ -18,8 +18,12 @@ from mgdn_edge.runtimes.backends import backend_names
 from mgdn_edge.size import parse_sizes
 
 
-def add_task(parser: argparse.ArgumentParser, help: str = "the task (default: read from the model)") -> None:  # noqa: A002
-    parser.add_argument("--task", choices=TASKS, help=help)
+def add_task(
+    parser: argparse.ArgumentParser,
+    help: str = "the task (default: read from the model)",  # noqa: A002
+    required: bool = False,
+) -> None:
+    parser.add_argument("--task", choices=TASKS, required=required, help=help)
 
 
 def add_runtime(parser: argparse.ArgumentParser, required: bool = False) -> None:
@@ -87,3 +91,21 @@ def timing_options(args: argparse.Namespace) -> dict[str, Any]:
         "repeats": args.repeats,
         "threads": args.threads or os.cpu_count() or 1,
     }
+
+
+SYNTHETIC_SPEC = "synthetic[:N]"  # how every --data help spells generated data (one parser: parse_synthetic)
+
+
+def add_data(parser: argparse.ArgumentParser, what: str, synthetic: str | None = "", **kwargs: Any) -> None:
+    """``--data SRC``: a folder, or ``synthetic`` / ``synthetic:N`` where the command can use it
+    (``synthetic`` None: it cannot), parsed by :func:`mgdn_edge.calibration.sources.parse_synthetic`
+    in every command."""
+    extra = f", or {SYNTHETIC_SPEC}{synthetic}" if synthetic is not None else ""
+    parser.add_argument("--data", metavar="SRC", help=f"{what}{extra}", **kwargs)
+
+
+def add_json_out(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--json FILE``: write ``what`` as JSON to FILE ('-': stdout), like every command that has it."""
+    parser.add_argument(
+        "--json", dest="json_out", metavar="FILE", help=f"write {what} as JSON to FILE ('-': stdout)"
+    )

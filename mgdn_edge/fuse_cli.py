@@ -15,8 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mgdn_edge.cli_args import add_precision, add_runtime
-from mgdn_edge.model.config import TASKS
+from mgdn_edge.cli_args import add_precision, add_runtime, add_task
 
 TASK_HELP = (
     "mff/mef: A B | hdr: UNDER REF OVER (+ --exposures) or one Kalantari scene folder | gdsr: RGB DEPTH"
@@ -25,7 +24,7 @@ TASK_HELP = (
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("fuse", help="fuse input images with a model on a chosen runtime")
-    p.add_argument("--task", required=True, choices=TASKS, help="what the inputs are (see INPUT)")
+    add_task(p, "what the inputs are (see INPUT)", required=True)
     p.add_argument(
         "--model", required=True, help="checkpoint (.pth) for torch; exported model for other runtimes"
     )
@@ -34,10 +33,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help=TASK_HELP)
     p.add_argument("--exposures", nargs=3, type=float, metavar="EV", help="HDR: exposure values in stops")
     p.add_argument(
+        "--out",
         "-o",
         "--output",
+        dest="out",
+        metavar="OUT",
         help="output image (.png/.jpg/.tif; GDSR .npy; optional with --raw). HDR writes both OUT.hdr "
-        "(linear radiance; or .exr) and OUT.png (mu-law tonemapped; or .jpg/.tif): name either one",
+        "(linear radiance; or .exr) and OUT.png (mu-law tonemapped; or .jpg/.tif): name either one. "
+        "-o and --output are accepted spellings",
     )
     p.add_argument("--raw", help="also save the network's float32 HxWxC output as .npy (for parity checks)")
     tiling = p.add_argument_group("tiling (large images)")
@@ -61,23 +64,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
+    from mgdn_edge.atomic import refuse_overwriting_inputs
     from mgdn_edge.errors import InputError
     from mgdn_edge.imageio import from_nchw
     from mgdn_edge.runtimes import open_runtime
     from mgdn_edge.size import Size
-    from mgdn_edge.tasks import hdr_output_paths, postprocess, prepare_inputs, save_hdr_pair, save_output
+    from mgdn_edge.tasks import plan_outputs, postprocess, prepare_inputs, write_fused
     from mgdn_edge.tiling import plan_tiles, run_tiled
 
-    if not (args.output or args.raw):
-        raise InputError("nothing to write: give -o OUT (the image) and/or --raw OUT.npy")
+    if not (args.out or args.raw):
+        raise InputError("nothing to write: give -o OUT (--out, the image) and/or --raw OUT.npy")
     if args.max_memory < 0:
         raise InputError(f"--max-memory must be >= 0 MB (0 never tiles), got {args.max_memory:g}")
     tile = Size.parse(args.tile, "tile size", square=True) if args.tile else None
-    if args.task == "hdr" and args.output:
-        hdr_output_paths(args.output)  # a bad suffix fails before the network runs
+    # Every output is checked before the network runs; inputs (the images, the model) are never
+    # overwritten, and all outputs appear together at the end or none does.
+    sources = [Path(p) for p in args.inputs] + [Path(args.model)]
+    outputs = plan_outputs(args.task, args.out, args.raw, sources)
     prepared = prepare_inputs(args.task, args.inputs, args.exposures)
+    refuse_overwriting_inputs([("--out", p) for p in outputs.paths], prepared.sources)  # scene files
     runtime = open_runtime(args.runtime, args.model, task=args.task, precision=args.precision)
     h, w = prepared.inputs[0].shape[2:]
     plan = plan_tiles(
@@ -102,17 +107,8 @@ def run(args: argparse.Namespace) -> int:
         )
         output = run_tiled(runtime.run, prepared.inputs, g, progress=sys.stderr.isatty())
     output = from_nchw(output)
-    if args.raw:
-        Path(args.raw).parent.mkdir(parents=True, exist_ok=True)
-        np.save(args.raw, output)
-    written = [Path(args.raw)] if args.raw else []
-    if args.output:
-        image = postprocess(prepared, output)
-        if args.task == "hdr":
-            written = save_hdr_pair(args.output, image) + written
-        else:
-            save_output(args.task, args.output, image, prepared.depth_range)
-            written.insert(0, Path(args.output))
+    image = postprocess(prepared, output) if args.out else None
+    written = write_fused(outputs, output, image, prepared.depth_range)
     shown = " + ".join(str(p) for p in written)
     print(f"wrote {shown} ({output.shape[1]}x{output.shape[0]}, runtime {runtime.name})")
     return 0

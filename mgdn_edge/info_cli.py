@@ -5,18 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 
-from mgdn_edge.cli_args import add_task
+from mgdn_edge.cli_args import add_json_out, add_task
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("info", help="detect the task and configuration of a checkpoint")
     p.add_argument("checkpoint", help="a .pth state dict trained with the authors' code")
     add_task(p, "check it against this task")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_json_out(p, "the configuration (instead of the text listing when FILE is '-')")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from mgdn_edge.atomic import write_text_or_stdout
     from mgdn_edge.model import count_parameters, load_model
 
     model = load_model(args.checkpoint, task=args.task)
@@ -35,9 +36,10 @@ def run(args: argparse.Namespace) -> int:
         "kernel_size": cfg.kernel_size,
         "parameters": count_parameters(model),
     }
-    if args.json:
-        print(json.dumps(info, indent=2))
-        return 0
+    if args.json_out:
+        write_text_or_stdout(args.json_out, json.dumps(info, indent=2) + "\n")
+        if args.json_out == "-":
+            return 0
     for key, value in info.items():
         print(f"{key:16s} {value}")
     if cfg.task in ("mff", "mef") and args.task is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mgdn_edge.cli_args import add_seed, add_timing, timing_options
+from mgdn_edge.cli_args import add_data, add_seed, add_timing, timing_options
 from mgdn_edge.pipeline.state import DEFAULT_CROP, DEFAULT_DATA, DEFAULT_OUT
 
 
@@ -19,11 +19,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--model", help="PyTorch checkpoint (.pth); default: the bundled demo HDR model")
-    p.add_argument(
-        "--data",
+    add_data(
+        p,
+        "calibration/evaluation data: a folder (Kalantari HDR scenes, MFF/MEF/GDSR pairs)",
+        f" (default {DEFAULT_DATA})",
         default=DEFAULT_DATA,
-        help="calibration/evaluation data: a folder (Kalantari HDR scenes, MFF/MEF/GDSR pairs) or "
-        f"synthetic:N (default {DEFAULT_DATA})",
     )
     p.add_argument(
         "--crop", default=DEFAULT_CROP, help=f"crop of each data item, HxW or 'full' (default {DEFAULT_CROP})"

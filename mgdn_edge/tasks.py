@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mgdn_edge.atomic import atomic_files, refuse_overwriting_inputs
 from mgdn_edge.errors import ImageReadError, InputError
 from mgdn_edge.imageio import HDR_SUFFIXES, read_depth, read_image, to_nchw, write_image
 from mgdn_edge.model.config import TASK_IO
@@ -158,17 +161,21 @@ def hdr_output_paths(path: str | Path) -> tuple[Path, Path]:
 
 def save_hdr_pair(path: str | Path, image: np.ndarray) -> list[Path]:
     """Write the HDR result twice: linear radiance (float, unclipped by the format) and its mu-law
-    tonemapped 8/16-bit image; returns both paths, the one named by ``path`` first."""
+    tonemapped 8/16-bit image, both or neither; returns both paths, the one named by ``path`` first."""
     radiance, tonemapped = hdr_output_paths(path)
-    save_output("hdr", radiance, image)
-    save_output("hdr", tonemapped, image)
+    with atomic_files(radiance, tonemapped) as (tmp_radiance, tmp_tonemapped):
+        save_output("hdr", tmp_radiance, image)
+        save_output("hdr", tmp_tonemapped, image)
     return [radiance, tonemapped] if Path(path) == radiance else [tonemapped, radiance]
 
 
 def save_output(
     task: str, path: str | Path, image: np.ndarray, depth_range: tuple[float, float] | None = None
 ) -> None:
-    """Save with task-aware conventions: HDR PNG/JPEG tonemapped, GDSR .npy in depth units."""
+    """Save with task-aware conventions: HDR PNG/JPEG tonemapped, GDSR .npy in depth units.
+
+    Writes ``path`` in place: callers pass a temporary name (:func:`write_fused`) and rename it.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".npy":
@@ -181,3 +188,111 @@ def save_output(
         write_image(path, (image - lo) / (hi - lo))
     else:
         write_image(path, image)
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """Where one ``fuse`` run writes: the image file(s) of ``--out`` and the ``--raw`` array."""
+
+    task: str
+    images: tuple[Path, ...]
+    raw: Path | None
+
+    @property
+    def paths(self) -> list[Path]:
+        return [*self.images, *([self.raw] if self.raw is not None else [])]
+
+
+def plan_outputs(
+    task: str, out: str | Path | None, raw: str | Path | None, inputs: list[Path] | None = None
+) -> OutputPlan:
+    """Validate every output path *before* the network runs, so a typo costs no inference.
+
+    Checks the suffix (and that this OpenCV build can encode it: EXR support is optional), that
+    the path is not a folder, that its folder can be created and written, that two outputs do not
+    collide and that none is one of the command's ``inputs``.
+    """
+    images: tuple[Path, ...] = ()
+    for flag, given in (("--out", out), ("--raw", raw)):
+        if given is not None and Path(given).is_dir():
+            example = Path(given) / "fused.png"
+            raise InputError(f"{flag} {given} is a folder; give a file name (e.g. {example})")
+    if out is not None:
+        if task == "hdr":
+            images = hdr_output_paths(out)
+        else:
+            path = Path(out)
+            if path.suffix.lower() not in IMAGE_OUTPUT_SUFFIXES:
+                known = ", ".join(sorted(IMAGE_OUTPUT_SUFFIXES))
+                raise InputError(f"--out {path} needs one of the suffixes {known} (e.g. fused.png)")
+            images = (path,)
+    raw_path = None if raw is None else Path(raw)
+    if raw_path is not None and raw_path.suffix.lower() != ".npy":
+        raise InputError(f"--raw {raw_path} must end in .npy (it is a numpy array file)")
+    plan = OutputPlan(task, images, raw_path)
+    seen: dict[Path, Path] = {}
+    for path in plan.paths:
+        flag = "--raw" if path == raw_path else "--out"
+        _check_writable(path, flag)
+        key = path.resolve()
+        if key in seen:
+            raise InputError(f"--out and --raw both name {path}; give them different files")
+        seen[key] = path
+        if path.suffix.lower() != ".npy":
+            _check_encoder(path, flag)
+    refuse_overwriting_inputs([("--out", p) for p in images] + [("--raw", raw_path)], inputs or [])
+    return plan
+
+
+def write_fused(
+    plan: OutputPlan,
+    output: np.ndarray,
+    image: np.ndarray | None,
+    depth_range: tuple[float, float] | None = None,
+) -> list[Path]:
+    """Write every planned file to a temporary name, then rename them all: all appear or none
+    (a failed image write leaves no ``--raw`` file behind). Returns the paths written."""
+    with atomic_files(*plan.paths) as temps:
+        for path, tmp in zip(plan.paths, temps, strict=True):
+            if path == plan.raw:
+                np.save(tmp, output)
+            else:
+                assert image is not None
+                save_output(plan.task, tmp, image, depth_range)
+    return plan.paths
+
+
+IMAGE_OUTPUT_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".npy"} | HDR_SUFFIXES
+
+
+def _check_writable(path: Path, flag: str) -> None:
+    if path.is_dir():
+        raise InputError(f"{flag} {path} is a folder; give a file name (e.g. {path / 'fused.png'})")
+    folder = path.parent
+    while not folder.exists():  # the nearest existing ancestor must let us create the rest
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(f"{flag} {path}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{flag} {path}: the folder {folder} is not writable")
+
+
+@functools.cache
+def _can_encode(suffix: str, float_data: bool) -> bool:
+    import cv2
+
+    sample = np.zeros((2, 2, 3), np.float32 if float_data else np.uint8)
+    try:
+        ok, _ = cv2.imencode(suffix, sample)
+    except cv2.error:
+        return False
+    return bool(ok)
+
+
+def _check_encoder(path: Path, flag: str) -> None:
+    suffix = path.suffix.lower()
+    if not _can_encode(suffix, suffix in HDR_SUFFIXES):
+        hint = " (EXR needs OPENCV_IO_ENABLE_OPENEXR=1 and an OpenCV built with OpenEXR; or write .hdr)"
+        raise InputError(
+            f"{flag} {path}: this OpenCV cannot write {suffix} files" + (hint if suffix == ".exr" else "")
+        )

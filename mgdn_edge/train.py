@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mgdn_edge.atomic import atomic_files, refuse_overwriting_inputs
 from mgdn_edge.errors import InputError, MgdnEdgeError
 from mgdn_edge.losses import DEFAULT_MI_WEIGHT, MaskedMILoss, fusion_loss
 from mgdn_edge.model.checkpoint import load_model
@@ -134,6 +135,10 @@ def train(
         raise InputError(f"output {out} must be a checkpoint path (.pth); the .json sidecar goes beside it")
     if config is not None and config.task != task:
         raise InputError(f"config is for task {config.task!r}, not {task!r}")
+    if out.is_dir():
+        raise InputError(f"--out {out} is a folder; give the checkpoint file to write (e.g. {out}/tuned.pth)")
+    written = [out, out.with_suffix(".mi_heads.pth"), out.with_suffix(".json")]
+    refuse_overwriting_inputs([("--out", p) for p in written], [checkpoint, data])
 
     dataset = PairedDataset(task, data)
     samples = [dataset[i] for i in range(len(dataset))]  # small sets: read once, errors up front
@@ -229,13 +234,7 @@ def _save(
     curve: list[dict[str, object]],
     meta: dict[str, object],
 ) -> TrainResult:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    torch.save(state, out)
-    heads_path = None
-    if heads is not None:
-        heads_path = out.with_suffix(".mi_heads.pth")
-        torch.save({k: v.detach().cpu() for k, v in heads.state_dict().items()}, heads_path)
+    heads_path = out.with_suffix(".mi_heads.pth") if heads is not None else None
     sidecar = out.with_suffix(".json")
     payload = {
         **meta,
@@ -244,5 +243,11 @@ def _save(
         "config": config.to_dict(),
         "curve": curve,
     }
-    sidecar.write_text(json.dumps(payload, indent=2) + "\n")
+    # All files of one run appear together, the sidecar (what names the others) last.
+    targets = [out, *([heads_path] if heads_path is not None else []), sidecar]
+    with atomic_files(*targets) as temps:
+        torch.save({k: v.detach().cpu().clone() for k, v in model.state_dict().items()}, temps[0])
+        if heads is not None:
+            torch.save({k: v.detach().cpu() for k, v in heads.state_dict().items()}, temps[1])
+        temps[-1].write_text(json.dumps(payload, indent=2) + "\n")
     return TrainResult(out, sidecar, heads_path, config, curve)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mgdn_edge.model.config import TASKS
+from mgdn_edge.cli_args import add_data, add_seed, add_task
 
 DATA_HELP = (
     "paired data: mff/mef/gdsr DIR/<input>/ + DIR/gt/ with files matched by name "
@@ -14,7 +14,7 @@ DATA_HELP = (
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="fine-tune or train a model on paired data (L1 + masked MI loss)")
-    p.add_argument("--task", required=True, choices=TASKS, help="the task the data and model are for")
+    add_task(p, "the task the data and model are for", required=True)
     start = p.add_mutually_exclusive_group(required=True)
     start.add_argument("--model", help="checkpoint (.pth) to fine-tune (loaded strictly)")
     start.add_argument("--preset", help="train from scratch with a preset's sizes (mff, mef, hdr, gdsr_x4..)")
@@ -24,14 +24,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sizes.add_argument("--swin-heads", type=int, nargs="+", help="attention heads per stage")
     sizes.add_argument("--window-size", type=int, help="attention window size")
     sizes.add_argument("--mlp-ratio", type=float, help="MLP hidden size / embed dim")
-    p.add_argument("--data", required=True, help=DATA_HELP)
+    add_data(p, DATA_HELP, synthetic=None, required=True)
     p.add_argument("--out", required=True, help="checkpoint (.pth) to write; OUT.json + OUT.mi_heads.pth too")
     p.add_argument("--steps", type=int, default=1000, help="optimisation steps (default 1000)")
     p.add_argument("--batch-size", type=int, default=4, help="crops per step (default 4)")
     p.add_argument("--crop", type=int, help="crop size, a multiple of the window size (default 128 or less)")
     p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4, the paper's)")
     p.add_argument("--mi-weight", type=float, help="lambda of the masked MI terms (default 0.01, 0: L1 only)")
-    p.add_argument("--seed", type=int, default=0, help="seed for init, crops and batch order (default 0)")
+    add_seed(p, "seed for init, crops and batch order")
     p.add_argument("--device", default="cpu", help="torch device to train on (default cpu; e.g. cuda)")
     p.add_argument("--log-every", type=int, default=10, help="print the loss every N steps (default 10)")
     p.set_defaults(handler=run)

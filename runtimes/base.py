@@ -24,6 +24,7 @@ from mgdn_edge.errors import BackendError, InputError, one_line
 from mgdn_edge.export.artefacts import (
     FP16_ONNX,
     MANIFEST_FILE,
+    MANIFEST_FILES,
     METADATA_CONFIG_KEY,
     METADATA_PRECISION_KEY,
     METADATA_STATIC_KEY,
@@ -31,6 +32,7 @@ from mgdn_edge.export.artefacts import (
     ONNX_SUFFIX,
     PORTABLE_ONNX,
     QDQ_OPS,
+    sha256_file,
 )
 from mgdn_edge.model.config import MGDNConfig
 from mgdn_edge.model.inputs import validate_inputs
@@ -112,6 +114,7 @@ def resolve_onnx_path(model_path: str | Path, portable: bool = False, precision:
         raise BackendError(f"model file not found: {path}")
     if path.suffix.lower() != ONNX_SUFFIX:
         raise BackendError(f"{path} is not an .onnx file (export a checkpoint with `mgdn-edge export` first)")
+    check_against_manifest(path)
     return path
 
 
@@ -131,14 +134,88 @@ def onnx_file_precision(path: Path) -> Precision:
 
 
 def read_manifest(model_file: Path) -> dict[str, Any] | None:
-    """The manifest.json written beside an exported model, if any."""
-    manifest = model_file.parent / MANIFEST_FILE
-    if not manifest.is_file():
+    """The manifest.json written beside an exported model, if any, with ``model_file`` checked
+    against the sha256 it records there (:func:`check_against_manifest`)."""
+    manifest = _load_manifest(model_file.parent / MANIFEST_FILE)
+    if manifest is not None:
+        check_against_manifest(model_file, manifest)
+    return manifest
+
+
+def _load_manifest(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
         return None
     try:
-        return json.loads(manifest.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise BackendError(f"cannot read {manifest}: {exc}") from exc
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BackendError(f"cannot read {path}: {one_line(exc)}") from exc
+    if not isinstance(data, dict):
+        raise BackendError(f"{path} is not an mgdn-edge manifest (a JSON object was expected)")
+    return data
+
+
+# (resolved path, size, mtime_ns) -> sha256: a file is hashed once per process, however often it
+# is opened; a rewrite changes size or mtime and so is hashed again.
+_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of ``path``, cached by path, size and modification time."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _HASHES:
+        _HASHES[key] = sha256_file(path)
+    return _HASHES[key]
+
+
+def check_against_manifest(path: str | Path, manifest: dict[str, Any] | None = None) -> None:
+    """Refuse a file whose bytes differ from the sha256 the manifest beside it records.
+
+    An export folder is one unit: a model.onnx copied in from another export, or a file cut short
+    by a killed copy, must not run under a manifest describing something else (a different task's
+    config, a different static size). Files the manifest does not list (a quantized model saved
+    into the folder, an engine) are not checked.
+    """
+    path = Path(path)
+    if manifest is None:
+        manifest = _load_manifest(path.parent / MANIFEST_FILE)
+        if manifest is None:
+            return
+    entry = (manifest.get(MANIFEST_FILES) or {}).get(path.name)
+    expected = entry.get("sha256") if isinstance(entry, dict) else None
+    if not expected or not path.is_file():
+        return
+    actual = file_sha256(path)
+    if actual != expected:
+        shown = Path(path.parent.name) / path.name
+        raise BackendError(
+            f"{shown} does not match its {MANIFEST_FILE} (sha256 {actual[:12]}..., manifest says "
+            f"{expected[:12]}...): re-export (`mgdn-edge export`) instead of mixing files of two exports"
+        )
+
+
+def check_export_folder(model: str | Path) -> None:
+    """Check every file an export folder's manifest lists (``model``: the folder or a file in it):
+    for commands that read several of them (``build-engine`` picks one by precision)."""
+    path = Path(model)
+    folder = path if path.is_dir() else path.parent
+    manifest = _load_manifest(folder / MANIFEST_FILE)
+    for name in (manifest or {}).get(MANIFEST_FILES) or {}:
+        if isinstance(name, str):
+            check_against_manifest(folder / name, manifest)
+
+
+def export_folder_files(model: str | Path) -> list[Path]:
+    """The files of the export ``model`` belongs to (its manifest and every file that lists), which
+    no command may write over: the folder is one unit, checked by its hashes."""
+    path = Path(model)
+    folder = path if path.is_dir() else path.parent
+    manifest_path = folder / MANIFEST_FILE
+    manifest = _load_manifest(manifest_path)
+    if manifest is None:
+        return [path]
+    listed = manifest.get(MANIFEST_FILES) or {}
+    return [path, manifest_path, *(folder / name for name in listed if isinstance(name, str))]
 
 
 def model_description(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mgdn_edge.cli_args import add_precision, add_runtime, add_seed, add_task
+from mgdn_edge.cli_args import add_data, add_json_out, add_precision, add_runtime, add_seed, add_task
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,11 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_task(p)
     add_precision(p, what="to run and budget to judge by")
     p.add_argument("--inputs", nargs="+", metavar="NPZ", help=".npz files with the task's inputs")
-    p.add_argument(
-        "--data",
-        metavar="SRC",
-        help="image data: a folder (MFF/MEF/GDSR pairs, Kalantari HDR scenes) or synthetic:N (HDR)",
-    )
+    add_data(p, "image data: a folder (MFF/MEF/GDSR pairs, Kalantari HDR scenes)", " (HDR, MEF)")
     p.add_argument("--crop", metavar="HxW", help="random crops of --data (default: full frames)")
     p.add_argument("--samples", type=int, help="number of samples drawn from --data (default: one per item)")
     p.add_argument(
@@ -39,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=int, default=1, help="batch size of synthetic inputs")
     add_seed(p, "seed of the synthetic inputs and crops")
     p.add_argument("--threads", type=int, help="threads for the runtime under test")
-    p.add_argument("--json", dest="json_out", help="also write the report to this file")
+    add_json_out(p, "the report (also printed)")
     p.set_defaults(handler=run)
 
 
@@ -72,7 +68,7 @@ def reference_checkpoint(model: str, explicit: str | None) -> Path:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from mgdn_edge.atomic import write_text
+    from mgdn_edge.atomic import write_text_or_stdout
     from mgdn_edge.runtimes import open_runtime
     from mgdn_edge.runtimes.budgets import budget_for
     from mgdn_edge.runtimes.parity import Case, npz_cases, run_parity, synthetic_cases
@@ -97,6 +93,6 @@ def run(args: argparse.Namespace) -> int:
     report = run_parity(runtime, reference, cases, budget, precision)
     text = json.dumps(report, indent=2)
     print(text)
-    if args.json_out:
-        write_text(args.json_out, text + "\n")
+    if args.json_out and args.json_out != "-":  # '-': the report printed above is the JSON
+        write_text_or_stdout(args.json_out, text + "\n")
     return 0 if report["passed"] else 1

@@ -66,7 +66,7 @@ def test_fuse_needs_some_output(capsys, pair, tiny_mff, cli_error):
 
 
 def test_info_reports_detected_config(mff_checkpoint, capsys):
-    assert main(["info", str(mff_checkpoint), "--json"]) == 0
+    assert main(["info", str(mff_checkpoint), "--json", "-"]) == 0
     out = capsys.readouterr().out
     assert '"task": "mff"' in out and '"parameters": 182755' in out and '"window_size": 4' in out
 

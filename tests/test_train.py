@@ -93,7 +93,7 @@ def test_finetune_mff_through_cli(tmp_path, capsys) -> None:
     heads = torch.load(out.with_suffix(".mi_heads.pth"), weights_only=True)
     assert heads and not set(heads) & set(tuned.state_dict())
 
-    assert main(["info", str(out), "--json"]) == 0
+    assert main(["info", str(out), "--json", "-"]) == 0
     assert json.loads(capsys.readouterr().out)["embed_dim"] == 12
 
 

@@ -45,6 +45,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mgdn_edge.atomic import write_text_or_stdout
 from mgdn_edge.calibration.synthetic_hdr import SyntheticHDRConfig, SyntheticScene, generate_scene
 from mgdn_edge.errors import InputError
 from mgdn_edge.imageio import to_nchw
@@ -141,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=DEFAULT_EVAL_SEED, help="held-out scene stream (default 1)")
     p.add_argument("--scenes", type=int, default=8, help="number of held-out scenes (default 8)")
     p.add_argument("--size", type=Size.parse, default=Size(256, 256), help="scene size HxW (default 256x256)")
-    p.add_argument("--json", help="also write the numbers to this JSON file")
+    p.add_argument("--json", metavar="FILE", help="also write the numbers as JSON to FILE ('-': stdout)")
     args = p.parse_args(argv)
 
     model = Path(args.model) if args.model else demo_model_path()
@@ -158,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{method:<10} {m['psnr_mu']:8.2f} {m['psnr_l']:8.2f} {m['ssim_mu']:8.4f}")
     if args.json:
         payload = {"seed": args.seed, "scenes": args.scenes, "size": list(args.size), "results": results}
-        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
+        write_text_or_stdout(args.json, json.dumps(payload, indent=2) + "\n")
     return 0
 
 

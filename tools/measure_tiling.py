@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mgdn_edge.atomic import write_text_or_stdout
 from mgdn_edge.calibration.synthetic_hdr import SyntheticHDRConfig, generate_scene, write_scene
 from mgdn_edge.size import Size
 from mgdn_edge.tasks import mu_law
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--cases", nargs="*", default=["512:32", "512:64", "256:32"], help="TILE:OVERLAP pairs to run"
     )
-    p.add_argument("--json", help="also write the numbers here")
+    p.add_argument("--json", metavar="FILE", help="also write the numbers as JSON to FILE ('-': stdout)")
     args = p.parse_args(argv)
     h, w = Size.parse(args.size, "--size")
     model = args.model or str(demo_model_path())
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, extra in cases.items():
             raw = work / f"{len(raws)}.npy"
             rss, seconds, err = run_case(
-                [*base, "-o", str(work / f"{len(raws)}.hdr"), "--raw", str(raw), *extra]
+                [*base, "--out", str(work / f"{len(raws)}.hdr"), "--raw", str(raw), *extra]
             )
             raws[name] = np.clip(np.load(raw), 0.0, 1.0)
             results[name] = {"peak_rss_mb": round(rss, 1), "seconds": round(seconds, 1), "note": err}
@@ -108,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['psnr_mu_vs_gt']:>14.2f}"
         )
     if args.json:
-        Path(args.json).write_text(json.dumps({"size": [h, w], "model": model, "cases": results}, indent=2))
+        payload = {"size": [h, w], "model": model, "cases": results}
+        write_text_or_stdout(args.json, json.dumps(payload, indent=2) + "\n")
     return 0
 
 

@@ -35,7 +35,7 @@ def test_checkpoint_is_small_float32_and_loads_strictly():
 
 
 def test_info_command_reads_it(capsys):
-    assert main(["info", str(demo_model_path()), "--json"]) == 0
+    assert main(["info", str(demo_model_path()), "--json", "-"]) == 0
     info = json.loads(capsys.readouterr().out)
     sizes = (info["task"], info["embed_dim"], info["depths"], info["swin_heads"])
     assert sizes == ("hdr", 24, [2, 2], [3, 3])
