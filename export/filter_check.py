@@ -123,51 +123,65 @@ def _shapes(model: Any) -> dict[str, tuple[tuple[Dim, ...] | None, int]]:
     return table
 
 
-def check_onnx_filters(model: Any, source: str = "the model") -> list[FedFilter]:
-    """Raise :class:`BackendError` naming the first DynamicFilter node that no runtime should run.
+def _node_problem(node: Any, functions: Mapping[Any, Any], shapes: Mapping[str, Any]) -> str | None:
+    k = _kernel_size(node)
+    if k is None:
+        return f"no {KERNEL_SIZE_ATTR} attribute"
+    if len(node.input) != 2:
+        return f"expected 2 inputs (feat, kernels), got {len(node.input)}"
+    function = functions.get((node.domain, node.op_type))
+    body_k = None if function is None else _function_kernel_size(function)
+    if body_k is not None and body_k != k:
+        return f"{KERNEL_SIZE_ATTR} {k} but its function body is built for kernel_size {body_k}"
+    (feat_shape, feat_type), (kern_shape, kern_type) = (
+        shapes.get(node.input[0], (None, 0)),
+        shapes.get(node.input[1], (None, 0)),
+    )
+    for name, elem in (("feat", feat_type), ("kernels", kern_type)):
+        if elem and elem not in _REAL_ONNX_TYPES:
+            return f"{name} must be floating point, got ONNX element type {elem}"
+    if feat_type and kern_type and feat_type != kern_type:
+        return (
+            f"feat ({_REAL_ONNX_TYPES[feat_type]}) and kernels ({_REAL_ONNX_TYPES[kern_type]}) "
+            "must have the same element type"
+        )
+    return filter_problem(k, feat_shape, kern_shape)
+
+
+def onnx_filter_problems(model: Any) -> tuple[list[tuple[str, str]], list[FedFilter]]:
+    """((node name, why) for every DynamicFilter node no runtime should run, nodes to check at run).
 
     Checked per node: the ``kernel_size`` attribute (present, odd, positive), that it equals the
     kernel size its model-local function body was built for, the input element types, and the
-    shapes shape inference knows. Returns the nodes fed straight by graph inputs with dynamic
-    shapes, for :func:`check_fed_arrays` at run time.
+    shapes shape inference knows. The second list holds the nodes fed by graph inputs, whose
+    dynamic dimensions :func:`check_fed_arrays` checks on the actual arrays.
     """
     nodes = [n for n in model.graph.node if is_filter_node(n)]
     if not nodes:
-        return []
+        return [], []
     functions = {(f.domain, f.name): f for f in model.functions}
     shapes = _shapes(model)
     graph_inputs = {i.name for i in model.graph.input}
+    problems: list[tuple[str, str]] = []
     fed: list[FedFilter] = []
     for node in nodes:
-        label = f"{OP_TYPE} node {node.name or '<unnamed>'!r} in {source}"
-        k = _kernel_size(node)
-        if k is None:
-            raise BackendError(f"{label} has no {KERNEL_SIZE_ATTR} attribute")
-        if len(node.input) != 2:
-            raise BackendError(f"{label}: expected 2 inputs (feat, kernels), got {len(node.input)}")
-        function = functions.get((node.domain, node.op_type))
-        body_k = None if function is None else _function_kernel_size(function)
-        if body_k is not None and body_k != k:
-            raise BackendError(
-                f"{label}: {KERNEL_SIZE_ATTR} {k} but its function body is built for kernel_size {body_k}"
-            )
-        (feat_shape, feat_type), (kern_shape, kern_type) = (
-            shapes.get(node.input[0], (None, 0)),
-            shapes.get(node.input[1], (None, 0)),
-        )
-        for name, elem in (("feat", feat_type), ("kernels", kern_type)):
-            if elem and elem not in _REAL_ONNX_TYPES:
-                raise BackendError(f"{label}: {name} must be floating point, got ONNX element type {elem}")
-        if feat_type and kern_type and feat_type != kern_type:
-            raise BackendError(
-                f"{label}: feat ({_REAL_ONNX_TYPES[feat_type]}) and kernels ({_REAL_ONNX_TYPES[kern_type]}) "
-                "must have the same element type"
-            )
-        problem = filter_problem(k, feat_shape, kern_shape)
+        name = node.name or "<unnamed>"
+        problem = _node_problem(node, functions, shapes)
         if problem:
-            raise BackendError(f"{label}: {problem}")
-        if node.input[0] in graph_inputs or node.input[1] in graph_inputs:
-            fed.append(FedFilter(node.name or "<unnamed>", int(k), node.input[0], node.input[1]))  # type: ignore[call-overload]
+            problems.append((name, problem))
+        elif node.input[0] in graph_inputs or node.input[1] in graph_inputs:
+            fed.append(FedFilter(name, int(_kernel_size(node)), node.input[0], node.input[1]))  # type: ignore[call-overload]
+    return problems, fed
+
+
+def check_onnx_filters(model: Any, source: str = "the model") -> list[FedFilter]:
+    """Raise :class:`BackendError` naming the DynamicFilter nodes no runtime should run (see
+    :func:`onnx_filter_problems`); return the nodes to check at run time."""
+    problems, fed = onnx_filter_problems(model)
+    if problems:
+        name, why = problems[0]
+        more = f" (+{len(problems) - 1} more nodes)" if len(problems) > 1 else ""
+        raise BackendError(f"{OP_TYPE} node {name!r} in {source}: {why}{more}")
     return fed
 
 

@@ -98,7 +98,7 @@ def read_depth(path: str | Path) -> np.ndarray:
         if not np.isfinite(depth).all():
             raise InputError(f"depth array {path} contains NaN or Inf values")
         span = float(depth.max()) - float(depth.min())
-        if max(span, float(np.abs(depth).max())) > np.finfo(np.float32).max:
+        if max(span, float(np.abs(depth).max())) > float(np.finfo(np.float32).max):
             raise InputError(
                 f"depth array {path} spans {span:.3g}, beyond float32's range: it cannot be normalised"
             )
@@ -120,7 +120,11 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
     else:
         data = np.round(np.clip(out, 0, 1) * 255.0).astype(np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), np.ascontiguousarray(data)):
+    try:
+        written = cv2.imwrite(str(path), np.ascontiguousarray(data))
+    except cv2.error:  # OpenCV raises, rather than returns False, for an extension it has no writer for
+        written = False
+    if not written:
         raise ImageReadError(f"cannot write image {path} (unsupported extension or unwritable folder)")
 
 
