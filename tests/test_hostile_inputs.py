@@ -97,7 +97,7 @@ def _write(folder: Path, name: str, data: bytes) -> Path:
 
 
 def _pairs_with(root: Path, bad_name: str, data: bytes) -> Path:
-    """MFF pair folders (a/, b/, gt/: the training layout): two good pairs and one whose B image is the broken file."""
+    """MFF pair folders (a/, b/, gt/): two good pairs and one whose b/ image is the broken file."""
     for folder in ("a", "b", "gt"):
         for i, stem in enumerate(("p1", "p2")):
             _write(root / folder, f"{stem}.png", _encoded(".png", _rgb(i + 7)))
