@@ -223,7 +223,10 @@ def check_output(runtime: Any, inputs: Sequence[np.ndarray], output: np.ndarray)
         from mgdn_edge.errors import listing
 
         raise BackendError(f"{head}: its weights hold NaN/Inf: {listing(weights)}")
-    raise BackendError(f"{head} while its inputs and weights are finite: the runtime produced it")
+    raise BackendError(
+        f"{head} while its inputs are finite and its weights hold no NaN/Inf: an overflow inside the "
+        "network or a runtime defect (compare with --runtime torch)"
+    )
 
 
 def _non_finite_initializers(path: Path) -> list[str]:
