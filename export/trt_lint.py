@@ -47,6 +47,7 @@ from mgdn_edge.export.artefacts import (
     PLUGIN_VERSION,
     PLUGIN_VERSION_ATTR,
 )
+from mgdn_edge.export.filter_check import onnx_filter_problems
 
 TABLES_FILE = Path(__file__).with_name("trt_parser_ops.json")
 ROUTINGS = ("plugin", "function_first", "plugin_then_function")
@@ -284,6 +285,9 @@ def lint_tensorrt(
                 )
 
     visit(proto.graph.node, frozenset())
+    # The plugin reads kernel_size; a node it disagrees with is refused by every runtime alike.
+    for node_name, why in onnx_filter_problems(proto)[0]:
+        report.issues.append(LintIssue(node_name, f"{OP_DOMAIN}.{OP_TYPE}", why))
     return report
 
 

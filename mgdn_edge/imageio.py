@@ -6,12 +6,14 @@ Arrays are float32 HxWxC in RGB order; LDR values are scaled to [0, 1] by the fi
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from mgdn_edge.errors import ImageReadError, InputError
+from mgdn_edge.image_headers import check_pixel_budget, read_header
 
 HDR_SUFFIXES = {".hdr", ".pic", ".exr"}
 
@@ -21,10 +23,12 @@ def read_image(path: str | Path, channels: int | None = None) -> np.ndarray:
 
     ``channels=3`` turns grayscale into three equal channels (as the authors' loader does);
     ``channels=1`` turns colour into luma. Alpha is dropped.
+
+    Refused before decoding (see :mod:`mgdn_edge.image_headers`): an empty or truncated file and
+    one over the pixel budget; after decoding, a float file holding NaN or Inf.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ImageReadError(f"image not found: {path}")
+    check_image_file(path)
     flags = cv2.IMREAD_UNCHANGED | (cv2.IMREAD_ANYDEPTH if path.suffix.lower() in HDR_SUFFIXES else 0)
     img = cv2.imread(str(path), flags)
     if img is None:
@@ -37,6 +41,8 @@ def read_image(path: str | Path, channels: int | None = None) -> np.ndarray:
         img = img.astype(np.float32)
     else:
         raise ImageReadError(f"unsupported pixel type {img.dtype} in {path}")
+    if not np.isfinite(img).all():
+        raise InputError(f"{path} contains NaN or Inf values")
     if img.ndim == 2:
         img = img[:, :, None]
     if img.shape[2] == 4:
@@ -52,6 +58,25 @@ def read_image(path: str | Path, channels: int | None = None) -> np.ndarray:
     return np.ascontiguousarray(img, dtype=np.float32)
 
 
+def check_image_file(path: Path) -> None:
+    """Refuse, naming the file, what a decoder would read wrongly or at any cost: missing, empty,
+    truncated (OpenCV would return a partly grey image), or over the pixel budget."""
+    if not path.is_file():
+        raise ImageReadError(f"image not found: {path}")
+    if path.stat().st_size == 0:
+        raise ImageReadError(f"{path} is empty (0 bytes)")
+    try:
+        header = read_header(path)
+    except (OSError, struct.error) as exc:
+        raise ImageReadError(f"cannot read the header of {path}: {exc}") from exc
+    if header is None:
+        return
+    if header.width and header.height:
+        check_pixel_budget(path, header.width, header.height)
+    if header.truncated:
+        raise ImageReadError(f"{path} is truncated ({header.format}: {header.truncated})")
+
+
 def read_depth(path: str | Path) -> np.ndarray:
     """HxW float32 depth from an image (its luma) or a ``.npy`` array (finite values only)."""
     path = Path(path)
@@ -59,7 +84,12 @@ def read_depth(path: str | Path) -> np.ndarray:
         if not path.is_file():
             raise ImageReadError(f"depth file not found: {path}")
         try:
-            depth = np.load(path).astype(np.float32)
+            header = np.load(path, mmap_mode="r")  # the shape, before anything is read
+            if not isinstance(header, np.ndarray) or header.dtype.kind not in "fiub":
+                raise ImageReadError(f"depth array {path} must hold numbers, got {type(header).__name__}")
+            rows = int(header.shape[0]) if header.ndim else 1
+            check_pixel_budget(path, int(np.prod(header.shape[1:])), rows)
+            depth = np.asarray(header, dtype=np.float64)
         except (ValueError, OSError) as exc:
             raise ImageReadError(f"cannot read depth array {path}: {exc}") from exc
         depth = np.squeeze(depth)
@@ -67,7 +97,12 @@ def read_depth(path: str | Path) -> np.ndarray:
             raise InputError(f"depth array {path} must be HxW, got shape {depth.shape}")
         if not np.isfinite(depth).all():
             raise InputError(f"depth array {path} contains NaN or Inf values")
-        return depth
+        span = float(depth.max()) - float(depth.min())
+        if max(span, float(np.abs(depth).max())) > float(np.finfo(np.float32).max):
+            raise InputError(
+                f"depth array {path} spans {span:.3g}, beyond float32's range: it cannot be normalised"
+            )
+        return depth.astype(np.float32)
     return read_image(path, channels=1)[:, :, 0]
 
 
@@ -85,7 +120,11 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
     else:
         data = np.round(np.clip(out, 0, 1) * 255.0).astype(np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), np.ascontiguousarray(data)):
+    try:
+        written = cv2.imwrite(str(path), np.ascontiguousarray(data))
+    except cv2.error:  # OpenCV raises, rather than returns False, for an extension it has no writer for
+        written = False
+    if not written:
         raise ImageReadError(f"cannot write image {path} (unsupported extension or unwritable folder)")
 
 

@@ -70,6 +70,59 @@ def read_exposures(path: str | Path, expected: int = 3) -> list[float]:
     return values
 
 
+def read_ldr(path: Path) -> np.ndarray:
+    """An LDR image as HxWx3 in [0, 1]; a float file (TIFF) outside that range is refused, because
+    every task's LDR input is defined on [0, 1] and huge values overflow the network to NaN."""
+    image = read_image(path, channels=3)
+    lo, hi = float(image.min()), float(image.max())
+    if lo < 0.0 or hi > 1.0:
+        raise InputError(f"{path} has values in [{lo:.3g}, {hi:.3g}]; an LDR input must lie in [0, 1]")
+    return image
+
+
+# A bracket taken at a higher EV is brighter wherever neither is clipped; ghosting moves only a
+# part of the scene. So a pair is contradictory when nearly all pixels that differ go the wrong
+# way and the mean agrees: unrelated images (about half the pixels each way) never trip it.
+_CONTRADICTION_SHARE = 0.8
+_DIFFERENT = 2.0 / 255.0
+
+
+def _luma(image: np.ndarray) -> np.ndarray:
+    return image @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def check_exposures_match_brackets(
+    images: list[np.ndarray], exposures: list[float], paths: list[Path]
+) -> None:
+    """Refuse EVs whose order contradicts the brackets: not rising from under to over, or a
+    bracket given the higher EV that is clearly darker (or an equal EV that is clearly not equal)."""
+    evs = [float(e) for e in exposures]
+    if any(b < a for a, b in zip(evs, evs[1:], strict=False)):
+        raise InputError(
+            f"exposure values {evs} must rise from the under to the over bracket "
+            f"({', '.join(p.name for p in paths)}); give the brackets and EVs in that order"
+        )
+    lumas = [_luma(i) for i in images]
+    for i in range(len(images)):
+        for j in range(i + 1, len(images)):
+            diff = lumas[j] - lumas[i]
+            moved = np.abs(diff) > _DIFFERENT
+            if moved.sum() == 0:
+                continue
+            darker = float((diff[moved] < 0).mean())
+            mean_i, mean_j = float(lumas[i].mean()), float(lumas[j].mean())
+            if evs[j] > evs[i] and darker >= _CONTRADICTION_SHARE and mean_j < mean_i:
+                wrong = f"{paths[j].name} (EV {evs[j]:g}) is darker than {paths[i].name} (EV {evs[i]:g})"
+            elif evs[j] == evs[i] and max(darker, 1 - darker) >= _CONTRADICTION_SHARE and moved.mean() > 0.5:
+                wrong = f"{paths[i].name} and {paths[j].name} share EV {evs[i]:g} but differ in brightness"
+            else:
+                continue
+            raise InputError(
+                f"exposure values {evs} contradict the brackets: {wrong} "
+                f"(mean brightness {mean_i:.3f} vs {mean_j:.3f}); check the EVs and the bracket order"
+            )
+
+
 def kalantari_scene(folder: str | Path) -> tuple[list[Path], list[float], Path | None]:
     """(three LDR paths sorted by name, their EVs, HDRImg.hdr or None) of a scene folder."""
     folder = Path(folder)
@@ -104,7 +157,7 @@ def prepare_inputs(task: str, paths: list[str | Path], exposures: list[float] | 
         raise InputError(f"task {task!r} takes {len(names)} inputs ({', '.join(names)}), got {len(files)}")
 
     if task in ("mff", "mef"):
-        images = [read_image(p, channels=3) for p in files]
+        images = [read_ldr(p) for p in files]
         _same_size(images, files)
         return Prepared(task, [to_nchw(i) for i in images], sources=files)
 
@@ -114,15 +167,16 @@ def prepare_inputs(task: str, paths: list[str | Path], exposures: list[float] | 
         if not all(np.isfinite(exposures)):
             raise InputError(f"exposure values must be finite, got {list(exposures)}")
         shortest = min(exposures)
-        images = [read_image(p, channels=3) for p in files]
+        images = [read_ldr(p) for p in files]
         _same_size(images, files)
+        check_exposures_match_brackets(images, list(exposures), files)
         return Prepared(
             task,
             [to_nchw(hdr_network_input(i, ev - shortest)) for i, ev in zip(images, exposures, strict=True)],
             sources=files,
         )
 
-    rgb = read_image(files[0], channels=3)
+    rgb = read_ldr(files[0])
     depth = read_depth(files[1])
     lo, hi = float(depth.min()), float(depth.max())
     if hi <= lo:

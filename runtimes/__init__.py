@@ -21,7 +21,7 @@ from mgdn_edge.runtimes.backends import (
     get_backend,
     register_backend,
 )
-from mgdn_edge.runtimes.base import Runtime, check_inputs
+from mgdn_edge.runtimes.base import Runtime, check_inputs, with_output_check
 
 
 def available_runtimes() -> list[str]:
@@ -50,7 +50,8 @@ def open_runtime(name: str, model_path: str | Path | Any, task: str | None = Non
         if unknown:
             raise BackendError(f"runtime {backend.name!r} does not take option(s) {', '.join(unknown)}")
         opts = {k: v for k, v in opts.items() if k in params}
-    return factory(model_path, task=task, **opts)
+    # Every run() result passes the one non-finite check, whoever calls (fuse, parity, bench).
+    return with_output_check(factory(model_path, task=task, **opts))
 
 
 __all__ = [

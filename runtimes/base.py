@@ -260,3 +260,75 @@ def check_input_count(model_file: Path, count: int, config: MGDNConfig) -> None:
         raise BackendError(
             f"{model_file} has {count} inputs but a {config.task} model takes {config.n_inputs}"
         )
+
+
+# Inputs whose magnitude reaches this are far outside anything the network was trained on
+# (images in [0, 1], normalised depth); NaN in the output is then the inputs' doing.
+_HUGE_INPUT = 1e4
+
+
+def check_output(runtime: Any, inputs: Sequence[np.ndarray], output: np.ndarray) -> np.ndarray:
+    """Pass a finite output through; refuse a NaN/Inf one naming the stage that produced it.
+
+    A non-finite output saved as is becomes an all-NaN ``--raw`` array and a black PNG with
+    status 0. Stages, in the order they are ruled out: the inputs (non-finite, or finite but so
+    large the network overflows), the precision (an fp16/bf16/int8 variant overflowing where
+    fp32 would not), the weights (an ONNX file's initializers), else the runtime itself.
+    """
+    out = np.asarray(output)
+    if out.dtype.kind != "f" or np.isfinite(out).all():
+        return output
+    name = getattr(runtime, "name", "runtime")
+    precision = str(getattr(runtime, "precision", "") or "fp32")
+    model = getattr(runtime, "model_path", None)
+    bad = int((~np.isfinite(out)).sum())
+    head = f"the {name} {precision} output of {model or 'the model'} has NaN/Inf ({bad} of {out.size} values)"
+    arrays = [np.asarray(x) for x in inputs]
+    if not all(np.isfinite(x).all() for x in arrays):
+        raise InputError(f"{head}: its inputs hold NaN/Inf")
+    peak = max((float(np.abs(x).max()) for x in arrays if x.size), default=0.0)
+    if peak >= _HUGE_INPUT:
+        raise InputError(
+            f"{head}: its inputs are finite but reach |x| = {peak:.3g}, which overflows the network"
+        )
+    if precision != "fp32":
+        raise BackendError(
+            f"{head} while its inputs are finite: the model overflows in {precision}; run fp32"
+        )
+    weights = _non_finite_initializers(Path(model)) if model else []
+    if weights:
+        from mgdn_edge.errors import listing
+
+        raise BackendError(f"{head}: its weights hold NaN/Inf: {listing(weights)}")
+    raise BackendError(
+        f"{head} while its inputs are finite and its weights hold no NaN/Inf: an overflow inside the "
+        "network or a runtime defect (compare with --runtime torch)"
+    )
+
+
+def _non_finite_initializers(path: Path) -> list[str]:
+    """Names of an ONNX file's float initializers that hold NaN/Inf (nothing for other files)."""
+    if path.suffix.lower() != ONNX_SUFFIX or not path.is_file():
+        return []
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    names = []
+    for init in model.graph.initializer:
+        values = numpy_helper.to_array(init)
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            names.append(init.name)
+    return names
+
+
+def with_output_check(runtime: Any) -> Any:
+    """``runtime`` whose ``run`` refuses non-finite outputs (see :func:`check_output`); same object."""
+    run = runtime.run
+
+    def checked_run(inputs: Sequence[np.ndarray]) -> np.ndarray:
+        return check_output(runtime, inputs, run(inputs))
+
+    checked_run.__doc__ = run.__doc__
+    runtime.run = checked_run
+    return runtime

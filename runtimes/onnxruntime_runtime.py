@@ -19,6 +19,7 @@ import numpy as np
 
 from mgdn_edge.errors import BackendError, one_line
 from mgdn_edge.export.artefacts import FP16_ONNX
+from mgdn_edge.export.filter_check import FedFilter, check_fed_arrays, check_onnx_filters
 from mgdn_edge.precision import PRECISIONS
 from mgdn_edge.runtimes.base import (
     check_input_count,
@@ -52,6 +53,17 @@ def select_providers(available: Sequence[str], requested: Sequence[str] | str | 
     if not chosen:
         raise BackendError(f"no usable onnxruntime execution provider among {list(available)}")
     return chosen
+
+
+def filter_nodes_checked(path: Path) -> list[FedFilter]:
+    """:func:`check_onnx_filters` on an ONNX file (its graph only: weights stay on disk)."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf decode errors
+        raise BackendError(f"{path} is not a readable ONNX file: {one_line(exc)}") from exc
+    return check_onnx_filters(model, path.name)
 
 
 class OnnxRuntime:
@@ -102,6 +114,9 @@ class OnnxRuntime:
                 provider_args.append((p, {"trt_fp16_enable": True}))
             else:
                 provider_args.append(p)
+        # ONNX Runtime runs the function body and never reads kernel_size: the shared check gives
+        # this runtime the same verdict on a bad DynamicFilter node as OpenVINO and TensorRT.
+        self._fed = filter_nodes_checked(self.model_path)
         try:
             self.session = ort.InferenceSession(str(self.model_path), options, providers=provider_args)
         except Exception as exc:  # onnxruntime raises its own exception types from C++
@@ -129,8 +144,11 @@ class OnnxRuntime:
 
     def run(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         arrays = check_inputs(self.config, inputs, self.static_size)
+        feeds = dict(zip(self.input_names, arrays, strict=True))
+        if self._fed:
+            check_fed_arrays(self._fed, feeds, self.model_path.name)
         try:
-            return self.session.run(None, dict(zip(self.input_names, arrays, strict=True)))[0]
+            return self.session.run(None, feeds)[0]
         except Exception as exc:  # anything left is a backend failure, not a user input problem
             raise BackendError(f"onnxruntime failed on {self.model_path.name}: {one_line(exc)}") from exc
 

@@ -89,19 +89,40 @@ def save_ir(
 
 
 _NOISE = re.compile(
-    r"^(Exception from \S+:\d+:|Check '.*' failed at \S+:\d+:|FrontEnd API failed with \w+:)\s*"
+    r"^(Exception from \S+:\d+:|Check '.*' failed at \S+:\d+:|FrontEnd API failed with \w+:"
+    r"|While validating .*:$)\s*"
 )
+_FAILED_OP = re.compile(r"^-- (\S+) with a message:$")
+
+
+def _reasons(lines: list[str]) -> list[str]:
+    """Per failed op of a conversion log, its own last message line (the op's validation text)."""
+    reasons, op, last = [], None, ""
+    for line in [*lines, "-- end with a message:"]:
+        if (match := _FAILED_OP.match(line)) or line == "Summary:":
+            if op and last:
+                reasons.append(last if last.startswith(op.rsplit(".", 1)[-1] + ":") else f"{op}: {last}")
+            op, last = (match.group(1) if match else None), ""
+            if line == "Summary:":
+                break
+        elif op and (text := _NOISE.sub("", line)):
+            last = text
+    return reasons
 
 
 def ov_error_line(exc: BaseException) -> str:
     """OpenVINO's multi-line exception text cut to the line that says what went wrong.
 
     Its messages open with C++ source locations ("Exception from src/...:84:"); a frontend
-    conversion failure ends with a "Summary:" block, which is the part a user can act on.
+    conversion failure ends with a "Summary:" block naming the failed ops, while the reason each
+    op gave (e.g. our DynamicFilter's "kernels have 48 channels, expected kernel_size^2 = 49")
+    sits in the detailed log above it: both are kept.
     """
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     if "Summary:" in lines:
-        return "; ".join(line.lstrip("- ") for line in lines[lines.index("Summary:") + 1 :])
+        summary = "; ".join(line.lstrip("- ") for line in lines[lines.index("Summary:") + 1 :])
+        reasons = _reasons(lines)
+        return f"{summary} ({'; '.join(reasons)})" if reasons else summary
     for line in lines:
         text = _NOISE.sub("", line)
         while text != (stripped := _NOISE.sub("", text)):

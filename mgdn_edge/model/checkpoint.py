@@ -48,18 +48,33 @@ def unwrap_state_dict(data: object, origin: str = "checkpoint") -> dict[str, Ten
     return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in data.items()}
 
 
+def _shape(sd: Mapping[str, Tensor], key: str, rank: int, used: dict[str, list[int]]) -> list[int]:
+    """The shape of ``sd[key]`` (recorded in ``used`` as evidence), which must have ``rank`` dims."""
+    if key not in sd:
+        found = f"; it has {listing(sorted(used), _MAX_LISTED)}" if used else ""
+        raise CheckpointError(f"not an MGDN checkpoint: no {key}{found}")
+    shape = list(sd[key].shape)
+    used[key] = shape
+    if len(shape) != rank:
+        raise CheckpointError(f"{key} has shape {shape}; an MGDN checkpoint has {rank} dimensions there")
+    return shape
+
+
 def detect_config(state_dict: Mapping[str, Tensor], task: str | None = None) -> MGDNConfig:
     """Infer task and sizes from parameter names and shapes.
 
     MFF and MEF nets are the same architecture; a checkpoint matching a published preset gets
     that preset's task, other two-input RGB nets default to ``mff`` unless ``task`` says otherwise.
+    Shapes that describe no buildable network (e.g. a resized first layer whose width the
+    attention heads do not divide) are refused naming every key the sizes were read from.
     """
     sd = state_dict
+    used: dict[str, list[int]] = {}
     if "conv1.weight" in sd:
-        detected_task, embed_dim = "hdr", sd["conv1.weight"].shape[0]
+        detected_task, embed_dim = "hdr", _shape(sd, "conv1.weight", 4, used)[0]
     elif "inconv1.weight" in sd and "inconv2.weight" in sd:
-        embed_dim = sd["inconv1.weight"].shape[0]
-        detected_task = "gdsr" if sd["inconv2.weight"].shape[1] == 1 else "mff"
+        embed_dim = _shape(sd, "inconv1.weight", 4, used)[0]
+        detected_task = "gdsr" if _shape(sd, "inconv2.weight", 4, used)[1] == 1 else "mff"
     else:
         raise CheckpointError(
             "not an MGDN checkpoint: it has neither conv1.weight (HDR) nor inconv1/inconv2 weights"
@@ -76,17 +91,18 @@ def detect_config(state_dict: Mapping[str, Tensor], task: str | None = None) -> 
             if (m := re.match(rf"layers\.{s}\.residual_group\.blocks\.(\d+)\.", k))
         }
         depths.append(len(blocks))
-        table = sd.get(f"layers.{s}.residual_group.blocks.0.attn.relative_position_bias_table")
-        if table is None:
+        table = f"layers.{s}.residual_group.blocks.0.attn.relative_position_bias_table"
+        if table not in sd:
             raise CheckpointError(
                 f"stage {s} has no transformer blocks (missing relative_position_bias_table)"
             )
-        heads.append(table.shape[1])
-    window = math.isqrt(sd["layers.0.residual_group.blocks.0.attn.relative_position_index"].shape[0])
-    mlp_ratio = sd["layers.0.residual_group.blocks.0.mlp.fc1.weight"].shape[0] / embed_dim
+        heads.append(_shape(sd, table, 2, used)[1])
+    block0 = "layers.0.residual_group.blocks.0"
+    window = math.isqrt(_shape(sd, f"{block0}.attn.relative_position_index", 2, used)[0])
+    mlp_ratio = _shape(sd, f"{block0}.mlp.fc1.weight", 2, used)[0] / embed_dim
     predictor = "kernel_predictor_under" if detected_task == "hdr" else "kernel_predictor_ref"
-    kernel_size = math.isqrt(sd[f"layers.0.MGF.{predictor}.2.weight"].shape[0])
-    mgca_heads = sd["layers.0.MGF.TCA.temperature"].shape[0]
+    kernel_size = math.isqrt(_shape(sd, f"layers.0.MGF.{predictor}.2.weight", 4, used)[0])
+    mgca_heads = _shape(sd, "layers.0.MGF.TCA.temperature", 3, used)[0]
 
     if task is not None:
         compatible = {"hdr": {"hdr"}, "gdsr": {"gdsr"}, "mff": {"mff", "mef"}}[detected_task]
@@ -97,16 +113,23 @@ def detect_config(state_dict: Mapping[str, Tensor], task: str | None = None) -> 
                 f"not usable for task {task!r}"
             )
         detected_task = task
-    config = MGDNConfig(
-        detected_task,
-        embed_dim,
-        tuple(depths),
-        tuple(heads),
-        window,
-        float(mlp_ratio),
-        kernel_size,
-        mgca_heads,
-    )
+    try:
+        config = MGDNConfig(
+            detected_task,
+            embed_dim,
+            tuple(depths),
+            tuple(heads),
+            window,
+            float(mlp_ratio),
+            kernel_size,
+            mgca_heads,
+        )
+    except ValueError as exc:
+        shapes = [f"{k} {shape}" for k, shape in used.items()]
+        raise CheckpointError(
+            f"checkpoint shapes agree with no MGDN config ({exc}); read from: "
+            f"{listing(shapes, len(shapes))}"
+        ) from None
     for candidate in PRESETS.values():
         same_sizes = dataclasses.replace(config, task=candidate.task) == candidate
         if same_sizes and (task is None or task == candidate.task):
@@ -136,16 +159,32 @@ def check_state_dict(model: MGDN, state_dict: Mapping[str, Tensor]) -> dict[str,
         raise CheckpointError(
             f"checkpoint does not match config {model.config.name!r}: " + "; ".join(problems)
         )
+    check_finite_weights(incoming)
     return incoming
+
+
+def check_finite_weights(state_dict: Mapping[str, Tensor]) -> None:
+    """Refuse NaN/Inf weights by key: they would turn every output pixel into NaN (a black image)."""
+    bad = []
+    for key, value in state_dict.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            count = int((~torch.isfinite(value)).sum())
+            bad.append(f"{key} ({count} of {value.numel()} values)")
+    if bad:
+        raise CheckpointError(f"checkpoint has NaN/Inf weights: {listing(bad, _MAX_LISTED)}")
 
 
 def load_model(path: str | Path, task: str | None = None, config: MGDNConfig | None = None) -> MGDN:
     """Build the network a checkpoint describes (or ``config``) and load it strictly, in eval mode."""
     state_dict = read_state_dict(path)
-    if config is None:
-        config = detect_config(state_dict, task)
-    elif task is not None and config.task != task:
-        raise CheckpointError(f"config is for task {config.task!r}, not {task!r}")
-    model = MGDN(config)
-    model.load_state_dict(check_state_dict(model, state_dict), strict=True)
+    try:
+        if config is None:
+            config = detect_config(state_dict, task)
+        elif task is not None and config.task != task:
+            raise CheckpointError(f"config is for task {config.task!r}, not {task!r}")
+        model = MGDN(config)
+        model.load_state_dict(check_state_dict(model, state_dict), strict=True)
+    except CheckpointError as exc:
+        text = str(exc)
+        raise CheckpointError(text if str(path) in text else f"{path}: {text}") from None
     return model.eval()
