@@ -37,20 +37,13 @@ from typing import Any
 
 from mgdn_edge.atomic import TMP_MARK, atomic_files, write_json
 from mgdn_edge.errors import BackendError
+from mgdn_edge.export.artefacts import sha256_file
 
 MANIFEST_SUFFIX = ".manifest.json"
 MANIFEST_FORMAT = "mgdn-edge native library"
 LOCK_FILE = ".build.lock"
 CACHE_ENV = "XDG_CACHE_HOME"
 FLAG_VARIABLES = ("CXXFLAGS", "CPPFLAGS", "LDFLAGS", "CUDAFLAGS")  # what CMake folds into its flags
-
-
-def sha256_path(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def cache_root() -> Path:
@@ -153,7 +146,7 @@ def problem_with(library: Path, key: dict[str, Any] | None) -> str | None:
         return "has no manifest (not built by this version of mgdn-edge)" if key is not None else None
     if key is not None and manifest.get("key") != key:
         return "was built for another toolchain or source version"
-    if manifest.get("sha256") != sha256_path(library):
+    if manifest.get("sha256") != sha256_file(library):
         size = library.stat().st_size
         return f"does not match its manifest's sha256 (truncated or changed: {size} bytes)"
     return None
@@ -164,7 +157,7 @@ def install_library(built: Path, library: Path, key: dict[str, Any] | None, **fi
     with atomic_files(library, manifest_path(library)) as (tmp_lib, tmp_manifest):
         shutil.copyfile(built, tmp_lib)
         os.chmod(tmp_lib, 0o755)
-        manifest = {"format": MANIFEST_FORMAT, "key": key, "sha256": sha256_path(tmp_lib), **fields}
+        manifest = {"format": MANIFEST_FORMAT, "key": key, "sha256": sha256_file(tmp_lib), **fields}
         tmp_manifest.write_text(json.dumps(manifest, indent=2) + "\n")
     return library
 
@@ -196,7 +189,7 @@ def candidate_dirs(relative: Path) -> list[Path]:
     return [cache_root() / relative, fallback_root() / relative]
 
 
-def writable_dir(relative: Path, env_hint: str) -> Path:
+def writable_dir(relative: Path, elsewhere: str) -> Path:
     """The first of :func:`candidate_dirs` that can be written, or a one-line BackendError.
 
     The fallback under the temp dir is announced once on stderr, since it does not survive a
@@ -214,7 +207,7 @@ def writable_dir(relative: Path, env_hint: str) -> Path:
         return fallback_root() / relative
     raise BackendError(
         f"cannot write the build cache {primary} (nor {fallback_root()}): set ${CACHE_ENV} to a writable "
-        f"folder, or point ${env_hint} at a library built elsewhere"
+        f"folder, or {elsewhere}"
     )
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from mgdn_edge.atomic import write_json
 from mgdn_edge.errors import BackendError
+from mgdn_edge.export.artefacts import sha256_file
 from mgdn_edge.plugins import library_cache as lc
 from mgdn_edge.plugins.cmake import PLUGINS_DIR, cmake_build
 from mgdn_edge.plugins.openvino_selfcheck import run_self_check
@@ -47,6 +48,7 @@ REBUILD_HINT = (
 # What an older mgdn-edge or a --build-dir build left in a folder; --clean removes them too.
 BUILD_LEFTOVERS = ("CMakeCache.txt", "CMakeFiles", "Makefile", "cmake_install.cmake")
 NOT_INSTALLED = "the openvino Python package is not installed: pip install 'mgdn-edge[openvino]'"
+ELSEWHERE = f"point ${ENV_VAR} at a library built elsewhere"
 VERDICTS = "verdicts"  # <cache>/openvino/verdicts/<sha>.json: self-checks of libraries built elsewhere
 
 
@@ -124,7 +126,7 @@ def _record_verdict(library: Path, sha: str, result: str) -> None:
 
 def self_check(library: Path) -> str | None:
     """None when ``library`` passes the child-process self-check (run once per library), else why not."""
-    sha = lc.sha256_path(library)
+    sha = sha256_file(library)
     if _recorded_verdict(library, sha) == "ok":
         return None
     reason = run_self_check(library)
@@ -164,7 +166,7 @@ def build_openvino_extension(
     in one line (and recorded, so loads refuse it) instead of being left to crash a later command.
     """
     key = extension_key()
-    folder = Path(build_dir) if build_dir is not None else lc.writable_dir(_relative_dir(key), ENV_VAR)
+    folder = Path(build_dir) if build_dir is not None else lc.writable_dir(_relative_dir(key), ELSEWHERE)
     library = folder / EXTENSION_LIBRARY
     hint = f"pass a writable --build-dir or set ${lc.CACHE_ENV}"
     with lc.build_lock(folder, hint):
@@ -288,7 +290,7 @@ def _failed_verdict(library: Path) -> str | None:
     record = (lc.read_manifest(library) or {}).get("self_check")
     if not isinstance(record, dict) or record.get("result") in (None, "ok"):
         return None
-    if record.get("openvino") != openvino_version() or record.get("sha256") != lc.sha256_path(library):
+    if record.get("openvino") != openvino_version() or record.get("sha256") != sha256_file(library):
         return None
     return str(record["result"])
 

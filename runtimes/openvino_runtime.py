@@ -62,7 +62,7 @@ from typing import Any
 import numpy as np
 
 from mgdn_edge.errors import BackendError
-from mgdn_edge.export.artefacts import IR_XML, METADATA_PRECISION_KEY, MODEL_ONNX, OP_TYPE
+from mgdn_edge.export.artefacts import IR_XML, METADATA_PRECISION_KEY, MODEL_ONNX, OP_TYPE, sha256_file
 from mgdn_edge.plugins import library_cache
 from mgdn_edge.runtimes.backends import BACKENDS
 from mgdn_edge.runtimes.base import (
@@ -111,7 +111,7 @@ def model_cache_dir(extension: Path | None) -> Path | None:
     import openvino as ov
 
     version = str(ov.get_version())
-    library = library_cache.sha256_path(extension)[:16] if extension is not None else "no-extension"
+    library = sha256_file(extension)[:16] if extension is not None else "no-extension"
     name = f"{library_cache.safe_name(version.split('-')[0])}-{library_cache.key_digest({'ov': version})[:8]}"
     folder = library_cache.cache_root() / MODEL_CACHE / f"{name}-{library}"
     return folder if library_cache.usable_dir(folder) else None

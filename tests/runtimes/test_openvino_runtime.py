@@ -16,6 +16,7 @@ import pytest
 
 from mgdn_edge.cli import main
 from mgdn_edge.errors import BackendError, InputError
+from mgdn_edge.export.artefacts import sha256_file
 from mgdn_edge.model.config import MGDNConfig
 from mgdn_edge.runtimes import open_runtime
 from mgdn_edge.runtimes.budgets import budget_for
@@ -420,7 +421,7 @@ def test_model_cache_is_reused_across_runtimes_and_keyed_by_the_extension(
     first = open_runtime("openvino", exports["mff"], extension=extension)
     folder = first.model_cache
     assert folder is not None and folder.is_relative_to(tmp_path / "xdg" / "mgdn-edge")
-    assert folder.name.endswith(library_cache.sha256_path(extension)[:16])
+    assert folder.name.endswith(sha256_file(extension)[:16])
     first.run([crop["A"], crop["B"]])
     blobs = sorted(folder.glob("*.blob"))
     assert len(blobs) == 1
