@@ -132,7 +132,7 @@ def self_check(library: Path) -> str | None:
     reason = run_self_check(library)
     if reason is None:
         _record_verdict(library, sha, "ok")
-    else:
+    elif lc.read_manifest(library) is not None:  # ours: record it, so loads refuse without rebuilding
         record = {"sha256": sha, "openvino": openvino_version(), "result": reason}
         lc.update_manifest(library, self_check=record)
     return reason

@@ -5,13 +5,15 @@ extension (``libmgdn_openvino.so``), which is loaded only when the model needs i
 ONNX file or an IR without the op runs without it). OpenVINO does not fall back to the node's
 ONNX function body, so a model with the op and no extension cannot run at all.
 
-Missing extension: when the *default* library (``~/.cache/mgdn-edge/openvino``) is absent and
-cmake plus a C++ compiler exist, it is built on first use with a one-line note on stderr. Why
+Missing extension: when the *default* library (``~/.cache/mgdn-edge/openvino/<version>-<key>``,
+see :mod:`mgdn_edge.plugins.openvino_ext`) is absent, truncated or stale and cmake plus a C++
+compiler exist, it is built on first use with a one-line note on stderr. Why
 build rather than fail: the library must be compiled against the very OpenVINO release that
 loads it, so a prebuilt file cannot ship with the package, and users should never need to know
 CMake; the only cost is one build. An explicit ``extension=`` path or
 $MGDN_OPENVINO_EXTENSION is never replaced by a build (a typo there fails naming the file), and
-without build tools the error names the file looked for and the command that builds it.
+without build tools the error names the file looked for and the command that builds it. Every
+library is checked (manifest sha256, child-process self-check) before it is loaded here.
 
 Precision (``precision=``), and what actually executes on the CPU:
 - ``fp32``: f32 weights and f32 compute. INFERENCE_PRECISION_HINT is set to f32 explicitly,
@@ -102,6 +104,7 @@ def unavailable_reason(precision: str | None = None) -> str | None:
     if "BF16" not in caps:
         return f"not available: this CPU has no bf16 execution in OpenVINO (capabilities: {', '.join(caps)})"
     return None
+
 
 MODEL_CACHE = "openvino-model-cache"
 
