@@ -3,6 +3,16 @@
 The C++/CUDA sources live in ``plugins/tensorrt`` (package data of ``mgdn_edge.plugins``), so an
 installed package can build the plugin on the target (a Jetson) against the TensorRT there:
 IPluginV3 for TensorRT >= 10 (JetPack 6.1/6.2), IPluginV2DynamicExt for 8.5/8.6 (JetPack 5.1/6.0).
+
+Cache: the default plugin lives in ``<cache>/tensorrt/<headers' major.minor>-<hash12>/`` where the
+hash covers the TensorRT header version, the sources (``plugins/tensorrt/**`` and
+``plugins/common/**``), the CUDA architectures, the plugin flavour, nvcc and the host compiler.
+It is compiled in a temporary CMake tree and copied into place atomically with a manifest
+(key + sha256; see :mod:`mgdn_edge.plugins.library_cache`); :func:`find_tensorrt_plugin` only
+returns a library whose bytes match its manifest, so a truncated file is a one-line error
+instead of a crash inside TensorRT. (Unlike the OpenVINO extension there is no child-process
+self-check: that needs a GPU and TensorRT, and the engine sidecar check covers the mismatch
+that matters at run time, see :mod:`mgdn_edge.runtimes.tensorrt_engine_file`.)
 """
 
 from __future__ import annotations
@@ -13,15 +23,21 @@ import importlib.metadata
 import os
 import re
 import shutil
+import subprocess
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mgdn_edge.errors import BackendError
+from mgdn_edge.plugins import library_cache as lc
 from mgdn_edge.plugins.cmake import PLUGINS_DIR, cmake_build, default_build_dir
 
 TENSORRT_SOURCE_DIR = PLUGINS_DIR / "tensorrt"
+COMMON_SOURCE_DIR = PLUGINS_DIR / "common"
+PLUGIN_HINT = "build it with `mgdn-edge build-plugins --tensorrt`"
+ELSEWHERE = "pass --build-dir, and --plugin to the commands that load it"
 PLUGIN_LIBRARY = "libmgdn_trt.so"
 HOST_TEST_LIBRARY = "libmgdn_dynamic_filter_host.so"
 CUDA_KERNEL_LIBRARY = "libmgdn_dynamic_filter_cuda.so"
@@ -138,28 +154,76 @@ def _cuda_options(cuda_archs: str) -> dict[str, str]:
     }
 
 
+def _nvcc_identity(nvcc: Path) -> str:
+    try:
+        proc = subprocess.run([str(nvcc), "--version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return str(nvcc)
+    lines = proc.stdout.strip().splitlines()
+    return f"{nvcc.resolve()}: {lines[-1] if lines else ''}"
+
+
+def plugin_key(include_dir: Path, cuda_archs: str, legacy: bool | None, nvcc: Path) -> dict[str, Any]:
+    """Everything ``libmgdn_trt.so`` depends on; another value of any of it means another library."""
+    major, minor = tensorrt_header_version(include_dir)
+    return {
+        "library": PLUGIN_LIBRARY,
+        "tensorrt_headers": f"{major}.{minor}",
+        "sources": lc.source_digest(TENSORRT_SOURCE_DIR, COMMON_SOURCE_DIR),
+        "cuda_archs": str(cuda_archs),
+        "legacy": legacy,
+        "nvcc": _nvcc_identity(nvcc),
+        "toolchain": lc.compiler_identity(),
+    }
+
+
+def plugin_dir(key: dict[str, Any]) -> Path:
+    """The keyed folder under ``tensorrt/`` (relative to the cache root)."""
+    return Path("tensorrt") / f"{lc.safe_name(key['tensorrt_headers'])}-{lc.key_digest(key)[:12]}"
+
+
 def build_tensorrt_plugin(
     build_dir: Path | None = None,
     tensorrt_include: str | os.PathLike[str] | None = None,
     cuda_archs: str = "87",
     legacy: bool | None = None,
     check_runtime: bool = True,
+    force: bool = False,
+    clean: bool = False,
 ) -> Path:
-    """Compile ``libmgdn_trt.so`` and return its path.
+    """Compile ``libmgdn_trt.so`` (unless a verified one for this key exists) and return its path.
 
     ``cuda_archs`` is CMake's list ("87" = Orin, "87;89;90"); ``legacy`` forces the
     IPluginV2DynamicExt flavour (True) or IPluginV3 (False); None picks it from the headers' version.
     ``check_runtime=False`` allows headers of another TensorRT than the installed one (compile checks).
+    ``build_dir`` None: the keyed folder under the user cache; otherwise the library and its
+    manifest go straight into ``build_dir``. ``force`` rebuilds even when a verified library for
+    the key is there; ``clean`` first removes the folder's library, manifest and CMake leftovers.
     """
-    build_dir = Path(build_dir) if build_dir is not None else default_build_dir("tensorrt")
+    include = find_tensorrt_include(tensorrt_include, check_runtime)
+    nvcc = find_nvcc()
+    key = plugin_key(include, cuda_archs, legacy, nvcc)
+    folder = Path(build_dir) if build_dir is not None else lc.writable_dir(plugin_dir(key), ELSEWHERE)
+    library = folder / PLUGIN_LIBRARY
     options = _cuda_options(cuda_archs) | {
         "MGDN_BUILD_TRT_PLUGIN": "ON",
         "MGDN_BUILD_HOST_TESTLIB": "OFF",
-        "TENSORRT_INCLUDE_DIR": str(find_tensorrt_include(tensorrt_include, check_runtime)),
+        "TENSORRT_INCLUDE_DIR": str(include),
         "MGDN_TRT_LEGACY_PLUGIN": {None: "AUTO", True: "ON", False: "OFF"}[legacy],
     }
-    cmake_build(TENSORRT_SOURCE_DIR, build_dir, options, target="mgdn_trt")
-    return find_tensorrt_plugin(build_dir / PLUGIN_LIBRARY)
+    with lc.build_lock(folder, "pass a writable --build-dir or set $XDG_CACHE_HOME"):
+        if clean:
+            leftovers = ("CMakeCache.txt", "CMakeFiles", "Makefile", "cmake_install.cmake")
+            lc.clean_folder(folder, (PLUGIN_LIBRARY, lc.manifest_path(library).name, *leftovers))
+        elif not force and lc.problem_with(library, key) is None:
+            return library
+        with tempfile.TemporaryDirectory(prefix="mgdn-tensorrt-build-") as tmp:
+            cmake_build(TENSORRT_SOURCE_DIR, Path(tmp), options, target="mgdn_trt")
+            built = Path(tmp) / PLUGIN_LIBRARY
+            if not built.is_file():
+                raise BackendError(f"the build of {library} finished but produced no {PLUGIN_LIBRARY}")
+            lc.install_library(built, library, key)
+    return library
 
 
 def build_cuda_kernel_library(build_dir: Path | None = None, cuda_archs: str = "87") -> Path:
@@ -177,15 +241,49 @@ def build_host_test_library(build_dir: Path | None = None) -> Path:
     return build_dir / HOST_TEST_LIBRARY
 
 
+def _default_plugins() -> list[Path]:
+    """Cached plugins whose bytes match their manifests, for these sources and this TensorRT, newest first."""
+    sources = lc.source_digest(TENSORRT_SOURCE_DIR, COMMON_SOURCE_DIR)
+    runtime = installed_tensorrt_version()
+    found = []
+    for root in lc.candidate_dirs(Path("tensorrt")):
+        for library in root.glob(f"*/{PLUGIN_LIBRARY}"):
+            key = (lc.read_manifest(library) or {}).get("key") or {}
+            if key.get("sources") != sources or lc.problem_with(library, None) is not None:
+                continue
+            headers = tuple(int(x) for x in str(key.get("tensorrt_headers", "0.0")).split("."))
+            if runtime is not None and headers[: len(runtime[0])] != runtime[0]:
+                continue
+            found.append(library)
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
 def find_tensorrt_plugin(path: str | os.PathLike[str] | None = None) -> Path:
-    """``path``, else the default build location of ``libmgdn_trt.so``; BackendError names a missing file."""
-    library = Path(path) if path is not None else default_build_dir("tensorrt") / PLUGIN_LIBRARY
-    if not library.is_file():
+    """``path``, else the newest verified default build of ``libmgdn_trt.so`` for these sources and
+    this TensorRT; BackendError names a missing or corrupt file.
+
+    A library with a manifest beside it must match it (sha256), so a truncated file is refused
+    here in one line rather than handed to TensorRT.
+    """
+    if path is not None:
+        library = Path(path)
+        if not library.is_file():
+            raise BackendError(f"TensorRT plugin library not found: {library}; {PLUGIN_HINT}")
+        problem = lc.problem_with(library, None)
+        if problem is not None:
+            raise BackendError(
+                f"TensorRT plugin library {library} {problem}; rebuild it with "
+                "`mgdn-edge build-plugins --tensorrt --clean`"
+            )
+        return library
+    found = _default_plugins()
+    if not found:
+        looked = lc.cache_root() / "tensorrt"
         raise BackendError(
-            f"TensorRT plugin library not found: {library}; "
-            "build it with `mgdn-edge build-plugins --tensorrt`"
+            f"TensorRT plugin library not found: no verified {PLUGIN_LIBRARY} for these sources and this "
+            f"TensorRT under {looked}; {PLUGIN_HINT}"
         )
-    return library
+    return found[0]
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,15 @@ extension (``libmgdn_openvino.so``), which is loaded only when the model needs i
 ONNX file or an IR without the op runs without it). OpenVINO does not fall back to the node's
 ONNX function body, so a model with the op and no extension cannot run at all.
 
-Missing extension: when the *default* library (``~/.cache/mgdn-edge/openvino``) is absent and
-cmake plus a C++ compiler exist, it is built on first use with a one-line note on stderr. Why
+Missing extension: when the *default* library (``~/.cache/mgdn-edge/openvino/<version>-<key>``,
+see :mod:`mgdn_edge.plugins.openvino_ext`) is absent, truncated or stale and cmake plus a C++
+compiler exist, it is built on first use with a one-line note on stderr. Why
 build rather than fail: the library must be compiled against the very OpenVINO release that
 loads it, so a prebuilt file cannot ship with the package, and users should never need to know
 CMake; the only cost is one build. An explicit ``extension=`` path or
 $MGDN_OPENVINO_EXTENSION is never replaced by a build (a typo there fails naming the file), and
-without build tools the error names the file looked for and the command that builds it.
+without build tools the error names the file looked for and the command that builds it. Every
+library is checked (manifest sha256, child-process self-check) before it is loaded here.
 
 Precision (``precision=``), and what actually executes on the CPU:
 - ``fp32``: f32 weights and f32 compute. INFERENCE_PRECISION_HINT is set to f32 explicitly,
@@ -28,18 +30,27 @@ Precision (``precision=``), and what actually executes on the CPU:
 A file built as fp16 or int8 is opened with that precision (or bf16 for fp16), never relabelled;
 ``precision=None`` (the default) runs the file at the precision it was built for.
 
-Shapes: exports have dynamic batch, height and width (unless exported ``--static``). The model is
-compiled once with those dynamic dimensions when opened (that is where a bad file fails), and
-``run`` then compiles a copy specialised to the input shape it meets and reuses it while the shape
-stays the same (``specialize=True``, the default). Only the latest shape's compiled model is kept,
-so memory holds one set of activation buffers, as with the dynamic model (tiled inference uses
-one tile shape).
+Shapes: exports have dynamic batch, height and width (unless exported ``--static``). Opening
+reads the file and checks it (config, inputs, precision, batch relaxation) but compiles nothing;
+``run`` compiles a copy specialised to the input shape it meets and reuses it while the shape
+stays the same (``specialize=True``, the default), so a process that runs one size compiles
+exactly once. Only the latest shape's compiled model is kept, so memory holds one set of
+activation buffers (tiled inference uses one tile shape). A compile failure is reported by the
+first ``run`` (or ``describe``) as a one-line BackendError.
 Why: with every dimension static the CPU plugin fuses bias adds into convolutions, picks jit
 kernels for splits and plans memory once; on the authors' MFF model at 520x520 that is ~12 %
-faster, for a compile of ~0.4 s paid on the first frame of each size - the common deployment
-case is one camera resolution. ``specialize=False`` runs every shape on the dynamic model, as do
-INT8 IRs (see ``__init__``). A static batch dimension is relaxed once before compiling. ``run``
-is not thread-safe.
+faster. ``specialize=False`` runs every shape on the dynamic model (compiled at the first run),
+as do INT8 IRs (see ``__init__``). A static batch dimension is relaxed once. ``run`` is not
+thread-safe.
+
+Compiled-model cache (``cache=True``): OpenVINO's ``CACHE_DIR`` keeps compiled blobs between
+processes, so a second process skips compilation. OpenVINO's own key covers the model graph
+with its weights and attributes, the compile properties (precision hint, performance hint,
+threads), the device, and its own build (checked in the blob header); it does *not* cover the
+code behind a custom op, which it knows only by name and attributes. So the cache folder is
+``<cache>/openvino-model-cache/<openvino version>-<extension sha256>``: a rebuilt or changed
+extension never meets a blob compiled with the old one. INT8 IRs are not cached (see above).
+An unwritable cache folder just means no caching.
 """
 
 from __future__ import annotations
@@ -53,7 +64,8 @@ from typing import Any
 import numpy as np
 
 from mgdn_edge.errors import BackendError
-from mgdn_edge.export.artefacts import IR_XML, METADATA_PRECISION_KEY, MODEL_ONNX, OP_TYPE
+from mgdn_edge.export.artefacts import IR_XML, METADATA_PRECISION_KEY, MODEL_ONNX, OP_TYPE, sha256_file
+from mgdn_edge.plugins import library_cache
 from mgdn_edge.runtimes.backends import BACKENDS
 from mgdn_edge.runtimes.base import (
     check_input_count,
@@ -93,6 +105,21 @@ def unavailable_reason(precision: str | None = None) -> str | None:
         return f"not available: this CPU has no bf16 execution in OpenVINO (capabilities: {', '.join(caps)})"
     return None
 
+
+MODEL_CACHE = "openvino-model-cache"
+
+
+def model_cache_dir(extension: Path | None) -> Path | None:
+    """The CACHE_DIR for models run with ``extension`` (see the module doc), or None if unwritable."""
+    import openvino as ov
+
+    version = str(ov.get_version())
+    library = sha256_file(extension)[:16] if extension is not None else "no-extension"
+    name = f"{library_cache.safe_name(version.split('-')[0])}-{library_cache.key_digest({'ov': version})[:8]}"
+    folder = library_cache.cache_root() / MODEL_CACHE / f"{name}-{library}"
+    return folder if library_cache.usable_dir(folder) else None
+
+
 def resolve_model_file(model_path: str | os.PathLike[str]) -> Path:
     """An .onnx / .xml file, or an export folder (its model.onnx, else its model.xml)."""
     path = Path(model_path)
@@ -114,7 +141,7 @@ def resolve_model_file(model_path: str | os.PathLike[str]) -> Path:
 
 class OpenVinoRuntime:
     """``open_runtime("openvino", path, task=, precision=, threads=, hint=, device=, extension=,
-    specialize=)``."""
+    specialize=, cache=)``."""
 
     name = "openvino"
 
@@ -129,6 +156,7 @@ class OpenVinoRuntime:
         extension: str | os.PathLike[str] | None = None,
         auto_build: bool = True,
         specialize: bool = True,
+        cache: bool = True,
     ) -> None:
         try:
             import openvino as ov
@@ -168,19 +196,20 @@ class OpenVinoRuntime:
         self._filter_names = {
             op.get_friendly_name() for op in model.get_ops() if op.get_type_name() == OP_TYPE
         }
-        try:
-            self.compiled = self.core.compile_model(model, self.device, self._compile_config())
-            self.request = self.compiled.create_infer_request()
-        except Exception as exc:  # OpenVINO raises RuntimeError subclasses from C++
-            raise BackendError(
-                f"OpenVINO cannot compile {self.model_path.name}: {ov_error_line(exc)}"
-            ) from exc
+        # Nothing is compiled here: the file is read and checked above, and ``run`` compiles once
+        # per input shape (compiling the dynamic model as well would double the start-up cost).
         dynamic = any(port.get_partial_shape().is_dynamic for port in model.inputs)
         # INT8 IRs stay dynamic: compiling a shape-specialised NNCF model crashed natively (SIGILL /
         # SIGSEGV inside OpenVINO) in a process that had run NNCF quantization before; the same
-        # IR specialised in a fresh process ran fine. Cause not found yet, so no specialising there.
-        self._model = model if specialize and dynamic and self.precision != "int8" else None
-        self._specialized: tuple[tuple[tuple[int, ...], ...], Any] | None = None  # (shapes, request)
+        # IR specialised in a fresh process ran fine. Cause not found yet, so no specialising there
+        # (and no blob cache, which nothing has exercised on those models).
+        self._specialize = specialize and dynamic and self.precision != "int8"
+        self._model = model
+        self._dynamic: tuple[Any, Any] | None = None  # (compiled, request) of the model as read
+        self._specialized: tuple[tuple[tuple[int, ...], ...], Any, Any] | None = None
+        self.model_cache = model_cache_dir(self.extension) if cache and self.precision != "int8" else None
+        if self.model_cache is not None:
+            self.core.set_property({"CACHE_DIR": str(self.model_cache)})
 
     # -- loading -------------------------------------------------------------------------------
     def _apply_precision(self, model: Any) -> Any:
@@ -261,23 +290,45 @@ class OpenVinoRuntime:
             raise BackendError(f"OpenVINO failed on {self.model_path.name}: {ov_error_line(exc)}") from exc
         return np.array(out, dtype=np.float32, copy=True)
 
+    def _compile(self, model: Any) -> tuple[Any, Any]:
+        try:
+            compiled = self.core.compile_model(model, self.device, self._compile_config())
+            return compiled, compiled.create_infer_request()
+        except Exception as exc:  # OpenVINO raises RuntimeError subclasses from C++
+            raise BackendError(
+                f"OpenVINO cannot compile {self.model_path.name}: {ov_error_line(exc)}"
+            ) from exc
+
+    def _dynamic_request(self) -> Any:
+        """The model as read (dynamic H/W), compiled the first time it is needed."""
+        if self._dynamic is None:
+            self._dynamic = self._compile(self._model)
+        return self._dynamic[1]
+
     def _request_for(self, shapes: tuple[tuple[int, ...], ...]) -> Any:
         """The infer request of the model compiled for exactly these input shapes (see module doc)."""
-        if self._model is None:
-            return self.request
+        if not self._specialize:
+            return self._dynamic_request()
         if self._specialized is not None and self._specialized[0] == shapes:
-            return self._specialized[1]
+            return self._specialized[2]
         self._specialized = None  # free the previous shape's buffers before compiling the next
         model = self._model.clone()
         try:
             model.reshape({i: self._ov.PartialShape(list(shape)) for i, shape in enumerate(shapes)})
-            request = self.core.compile_model(
-                model, self.device, self._compile_config()
-            ).create_infer_request()
+            compiled, request = self._compile(model)
         except Exception:  # a shape this graph cannot be specialised to still runs dynamically
-            request = self.request
-        self._specialized = (shapes, request)
+            request = self._dynamic_request()
+            compiled = self._dynamic[0]  # type: ignore[index]
+        self._specialized = (shapes, compiled, request)
         return request
+
+    @property
+    def compiled(self) -> Any:
+        """The compiled model that ran last (the dynamic model, compiled now, if nothing ran yet)."""
+        if self._specialized is not None:
+            return self._specialized[1]
+        self._dynamic_request()
+        return self._dynamic[0]  # type: ignore[index]
 
     def _filter_precision(self) -> str | None:
         """The element type the DynamicFilter op runs in, read from the compiled (execution) graph."""
@@ -312,7 +363,8 @@ class OpenVinoRuntime:
             "threads": prop("INFERENCE_NUM_THREADS") if self.threads is None else self.threads,
             "hint": str(prop("PERFORMANCE_HINT")),
             "streams": prop("NUM_STREAMS"),
-            "shapes": "compiled per input shape" if self._model is not None else "as compiled",
+            "shapes": "compiled per input shape" if self._specialize else "as compiled",
+            "model_cache": None if self.model_cache is None else str(self.model_cache),
             "extension": None if self.extension is None else str(self.extension),
             "openvino": self._ov.__version__,
         }

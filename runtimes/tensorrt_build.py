@@ -93,13 +93,14 @@ def load_plugin_library(trt: Any, library: Path) -> Path:
     return load_tensorrt_plugin(trt, library)
 
 
-def gpu_name() -> str:
+def gpu_name(device: int | None = None) -> str:
+    """The GPU as the engine sidecar records it ("NVIDIA Orin (sm_87)"): build and runtime compare it."""
     try:
         import torch
 
         if torch.cuda.is_available():
-            major, minor = torch.cuda.get_device_capability()
-            return f"{torch.cuda.get_device_name()} (sm_{major}{minor})"
+            major, minor = torch.cuda.get_device_capability(device)
+            return f"{torch.cuda.get_device_name(device)} (sm_{major}{minor})"
     except ImportError:
         pass
     return "unknown"
@@ -285,6 +286,7 @@ def build_engine(
         "profile": profile.to_dict(),
         "inputs": list(config.io.input_names),
         "plugin": str(library.resolve()) if library is not None else None,
+        "plugin_sha256": sha256_file(library) if library is not None else None,
         "plugin_layers": plugin_layers,
         "onnx": str(plan.onnx_path.resolve()),
         "onnx_sha256": sha256_file(plan.onnx_path),

@@ -1,8 +1,10 @@
 """A TensorRT engine on disk: the engine and its JSON sidecar, written together or not at all.
 
-Engines are specific to the GPU and the TensorRT version that built them; the sidecar
-(``X.engine.json``: TensorRT version, GPU, precision, profile, plugin, source files, MGDN config)
-lets the runtime say so instead of failing obscurely.
+Engines are specific to the GPU and the TensorRT version that built them, and an engine holding
+plugin layers is tied to the plugin library it was built with; the sidecar (``X.engine.json``:
+TensorRT version, GPU, precision, profile, plugin path and sha256, source files, MGDN config)
+lets the runtime refuse a mismatch in one line (:func:`check_engine_matches`) instead of
+failing obscurely, or running a plugin whose layout the engine does not expect.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from mgdn_edge.atomic import atomic_files
 from mgdn_edge.errors import BackendError, MgdnEdgeError
 
 SIDECAR_SUFFIX = ".json"
+# Sidecar fields that must equal the running environment's (field, what it is for the message).
+MUST_MATCH = (("tensorrt_version", "TensorRT"), ("device", "GPU"), ("plugin_sha256", "plugin library sha256"))
 
 
 class EngineBuildError(MgdnEdgeError):
@@ -51,3 +55,33 @@ def write_engine(engine_path: str | os.PathLike[str], engine: bytes, sidecar: di
         tmp_engine.write_bytes(bytes(engine))
         tmp_side.write_text(json.dumps(sidecar, indent=2) + "\n")
     return path
+
+
+def engine_mismatches(sidecar: dict[str, Any] | None, running: dict[str, str | None]) -> list[str]:
+    """What differs between the engine's sidecar and ``running`` (same keys as :data:`MUST_MATCH`).
+
+    Pure, so it is testable without TensorRT or a GPU. A field the sidecar lacks (an engine from
+    an older mgdn-edge) or the running side cannot know (None) is not compared; an engine built
+    without the plugin (sidecar ``plugin`` None) does not depend on the plugin's bytes.
+    """
+    if not sidecar:
+        return []
+    found = []
+    for field, label in MUST_MATCH:
+        built, now = sidecar.get(field), running.get(field)
+        if field == "plugin_sha256" and sidecar.get("plugin", "") is None:
+            continue
+        if built is not None and now is not None and str(built) != str(now):
+            short = 12 if field == "plugin_sha256" else None
+            found.append(f"{label} {str(built)[:short]} (running: {str(now)[:short]})")
+    return found
+
+
+def check_engine_matches(path: Path, sidecar: dict[str, Any] | None, running: dict[str, str | None]) -> None:
+    """One-line BackendError when the engine was built for another TensorRT, GPU or plugin library."""
+    found = engine_mismatches(sidecar, running)
+    if found:
+        raise BackendError(
+            f"{Path(path).name} was built with {'; '.join(found)}; engines are specific to one TensorRT, "
+            "GPU and plugin build: rebuild it here with `mgdn-edge build-engine`"
+        )

@@ -25,11 +25,12 @@ from typing import Any
 import numpy as np
 
 from mgdn_edge.errors import BackendError, InputError
+from mgdn_edge.export.artefacts import sha256_file
 from mgdn_edge.model.config import MGDNConfig
 from mgdn_edge.precision import PRECISIONS
 from mgdn_edge.runtimes.base import check_inputs, check_precision, for_task, model_description
-from mgdn_edge.runtimes.tensorrt_build import import_tensorrt, load_plugin_library
-from mgdn_edge.runtimes.tensorrt_engine_file import read_sidecar, sidecar_path
+from mgdn_edge.runtimes.tensorrt_build import gpu_name, import_tensorrt, load_plugin_library
+from mgdn_edge.runtimes.tensorrt_engine_file import check_engine_matches, read_sidecar, sidecar_path
 from mgdn_edge.runtimes.tensorrt_plan import ShapeProfile
 
 ENGINE_SUFFIXES = (".engine", ".plan")
@@ -131,7 +132,14 @@ class TensorRTRuntime:
             raise BackendError("the tensorrt runtime needs a CUDA GPU, and torch sees none")
         self._trt, self._torch = trt, torch
         self.device = torch.device("cuda", int(device))
-        self.plugin = self._load_plugin(plugin)
+        library = self._plugin_library(plugin)
+        running = {
+            "tensorrt_version": trt.__version__,
+            "device": gpu_name(int(device)),
+            "plugin_sha256": sha256_file(library) if library is not None else None,
+        }
+        check_engine_matches(path, self.sidecar, running)  # before TensorRT sees the bytes
+        self.plugin = None if library is None else load_plugin_library(trt, library)  # once per process
         self._logger = trt.Logger(trt.Logger.WARNING)
         with torch.cuda.device(self.device):
             runtime = trt.Runtime(self._logger)
@@ -157,7 +165,8 @@ class TensorRTRuntime:
                 f"{self.config.task} model takes {list(self.config.io.input_names)} and gives one output"
             )
 
-    def _load_plugin(self, plugin: str | os.PathLike[str] | None) -> Path | None:
+    def _plugin_library(self, plugin: str | os.PathLike[str] | None) -> Path | None:
+        """The plugin library this engine needs: ``plugin``, the one its sidecar names, or the default."""
         from mgdn_edge.plugins.tensorrt_plugin import find_tensorrt_plugin
 
         recorded = (self.sidecar or {}).get("plugin", "unknown")
@@ -167,7 +176,7 @@ class TensorRTRuntime:
             library = Path(recorded)
         else:
             library = find_tensorrt_plugin(plugin)
-        return load_plugin_library(self._trt, library)  # registered once per process, then reused
+        return library
 
     def _torch_dtype(self, name: str):  # type: ignore[no-untyped-def]
         trt, torch = self._trt, self._torch

@@ -16,13 +16,14 @@ import pytest
 
 from mgdn_edge.cli import main
 from mgdn_edge.errors import BackendError, InputError
+from mgdn_edge.export.artefacts import sha256_file
 from mgdn_edge.model.config import MGDNConfig
 from mgdn_edge.runtimes import open_runtime
 from mgdn_edge.runtimes.budgets import budget_for
 from mgdn_edge.runtimes.parity import image_metrics, violations
 
 ov = pytest.importorskip("openvino")
-from mgdn_edge.plugins import openvino_ext  # noqa: E402
+from mgdn_edge.plugins import library_cache, openvino_ext  # noqa: E402
 from mgdn_edge.runtimes.openvino_convert import convert_to_openvino  # noqa: E402
 from mgdn_edge.runtimes.openvino_ir import count_filter_ops, read_ir_description  # noqa: E402
 
@@ -39,6 +40,15 @@ def _fixture(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"fixture not available: {path} (../shared is absent in this checkout)")
     return path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def private_cache(tmp_path_factory) -> Path:
+    """The compiled-model cache of these tests goes to a temp folder, not the shared ~/.cache."""
+    root = tmp_path_factory.mktemp("xdg-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(root))
+        yield root
 
 
 @pytest.fixture(scope="module")
@@ -240,8 +250,11 @@ def test_missing_extension_names_the_file(irs, exports, tmp_path, monkeypatch):
     # Default location, no build tools: the error names the default file, nothing is built.
     monkeypatch.delenv(openvino_ext.ENV_VAR)
     monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(library_cache, "fallback_root", lambda: tmp_path / "fallback")
     monkeypatch.setattr(openvino_ext, "can_build", lambda: False)
-    expected = tmp_path / ".cache" / "mgdn-edge" / "openvino" / "libmgdn_openvino.so"
+    expected = openvino_ext.default_extension_dir() / "libmgdn_openvino.so"
+    assert expected.is_relative_to(tmp_path / ".cache" / "mgdn-edge" / "openvino")
     with pytest.raises(BackendError, match=f"looked for {expected}.*cannot be built here"):
         open_runtime("openvino", irs["mff"])
     # A model without the op needs no library at all.
@@ -349,3 +362,114 @@ def test_full_lytro_size_fp32(runtimes):
     got = runtimes["mff-ir"].run(inputs)
     assert got.shape == (1, 3, 520, 520)
     assert np.abs(got - expected).max() <= TOL
+
+
+# --------------------------------------------------------------------------- start-up and caches
+
+
+@pytest.fixture
+def compile_calls(monkeypatch) -> list[object]:
+    calls: list[object] = []
+    original = ov.Core.compile_model
+
+    def counting(self, model, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(model)
+        return original(self, model, *args, **kwargs)
+
+    monkeypatch.setattr(ov.Core, "compile_model", counting)
+    return calls
+
+
+def test_open_compiles_nothing_and_each_shape_once(exports, extension, compile_calls):
+    rt = open_runtime("openvino", exports["mff"], extension=extension)
+    assert compile_calls == []  # opening validates the file without compiling the dynamic model
+    crops = _mff_crops()
+    for crop in (crops[0], crops[0], crops[1]):
+        assert np.abs(rt.run([crop["A"], crop["B"]]) - crop["out"]).max() <= TOL
+    assert len(compile_calls) == 2  # 64x64 once (reused for the second call), then 96x96
+    assert all(not p.get_partial_shape().is_dynamic for m in compile_calls for p in m.inputs)
+    assert rt.describe()["inference_precision"] == "f32" and len(compile_calls) == 2
+
+
+def test_unspecialised_runtime_compiles_the_dynamic_model_once(exports, extension, compile_calls):
+    rt = open_runtime("openvino", exports["mff"], extension=extension, specialize=False)
+    assert compile_calls == []
+    for crop in _mff_crops():
+        assert np.abs(rt.run([crop["A"], crop["B"]]) - crop["out"]).max() <= TOL
+    assert len(compile_calls) == 1 and compile_calls[0].inputs[0].get_partial_shape().is_dynamic
+
+
+def test_a_bad_model_still_fails_in_one_line(exports, extension, monkeypatch):
+    """Compile failures moved from open to the first run: still a BackendError naming the file."""
+    rt = open_runtime("openvino", exports["mff"], extension=extension)
+
+    def broken(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("Exception from src/plugin.cpp:1:\nno kernel for op X")
+
+    monkeypatch.setattr(ov.Core, "compile_model", broken)
+    with pytest.raises(BackendError, match=r"OpenVINO cannot compile model.onnx: no kernel for op X"):
+        rt.run([np.zeros((1, 3, 32, 32), np.float32)] * 2)
+
+
+def test_model_cache_is_reused_across_runtimes_and_keyed_by_the_extension(
+    exports, extension, tmp_path, monkeypatch
+):
+    from mgdn_edge.runtimes.openvino_runtime import model_cache_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    crop = _mff_crops()[0]
+    first = open_runtime("openvino", exports["mff"], extension=extension)
+    folder = first.model_cache
+    assert folder is not None and folder.is_relative_to(tmp_path / "xdg" / "mgdn-edge")
+    assert folder.name.endswith(sha256_file(extension)[:16])
+    first.run([crop["A"], crop["B"]])
+    blobs = sorted(folder.glob("*.blob"))
+    assert len(blobs) == 1
+    second = open_runtime("openvino", exports["mff"], extension=extension)  # a new ov.Core
+    assert np.abs(second.run([crop["A"], crop["B"]]) - crop["out"]).max() <= TOL
+    assert sorted(folder.glob("*.blob")) == blobs  # OpenVINO found its blob: none added
+    # Another extension build (other bytes) never meets those blobs.
+    other = tmp_path / "libmgdn_openvino.so"
+    other.write_bytes(extension.read_bytes() + b"\0")
+    assert model_cache_dir(other) != folder and model_cache_dir(None) != folder
+    assert "model_cache" in first.describe()
+    uncached = open_runtime("openvino", exports["mff"], extension=extension, cache=False)
+    assert uncached.model_cache is None
+
+
+def test_fuse_with_a_truncated_cached_extension_is_one_line(exports, extension, tmp_path, monkeypatch):
+    """The issue: a truncated ~/.cache library made every OpenVINO command die of SIGBUS (135)."""
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(0)
+    files = [_png(tmp_path / f"in{i}.png", rng.random((24, 24, 3))) for i in range(2)]
+    argv = [sys.executable, "-m", "mgdn_edge.cli", "fuse", "--task", "mff", "--runtime", "openvino"]
+    argv += ["--model", str(exports["mff"])]
+    argv += [*files, "-o", str(tmp_path / "out.png")]
+    home = tmp_path / "home"
+    env = {"HOME": str(home), "TMPDIR": str(tmp_path), "PATH": "/nonexistent"}  # no cmake, no compiler
+    for name in ("XDG_CACHE_HOME", openvino_ext.ENV_VAR, "CXX", *library_cache.FLAG_VARIABLES):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    # The default library of exactly that environment, cached and then truncated.
+    library = openvino_ext.default_extension_dir() / openvino_ext.EXTENSION_LIBRARY
+    library_cache.install_library(extension, library, openvino_ext.extension_key())
+    library.write_bytes(extension.read_bytes()[:100_000])
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"error: OpenVINO extension {library} does not match its manifest's sha256")
+    assert "build-plugins --openvino --clean" in lines[0]
+    # The same bytes named by $MGDN_OPENVINO_EXTENSION (no manifest): the self-check child crashes.
+    truncated = tmp_path / "elsewhere" / openvino_ext.EXTENSION_LIBRARY
+    truncated.parent.mkdir()
+    truncated.write_bytes(library.read_bytes())
+    proc = subprocess.run(
+        argv, capture_output=True, text=True, env=env | {openvino_ext.ENV_VAR: str(truncated)}, timeout=600
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert f"could not load the extension {truncated}" in lines[0]
+    assert "crashed a child process (SIG" in lines[0]

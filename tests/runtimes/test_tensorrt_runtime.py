@@ -20,10 +20,23 @@ import pytest
 from onnx import TensorProto, helper
 
 from mgdn_edge.errors import BackendError, InputError
-from mgdn_edge.export.artefacts import FP16_ONNX, INT8_ONNX, METADATA_CONFIG_KEY, METADATA_PRECISION_KEY
+from mgdn_edge.export.artefacts import (
+    FP16_ONNX,
+    INT8_ONNX,
+    METADATA_CONFIG_KEY,
+    METADATA_PRECISION_KEY,
+    sha256_file,
+)
 from mgdn_edge.model import preset
 from mgdn_edge.runtimes.tensorrt_build import build_engine
-from mgdn_edge.runtimes.tensorrt_engine_file import EngineBuildError, read_sidecar, sidecar_path, write_engine
+from mgdn_edge.runtimes.tensorrt_engine_file import (
+    EngineBuildError,
+    check_engine_matches,
+    engine_mismatches,
+    read_sidecar,
+    sidecar_path,
+    write_engine,
+)
 from mgdn_edge.runtimes.tensorrt_plan import ShapeProfile, make_profile, min_valid_size, plan_build
 from mgdn_edge.runtimes.tensorrt_runtime import TensorRTRuntime, check_profile
 
@@ -225,6 +238,42 @@ def test_runtime_checks_precision_and_task_from_sidecar(tmp_path: Path) -> None:
         TensorRTRuntime(engine, task="hdr")
 
 
+# ------------------------------------------------------------------ engine vs running TensorRT/GPU/plugin
+
+BUILT = {"tensorrt_version": "10.3.0.30", "device": "NVIDIA Orin (sm_87)", "plugin": "/p/libmgdn_trt.so",
+         "plugin_sha256": "a" * 64}  # fmt: skip
+
+
+def test_engine_mismatches_compare_tensorrt_gpu_and_plugin() -> None:
+    same = {k: BUILT[k] for k in ("tensorrt_version", "device", "plugin_sha256")}
+    assert engine_mismatches(BUILT, same) == []
+    assert engine_mismatches(BUILT, same | {"tensorrt_version": "10.7.0.23"}) == [
+        "TensorRT 10.3.0.30 (running: 10.7.0.23)"
+    ]
+    assert engine_mismatches(BUILT, same | {"device": "NVIDIA H200 (sm_90)"}) == [
+        "GPU NVIDIA Orin (sm_87) (running: NVIDIA H200 (sm_90))"
+    ]
+    assert engine_mismatches(BUILT, same | {"plugin_sha256": "b" * 64}) == [
+        f"plugin library sha256 {'a' * 12} (running: {'b' * 12})"
+    ]
+    # Unknown on either side (an older sidecar, no GPU name): not compared, not guessed.
+    assert engine_mismatches({"tensorrt_version": "10.3.0.30"}, same | {"device": None}) == []
+    # Built without the plugin: the plugin's bytes do not matter.
+    assert engine_mismatches(BUILT | {"plugin": None}, same | {"plugin_sha256": "b" * 64}) == []
+    assert engine_mismatches(None, same) == []
+
+
+def test_check_engine_matches_is_one_line(tmp_path: Path) -> None:
+    running = {"tensorrt_version": "10.7.0.23", "device": "NVIDIA Orin (sm_87)", "plugin_sha256": "c" * 64}
+    with pytest.raises(BackendError) as info:
+        check_engine_matches(tmp_path / "m.engine", BUILT, running)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("m.engine was built with TensorRT 10.3.0.30")
+    assert "plugin library sha256" in message and "mgdn-edge build-engine" in message
+    check_engine_matches(tmp_path / "m.engine", BUILT, running | {"tensorrt_version": "10.3.0.30",
+                                                                  "plugin_sha256": "a" * 64})  # fmt: skip
+
+
 # ------------------------------------------------------------------ atomic engine + sidecar
 
 
@@ -305,6 +354,8 @@ def test_engine_matches_pytorch_on_fixtures(gpu_export: tuple[Path, Path], preci
         export, engine, precision=precision, plugin=plugin, min_hw="32x32", max_hw="128x128"
     )
     assert result.plugin_layers == 4
+    side = read_sidecar(engine)
+    assert side["plugin_sha256"] == sha256_file(plugin) and side["device"].endswith(")")
     runtime = open_runtime("tensorrt", engine)
     assert runtime.describe()["precision"] == precision
     for crop in ("crop64", "crop96", "crop61x75"):
@@ -314,6 +365,10 @@ def test_engine_matches_pytorch_on_fixtures(gpu_export: tuple[Path, Path], preci
         assert violations(metrics, budget_for(precision), "mff") == [], (crop, metrics)
     with pytest.raises(InputError, match="outside the engine's profile"):
         runtime.run([np.zeros((1, 3, 256, 256), np.float32)] * 2)
+    # The same engine whose sidecar says another TensorRT built it: refused before deserializing.
+    moved = write_engine(export / "other.engine", engine.read_bytes(), side | {"tensorrt_version": "1.0.0"})
+    with pytest.raises(BackendError, match=r"built with TensorRT 1\.0\.0 \(running: "):
+        open_runtime("tensorrt", moved)
 
 
 # ------------------------------------------------------------------ TensorRT graphs and the parser lint

@@ -1,0 +1,241 @@
+"""Keyed, verified folders for the native libraries mgdn-edge compiles on the user's machine.
+
+A native library is only valid for the exact toolchain, runtime release and sources it was
+built from, and a library loaded into a process is trusted blindly: a truncated file crashes
+the process (SIGBUS) before Python can say anything. So every built library lives in a folder
+named after a *key* (runtime version, a hash of the plugin sources, the compiler and its flags,
+the machine) and carries a manifest beside it (``<library>.manifest.json``: the key, the
+library's sha256 and the verdict of a self-check run in a child process). A library is used
+only when the manifest's key equals the current one and its sha256 matches the file on disk;
+anything else is rebuilt (or refused in one line where building is impossible).
+
+Libraries are compiled in a throw-away build tree and copied into place with the one atomic
+writer, library first and manifest last, so a reader never sees a half-written library, and a
+process that has the previous library mapped keeps its (old, intact) inode.
+
+The cache root is ``$XDG_CACHE_HOME/mgdn-edge`` (``~/.cache/mgdn-edge`` when unset). Where it is
+not writable (a read-only HOME), builds go to a private folder under the system temp dir
+(``mgdn-edge-<uid>``), which lookups also search.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import platform
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from mgdn_edge.atomic import TMP_MARK, atomic_files, write_json
+from mgdn_edge.errors import BackendError
+from mgdn_edge.export.artefacts import sha256_file
+
+MANIFEST_SUFFIX = ".manifest.json"
+MANIFEST_FORMAT = "mgdn-edge native library"
+LOCK_FILE = ".build.lock"
+CACHE_ENV = "XDG_CACHE_HOME"
+FLAG_VARIABLES = ("CXXFLAGS", "CPPFLAGS", "LDFLAGS", "CUDAFLAGS")  # what CMake folds into its flags
+
+
+def cache_root() -> Path:
+    """``$XDG_CACHE_HOME/mgdn-edge`` if set to an absolute path (the XDG rule), else ~/.cache/mgdn-edge."""
+    xdg = os.environ.get(CACHE_ENV, "")
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "mgdn-edge"
+
+
+def fallback_root() -> Path:
+    """The private per-user folder under the system temp dir used when the cache root is read-only."""
+    return Path(tempfile.gettempdir()) / f"mgdn-edge-{os.getuid()}"
+
+
+def source_digest(*folders: Path) -> str:
+    """sha256 over the relative paths and bytes of every source file under ``folders``.
+
+    Build trees, caches and hidden files are skipped so that an in-source build does not change
+    the key; a change of any source or header does.
+    """
+    digest = hashlib.sha256()
+    for folder in folders:
+        files = sorted(
+            p
+            for p in folder.rglob("*")
+            if p.is_file()
+            and not any(part.startswith((".", "__pycache__", "build", "CMakeFiles")) for part in p.parts[-3:])
+        )
+        for path in files:
+            digest.update(f"{folder.name}/{path.relative_to(folder).as_posix()}\0".encode())
+            digest.update(path.read_bytes())
+            digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def compiler_identity(
+    env_var: str = "CXX", candidates: Iterable[str] = ("c++", "g++", "clang++")
+) -> dict[str, str]:
+    """What CMake will compile with: the resolved compiler, its version line, the flag variables."""
+    chosen = os.environ.get(env_var) or next((c for c in candidates if shutil.which(c)), "")
+    resolved = shutil.which(chosen) if chosen else None
+    version = ""
+    if resolved:
+        try:
+            proc = subprocess.run([resolved, "--version"], capture_output=True, text=True, timeout=30)
+            version = (proc.stdout.strip().splitlines() or [""])[0]
+        except (OSError, subprocess.SubprocessError):
+            version = "unknown"
+    return {
+        "compiler": str(Path(resolved).resolve()) if resolved else chosen,
+        "version": version,
+        "flags": " ".join(os.environ.get(v, "") for v in FLAG_VARIABLES).strip(),
+        "machine": platform.machine(),
+    }
+
+
+def key_digest(key: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+
+
+def safe_name(text: str) -> str:
+    """``text`` reduced to characters safe in a folder name (a version string like 2025.3.0-1-abc)."""
+    return "".join(c if c.isalnum() or c in ".-_" else "_" for c in text)[:40] or "unknown"
+
+
+def manifest_path(library: Path) -> Path:
+    return library.with_name(library.name + MANIFEST_SUFFIX)
+
+
+def read_manifest(library: Path) -> dict[str, Any] | None:
+    """The manifest beside ``library``, or None when absent or unreadable (treated as unverified)."""
+    try:
+        data = json.loads(manifest_path(library).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("format") == MANIFEST_FORMAT else None
+
+
+def update_manifest(library: Path, **fields: Any) -> bool:
+    """Merge ``fields`` into the manifest (atomically); False when the folder is not writable."""
+    data = read_manifest(library) or {"format": MANIFEST_FORMAT}
+    data.update(fields)
+    try:
+        write_json(manifest_path(library), data)
+    except OSError:
+        return False
+    return True
+
+
+def problem_with(library: Path, key: dict[str, Any] | None) -> str | None:
+    """Why ``library`` must not be loaded (missing, unverified, another key, changed bytes), or None.
+
+    ``key=None`` checks the bytes only (a library found by an explicit path, whose key we cannot
+    know): a manifest beside it must still match the file.
+    """
+    if not library.is_file():
+        return "is missing"
+    manifest = read_manifest(library)
+    if manifest is None:
+        return "has no manifest (not built by this version of mgdn-edge)" if key is not None else None
+    if key is not None and manifest.get("key") != key:
+        return "was built for another toolchain or source version"
+    if manifest.get("sha256") != sha256_file(library):
+        size = library.stat().st_size
+        return f"does not match its manifest's sha256 (truncated or changed: {size} bytes)"
+    return None
+
+
+def install_library(built: Path, library: Path, key: dict[str, Any] | None, **fields: Any) -> Path:
+    """Copy ``built`` to ``library`` and write its manifest, both atomically (manifest last)."""
+    with atomic_files(library, manifest_path(library)) as (tmp_lib, tmp_manifest):
+        shutil.copyfile(built, tmp_lib)
+        os.chmod(tmp_lib, 0o755)
+        manifest = {"format": MANIFEST_FORMAT, "key": key, "sha256": sha256_file(tmp_lib), **fields}
+        tmp_manifest.write_text(json.dumps(manifest, indent=2) + "\n")
+    return library
+
+
+def usable_dir(folder: Path) -> bool:
+    """Create ``folder`` if needed and prove it writable (a read-only HOME fails here, not mid-build)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f"{TMP_MARK}probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError:
+        return False
+    return True
+
+
+def _private_fallback(root: Path) -> bool:
+    """Whether ``root`` (under a shared temp dir) is ours alone: owned by us, not writable by others."""
+    try:
+        root.mkdir(mode=0o700, exist_ok=True)
+        info = root.stat()
+    except OSError:
+        return False
+    return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def candidate_dirs(relative: Path) -> list[Path]:
+    """Where a cached library may live: the cache root first, then the temp fallback."""
+    return [cache_root() / relative, fallback_root() / relative]
+
+
+def writable_dir(relative: Path, elsewhere: str) -> Path:
+    """The first of :func:`candidate_dirs` that can be written, or a one-line BackendError.
+
+    The fallback under the temp dir is announced once on stderr, since it does not survive a
+    reboot and the user may prefer to point the cache somewhere else.
+    """
+    primary = cache_root() / relative
+    if usable_dir(primary):
+        return primary
+    if _private_fallback(fallback_root()) and usable_dir(fallback_root() / relative):
+        print(
+            f"mgdn-edge: the cache folder {cache_root()} is not writable; building into "
+            f"{fallback_root() / relative} instead (set ${CACHE_ENV} to keep builds elsewhere)",
+            file=sys.stderr,
+        )
+        return fallback_root() / relative
+    raise BackendError(
+        f"cannot write the build cache {primary} (nor {fallback_root()}): set ${CACHE_ENV} to a writable "
+        f"folder, or {elsewhere}"
+    )
+
+
+@contextlib.contextmanager
+def build_lock(folder: Path, hint: str) -> Iterator[None]:
+    """Serialise builds into one folder across processes (released when the lock file closes).
+
+    A folder that cannot be created or written is a one-line BackendError (``hint`` says what
+    to do instead), raised before anything is built.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = open(folder / LOCK_FILE, "w")  # noqa: SIM115 - held open for the with-block below
+    except OSError as exc:
+        raise BackendError(f"cannot write the build folder {folder} ({exc.strerror or exc}); {hint}") from exc
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def clean_folder(folder: Path, names: Iterable[str]) -> None:
+    """Remove our files from ``folder`` (a user's --build-dir keeps everything else)."""
+    for name in names:
+        path = folder / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    if folder.is_dir():
+        for leftover in folder.glob(f"{TMP_MARK}*"):
+            leftover.unlink(missing_ok=True)
