@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import inspect
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-from mgdn_edge.plugins.cmake import clean_build_dir, default_build_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "build-plugins",
         help="build the OpenVINO extension and/or the TensorRT plugin for DynamicFilter",
-        description="With neither flag, builds the OpenVINO extension. Libraries go to ~/.cache/mgdn-edge/ "
-        "unless --build-dir is given; the runtimes look there (or where MGDN_OPENVINO_EXTENSION / "
-        "--plugin point).",
+        description="With neither flag, builds the OpenVINO extension. Libraries go to "
+        "$XDG_CACHE_HOME/mgdn-edge (default ~/.cache/mgdn-edge), one folder per runtime version and "
+        "source hash, unless --build-dir is given; the runtimes look there (or where "
+        "MGDN_OPENVINO_EXTENSION / --plugin point). An up-to-date library is not rebuilt.",
     )
     p.add_argument(
         "--openvino", action="store_true", help="build libmgdn_openvino.so (needs the openvino wheel)"
@@ -32,37 +28,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--force", action="store_true", help="rebuild even if a built library is up to date")
     p.add_argument(
-        "--clean", action="store_true", help="delete the build folder first (a CMake build folder only)"
+        "--clean", action="store_true", help="delete the library and its build files first, then build"
     )
     p.set_defaults(handler=run)
 
 
-def _build(builder: Callable[..., Path], default_dir: Path, args: argparse.Namespace, **kwargs: Any) -> Path:
-    """Call ``builder`` with ``force``/``clean`` where it takes them; otherwise clean here (``--force``
-    is clean + build then, since a fresh build folder cannot be reused)."""
-    accepted = inspect.signature(builder).parameters
-    flags = {"force": args.force, "clean": args.clean}
-    if all(name in accepted for name in flags):
-        return builder(args.build_dir, **flags, **kwargs)
-    if args.force or args.clean:
-        clean_build_dir(args.build_dir or default_dir)
-    return builder(args.build_dir, **kwargs)
-
-
 def run(args: argparse.Namespace) -> int:
     if not args.tensorrt or args.openvino:
-        from mgdn_edge.plugins.openvino_ext import build_openvino_extension, default_extension_dir
+        from mgdn_edge.plugins.openvino_ext import build_openvino_extension
 
-        print(f"built {_build(build_openvino_extension, default_extension_dir(), args)}")
+        print(f"built {build_openvino_extension(args.build_dir, force=args.force, clean=args.clean)}")
     if args.tensorrt:
         from mgdn_edge.plugins.tensorrt_plugin import build_tensorrt_plugin
 
-        path = _build(
-            build_tensorrt_plugin,
-            default_build_dir("tensorrt"),
-            args,
+        path = build_tensorrt_plugin(
+            args.build_dir,
             tensorrt_include=args.tensorrt_include,
             cuda_archs=args.cuda_archs,
+            force=args.force,
+            clean=args.clean,
         )
         print(f"built {path}")
     return 0

@@ -39,9 +39,9 @@ activation buffers (tiled inference uses one tile shape). A compile failure is r
 first ``run`` (or ``describe``) as a one-line BackendError.
 Why: with every dimension static the CPU plugin fuses bias adds into convolutions, picks jit
 kernels for splits and plans memory once; on the authors' MFF model at 520x520 that is ~12 %
-faster. ``specialize=False`` runs every shape on the dynamic model (compiled at the first run),
-as do INT8 IRs (see ``__init__``). A static batch dimension is relaxed once. ``run`` is not
-thread-safe.
+faster. ``specialize=False`` runs every shape on the dynamic model (compiled at the first run).
+INT8 IRs compile without the CPU plugin's snippets (see ``_compile_config``). A static batch
+dimension is relaxed once. ``run`` is not thread-safe.
 
 Compiled-model cache (``cache=True``): OpenVINO's ``CACHE_DIR`` keeps compiled blobs between
 processes, so a second process skips compilation. OpenVINO's own key covers the model graph
@@ -199,15 +199,11 @@ class OpenVinoRuntime:
         # Nothing is compiled here: the file is read and checked above, and ``run`` compiles once
         # per input shape (compiling the dynamic model as well would double the start-up cost).
         dynamic = any(port.get_partial_shape().is_dynamic for port in model.inputs)
-        # INT8 IRs stay dynamic: compiling a shape-specialised NNCF model crashed natively (SIGILL /
-        # SIGSEGV inside OpenVINO) in a process that had run NNCF quantization before; the same
-        # IR specialised in a fresh process ran fine. Cause not found yet, so no specialising there
-        # (and no blob cache, which nothing has exercised on those models).
-        self._specialize = specialize and dynamic and self.precision != "int8"
+        self._specialize = specialize and dynamic
         self._model = model
         self._dynamic: tuple[Any, Any] | None = None  # (compiled, request) of the model as read
         self._specialized: tuple[tuple[tuple[int, ...], ...], Any, Any] | None = None
-        self.model_cache = model_cache_dir(self.extension) if cache and self.precision != "int8" else None
+        self.model_cache = model_cache_dir(self.extension) if cache else None
         if self.model_cache is not None:
             self.core.set_property({"CACHE_DIR": str(self.model_cache)})
 
@@ -277,6 +273,13 @@ class OpenVinoRuntime:
             config[hints.performance_mode] = getattr(hints.PerformanceMode, self.hint)
         if self.threads is not None:
             config[props.inference_num_threads] = self.threads
+        if self.precision == "int8":
+            # The CPU plugin's snippets (code-generated subgraph kernels) corrupt the heap on this
+            # network's NNCF INT8 graphs once every shape is static: "double free", SIGSEGV or a
+            # bogus vector::reserve in a later Convolution. The extension is not involved (the
+            # portable graph, quantized without it, crashes alike) and only static shapes above a
+            # few windows trigger it; with snippets disabled the same graphs compile and run.
+            config["SNIPPETS_MODE"] = "DISABLE"
         return config
 
     # -- running -------------------------------------------------------------------------------

@@ -124,8 +124,9 @@ def test_onnx_int8_is_legal_keeps_filter_float_and_matches_fp32(
     assert Image.open(fused).size == (48, 48)
 
 
-# Runs in a child process, as the pipeline runs NNCF: inside the long-lived pytest process, after
-# many other OpenVINO/ONNX Runtime sessions, this test crashed natively (segfault) on CI.
+# Runs in a child process, as the pipeline runs NNCF. It is also the sequence that crashed natively
+# before INT8 IRs compiled without the CPU plugin's snippets: NNCF quantization, then the IR
+# compiled shape-specialised and run, in one process.
 _OPENVINO_INT8_CHILD = """
 import json, sys
 from pathlib import Path
@@ -149,6 +150,7 @@ print(json.dumps({
     "filters": len(filters), "filter_feeds": sorted(feeds),
     "fake_quantize": sum(op.get_type_name() == "FakeQuantize" for op in ops),
     "float_layers": result.float_layers, "precision": rt.describe()["precision"],
+    "shapes": rt.describe()["shapes"],
     "passed": report["passed"], "psnr": min(c["outputs"]["output"]["psnr"] for c in report["cases"]),
 }))
 """
@@ -165,6 +167,7 @@ def test_openvino_int8_keeps_filter_and_matches_fp32(export_dir: Path, pairs: Pa
     assert got["fake_quantize"] > 10
     assert sum(v.startswith("mgdn.DynamicFilter") for v in got["float_layers"].values()) == N_FILTERS
     assert got["precision"] == "int8" and got["passed"]
+    assert got["shapes"] == "compiled per input shape"  # INT8 IRs are specialised like the others
     assert got["psnr"] >= PSNR_FLOOR
 
 
