@@ -59,6 +59,10 @@ class KalantariSource(DataSource):
     def item_path(self, item: str) -> str:
         return str(self._scenes[item][0])
 
+    def input_paths(self) -> dict[str, list[Path]]:
+        """Item -> its scene folder (what ``fuse`` takes for one HDR scene)."""
+        return {item: [folder] for item, (folder, _) in self._scenes.items()}
+
     def _load(self, item: str) -> Frame:
         folder, gt_path = self._scenes[item]
         prepared = prepare_inputs("hdr", [folder])

@@ -99,6 +99,10 @@ class PairSource(DataSource):
     def item_path(self, item: str) -> str:
         return ", ".join(str(p) for p in self._pairs[item][:2])
 
+    def input_paths(self) -> dict[str, list[Path]]:
+        """Item -> its input files, in the order ``fuse`` takes them."""
+        return {item: paths[:2] for item, paths in self._pairs.items()}
+
     def _load(self, item: str) -> Frame:
         paths = self._pairs[item]
         prepared = prepare_inputs(self.task, paths[:2])

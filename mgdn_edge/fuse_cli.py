@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from mgdn_edge.cli_args import add_precision, add_runtime, add_task
 
 TASK_HELP = (
-    "mff/mef: A B | hdr: UNDER REF OVER (+ --exposures) or one Kalantari scene folder | gdsr: RGB DEPTH"
+    "mff/mef: A B | hdr: UNDER REF OVER (+ --exposures) or one Kalantari scene folder | gdsr: RGB DEPTH; "
+    "or one folder of items (A/ + B/, rgb/ + depth/, or HDR scene folders) with --out FOLDER"
 )
 
 
@@ -43,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "-o and --output are accepted spellings",
     )
     p.add_argument("--raw", help="also save the network's float32 HxWxC output as .npy (for parity checks)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar (folder input)")
     tiling = p.add_argument_group("tiling (large images)")
     tiling.add_argument(
         "--tile", metavar="HxW", help="run in tiles of this size (N or HxW pixels) instead of whole"
@@ -63,40 +67,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from mgdn_edge.atomic import refuse_overwriting_inputs
-    from mgdn_edge.errors import InputError
-    from mgdn_edge.imageio import from_nchw
-    from mgdn_edge.runtimes import open_runtime
+def _runner(args: argparse.Namespace, runtime: Any) -> Callable[[Any], Any]:
+    """prepared inputs -> NCHW output: whole, or in tiles when asked or over --max-memory."""
     from mgdn_edge.size import Size
-    from mgdn_edge.tasks import plan_outputs, postprocess, prepare_inputs, write_fused
     from mgdn_edge.tiling import plan_tiles, run_tiled
 
-    if not (args.out or args.raw):
-        raise InputError("nothing to write: give -o OUT (--out, the image) and/or --raw OUT.npy")
-    if args.max_memory < 0:
-        raise InputError(f"--max-memory must be >= 0 MB (0 never tiles), got {args.max_memory:g}")
     tile = Size.parse(args.tile, "tile size", square=True) if args.tile else None
-    # Every output is checked before the network runs; inputs (the images, the model) are never
-    # overwritten, and all outputs appear together at the end or none does.
-    sources = [Path(p) for p in args.inputs] + [Path(args.model)]
-    outputs = plan_outputs(args.task, args.out, args.raw, sources)
-    prepared = prepare_inputs(args.task, args.inputs, args.exposures)
-    refuse_overwriting_inputs([("--out", p) for p in outputs.paths], prepared.sources)  # scene files
-    runtime = open_runtime(args.runtime, args.model, task=args.task, precision=args.precision)
-    h, w = prepared.inputs[0].shape[2:]
-    plan = plan_tiles(
-        h,
-        w,
-        runtime.config,
-        tile=tile,
-        overlap=args.overlap,
-        max_memory_mb=args.max_memory,
-        static_size=getattr(runtime, "static_size", None),
-    )
-    if plan.grid is None:
-        output = runtime.run(prepared.inputs)
-    else:
+
+    def run(prepared: Any) -> Any:
+        h, w = prepared.inputs[0].shape[2:]
+        plan = plan_tiles(
+            h,
+            w,
+            runtime.config,
+            tile=tile,
+            overlap=args.overlap,
+            max_memory_mb=args.max_memory,
+            static_size=getattr(runtime, "static_size", None),
+        )
+        if plan.grid is None:
+            return runtime.run(prepared.inputs)
         g = plan.grid
         rows, cols = g.shape
         print(
@@ -105,8 +95,43 @@ def run(args: argparse.Namespace) -> int:
             "slightly from a whole-image run",
             file=sys.stderr,
         )
-        output = run_tiled(runtime.run, prepared.inputs, g, progress=sys.stderr.isatty())
-    output = from_nchw(output)
+        return run_tiled(runtime.run, prepared.inputs, g, progress=sys.stderr.isatty())
+
+    return run
+
+
+def run(args: argparse.Namespace) -> int:
+    from mgdn_edge.atomic import refuse_overwriting_inputs
+    from mgdn_edge.errors import InputError
+    from mgdn_edge.fuse_batch import fuse_folder, is_batch_folder
+    from mgdn_edge.imageio import from_nchw
+    from mgdn_edge.runtimes import open_runtime
+    from mgdn_edge.tasks import plan_outputs, postprocess, prepare_inputs, write_fused
+
+    if not (args.out or args.raw):
+        raise InputError("nothing to write: give -o OUT (--out, the image) and/or --raw OUT.npy")
+    if args.max_memory < 0:
+        raise InputError(f"--max-memory must be >= 0 MB (0 never tiles), got {args.max_memory:g}")
+    if is_batch_folder(args.task, args.inputs):
+        if args.raw or args.exposures or not args.out:
+            raise InputError(
+                "a folder input takes --out FOLDER only (one output per item; HDR exposures come from "
+                "each scene's exposure.txt)"
+            )
+        runtime = open_runtime(args.runtime, args.model, task=args.task, precision=args.precision)
+        summary = fuse_folder(
+            args.task, Path(args.inputs[0]), Path(args.out), _runner(args, runtime), progress=not args.quiet
+        )
+        print("\n".join(summary.lines()))
+        return 2 if summary.failed else 0
+    # Every output is checked before the network runs; inputs (the images, the model) are never
+    # overwritten, and all outputs appear together at the end or none does.
+    sources = [Path(p) for p in args.inputs] + [Path(args.model)]
+    outputs = plan_outputs(args.task, args.out, args.raw, sources)
+    prepared = prepare_inputs(args.task, args.inputs, args.exposures)
+    refuse_overwriting_inputs([("--out", p) for p in outputs.paths], prepared.sources)  # scene files
+    runtime = open_runtime(args.runtime, args.model, task=args.task, precision=args.precision)
+    output = from_nchw(_runner(args, runtime)(prepared))
     image = postprocess(prepared, output) if args.out else None
     written = write_fused(outputs, output, image, prepared.depth_range)
     shown = " + ".join(str(p) for p in written)

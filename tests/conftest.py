@@ -53,6 +53,19 @@ def manifest() -> dict:
 
 
 @pytest.fixture
+def tiny_mff(tmp_path: Path) -> Path:
+    """A random-weight one-stage MFF checkpoint: fast enough for CLI tests on any input size."""
+    import torch
+
+    from mgdn_edge.model import MGDN, preset
+
+    torch.manual_seed(0)
+    path = tmp_path / "tiny_mff.pth"
+    torch.save(MGDN(preset("mff", embed_dim=12, depths=[1], swin_heads=[2])).state_dict(), path)
+    return path
+
+
+@pytest.fixture
 def cli_error(capsys: pytest.CaptureFixture[str]):
     """Run ``mgdn-edge ARGV``; assert it failed with status 2 and one ``error:`` line; return that line."""
     from mgdn_edge.cli import main

@@ -28,13 +28,6 @@ def pair(tmp_path) -> tuple[Path, Path]:
     )
 
 
-@pytest.fixture
-def tiny_mff(tmp_path) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path / "tiny_mff.pth"
-    torch.save(MGDN(preset("mff", embed_dim=12, depths=[1], swin_heads=[2])).state_dict(), path)
-    return path
-
 
 def test_fuse_reproduces_authors_output(mff_checkpoint, mff_crop, tmp_path):
     a = _png(tmp_path / "A.png", mff_crop["A"][0].transpose(1, 2, 0))
