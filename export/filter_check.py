@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from mgdn_edge.errors import BackendError, InputError
+from mgdn_edge.errors import BackendError, InputError, one_line
 from mgdn_edge.export.artefacts import KERNEL_SIZE_ATTR, OP_TYPE, is_filter_node
 
 Dim = int | None  # None: not known until run time
@@ -190,3 +191,14 @@ def check_fed_arrays(fed: Sequence[FedFilter], feeds: Mapping[str, Any], source:
     for f in fed:
         where = f"{OP_TYPE} node {f.node!r} in {source}"
         check_filter_arrays(feeds.get(f.feat), feeds.get(f.kernels), f.kernel_size, where)
+
+
+def check_onnx_file_filters(path: Path) -> list[FedFilter]:
+    """:func:`check_onnx_filters` on an ONNX file: what every runtime that reads one calls first."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf decode errors
+        raise BackendError(f"{path} is not a readable ONNX file: {one_line(exc)}") from exc
+    return check_onnx_filters(model, path.name)

@@ -19,7 +19,7 @@ import numpy as np
 
 from mgdn_edge.errors import BackendError, one_line
 from mgdn_edge.export.artefacts import FP16_ONNX
-from mgdn_edge.export.filter_check import FedFilter, check_fed_arrays, check_onnx_filters
+from mgdn_edge.export.filter_check import check_fed_arrays, check_onnx_file_filters
 from mgdn_edge.precision import PRECISIONS
 from mgdn_edge.runtimes.base import (
     check_input_count,
@@ -53,17 +53,6 @@ def select_providers(available: Sequence[str], requested: Sequence[str] | str | 
     if not chosen:
         raise BackendError(f"no usable onnxruntime execution provider among {list(available)}")
     return chosen
-
-
-def filter_nodes_checked(path: Path) -> list[FedFilter]:
-    """:func:`check_onnx_filters` on an ONNX file (its graph only: weights stay on disk)."""
-    import onnx
-
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # protobuf decode errors
-        raise BackendError(f"{path} is not a readable ONNX file: {one_line(exc)}") from exc
-    return check_onnx_filters(model, path.name)
 
 
 class OnnxRuntime:
@@ -116,7 +105,7 @@ class OnnxRuntime:
                 provider_args.append(p)
         # ONNX Runtime runs the function body and never reads kernel_size: the shared check gives
         # this runtime the same verdict on a bad DynamicFilter node as OpenVINO and TensorRT.
-        self._fed = filter_nodes_checked(self.model_path)
+        self._fed = check_onnx_file_filters(self.model_path)
         try:
             self.session = ort.InferenceSession(str(self.model_path), options, providers=provider_args)
         except Exception as exc:  # onnxruntime raises its own exception types from C++

@@ -23,7 +23,15 @@ from typing import Any
 
 from mgdn_edge.atomic import atomic_files
 from mgdn_edge.errors import BackendError
-from mgdn_edge.export.artefacts import IR_RT_CONFIG, IR_RT_PRECISION, IR_RT_SECTION, IR_RT_STATIC, OP_TYPE
+from mgdn_edge.export.artefacts import (
+    IR_RT_CONFIG,
+    IR_RT_PRECISION,
+    IR_RT_SECTION,
+    IR_RT_STATIC,
+    ONNX_SUFFIX,
+    OP_TYPE,
+)
+from mgdn_edge.export.filter_check import check_onnx_file_filters
 from mgdn_edge.model.config import MGDNConfig
 from mgdn_edge.precision import FILE_PRECISIONS, PRECISIONS
 from mgdn_edge.size import Size
@@ -178,6 +186,9 @@ def read_model(
     """
     from mgdn_edge.plugins.openvino_ext import ensure_openvino_extension, load_openvino_extension
 
+    path = Path(path)
+    if path.suffix.lower() == ONNX_SUFFIX:  # the verdict every runtime gives this file's custom nodes
+        check_onnx_file_filters(path)
     loaded: Path | None = None
     if extension is not None:
         loaded = load_openvino_extension(core, ensure_openvino_extension(extension))

@@ -59,6 +59,7 @@ def bad_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
     node = next(n for n in model.graph.node if is_filter_node(n))
     next(a for a in node.attribute if a.name == KERNEL_SIZE_ATTR).i = 5
     onnx.save(model, str(path))
+    (out / "manifest.json").unlink()  # a hand-edited file: the manifest check would refuse it first
     return path
 
 
@@ -70,6 +71,17 @@ def test_onnxruntime_refuses_before_the_session(bad_export: Path) -> None:
         BackendError, match=r"DynamicFilter node '.+' in model.onnx: kernel_size 5 but its function body"
     ):
         open_runtime("onnxruntime", bad_export)
+
+
+def test_openvino_refuses_it_with_the_same_verdict(bad_export: Path) -> None:
+    """OpenVINO's op would use the attribute and ignore the body: one file, one verdict, refused."""
+    pytest.importorskip("openvino")
+    from mgdn_edge.runtimes import open_runtime
+
+    with pytest.raises(
+        BackendError, match=r"DynamicFilter node '.+' in model.onnx: kernel_size 5 but its function body"
+    ):
+        open_runtime("openvino", bad_export)
 
 
 def test_tensorrt_lint_names_the_node(bad_export: Path) -> None:
