@@ -334,6 +334,33 @@ struct Case {
 const Case kEnqueueCases[] = {{1, 3, 17, 45, 7}, {2, 5, 9, 33, 3}, {1, 4, 3, 2, 5}, {2, 2, 11, 13, 9}, {1, 3, 4, 4, 1}};
 
 // Runs a (runtime) plugin's enqueue on host buffers. `Enqueue` is the plugin's enqueue.
+// The kernel_size fields every creator must accept or refuse as the ONNX parser hands the node's
+// attribute over (INT32, and INT64 from TensorRT 10); ``create(fields)`` says whether a plugin came back.
+template <typename Create>
+void check_kernel_size_fields(Create&& create) {
+#if NV_TENSORRT_MAJOR >= 10
+    check(create(int64_field(7)->get()), "createPlugin(kernel_size=7 as INT64)");
+    {
+        ErrorWatch e;
+        check(!create(int64_field((int64_t{1} << 32) + 7)->get()) && e.said("odd positive"),
+              "INT64 kernel_size beyond int32 refused", e.last());
+    }
+#endif
+    for (int32_t bad : {4, 0, -3}) {
+        ErrorWatch e;
+        check(!create(int32_field(bad)->get()) && e.said("odd positive"),
+              "kernel_size=" + std::to_string(bad) + " refused with a reason", e.last());
+    }
+    ErrorWatch e;
+    Fields none;
+    check(!create(none.get()) && e.said("missing"), "missing kernel_size refused", e.last());
+    check(!create(int32_field(7, 2)->get()) && e.said("one value"), "kernel_size with 2 values refused", e.last());
+    Fields wrong;
+    wrong.f32 = 7.0f;
+    wrong.list.emplace_back("kernel_size", &wrong.f32, nvinfer1::PluginFieldType::kFLOAT32, 1);
+    check(!create(wrong.get()) && e.said("INT32"), "FLOAT32 kernel_size refused", e.last());
+}
+
 template <typename Enqueue>
 void check_enqueue(char const* flavour, Enqueue&& enqueue_for_k) {
     for (Case const& cs : kEnqueueCases) {
@@ -479,30 +506,7 @@ void run(char const* name, char const* version, char const* ns, IoRequest const&
     PluginPtr plugin = create(creator, int32_field(7)->get());
     check(plugin != nullptr, "createPlugin(kernel_size=7 as INT32)");
     if (plugin == nullptr) return;
-#if NV_TENSORRT_MAJOR >= 10
-    check(create(creator, int64_field(7)->get()) != nullptr, "createPlugin(kernel_size=7 as INT64)");
-    {
-        ErrorWatch e;
-        check(create(creator, int64_field((int64_t{1} << 32) + 7)->get()) == nullptr && e.said("odd positive"),
-              "INT64 kernel_size beyond int32 refused", e.last());
-    }
-#endif
-    for (int32_t bad : {4, 0, -3}) {
-        ErrorWatch e;
-        check(create(creator, int32_field(bad)->get()) == nullptr && e.said("odd positive"),
-              "kernel_size=" + std::to_string(bad) + " refused with a reason", e.last());
-    }
-    {
-        ErrorWatch e;
-        Fields none;
-        check(create(creator, none.get()) == nullptr && e.said("missing"), "missing kernel_size refused", e.last());
-        check(create(creator, int32_field(7, 2)->get()) == nullptr && e.said("one value"),
-              "kernel_size with 2 values refused", e.last());
-        Fields wrong;
-        wrong.f32 = 7.0f;
-        wrong.list.emplace_back("kernel_size", &wrong.f32, nvinfer1::PluginFieldType::kFLOAT32, 1);
-        check(create(creator, wrong.get()) == nullptr && e.said("INT32"), "FLOAT32 kernel_size refused", e.last());
-    }
+    check_kernel_size_fields([&](nvinfer1::PluginFieldCollection const* fc) { return create(creator, fc) != nullptr; });
 
     check(std::strcmp(plugin->getPluginType(), name) == 0 && std::strcmp(plugin->getPluginVersion(), version) == 0 &&
               std::strcmp(plugin->getPluginNamespace(), ns) == 0,
@@ -737,28 +741,7 @@ void run(char const* name, char const* version, char const* ns, IoRequest const&
     PluginPtr plugin = create(creator, int32_field(7)->get());
     check(plugin != nullptr, "createPlugin(kernel_size=7 as INT32, kBUILD)");
     if (plugin == nullptr) return;
-    check(create(creator, int64_field(7)->get()) != nullptr, "createPlugin(kernel_size=7 as INT64)");
-    {
-        ErrorWatch e;
-        check(create(creator, int64_field((int64_t{1} << 32) + 7)->get()) == nullptr && e.said("odd positive"),
-              "INT64 kernel_size beyond int32 refused", e.last());
-    }
-    for (int32_t bad : {4, 0, -3}) {
-        ErrorWatch e;
-        check(create(creator, int32_field(bad)->get()) == nullptr && e.said("odd positive"),
-              "kernel_size=" + std::to_string(bad) + " refused with a reason", e.last());
-    }
-    {
-        ErrorWatch e;
-        Fields none;
-        check(create(creator, none.get()) == nullptr && e.said("missing"), "missing kernel_size refused", e.last());
-        check(create(creator, int32_field(7, 2)->get()) == nullptr && e.said("one value"),
-              "kernel_size with 2 values refused", e.last());
-        Fields wrong;
-        wrong.f32 = 7.0f;
-        wrong.list.emplace_back("kernel_size", &wrong.f32, nvinfer1::PluginFieldType::kFLOAT32, 1);
-        check(create(creator, wrong.get()) == nullptr && e.said("INT32"), "FLOAT32 kernel_size refused", e.last());
-    }
+    check_kernel_size_fields([&](nvinfer1::PluginFieldCollection const* fc) { return create(creator, fc) != nullptr; });
 
     auto* core = capability<IPluginV3OneCore>(plugin.get(), nvinfer1::PluginCapabilityType::kCORE, "PLUGIN_V3ONE_CORE");
     auto* build =
