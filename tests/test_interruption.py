@@ -15,7 +15,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -144,15 +143,20 @@ def test_interrupted_pipeline_leaves_only_whole_artefacts(world, tmp_path):
 
 
 def test_two_exports_into_one_folder_one_wins_the_other_is_refused(world, tmp_path):
+    """A writer that holds the folder (this test, as an export mid-write does) makes a second
+    ``export`` fail at once by name; once it is done, the same command succeeds. Holding the lock
+    here, not racing a real first export against a second interpreter's start-up, makes the
+    overlap certain on a slow machine."""
+    from mgdn_edge.atomic import destination_lock
+
     out = tmp_path / "export"
     argv = ["export", "--model", str(world["new"]), "--out", str(out), "--no-verify", "--no-fp16"]
-    first = subprocess.Popen([*CLI, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not lock_path(out).exists() and first.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    second = subprocess.run([*CLI, *argv], capture_output=True, text=True, timeout=120)
-    _, first_err = first.communicate(timeout=180)
-    assert first.returncode == 0, first_err
+    with destination_lock(out):
+        assert lock_path(out).exists()
+        second = subprocess.run([*CLI, *argv], capture_output=True, text=True, timeout=120)
     assert second.returncode == 2 and second.stderr == f"error: another mgdn-edge process is writing {out}\n"
+    assert not out.exists()  # the refused writer wrote nothing
+    first = subprocess.run([*CLI, *argv], capture_output=True, text=True, timeout=180)
+    assert first.returncode == 0, first.stderr
     assert export_state(out) == "new"
     assert_no_leftovers(tmp_path, 0)

@@ -142,7 +142,7 @@ def run_pipeline(options: PipelineOptions) -> PipelineResults:
             "threads": opts.threads,
             "seed": opts.seed,
         },
-        export=read_record(state.export_dir / EXPORT_RECORD),
+        export=read_record(state.out / EXPORT_RECORD),
         reference=REFERENCE_VARIANT,
     )
     results.wall_s = round(time.perf_counter() - started, 1)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mgdn_edge.atomic import atomic_directory, atomic_files, write_json
+from mgdn_edge.atomic import atomic_files, write_json
 from mgdn_edge.export.artefacts import sha256_file
 from mgdn_edge.pipeline.cache import (
     artefact_records,
@@ -39,7 +39,7 @@ def export_step(state: RunState) -> None:
     key = cache_key(
         {"checkpoint": state.checkpoint_sha, "versions": tool_versions("torch", "onnx", "onnxsim")}
     )
-    record = read_record(out / EXPORT_RECORD)
+    record = read_record(state.out / EXPORT_RECORD)  # beside the export: the folder holds the export only
     reuse = (
         not opts.force
         and record is not None
@@ -48,8 +48,8 @@ def export_step(state: RunState) -> None:
         and (record.get("verified") or not opts.verify_export)  # a verified export serves both
     )
     if not reuse:
-        with atomic_directory(out) as tmp:
-            result = export_checkpoint(state.checkpoint, tmp, task=state.task, verify=opts.verify_export)
+        # The exporter builds and verifies its folder beside ``out`` and swaps it in whole.
+        result = export_checkpoint(state.checkpoint, out, task=state.task, verify=opts.verify_export)
         files = sorted(p for p in out.iterdir() if p.is_file())
         record = {
             "key": key,
@@ -58,7 +58,7 @@ def export_step(state: RunState) -> None:
             "verified": opts.verify_export,
             "verification_max_abs": result.manifest.get("verification_max_abs"),
         }
-        write_json(out / EXPORT_RECORD, record)
+        write_json(state.out / EXPORT_RECORD, record)
     assert record is not None
     state.export_dir, state.export_key = out, cache_key(record["artefacts"])
 
