@@ -180,7 +180,7 @@ class BenchJob:
 
     runtime: str
     model: str
-    precision: str = "fp32"
+    precision: str | None = None  # None: the model file's own
     task: str | None = None
     sizes: list[Size] = field(default_factory=lambda: list(DEFAULT_SIZES))
     warmup: int = DEFAULT_WARMUP
@@ -240,16 +240,17 @@ def run_job(job: BenchJob, progress: bool = False) -> Measurement:
         rss_before_mb=None if baseline is None else round(baseline, 1),
         peak_rss_mb=round(probe.peak_mb(), 1),
     )
+    precision = job.precision or str(runtime.describe()["precision"])
     sizes = sorted(job.sizes, key=lambda s: s[0] * s[1])  # small to large: see MemoryProbe's fallback
     rows = []
-    for size in tqdm(sizes, desc=f"bench {job.runtime} {job.precision}", unit="size", disable=not progress):
+    for size in tqdm(sizes, desc=f"bench {job.runtime} {precision}", unit="size", disable=not progress):
         inputs = bench_inputs(runtime.config, size, job.seed)
         rows.append(bench_size(runtime, inputs, job.warmup, job.repeats, probe, baseline))
     evaluation = None
     if job.evaluate:  # after the timing, so its arrays are not in the memory figures
         from mgdn_edge.runtimes.parity import evaluate_stored_split
 
-        evaluation = evaluate_stored_split(runtime, job.evaluate, job.precision)
+        evaluation = evaluate_stored_split(runtime, job.evaluate, precision)
     return Measurement(
         job=job.to_dict(),
         load=load,

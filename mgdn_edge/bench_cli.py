@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_runtime(p, required=True)
     p.add_argument("--model", required=True, help="the model that runtime loads (.pth, .onnx, .xml, .engine)")
-    add_precision(p, default="fp32")
+    add_precision(p)
     add_task(p)
     add_timing(p)
     p.add_argument(
