@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from mgdn_edge.atomic import atomic_files, refuse_overwriting_inputs
 from mgdn_edge.errors import ImageReadError, InputError
@@ -44,9 +44,15 @@ class Prepared:
     sources: list[Path] = field(default_factory=list)
 
 
-def mu_law(x: np.ndarray | torch.Tensor, mu: float = MU) -> np.ndarray | torch.Tensor:
-    """T(x) = log(1 + mu x) / log(1 + mu): the tonemapping HDR metrics and losses are computed on."""
-    if isinstance(x, torch.Tensor):
+def mu_law(x: Any, mu: float = MU) -> Any:
+    """T(x) = log(1 + mu x) / log(1 + mu): the tonemapping HDR metrics and losses are computed on.
+
+    numpy in, numpy out; a torch tensor (the losses) stays a tensor. torch is not imported for
+    numpy input: a tensor can only exist once torch is loaded, and CLI processes that run OpenVINO
+    or ONNX Runtime should not pay for importing it.
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(x, torch.Tensor):
         return torch.log1p(mu * x) / np.log1p(mu)
     return (np.log1p(mu * x) / np.log1p(mu)).astype(np.float32)
 
@@ -181,6 +187,9 @@ def prepare_inputs(task: str, paths: list[str | Path], exposures: list[float] | 
     lo, hi = float(depth.min()), float(depth.max())
     if hi <= lo:
         raise InputError(f"depth map {files[1]} is constant; it cannot be normalised")
+    import torch
+    import torch.nn.functional as F
+
     depth_t = torch.from_numpy((depth - lo) / (hi - lo))[None, None]
     h, w = rgb.shape[:2]
     if depth_t.shape[-2:] != (h, w):

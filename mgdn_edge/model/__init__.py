@@ -1,35 +1,32 @@
-"""The PyTorch reference MGDN: configs, network, dynamic filter seam, checkpoint loading."""
+"""The PyTorch reference MGDN: configs, network, dynamic filter seam, checkpoint loading.
 
-from mgdn_edge.model.checkpoint import detect_config, load_model, read_state_dict
-from mgdn_edge.model.config import PRESETS, TASK_IO, TASKS, MGDNConfig, preset
-from mgdn_edge.model.dynamic_filter import (
-    DynamicFilter,
-    dynamic_filter,
-    dynamic_filter_lean,
-    dynamic_filter_unfold,
-    register_dynamic_filter,
-    use_dynamic_filter,
-)
-from mgdn_edge.model.inputs import validate_inputs
-from mgdn_edge.model.network import MGDN, build_model, count_parameters
+Attributes are imported on first use (:mod:`mgdn_edge.lazy`): the configs and input checks need
+no torch, and every CLI process (``--help``, an OpenVINO ``fuse``) would otherwise pay for
+importing it. The dispatching ``dynamic_filter`` function is not re-exported: its name is the
+submodule's, which the import system binds on the package.
+"""
 
-__all__ = [
-    "MGDN",
-    "PRESETS",
-    "TASKS",
-    "TASK_IO",
-    "DynamicFilter",
-    "MGDNConfig",
-    "build_model",
-    "count_parameters",
-    "detect_config",
-    "dynamic_filter",
-    "dynamic_filter_lean",
-    "dynamic_filter_unfold",
-    "load_model",
-    "preset",
-    "read_state_dict",
-    "register_dynamic_filter",
-    "use_dynamic_filter",
-    "validate_inputs",
-]
+from mgdn_edge.lazy import lazy_exports
+
+_EXPORTS = {
+    "detect_config": "checkpoint",
+    "load_model": "checkpoint",
+    "read_state_dict": "checkpoint",
+    "PRESETS": "config",
+    "TASK_IO": "config",
+    "TASKS": "config",
+    "MGDNConfig": "config",
+    "preset": "config",
+    "DynamicFilter": "dynamic_filter",
+    "dynamic_filter_lean": "dynamic_filter",
+    "dynamic_filter_unfold": "dynamic_filter",
+    "register_dynamic_filter": "dynamic_filter",
+    "use_dynamic_filter": "dynamic_filter",
+    "validate_inputs": "inputs",
+    "MGDN": "network",
+    "build_model": "network",
+    "count_parameters": "network",
+}
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -9,15 +9,8 @@ import pytest
 import torch
 
 from mgdn_edge.errors import InputError
-from mgdn_edge.model import (
-    MGDN,
-    dynamic_filter,
-    dynamic_filter_lean,
-    dynamic_filter_unfold,
-    preset,
-    use_dynamic_filter,
-)
-from mgdn_edge.model.dynamic_filter import dynamic_filter_authors
+from mgdn_edge.model import MGDN, dynamic_filter_lean, dynamic_filter_unfold, preset, use_dynamic_filter
+from mgdn_edge.model.dynamic_filter import dynamic_filter, dynamic_filter_authors
 
 SHAPES = [(1, 5, 9, 11), (2, 3, 2, 6), (1, 4, 6, 1), (2, 7, 1, 1), (1, 30, 17, 13)]
 
