@@ -334,10 +334,13 @@ struct Case {
 const Case kEnqueueCases[] = {{1, 3, 17, 45, 7}, {2, 5, 9, 33, 3}, {1, 4, 3, 2, 5}, {2, 2, 11, 13, 9}, {1, 3, 4, 4, 1}};
 
 // Runs a (runtime) plugin's enqueue on host buffers. `Enqueue` is the plugin's enqueue.
-// The kernel_size fields every creator must accept or refuse as the ONNX parser hands the node's
-// attribute over (INT32, and INT64 from TensorRT 10); ``create(fields)`` says whether a plugin came back.
+// The kernel_size field every creator declares, and the values it must accept or refuse as the ONNX
+// parser hands the node's attribute over (INT32, and INT64 from TensorRT 10); ``create(fields)`` says whether a plugin came back.
 template <typename Create>
-void check_kernel_size_fields(Create&& create) {
+void check_kernel_size_fields(nvinfer1::PluginFieldCollection const* names, Create&& create) {
+    check(names != nullptr && names->nbFields == 1 && std::strcmp(names->fields[0].name, "kernel_size") == 0 &&
+              names->fields[0].type == nvinfer1::PluginFieldType::kINT32,
+          "getFieldNames declares kernel_size as INT32");
 #if NV_TENSORRT_MAJOR >= 10
     check(create(int64_field(7)->get()), "createPlugin(kernel_size=7 as INT64)");
     {
@@ -497,16 +500,12 @@ void run(char const* name, char const* version, char const* ns, IoRequest const&
     IPluginCreator* creator = find_creator(name, version, ns);
     if (creator == nullptr) return;
 
-    nvinfer1::PluginFieldCollection const* names = creator->getFieldNames();
-    check(names != nullptr && names->nbFields == 1 && std::strcmp(names->fields[0].name, "kernel_size") == 0 &&
-              names->fields[0].type == nvinfer1::PluginFieldType::kINT32,
-          "getFieldNames declares kernel_size as INT32");
-
     // Fields as the parser passes the node's attributes.
     PluginPtr plugin = create(creator, int32_field(7)->get());
     check(plugin != nullptr, "createPlugin(kernel_size=7 as INT32)");
     if (plugin == nullptr) return;
-    check_kernel_size_fields([&](nvinfer1::PluginFieldCollection const* fc) { return create(creator, fc) != nullptr; });
+    check_kernel_size_fields(creator->getFieldNames(),
+                             [&](nvinfer1::PluginFieldCollection const* fc) { return create(creator, fc) != nullptr; });
 
     check(std::strcmp(plugin->getPluginType(), name) == 0 && std::strcmp(plugin->getPluginVersion(), version) == 0 &&
               std::strcmp(plugin->getPluginNamespace(), ns) == 0,
@@ -733,15 +732,12 @@ Capability* capability(IPluginV3* plugin, nvinfer1::PluginCapabilityType type, c
 void run(char const* name, char const* version, char const* ns, IoRequest const& io) {
     nvinfer1::IPluginCreatorV3One* creator = find_creator(name, version, ns);
     if (creator == nullptr) return;
-    nvinfer1::PluginFieldCollection const* names = creator->getFieldNames();
-    check(names != nullptr && names->nbFields == 1 && std::strcmp(names->fields[0].name, "kernel_size") == 0 &&
-              names->fields[0].type == nvinfer1::PluginFieldType::kINT32,
-          "getFieldNames declares kernel_size as INT32");
 
     PluginPtr plugin = create(creator, int32_field(7)->get());
     check(plugin != nullptr, "createPlugin(kernel_size=7 as INT32, kBUILD)");
     if (plugin == nullptr) return;
-    check_kernel_size_fields([&](nvinfer1::PluginFieldCollection const* fc) { return create(creator, fc) != nullptr; });
+    check_kernel_size_fields(creator->getFieldNames(),
+                             [&](nvinfer1::PluginFieldCollection const* fc) { return create(creator, fc) != nullptr; });
 
     auto* core = capability<IPluginV3OneCore>(plugin.get(), nvinfer1::PluginCapabilityType::kCORE, "PLUGIN_V3ONE_CORE");
     auto* build =
