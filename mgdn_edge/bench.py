@@ -25,6 +25,12 @@ How a measurement is made, and why:
   size cost beyond the interpreter and the libraries. Where the reset is not possible, the
   process-lifetime ``ru_maxrss`` is used, sizes run from small to large and the method string
   says so.
+- **Layer profile** (``options={"profile": True}``, ``bench --profile``): after the timed runs and
+  the memory reading of the largest size, ``repeats`` more runs of that size are profiled and
+  their per-layer times aggregated (:mod:`mgdn_edge.layer_profile`). Separate runs, so the timed
+  figures are taken as without profiling (OpenVINO's PERF_COUNT is a compile property and stays
+  on, see its runtime); the largest size only, because it is the one closest to deployment and
+  its table is not dominated by per-node fixed costs, and one table stays readable.
 
 :func:`run_job` measures in this process; :func:`run_job_isolated` runs it in a worker process
 through the one worker protocol (:mod:`mgdn_edge.pipeline.worker`), optionally followed by the
@@ -47,8 +53,9 @@ from typing import Any
 
 import numpy as np
 
-from mgdn_edge.errors import InputError, MgdnEdgeError
-from mgdn_edge.results import LatencyRow, LoadInfo, Measurement
+from mgdn_edge.errors import BackendError, InputError, MgdnEdgeError
+from mgdn_edge.layer_profile import LayerProfiler, check_profiled
+from mgdn_edge.results import LatencyRow, LayerTime, LoadInfo, Measurement
 from mgdn_edge.size import Size
 
 DEFAULT_SIZES = (Size(128, 128), Size(256, 256))
@@ -224,6 +231,9 @@ def run_job(job: BenchJob, progress: bool = False) -> Measurement:
 
     from mgdn_edge.runtimes import get_backend, open_runtime
 
+    profile = bool(job.options.get("profile"))
+    if profile:
+        check_profiled(job.runtime, job.model)
     probe = MemoryProbe()
     # The backend's package is imported before the baseline is taken, so the baseline holds the
     # library and the delta only what the model costs; open_runtime reports a missing package.
@@ -243,9 +253,15 @@ def run_job(job: BenchJob, progress: bool = False) -> Measurement:
     precision = job.precision or str(runtime.describe()["precision"])
     sizes = sorted(job.sizes, key=lambda s: s[0] * s[1])  # small to large: see MemoryProbe's fallback
     rows = []
+    inputs: list[np.ndarray] = []
     for size in tqdm(sizes, desc=f"bench {job.runtime} {precision}", unit="size", disable=not progress):
         inputs = bench_inputs(runtime.config, size, job.seed)
         rows.append(bench_size(runtime, inputs, job.warmup, job.repeats, probe, baseline))
+    layer_times: list[LayerTime] | None = None
+    if profile:  # the largest size, whose inputs are still at hand (see the module doc)
+        if not isinstance(runtime, LayerProfiler):
+            raise BackendError(f"runtime {job.runtime!r} has no layer profiler")
+        layer_times = runtime.profile_layers(inputs, job.repeats)
     evaluation = None
     if job.evaluate:  # after the timing, so its arrays are not in the memory figures
         from mgdn_edge.runtimes.parity import evaluate_stored_split
@@ -259,6 +275,7 @@ def run_job(job: BenchJob, progress: bool = False) -> Measurement:
         describe=_jsonable(runtime.describe()),
         machine=machine_info(),
         evaluation=evaluation,
+        layer_times=layer_times,
     )
 
 

@@ -2,7 +2,8 @@
 
 Each measured runtime runs in its own worker process (see :mod:`mgdn_edge.bench` for why); with
 ``--reference CKPT`` the PyTorch FP32 reference is measured the same way right after, so the
-speed-up printed is a ratio of two measurements from one run.
+speed-up printed is a ratio of two measurements from one run. ``--profile`` adds a table of
+where the time of the largest size goes, per layer type and kernel (:mod:`mgdn_edge.layer_profile`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--reference", metavar="CKPT", help="also measure the PyTorch FP32 reference and print the speed-up"
     )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="after the timed runs, profile --repeats more runs of the largest size and print the time "
+        "per layer type and kernel (openvino, onnxruntime, torch)",
+    )
     add_seed(p, "seed of the synthetic inputs")
     add_json_out(p, "the measurements")
     p.set_defaults(handler=run)
@@ -64,15 +71,36 @@ def format_rows(result: Measurement, reference: Measurement | None = None) -> li
     return lines
 
 
+def format_profile(result: Measurement) -> list[str]:
+    """The layer-time table of a profiled measurement (nothing when it was not profiled)."""
+    from mgdn_edge.layer_profile import format_layer_table, profiled_row
+
+    if result.layer_times is None:
+        return []
+    row = profiled_row(result.bench)
+    runs = result.job.get("repeats")
+    if row is None:
+        return format_layer_table(result.layer_times)
+    title = f"layer profile at {row.size[0]}x{row.size[1]}: per run, mean of {runs} runs after the timed ones"
+    return format_layer_table(result.layer_times, row.p50_ms, title)
+
+
 def run(args: argparse.Namespace) -> int:
     from mgdn_edge.bench import BenchJob, run_job_isolated
     from mgdn_edge.errors import InputError
 
     common = timing_options(args)
+    if args.profile:
+        from mgdn_edge.layer_profile import check_profiled
+
+        check_profiled(args.runtime, args.model)
     if not Path(args.model).exists():
         raise InputError(f"model not found: {args.model}")
     common.update(seed=args.seed, task=args.task)
-    job = BenchJob(runtime=args.runtime, model=str(args.model), precision=args.precision, **common)
+    options = {"profile": True} if args.profile else {}
+    job = BenchJob(
+        runtime=args.runtime, model=str(args.model), precision=args.precision, options=options, **common
+    )
     result = run_job_isolated(job, timeout_s=args.timeout)
     reference = None
     if args.reference:
@@ -80,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"reference checkpoint not found: {args.reference}")
         ref_job = BenchJob(runtime="torch", model=str(args.reference), precision="fp32", **common)
         reference = run_job_isolated(ref_job, timeout_s=args.timeout)
-    print("\n".join(format_rows(result, reference)))
+    print("\n".join(format_rows(result, reference) + format_profile(result)))
     if args.json_out:
         out = {"result": result.to_dict(), "reference": reference.to_dict() if reference else None}
         write_text_or_stdout(args.json_out, json.dumps(out, indent=2, default=str) + "\n")

@@ -94,6 +94,17 @@ class LatencyRow(Record):
 
 
 @dataclass
+class LayerTime(Record):
+    """One row of a layer profile (``bench --profile``): a layer type on one kernel, per run."""
+
+    layer_type: str
+    exec_type: str  # kernel and precision, as the runtime names them (e.g. brgconv_avx512_f32)
+    count: int  # nodes (or op calls) of this kind in one run
+    ms: float  # milliseconds per run, summed over those nodes
+    share: float  # fraction of the profiled total (0..1)
+
+
+@dataclass
 class LoadInfo(Record):
     seconds: float
     rss_before_mb: float | None = None
@@ -146,6 +157,8 @@ class Measurement(Record):
     evaluation: Evaluation | None = None
     run_id: str | None = None
     measured_at: str | None = None
+    # bench --profile: per-layer times of the largest size, slowest first; None: not profiled
+    layer_times: list[LayerTime] | None = None
 
 
 @dataclass

@@ -6,11 +6,22 @@ best first (TensorRT, CUDA, CPU) unless ``providers=`` says otherwise; ``describ
 the provider that actually got the session. Precision is the file's (its ``mgdn_edge.precision``
 metadata: an FP16 graph, an INT8 QDQ graph, else fp32); ``precision="fp16"`` on an export folder
 opens its FP16 graph, and on an fp32 file only the TensorRT EP can honour it (``trt_fp16_enable``).
+
+Layer profiling (``profile=True``, then :meth:`OnnxRuntime.profile_layers`): ONNX Runtime can
+switch its profiler on only when a session is created, and then it records every run of that
+session until ``end_profiling``, which may be called once. So the session that ``run`` uses is
+never profiled -- its latency and memory carry no profiler cost -- and ``profile_layers`` creates
+a second session with the same options and profiling on, runs it once to warm up and then the
+requested runs, and reads the trace file (in a temporary folder, deleted). Of the trace's node
+events (``<node>_kernel_time``: op type, provider, duration) only those of the requested runs
+are kept, told apart by their ``model_run`` events.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +31,9 @@ import numpy as np
 from mgdn_edge.errors import BackendError, one_line
 from mgdn_edge.export.artefacts import FP16_ONNX
 from mgdn_edge.export.filter_check import check_fed_arrays, check_onnx_file_filters
+from mgdn_edge.layer_profile import LayerSample, aggregate, check_runs
 from mgdn_edge.precision import PRECISIONS
+from mgdn_edge.results import LayerTime
 from mgdn_edge.runtimes.base import (
     check_input_count,
     check_inputs,
@@ -55,8 +68,46 @@ def select_providers(available: Sequence[str], requested: Sequence[str] | str | 
     return chosen
 
 
+# ONNX Runtime's names of tensor element types, as OpenVINO spells precisions in its kernels.
+_ELEMENT_TYPES = {
+    "float": "f32",
+    "float16": "f16",
+    "bfloat16": "bf16",
+    "double": "f64",
+    "int8": "i8",
+    "uint8": "u8",
+    "int32": "i32",
+    "int64": "i64",
+}
+
+
+def trace_samples(events: Sequence[dict[str, Any]], runs: int) -> list[LayerSample]:
+    """The node kernel times of the last ``runs`` runs in an ONNX Runtime profile trace.
+
+    Exec type: the provider and the element type of the node's first input (what a QDQ graph's
+    convolutions really ran in shows there, e.g. ``u8`` for QLinearConv).
+    """
+    starts = sorted(e["ts"] for e in events if e.get("cat") == "Session" and e.get("name") == "model_run")
+    if len(starts) < check_runs(runs):
+        raise BackendError(f"the onnxruntime profile holds {len(starts)} runs, not the {runs} asked for")
+    first = starts[-runs]
+    samples = []
+    for e in events:
+        if e.get("cat") != "Node" or not str(e.get("name", "")).endswith("_kernel_time") or e["ts"] < first:
+            continue
+        args = e.get("args") or {}
+        inputs = args.get("input_type_shape") or [{}]
+        element = next(iter(inputs[0]), None) if isinstance(inputs[0], dict) else None
+        exec_type = str(args.get("provider", "?"))
+        if element:
+            exec_type += f" {_ELEMENT_TYPES.get(element, element)}"
+        samples.append(LayerSample(str(args.get("op_name", "?")), exec_type, float(e["dur"]) / 1000.0))
+    return samples
+
+
 class OnnxRuntime:
-    """``open_runtime("onnxruntime", "export_dir/model.onnx", task=..., providers=None, threads=None)``."""
+    """``open_runtime("onnxruntime", "export_dir/model.onnx", task=..., providers=None, threads=None,
+    profile=False)``."""
 
     name = "onnxruntime"
 
@@ -69,6 +120,7 @@ class OnnxRuntime:
         providers: Sequence[str] | str | None = None,
         portable: bool = False,
         optimization: str = "all",
+        profile: bool = False,
     ) -> None:
         try:
             import onnxruntime as ort
@@ -80,8 +132,6 @@ class OnnxRuntime:
         chosen = select_providers(ort.get_available_providers(), providers)
         self.file_precision = onnx_file_precision(self.model_path)
         self.precision = self._checked_precision(requested, chosen[0])
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
         levels = {
             "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
             "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
@@ -92,28 +142,38 @@ class OnnxRuntime:
             raise BackendError(
                 f"unknown optimization level {optimization!r}; expected one of {sorted(levels)}"
             )
-        options.graph_optimization_level = levels[optimization]
+        self._level = levels[optimization]
         self.optimization = optimization
-        if threads is not None:
-            options.intra_op_num_threads = int(threads)
         self.threads = threads
-        provider_args: list[Any] = []
+        self.profile = bool(profile)
+        self._provider_args: list[Any] = []
         for p in chosen:
             if p == "TensorrtExecutionProvider" and self.precision == "fp16":
-                provider_args.append((p, {"trt_fp16_enable": True}))
+                self._provider_args.append((p, {"trt_fp16_enable": True}))
             else:
-                provider_args.append(p)
+                self._provider_args.append(p)
         # ONNX Runtime runs the function body and never reads kernel_size: the shared check gives
         # this runtime the same verdict on a bad DynamicFilter node as OpenVINO and TensorRT.
         self._fed = check_onnx_file_filters(self.model_path)
-        try:
-            self.session = ort.InferenceSession(str(self.model_path), options, providers=provider_args)
-        except Exception as exc:  # onnxruntime raises its own exception types from C++
-            raise BackendError(f"onnxruntime cannot load {self.model_path}: {one_line(exc)}") from exc
+        self.session = self._session(self._session_options())
         metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         self.config, self.static_size = model_description(self.model_path, metadata, task)
         self.input_names = [i.name for i in self.session.get_inputs()]
         check_input_count(self.model_path, len(self.input_names), self.config)
+
+    def _session_options(self) -> Any:
+        options = self._ort.SessionOptions()
+        options.log_severity_level = 3
+        options.graph_optimization_level = self._level
+        if self.threads is not None:
+            options.intra_op_num_threads = int(self.threads)
+        return options
+
+    def _session(self, options: Any) -> Any:
+        try:
+            return self._ort.InferenceSession(str(self.model_path), options, providers=self._provider_args)
+        except Exception as exc:  # onnxruntime raises its own exception types from C++
+            raise BackendError(f"onnxruntime cannot load {self.model_path}: {one_line(exc)}") from exc
 
     def _checked_precision(self, requested: str | None, provider: str) -> str:
         """The file's own precision, or fp16 made by the TensorRT EP from an fp32 graph; never a relabel."""
@@ -131,15 +191,40 @@ class OnnxRuntime:
             f"for {requested} open {how}"
         )
 
-    def run(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+    def _feeds(self, inputs: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
         arrays = check_inputs(self.config, inputs, self.static_size)
         feeds = dict(zip(self.input_names, arrays, strict=True))
         if self._fed:
             check_fed_arrays(self._fed, feeds, self.model_path.name)
+        return feeds
+
+    def run(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        feeds = self._feeds(inputs)
         try:
             return self.session.run(None, feeds)[0]
         except Exception as exc:  # anything left is a backend failure, not a user input problem
             raise BackendError(f"onnxruntime failed on {self.model_path.name}: {one_line(exc)}") from exc
+
+    def profile_layers(self, inputs: Sequence[np.ndarray], runs: int) -> list[LayerTime]:
+        """Layer times per run over ``runs`` runs of a profiling session (see the module doc)."""
+        if not self.profile:
+            raise BackendError("this onnxruntime runtime was opened without profile=True: no layer times")
+        feeds = self._feeds(inputs)
+        with tempfile.TemporaryDirectory(prefix="mgdn_ort_profile_") as tmp:
+            options = self._session_options()
+            options.enable_profiling = True
+            options.profile_file_prefix = os.path.join(tmp, "ort")
+            session = self._session(options)
+            try:
+                for _ in range(1 + check_runs(runs)):  # the first run allocates and picks kernels
+                    session.run(None, feeds)
+            except Exception as exc:
+                raise BackendError(f"onnxruntime failed on {self.model_path.name}: {one_line(exc)}") from exc
+            finally:
+                trace = session.end_profiling()
+            with open(trace) as fh:
+                events = json.load(fh)
+        return aggregate(trace_samples(events, runs), runs)
 
     def describe(self) -> dict[str, Any]:
         providers = self.session.get_providers()
@@ -153,5 +238,6 @@ class OnnxRuntime:
             "file_precision": self.file_precision,
             "threads": self.threads if self.threads is not None else f"auto ({os.cpu_count()} cpus)",
             "graph_optimization": self.optimization,
+            "profiling": self.profile,
             "onnxruntime": self._ort.__version__,
         }

@@ -51,6 +51,14 @@ code behind a custom op, which it knows only by name and attributes. So the cach
 ``<cache>/openvino-model-cache/<openvino version>-<extension sha256>``: a rebuilt or changed
 extension never meets a blob compiled with the old one. INT8 IRs are not cached (see above).
 An unwritable cache folder just means no caching.
+
+Layer profiling (``profile=True``, ``bench --profile``): every model is compiled with
+``PERF_COUNT``, and after a run the infer request's ``profiling_info`` holds each execution-graph
+node's type, kernel (``exec_type``, with its precision) and time. OpenVINO offers this only as a
+compile property, so it is on for every run of a profiled runtime, timed runs included; it only
+reads a clock around each node. Nodes OpenVINO fused away or did not run (``NOT_RUN``,
+``OPTIMIZED_OUT``) are left out; every executed node counts, even one that took under the
+microsecond the records resolve.
 """
 
 from __future__ import annotations
@@ -65,7 +73,9 @@ import numpy as np
 
 from mgdn_edge.errors import BackendError
 from mgdn_edge.export.artefacts import IR_XML, METADATA_PRECISION_KEY, MODEL_ONNX, OP_TYPE, sha256_file
+from mgdn_edge.layer_profile import LayerSample, aggregate, check_runs
 from mgdn_edge.plugins import library_cache
+from mgdn_edge.results import LayerTime
 from mgdn_edge.runtimes.backends import BACKENDS
 from mgdn_edge.runtimes.base import (
     check_input_count,
@@ -141,7 +151,7 @@ def resolve_model_file(model_path: str | os.PathLike[str]) -> Path:
 
 class OpenVinoRuntime:
     """``open_runtime("openvino", path, task=, precision=, threads=, hint=, device=, extension=,
-    specialize=, cache=)``."""
+    specialize=, cache=, profile=)``."""
 
     name = "openvino"
 
@@ -157,6 +167,7 @@ class OpenVinoRuntime:
         auto_build: bool = True,
         specialize: bool = True,
         cache: bool = True,
+        profile: bool = False,
     ) -> None:
         try:
             import openvino as ov
@@ -173,6 +184,8 @@ class OpenVinoRuntime:
         if threads is not None and int(threads) < 1:
             raise BackendError(f"threads must be >= 1, got {threads}")
         self.threads = None if threads is None else int(threads)
+        self.profile = bool(profile)
+        self._last_request: Any = None  # the infer request that ran last (its profiling_info)
         self.core = ov.Core()
         if self.device not in self.core.available_devices:
             raise BackendError(
@@ -273,6 +286,8 @@ class OpenVinoRuntime:
             config[hints.performance_mode] = getattr(hints.PerformanceMode, self.hint)
         if self.threads is not None:
             config[props.inference_num_threads] = self.threads
+        if self.profile:
+            config[props.enable_profiling] = True  # PERF_COUNT: per-node times in profiling_info
         if self.precision == "int8":
             # The CPU plugin's snippets (code-generated subgraph kernels) corrupt the heap on this
             # network's NNCF INT8 graphs once every shape is static: "double free", SIGSEGV or a
@@ -286,6 +301,7 @@ class OpenVinoRuntime:
     def run(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         arrays = check_inputs(self.config, inputs, self.static_size)
         request = self._request_for(tuple(a.shape for a in arrays))
+        self._last_request = request
         try:
             request.infer({i: a for i, a in enumerate(arrays)})
             out = request.get_output_tensor(0).data
@@ -324,6 +340,35 @@ class OpenVinoRuntime:
             compiled = self._dynamic[0]  # type: ignore[index]
         self._specialized = (shapes, compiled, request)
         return request
+
+    # -- profiling -----------------------------------------------------------------------------
+    def _layer_samples(self) -> list[LayerSample]:
+        """The executed nodes of the last run, from its request's PERF_COUNT records."""
+        if not self.profile:
+            raise BackendError("this OpenVINO runtime was opened without profile=True: no layer times")
+        if self._last_request is None:
+            raise BackendError("no layer times yet: nothing has run")
+        executed = self._ov.ProfilingInfo.Status.EXECUTED
+        return [
+            LayerSample(p.node_type, p.exec_type, p.real_time.total_seconds() * 1000.0)
+            for p in self._last_request.profiling_info
+            if p.status == executed
+        ]
+
+    def layer_times(self) -> list[LayerTime]:
+        """Per-layer-type times of the last run (the compiled model of its input shape)."""
+        return aggregate(self._layer_samples())
+
+    def profile_layers(self, inputs: Sequence[np.ndarray], runs: int) -> list[LayerTime]:
+        """``runs`` runs of ``inputs``, their layer times summed and divided by ``runs``.
+
+        The records describe one run each (the last), so they are read after every run.
+        """
+        samples: list[LayerSample] = []
+        for _ in range(check_runs(runs)):
+            self.run(inputs)
+            samples.extend(self._layer_samples())
+        return aggregate(samples, runs)
 
     @property
     def compiled(self) -> Any:
@@ -368,6 +413,7 @@ class OpenVinoRuntime:
             "streams": prop("NUM_STREAMS"),
             "shapes": "compiled per input shape" if self._specialize else "as compiled",
             "model_cache": None if self.model_cache is None else str(self.model_cache),
+            "profiling": self.profile,
             "extension": None if self.extension is None else str(self.extension),
             "openvino": self._ov.__version__,
         }

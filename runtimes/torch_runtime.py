@@ -4,6 +4,12 @@ This is the yardstick every other backend is compared against (parity, benchmark
 nothing clever: the network as written, the default lean dynamic filter (or, for context,
 ``filter="authors"``, the authors' own op sequence, or ``filter="unfold"``, the unfold oracle),
 ``torch.no_grad``.
+
+Layer profiling (``profile=True``, then :meth:`TorchRuntime.profile_layers`): ``torch.profiler``
+around the requested runs, grouped by op name with *self* CPU time, since an op's total time
+includes the ops it calls (``aten::conv2d`` contains ``aten::convolution`` and so on) and totals
+would count the same work several times. PyTorch needs nothing set up in advance; ``profile`` is
+taken so that every profiling backend is opened the same way.
 """
 
 from __future__ import annotations
@@ -16,12 +22,15 @@ import numpy as np
 import torch
 
 from mgdn_edge.errors import BackendError
+from mgdn_edge.layer_profile import LayerSample, aggregate, check_runs
 from mgdn_edge.model import MGDN, load_model, use_dynamic_filter
+from mgdn_edge.results import LayerTime
 from mgdn_edge.runtimes.base import check_inputs, check_precision
 
 
 class TorchRuntime:
-    """``open_runtime("torch", "ckpt.pth", task=...)``; ``model`` may also be an MGDN instance."""
+    """``open_runtime("torch", "ckpt.pth", task=..., profile=False)``; ``model`` may also be an MGDN
+    instance."""
 
     name = "torch"
 
@@ -32,6 +41,7 @@ class TorchRuntime:
         precision: str | None = None,
         threads: int | None = None,
         filter: str = "lean",  # noqa: A002 - the dynamic-filter implementation's registered name
+        profile: bool = False,
     ) -> None:
         self.precision = check_precision(precision, ("fp32",), self.name)
         if isinstance(model_path, MGDN):
@@ -45,11 +55,29 @@ class TorchRuntime:
         if threads is not None:
             torch.set_num_threads(int(threads))  # process-wide in torch
         self.filter = filter
+        self.profile = bool(profile)
 
     def run(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         arrays = check_inputs(self.config, inputs)
         with torch.no_grad(), use_dynamic_filter(self.filter):
             return self.model(*(torch.from_numpy(x) for x in arrays)).numpy()
+
+    def profile_layers(self, inputs: Sequence[np.ndarray], runs: int) -> list[LayerTime]:
+        """Self CPU time per op over ``runs`` runs under ``torch.profiler``, per run."""
+        from torch.profiler import ProfilerActivity, profile
+
+        if not self.profile:
+            raise BackendError("this torch runtime was opened without profile=True: no layer times")
+        exec_type = f"cpu {str(self.precision).replace('fp', 'f')}"
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(check_runs(runs)):
+                self.run(inputs)
+        samples = [
+            LayerSample(e.key, exec_type, e.self_cpu_time_total / 1000.0, e.count)
+            for e in prof.key_averages()
+            if e.self_cpu_time_total > 0
+        ]
+        return aggregate(samples, runs)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -60,5 +88,6 @@ class TorchRuntime:
             "precision": self.precision,
             "threads": torch.get_num_threads(),
             "dynamic_filter": self.filter,
+            "profiling": self.profile,
             "torch": torch.__version__,
         }

@@ -65,6 +65,22 @@ def tiny_mff(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def tiny_mff_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny MFF network exported once per session (model.onnx, model.pth beside the folder)."""
+    import torch
+
+    from mgdn_edge.export.onnx_export import export_model
+    from mgdn_edge.model import MGDN, preset
+
+    torch.manual_seed(0)
+    model = MGDN(preset("mff", embed_dim=12, depths=[1], swin_heads=[2])).eval()
+    root = tmp_path_factory.mktemp("tiny_mff_export")
+    torch.save(model.state_dict(), root / "model.pth")
+    export_model(model, root / "export", checkpoint=root / "model.pth", verify=False, fp16=False)
+    return root / "export"
+
+
 @pytest.fixture
 def cli_error(capsys: pytest.CaptureFixture[str]):
     """Run ``mgdn-edge ARGV``; assert it failed with status 2 and one ``error:`` line; return that line."""

@@ -189,3 +189,29 @@ def test_hdr_exposures_are_relative_to_the_shortest_bracket(tmp_path):
     np.testing.assert_allclose(shifted[2][:, 3:], ldr**2.2 / 16.0, rtol=1e-5)  # over bracket: 2^4
     with pytest.raises(InputError, match="finite"):
         prepare_inputs("hdr", files, exposures=[0.0, float("nan"), 2.0])
+
+
+def test_bench_profile_prints_a_layer_table_and_stores_it(tiny_mff_export, tmp_path, capsys):
+    import json
+
+    from mgdn_edge.results import LayerTime, Measurement
+
+    out = tmp_path / "bench.json"
+    argv = ["bench", "--runtime", "onnxruntime", "--model", str(tiny_mff_export / "model.onnx")]
+    argv += ["--sizes", "24x24", "32x32", "--warmup", "0", "--repeats", "2", "--threads", "1"]
+    assert main([*argv, "--profile", "--json", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    start = lines.index("layer profile at 32x32: per run, mean of 2 runs after the timed ones")
+    assert lines[start + 1].split()[:2] == ["layer", "type"]
+    total = next(line for line in lines[start:] if line.startswith("total "))
+    assert "wall-clock p50" in lines[-1]
+    result = Measurement.from_dict(json.loads(out.read_text())["result"])
+    rows = result.layer_times
+    assert rows and isinstance(rows[0], LayerTime) and result.job["options"] == {"profile": True}
+    assert int(total.split()[1]) == sum(r.count for r in rows)
+    assert any(r.layer_type == "Conv" and r.exec_type == "CPUExecutionProvider f32" for r in rows)
+
+
+def test_bench_profile_is_refused_for_tensorrt(cli_error):
+    err = cli_error(["bench", "--runtime", "tensorrt", "--model", "model.engine", "--profile"])
+    assert err == "error: --profile is offered for openvino, onnxruntime and torch, not tensorrt"
