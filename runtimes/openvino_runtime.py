@@ -25,8 +25,11 @@ Precision (``precision=``), and what actually executes on the CPU:
   OPTIMIZATION_CAPABILITIES; the convolutions, matmuls and attention run in bf16.
   The DynamicFilter op stays f32 (the CPU plugin runs extension ops in their original type; the
   execution graph in ``describe()["dynamic_filter_precision"]`` reports it).
-- ``int8``: an IR whose rt_info precision is int8 (NNCF post-training quantization); what is not
-  quantized runs in f32.
+- ``int8``: an IR whose rt_info precision is int8 (NNCF post-training quantization). What is not
+  quantized (normalisations, softmax, element-wise chains, the layers NNCF left float) runs in
+  bf16 where the device has it, else f32 (``int8_rest=`` picks one). Why bf16: on a bf16 CPU the
+  float remainder dominates INT8 time, and in bf16 it is markedly faster at no measurable loss
+  against the FP32 output (README, INT8 table); ``int8_rest="f32"`` is there to measure that.
 A file built as fp16 or int8 is opened with that precision (or bf16 for fp16), never relabelled;
 ``precision=None`` (the default) runs the file at the precision it was built for.
 
@@ -40,7 +43,8 @@ first ``run`` (or ``describe``) as a one-line BackendError.
 Why: with every dimension static the CPU plugin fuses bias adds into convolutions, picks jit
 kernels for splits and plans memory once; on the authors' MFF model at 520x520 that is ~12 %
 faster. ``specialize=False`` runs every shape on the dynamic model (compiled at the first run).
-INT8 IRs compile without the CPU plugin's snippets (see ``_compile_config``). A static batch
+An INT8 IR whose channel attention was quantized (made before that was avoided) compiles
+without the CPU plugin's snippets (:mod:`mgdn_edge.runtimes.openvino_int8`). A static batch
 dimension is relaxed once. ``run`` is not thread-safe.
 
 Compiled-model cache (``cache=True``): OpenVINO's ``CACHE_DIR`` keeps compiled blobs between
@@ -49,7 +53,7 @@ with its weights and attributes, the compile properties (precision hint, perform
 threads), the device, and its own build (checked in the blob header); it does *not* cover the
 code behind a custom op, which it knows only by name and attributes. So the cache folder is
 ``<cache>/openvino-model-cache/<openvino version>-<extension sha256>``: a rebuilt or changed
-extension never meets a blob compiled with the old one. INT8 IRs are not cached (see above).
+extension never meets a blob compiled with the old one.
 An unwritable cache folder just means no caching.
 
 Layer profiling (``profile=True``, ``bench --profile``): every model is compiled with
@@ -84,6 +88,7 @@ from mgdn_edge.runtimes.base import (
     for_task,
     model_description,
 )
+from mgdn_edge.runtimes.openvino_int8 import quantized_channel_attention
 from mgdn_edge.runtimes.openvino_ir import (
     onnx_metadata,
     ov_error_line,
@@ -96,7 +101,7 @@ EXECUTES = {
     "fp32": "f32 weights, f32 compute",
     "fp16": "f16 weights in the IR, decompressed to f32 at compile time; f32 compute",
     "bf16": "bf16 compute (INFERENCE_PRECISION_HINT=bf16) on {weights} weights",
-    "int8": "int8 quantized convolutions/matmuls (NNCF), the rest f32",
+    "int8": "int8 quantized convolutions/matmuls (NNCF), the rest {rest}",
 }
 
 
@@ -151,7 +156,7 @@ def resolve_model_file(model_path: str | os.PathLike[str]) -> Path:
 
 class OpenVinoRuntime:
     """``open_runtime("openvino", path, task=, precision=, threads=, hint=, device=, extension=,
-    specialize=, cache=, profile=)``."""
+    specialize=, cache=, profile=, int8_rest=)``."""
 
     name = "openvino"
 
@@ -168,6 +173,7 @@ class OpenVinoRuntime:
         specialize: bool = True,
         cache: bool = True,
         profile: bool = False,
+        int8_rest: str | None = None,
     ) -> None:
         try:
             import openvino as ov
@@ -205,7 +211,10 @@ class OpenVinoRuntime:
         check_input_count(self.model_path, len(model.inputs), self.config)
         self.precision = requested or self.file_precision  # None: run the file as it was built
         model = self._apply_precision(model)
+        self.int8_rest = self._int8_rest(int8_rest) if self.precision == "int8" else None
         self._relax_batch(model)
+        # An INT8 IR quantized with its channel attention in int8 crashes OpenVINO's snippets.
+        self._snippets_crash = self.precision == "int8" and bool(quantized_channel_attention(model))
         self._filter_names = {
             op.get_friendly_name() for op in model.get_ops() if op.get_type_name() == OP_TYPE
         }
@@ -243,6 +252,17 @@ class OpenVinoRuntime:
             + (" (int8 IRs come from NNCF quantization)" if want == "int8" else "")
         )
 
+    def _int8_rest(self, requested: str | None) -> str:
+        """The precision of an INT8 model's float remainder: bf16 where the device has it, else f32."""
+        has_bf16 = "BF16" in self.core.get_property(self.device, "OPTIMIZATION_CAPABILITIES")
+        if requested is None:
+            return "bf16" if has_bf16 else "f32"
+        if requested not in ("bf16", "f32"):
+            raise BackendError(f"int8_rest must be 'bf16' or 'f32', got {requested!r}")
+        if requested == "bf16" and not has_bf16:
+            raise BackendError(f"the OpenVINO {self.device} device has no bf16 execution here")
+        return requested
+
     def _compressed(self, model: Any) -> Any:
         """FP16-compressed weights, made the way ``ov.save_model`` writes them (then read back)."""
         with tempfile.TemporaryDirectory(prefix="mgdn_ov_fp16_") as tmp:
@@ -278,23 +298,16 @@ class OpenVinoRuntime:
         import openvino.properties as props
         import openvino.properties.hint as hints
 
-        ov_type = self._ov.Type
-        config: dict[str, Any] = {
-            hints.inference_precision: ov_type.bf16 if self.precision == "bf16" else ov_type.f32
-        }
+        compute = self._ov.Type.bf16 if "bf16" in (self.precision, self.int8_rest) else self._ov.Type.f32
+        config: dict[str, Any] = {hints.inference_precision: compute}
         if self.hint is not None:
             config[hints.performance_mode] = getattr(hints.PerformanceMode, self.hint)
         if self.threads is not None:
             config[props.inference_num_threads] = self.threads
         if self.profile:
             config[props.enable_profiling] = True  # PERF_COUNT: per-node times in profiling_info
-        if self.precision == "int8":
-            # The CPU plugin's snippets (code-generated subgraph kernels) corrupt the heap on this
-            # network's NNCF INT8 graphs once every shape is static: "double free", SIGSEGV or a
-            # bogus vector::reserve in a later Convolution. The extension is not involved (the
-            # portable graph, quantized without it, crashes alike) and only static shapes above a
-            # few windows trigger it; with snippets disabled the same graphs compile and run.
-            config["SNIPPETS_MODE"] = "DISABLE"
+        if self._snippets_crash:
+            config["SNIPPETS_MODE"] = "DISABLE"  # see runtimes/openvino_int8.py
         return config
 
     # -- running -------------------------------------------------------------------------------
@@ -405,7 +418,7 @@ class OpenVinoRuntime:
             "device": self.device,
             "precision": self.precision,
             "file_precision": self.file_precision,
-            "executes": EXECUTES[self.precision].format(weights=weights),
+            "executes": EXECUTES[self.precision].format(weights=weights, rest=self.int8_rest),
             "inference_precision": prop("INFERENCE_PRECISION_HINT"),
             "dynamic_filter_precision": self._filter_precision(),
             "threads": prop("INFERENCE_NUM_THREADS") if self.threads is None else self.threads,

@@ -162,9 +162,13 @@ class WindowAttention(nn.Module):
 
     def forward(self, windows: Tensor, mask: Tensor | None) -> Tensor:
         bw, n, c = windows.shape
-        qkv = self.qkv(windows).reshape(bw, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0] * self.scale, qkv[1], qkv[2]
-        attn = q @ k.transpose(-2, -1)
+        # q, k and v as three linears on thirds of the qkv weights (identical arithmetic: a linear
+        # is per output feature), each [bw, n, heads, hd] -> [bw, heads, n, hd]: OpenVINO's CPU
+        # plugin folds these head transposes into its attention kernel, where the one 5-D permute
+        # of a fused qkv tensor ran as a separate copy (twice, once per precision, in INT8 graphs).
+        q, v = (self._project(windows, i).transpose(1, 2) for i in (0, 2))
+        k_t = self._project(windows, 1).permute(0, 2, 3, 1)  # [bw, heads, hd, n] in one transpose
+        attn = (q * self.scale) @ k_t
         bias = self.relative_position_bias_table[self.relative_position_index.reshape(-1)]
         attn = attn + bias.reshape(n, n, -1).permute(2, 0, 1).unsqueeze(0)
         if mask is not None:
@@ -174,6 +178,13 @@ class WindowAttention(nn.Module):
             attn = attn + mask.repeat(bw // mask.shape[0], 1, 1).unsqueeze(1)
         out = (torch.softmax(attn, dim=-1) @ v).transpose(1, 2).reshape(bw, n, c)
         return self.proj(out)
+
+    def _project(self, windows: Tensor, third: int) -> Tensor:
+        """q (0), k (1) or v (2) of every token, split into heads: [bw, n, heads, c // heads]."""
+        bw, n, c = windows.shape
+        rows = slice(third * c, (third + 1) * c)
+        out = F.linear(windows, self.qkv.weight[rows], self.qkv.bias[rows])
+        return out.reshape(bw, n, self.heads, c // self.heads)
 
 
 class Mlp(nn.Module):
@@ -230,10 +241,13 @@ class ContextAwareTransformerBlock(nn.Module):
         ws, shift = self.window_size, self.shift
         h = self.norm1(x).reshape(b, height, width, c)
         shifted = torch.roll(h, shifts=(-shift, -shift), dims=(1, 2)) if shift else h
-        windows = shifted.reshape(b, height // ws, ws, width // ws, ws, c).permute(0, 1, 3, 2, 4, 5)
-        windows = self.attn(windows.reshape(-1, ws * ws, c), mask if shift else None)
-        windows = windows.reshape(b, height // ws, width // ws, ws, ws, c).permute(0, 1, 3, 2, 4, 5)
-        attn_out = windows.reshape(b, height, width, c)
+        # Window partition and its reverse as 4-D transposes whose innermost dimension is a whole
+        # window row (ws * c contiguous values): the same permutation as the usual 6-D permute,
+        # which OpenVINO's CPU plugin ran element by element.
+        rows = shifted.reshape(b * height // ws, ws, width // ws, ws * c).transpose(1, 2)
+        windows = self.attn(rows.reshape(-1, ws * ws, c), mask if shift else None)
+        rows = windows.reshape(b * height // ws, width // ws, ws, ws * c).transpose(1, 2)
+        attn_out = rows.reshape(b, height, width, c)
         if shift:
             attn_out = torch.roll(attn_out, shifts=(shift, shift), dims=(1, 2))
         x = x + _drop_path(attn_out.reshape(b, height * width, c), self.drop_path, self.training)
