@@ -161,12 +161,18 @@ def attach_function(model: onnx.ModelProto, kernel_size: int, opset: int, decomp
         model.opset_import.append(helper.make_opsetid(OP_DOMAIN, OP_DOMAIN_VERSION))
 
 
-def simplify(model: onnx.ModelProto) -> onnx.ModelProto:
-    """onnxsim with dynamic shapes left dynamic; raises ExportError when onnxsim cannot prove the result."""
+def simplify(model: onnx.ModelProto, optimize: bool = True) -> onnx.ModelProto:
+    """onnxsim with dynamic shapes left dynamic; raises ExportError when onnxsim cannot prove the result.
+
+    ``optimize=False`` folds constants only. The portable graph is simplified that way: inlining
+    makes more shapes known, and onnxsim's graph rewrites (MatMul + Add into Gemm, among others)
+    would then change nodes they left alone in ``model.onnx``, renaming tensors the INT8
+    calibration maps between the two graphs.
+    """
     import onnxsim
 
     try:
-        simplified, ok = onnxsim.simplify(model)
+        simplified, ok = onnxsim.simplify(model, perform_optimization=optimize)
     except Exception as exc:  # onnxsim raises bare RuntimeErrors from C++
         raise ExportError(f"onnxsim failed: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
     if not ok:
@@ -288,7 +294,7 @@ def _export_into(
             f"found {n_filters} nodes and {len(graph.functions)} functions"
         )
     check_model(graph, MODEL_ONNX)
-    portable = simplify(inline_functions(graph))
+    portable = simplify(inline_functions(graph), optimize=False)
     check_model(portable, PORTABLE_ONNX)
 
     for proto in (graph, portable):

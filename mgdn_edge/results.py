@@ -185,6 +185,7 @@ class VariantResult(Record):
     run_id: str | None = None
     measured_at: str | None = None
     cached: bool = False
+    layer_times: list[LayerTime] | None = None  # INT8 variants: where the time goes (bench --profile)
 
     @property
     def ok(self) -> bool:

@@ -7,14 +7,16 @@ from typing import Any
 
 from mgdn_edge.atomic import write_json
 from mgdn_edge.bench import BenchJob, run_job_isolated
+from mgdn_edge.layer_profile import PROFILED_BACKENDS
 from mgdn_edge.pipeline.cache import cache_key, read_record
 from mgdn_edge.pipeline.catalogue import Variant
 from mgdn_edge.pipeline.state import MEASURE_LOG, RESULT_RECORD, RunState
 from mgdn_edge.pipeline.steps import EVAL_NPZ
+from mgdn_edge.precision import Precision
 from mgdn_edge.results import Measurement
 
 
-def _result_key(state: RunState, build: dict[str, Any]) -> str:
+def _result_key(state: RunState, variant: Variant, build: dict[str, Any]) -> str:
     opts = state.options
     return cache_key(
         {
@@ -26,14 +28,19 @@ def _result_key(state: RunState, build: dict[str, Any]) -> str:
             "repeats": opts.repeats,
             "threads": opts.threads,
             "seed": opts.seed,
+            "profile": profiled(variant),
         }
     )
+
+
+def profiled(variant: Variant) -> bool:
+    return variant.precision == Precision.INT8 and variant.runtime in PROFILED_BACKENDS
 
 
 def measure_step(state: RunState, variant: Variant, build: dict[str, Any]) -> tuple[Measurement, bool]:
     """The variant's Measurement (parity on the evaluation split + benchmark) and whether it was cached."""
     vdir = state.variant_dir(variant.name)
-    key = _result_key(state, build)
+    key = _result_key(state, variant, build)
     record = read_record(vdir / RESULT_RECORD)
     if not state.options.force and record is not None and record.get("key") == key:
         return Measurement.from_dict(record["measurement"]), True
@@ -49,6 +56,8 @@ def measure_step(state: RunState, variant: Variant, build: dict[str, Any]) -> tu
         threads=opts.threads,
         seed=opts.seed,
         evaluate=str(state.out / "data" / EVAL_NPZ),
+        # INT8 variants carry their layer profile, so the report can say where their time goes.
+        options={"profile": True} if profiled(variant) else {},
     )
     measured = run_job_isolated(job, log_path=vdir / MEASURE_LOG, timeout_s=opts.timeout_s)
     measured.run_id = state.run_id

@@ -65,7 +65,7 @@ def process_variant(state: RunState, variant: Variant, note: Callable[[str], Non
     if measured.evaluation is not None:
         row.parity, row.quality = measured.evaluation.parity, measured.evaluation.quality
     row.bench, row.load, row.memory_method = measured.bench, measured.load, measured.memory_method
-    row.describe, row.machine = measured.describe, measured.machine
+    row.describe, row.machine, row.layer_times = measured.describe, measured.machine, measured.layer_times
     row.run_id, row.measured_at, row.cached = measured.run_id, measured.measured_at, cached
     return row
 

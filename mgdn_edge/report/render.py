@@ -10,7 +10,7 @@ import base64
 import html
 from typing import Any
 
-from mgdn_edge.report.tables import latency_rows, not_run_rows, notes, summary, variant_rows
+from mgdn_edge.report.tables import int8_rows, latency_rows, not_run_rows, notes, summary, variant_rows
 from mgdn_edge.results import PipelineResults
 
 PLOT_FILE = "pareto.png"
@@ -31,6 +31,9 @@ def render_markdown(results: PipelineResults, derived: dict[str, Any], plot_name
     parts += ["", "## Accuracy (parity vs PyTorch FP32, quality vs ground truth)", ""]
     parts += [_md_table(*variant_rows(results)), ""]
     parts += ["## Latency and memory", "", _md_table(*latency_rows(results, derived)), ""]
+    int8 = int8_rows(results)
+    if int8[1]:
+        parts += ["## INT8 speed targets", "", _md_table(*int8), ""]
     parts += ["## Trade-off", "", f"![Pareto plot: latency vs quality drop]({plot_name})", ""]
     header, rows = not_run_rows(results)
     parts += ["## Skipped and failed variants", ""]
@@ -78,6 +81,7 @@ def render_html(results: PipelineResults, derived: dict[str, Any], png: bytes) -
     header, rows = not_run_rows(results)
     numeric_acc = {i: "num" for i in range(4, 9)}
     numeric_lat = {i: "num" for i in range(2, 9)}
+    int8 = int8_rows(results)
     body = [
         "<h1>mgdn-edge pipeline report</h1>",
         f"<dl>{facts}</dl>",
@@ -85,6 +89,7 @@ def render_html(results: PipelineResults, derived: dict[str, Any], png: bytes) -
         _html_table(*variant_rows(results), classes=numeric_acc),
         "<h2>Latency and memory</h2>",
         _html_table(*latency_rows(results, derived), classes=numeric_lat),
+        *(["<h2>INT8 speed targets</h2>", _html_table(*int8)] if int8[1] else []),
         "<h2>Trade-off</h2>",
         f'<img alt="Pareto plot: latency vs quality drop, one mark per variant and size" src="{uri}">',
         "<h2>Skipped and failed variants</h2>",

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
+from mgdn_edge.precision import Precision
 from mgdn_edge.report.derive import quantize_to
-from mgdn_edge.results import PipelineResults, VariantResult
+from mgdn_edge.results import LayerTime, PipelineResults, VariantResult
+from mgdn_edge.runtimes.budgets import INT8_SPEED_TARGETS
+
+# Integer kernels as OpenVINO (brgconv_avx512_I8, brgemm_avx512_i8) and ONNX Runtime (provider
+# plus an int8/uint8 input type) name them.
+INTEGER_KERNEL = re.compile(r"(^|[_ ])(i8|u8|int8|uint8)$", re.IGNORECASE)
 
 
 def _num(value: Any, fmt: str = "{:.3g}", none: str = "–") -> str:
@@ -104,6 +111,42 @@ def latency_rows(results: PipelineResults, derived: dict[str, Any]) -> tuple[lis
             ]
         )
     return header, rows
+
+
+def _float_time(layer_times: list[LayerTime] | None, top: int = 3) -> str:
+    """Where an INT8 variant's time goes outside integer kernels, from its layer profile."""
+    if not layer_times:
+        return "no layer profile"
+    floats = [r for r in layer_times if not INTEGER_KERNEL.search(r.exec_type)]
+    share = sum(r.share for r in floats)
+    slowest = ", ".join(f"{r.layer_type} {r.exec_type} {100 * r.share:.0f}%" for r in floats[:top])
+    return f"{100 * share:.0f}% of its time runs in float kernels ({slowest})"
+
+
+def int8_rows(results: PipelineResults) -> tuple[list[str], list[list[str]]]:
+    """INT8 speed against the float variants of the same runtime, judged by INT8_SPEED_TARGETS,
+    at the largest size both measured; a missed target says where the INT8 time goes."""
+    header = ["INT8 variant", "versus", "size", "speed-up", "target", "verdict"]
+    measured = {(v.runtime, v.precision): v for v in results.variants if v.ok and v.bench}
+    rows = []
+    for target in INT8_SPEED_TARGETS:
+        int8 = measured.get((target.runtime, Precision.INT8))
+        other = measured.get((target.runtime, target.versus))
+        if int8 is None or other is None:
+            continue
+        sizes = {tuple(r.size) for r in int8.bench} & {tuple(r.size) for r in other.bench}
+        if not sizes:
+            continue
+        size = max(sizes, key=lambda s: s[0] * s[1])
+        ratio = _p50(other, size) / _p50(int8, size)
+        verdict = "meets" if ratio >= target.ratio else f"misses: {_float_time(int8.layer_times)}"
+        shown = f"{size[0]}x{size[1]}"
+        rows.append([int8.label, other.label, shown, f"{ratio:.2f}×", f"≥ {target.ratio:g}×", verdict])
+    return header, rows
+
+
+def _p50(variant: VariantResult, size: tuple[int, ...]) -> float:
+    return next(r.p50_ms for r in variant.bench if tuple(r.size) == size)
 
 
 def not_run_rows(results: PipelineResults) -> tuple[list[str], list[list[str]]]:

@@ -235,6 +235,31 @@ def test_report_names_every_variant_with_figures_and_reasons(results, tmp_path):
     assert PipelineResults.from_dict(report).variants == PipelineResults.from_dict(results).variants
 
 
+def test_int8_speed_targets_are_judged_and_a_miss_says_where_the_time_goes(results, tmp_path):
+    """ov-int8 at 128x128: 80 ms; ov-fp32 160 ms (2.00x, misses >= 2.5x), ov-bf16 80 ms
+    (1.00x, misses >= 1.2x). The INT8 profile has 30 % in int8 kernels, 70 % in float ones."""
+    results["variants"] += [
+        _variant("ov-fp32", "openvino", "fp32", (40.0, 160.0), 0.0),
+        _variant("ov-bf16", "openvino", "bf16", (20.0, 80.0), 0.1),
+    ]
+    int8 = next(v for v in results["variants"] if v["name"] == "ov-int8")
+    int8["layer_times"] = [
+        {"layer_type": "Subgraph", "exec_type": "jit_avx512_bf16", "count": 9, "ms": 40.0, "share": 0.5},
+        {"layer_type": "Convolution", "exec_type": "brgconv_avx512_I8", "count": 4, "ms": 24.0, "share": 0.3},
+        {"layer_type": "Transpose", "exec_type": "unknown_f32", "count": 2, "ms": 16.0, "share": 0.2},
+    ]
+    md = write_report(results, tmp_path)["markdown"].read_text(encoding="utf-8")
+    assert "## INT8 speed targets" in md
+    assert (
+        "| openvino INT8 | openvino FP32 | 128x128 | 2.00× | ≥ 2.5× | misses: 70% of its time runs in float "
+        "kernels (Subgraph jit_avx512_bf16 50%, Transpose unknown_f32 20%) |"
+    ) in md
+    assert "| openvino INT8 | openvino BF16 | 128x128 | 1.00× | ≥ 1.2× | misses: 70% of its time" in md
+    int8["bench"][1]["p50_ms"] = 50.0  # 3.2x FP32, 1.6x bf16
+    md = write_report(results, tmp_path / "again")["markdown"].read_text(encoding="utf-8")
+    assert "| 3.20× | ≥ 2.5× | meets |" in md and "| 1.60× | ≥ 1.2× | meets |" in md
+
+
 def test_report_cli_rebuilds_from_results_and_rejects_other_json(results, tmp_path, capsys):
     src = tmp_path / "results.json"
     src.write_text(json.dumps(results))

@@ -1,0 +1,169 @@
+"""INT8 against FP32 and bf16 on CPU, in one run: speed ratios and held-out accuracy.
+
+    python -m mgdn_edge.tools.bench_int8 --model CKPT --calib PAIRS --held-out PAIRS
+                                         [--runs 5] [--threads N] [--work DIR] [--json FILE]
+
+Builds what a user builds with the defaults (``export``, ``convert``, ``quantize`` for both
+backends, calibrated on ``--calib``), then times every CPU variant round-robin on the first
+held-out pair (one call each per round, medians, so a load change on a shared machine hits all
+rows alike) and measures each INT8 variant against its own runtime's FP32 output on every
+held-out pair (PSNR, data range 1). Rows: OpenVINO FP32, bf16 (where the CPU has it), INT8 with
+the float remainder in bf16 (the default there) and in f32; ONNX Runtime FP32 and INT8.
+Targets (the INT8 issue): OpenVINO INT8 >= 2.5x its FP32 and >= 1.2x bf16, ONNX Runtime INT8
+>= 1.3x its FP32, PSNR >= 40 dB on every held-out pair. ``--work`` keeps (and reuses) the built
+files; without it they go to a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PSNR_FLOOR_DB = 40.0
+TARGETS = (  # (INT8 row, faster-than row, wanted ratio)
+    ("openvino int8", "openvino fp32", 2.5),
+    ("openvino int8", "openvino bf16", 1.2),
+    ("onnxruntime int8", "onnxruntime fp32", 1.3),
+)
+
+
+def build(model: Path, calib: Path, work: Path) -> dict[str, Path]:
+    """The files the defaults make, built once into ``work`` (existing ones are reused)."""
+    from mgdn_edge.calibration.quantize import quantize_model
+    from mgdn_edge.export.artefacts import INT8_ONNX
+    from mgdn_edge.export.onnx_export import export_checkpoint
+    from mgdn_edge.runtimes.openvino_convert import convert_to_openvino
+
+    export, ir, ir_int8, onnx_int8 = (
+        work / "export",
+        work / "openvino" / "model.xml",
+        work / "openvino-int8" / "model.xml",
+        work / "export" / INT8_ONNX,
+    )
+    steps = (
+        (export / "model.onnx", lambda: export_checkpoint(model, export, fp16=False)),
+        (ir, lambda: convert_to_openvino(export, ir)),
+        (ir_int8, lambda: quantize_model(export, calib, "openvino", out=ir_int8, progress=False)),
+        (onnx_int8, lambda: quantize_model(export, calib, "onnx", out=onnx_int8, progress=False)),
+    )
+    for path, make in steps:
+        if not path.exists():
+            start = time.perf_counter()
+            make()
+            print(f"built {path.relative_to(work)} in {time.perf_counter() - start:.0f} s")
+    return {"export": export, "ir": ir, "ir_int8": ir_int8, "onnx_int8": onnx_int8}
+
+
+def variants(files: dict[str, Path], threads: int) -> dict[str, Any]:
+    """Every CPU variant, opened (OpenVINO without its compiled-model cache: first runs compile)."""
+    import openvino as ov
+
+    from mgdn_edge.runtimes import open_runtime
+
+    ov_options = {"threads": threads, "cache": False}
+    opened = {
+        "openvino fp32": open_runtime("openvino", files["ir"], precision="fp32", **ov_options),
+        "openvino int8": open_runtime("openvino", files["ir_int8"], **ov_options),
+        "openvino int8, rest f32": open_runtime("openvino", files["ir_int8"], int8_rest="f32", **ov_options),
+        "onnxruntime fp32": open_runtime("onnxruntime", files["export"] / "model.onnx", threads=threads),
+        "onnxruntime int8": open_runtime("onnxruntime", files["onnx_int8"], threads=threads),
+    }
+    if "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        opened["openvino bf16"] = open_runtime("openvino", files["ir"], precision="bf16", **ov_options)
+    else:
+        print("(no bf16 row: this CPU has no BF16 capability in OpenVINO)")
+    return opened
+
+
+def time_round_robin(opened: dict[str, Any], inputs: list[np.ndarray], runs: int) -> dict[str, float]:
+    """Median ms per variant; one untimed round first (it compiles per shape)."""
+    samples: dict[str, list[float]] = {name: [] for name in opened}
+    for round_index in range(runs + 1):
+        for name, runtime in opened.items():
+            time.sleep(0.5)  # let the previous runtime's worker threads go idle (few cores)
+            start = time.perf_counter()
+            runtime.run(inputs)
+            if round_index:
+                samples[name].append(1000.0 * (time.perf_counter() - start))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def held_out_psnr(opened: dict[str, Any], pairs: list[Any]) -> dict[str, list[float]]:
+    """PSNR of every INT8 row against its runtime's FP32 row, one value per held-out pair."""
+    out: dict[str, list[float]] = {}
+    for name in (n for n in opened if " int8" in n):
+        reference = opened[name.split(" ")[0] + " fp32"]
+        values = []
+        for pair in pairs:
+            diff = opened[name].run(pair.inputs).astype(np.float64) - reference.run(pair.inputs)
+            values.append(float(10 * np.log10(1.0 / max(np.mean(diff**2), 1e-20))))
+        out[name] = values
+    return out
+
+
+def report(ms: dict[str, float], psnr: dict[str, list[float]], executes: dict[str, str]) -> list[dict]:
+    """Print the table and the verdict on every target; return the verdicts."""
+    header = f"{'variant':26s} {'median ms':>10s} {'vs fp32':>8s} {'vs bf16':>8s} {'PSNR min/mean':>15s}"
+    print(f"\n  {header}  executes")
+    for name, value in ms.items():
+        fp32 = ms[name.split(" ")[0] + " fp32"]
+        bf16 = "-"
+        if "openvino bf16" in ms and name.startswith("openvino"):
+            bf16 = f"{ms['openvino bf16'] / value:7.2f}x"
+        quality = f"{min(psnr[name]):6.2f} / {statistics.mean(psnr[name]):6.2f}" if name in psnr else "-"
+        print(f"  {name:26s} {value:10.1f} {fp32 / value:7.2f}x {bf16:>8s} {quality:>15s}  {executes[name]}")
+    verdicts = []
+    for row, versus, wanted in TARGETS:
+        if versus in ms:
+            ratio = ms[versus] / ms[row]
+            verdicts.append({"row": row, "versus": versus, "wanted": wanted, "ratio": ratio})
+            verdict = "meets" if ratio >= wanted else "MISSES"
+            print(f"{row} vs {versus}: {ratio:.2f}x ({verdict} the >= {wanted:g}x target)")
+    for name, values in psnr.items():
+        verdict = "meets" if min(values) >= PSNR_FLOOR_DB else "MISSES"
+        print(f"{name}: PSNR min {min(values):.2f} dB on {len(values)} held-out pairs "
+              f"({verdict} the >= {PSNR_FLOOR_DB:g} dB floor)")
+    return verdicts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, required=True, help="the authors' MFF checkpoint")
+    parser.add_argument("--calib", type=Path, required=True, help="calibration pairs (A/, B/)")
+    parser.add_argument("--held-out", type=Path, required=True, help="held-out pairs (A/, B/)")
+    parser.add_argument("--runs", type=int, default=5, help="timed rounds (default 5)")
+    parser.add_argument("--threads", type=int, default=None, help="default: all cores, same for every row")
+    parser.add_argument("--work", type=Path, help="keep the built files here (reused when present)")
+    parser.add_argument("--json", type=Path, help="write the figures as JSON to this file")
+    args = parser.parse_args(argv)
+
+    from mgdn_edge.atomic import write_json
+    from mgdn_edge.bench import machine_info
+    from mgdn_edge.calibration.sources import open_source
+
+    threads = args.threads or os.cpu_count() or 1
+    pairs = open_source("mff", args.held_out).load(progress=False)
+    with tempfile.TemporaryDirectory(prefix="mgdn_int8_") as tmp:
+        opened = variants(build(args.model, args.calib, args.work or Path(tmp)), threads)
+        inputs = pairs[0].inputs
+        size = f"{inputs[0].shape[2]}x{inputs[0].shape[3]}"
+        print(f"timing {len(opened)} variants at {size} on {pairs[0].name} ({threads} threads)")
+        ms = time_round_robin(opened, inputs, args.runs)
+        psnr = held_out_psnr(opened, pairs)
+        executes = {name: runtime.describe().get("executes", "") for name, runtime in opened.items()}
+    verdicts = report(ms, psnr, executes)
+    if args.json:
+        figures = {"size": size, "threads": threads, "median_ms": ms, "psnr_db": psnr, "targets": verdicts}
+        write_json(args.json, {**figures, "executes": executes, "machine": machine_info()})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
