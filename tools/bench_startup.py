@@ -1,6 +1,7 @@
 """Whole-process start-up: `mgdn-edge fuse` on one 520x520 MFF pair, PyTorch vs OpenVINO, cold and warm.
 
     python -m mgdn_edge.tools.bench_startup --model CKPT [--size 520] [--runs 3] [--out DIR]
+                                            [--int8 XML]
 
 What a user waits for is the whole command: interpreter and imports, reading the model, for
 OpenVINO the extension (built on first use) and compiling, then one inference and writing the
@@ -14,6 +15,8 @@ from spawn to exit:
 - ``no blob``: the extension is cached, OpenVINO's compiled-model cache is emptied before each run
   (a new model file or a new input size);
 - ``warm``: the same HOME again, with the extension and the compiled blob cached.
+- ``bf16 warm`` (where the CPU has bf16) and ``int8 warm`` (with ``--int8``, an INT8 IR from
+  ``quantize``): the faster OpenVINO precisions, warm, as a user who picked them waits for them.
 
 The pair is the fixture crop ``mff_lytro01_crop96`` of ../shared reflected out to the size (as
 the full-size test does), or a synthetic pair when the fixture is absent. The export itself is
@@ -39,11 +42,14 @@ import numpy as np
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 FIXTURE = FIXTURES / "official-mff" / "mff_lytro01_crop96.npz"
 ROWS = ("torch cold", "torch warm", "openvino cold", "openvino no blob", "openvino warm")
+OPTIONAL_ROWS = ("openvino bf16 warm", "openvino int8 warm")
 # (label, numerator row, denominator row): all from the medians of one run
 RATIOS = (
     ("torch / openvino, cold", "torch cold", "openvino cold"),
     ("torch / openvino, no blob", "torch warm", "openvino no blob"),
     ("torch / openvino, warm", "torch warm", "openvino warm"),
+    ("torch / openvino bf16, warm", "torch warm", "openvino bf16 warm"),
+    ("torch / openvino int8, warm", "torch warm", "openvino int8 warm"),
     ("openvino cold / warm", "openvino cold", "openvino warm"),
 )
 
@@ -71,9 +77,12 @@ def make_pair(folder: Path, size: int, fixture: Path = FIXTURE) -> list[Path]:
     return paths
 
 
-def fuse_argv(runtime: str, model: Path, pair: list[Path], out: Path) -> list[str]:
+def fuse_argv(
+    runtime: str, model: Path, pair: list[Path], out: Path, precision: str | None = None
+) -> list[str]:
     return [sys.executable, "-m", "mgdn_edge.cli", "fuse", "--task", "mff", "--runtime", runtime,
-            "--model", str(model), *map(str, pair), "-o", str(out)]  # fmt: skip
+            "--model", str(model), *map(str, pair), "-o", str(out),
+            *(["--precision", precision] if precision else [])]  # fmt: skip
 
 
 def environment(home: Path) -> dict[str, str]:
@@ -99,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=520, help="square input size (default 520)")
     parser.add_argument("--runs", type=int, default=3, help="processes per row (default 3)")
     parser.add_argument("--out", type=Path, help="work folder (default: a temp folder, removed)")
+    parser.add_argument("--int8", type=Path, help="an INT8 IR of this model (from quantize): one more row")
     args = parser.parse_args(argv)
     if not args.model.is_file():
         parser.error(f"checkpoint not found: {args.model}")
@@ -120,12 +130,17 @@ def main(argv: list[str] | None = None) -> int:
             "torch": fuse_argv("torch", args.model, pair, work / "torch.png"),
             "openvino": fuse_argv("openvino", export, pair, work / "openvino.png"),
         }
+        if has_bf16():
+            commands["openvino bf16"] = fuse_argv("openvino", export, pair, work / "bf16.png", "bf16")
+        if args.int8:
+            commands["openvino int8"] = fuse_argv("openvino", args.int8, pair, work / "int8.png")
         for runtime in commands:  # prepare the warm HOME (extension, blobs): untimed
             timed(commands[runtime], environment(warm_home))
-        times: dict[str, list[float]] = {row: [] for row in ROWS}
+        rows = ROWS + tuple(row for row in OPTIONAL_ROWS if row.removesuffix(" warm") in commands)
+        times: dict[str, list[float]] = {row: [] for row in rows}
         for i in range(args.runs):
-            for row in ROWS:
-                runtime, state = row.split(" ", 1)
+            for row in rows:
+                runtime, state = row.rsplit(" ", 1) if row.endswith(" warm") else row.split(" ", 1)
                 if state == "cold":
                     home = work / f"home-cold-{runtime}-{i}"
                     times[row].append(timed(commands[runtime], environment(home)))
@@ -142,17 +157,23 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def has_bf16() -> bool:
+    import openvino as ov
+
+    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
 def ratios(times: dict[str, list[float]]) -> dict[str, float]:
-    """The ratios of :data:`RATIOS` from the medians of ``times`` (one list of seconds per row)."""
+    """The ratios of :data:`RATIOS` from the medians of ``times`` (one list of seconds per row);
+    a ratio whose rows were not measured is left out."""
     median = {row: statistics.median(values) for row, values in times.items()}
-    return {label: median[a] / median[b] for label, a, b in RATIOS}
+    return {label: median[a] / median[b] for label, a, b in RATIOS if a in median and b in median}
 
 
 def report(times: dict[str, list[float]], args: argparse.Namespace) -> None:
     print(f"mgdn-edge fuse, MFF {args.size}x{args.size}, {args.runs} processes per row, one run "
           f"({os.cpu_count()} CPUs; median, min-max)")  # fmt: skip
-    for row in ROWS:
-        values = times[row]
+    for row, values in times.items():
         print(f"  {row:<26} {statistics.median(values):7.2f} s   ({min(values):.2f}-{max(values):.2f})")
     for label, value in ratios(times).items():
         print(f"  {label:<26} {value:7.2f}x")

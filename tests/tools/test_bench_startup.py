@@ -39,6 +39,9 @@ def test_ratios_are_medians_of_one_run() -> None:
     assert got["torch / openvino, no blob"] == pytest.approx(9.0 / 4.5)
     assert got["torch / openvino, warm"] == pytest.approx(9.0 / 3.0)
     assert got["openvino cold / warm"] == pytest.approx(61.0 / 3.0)
+    assert "torch / openvino int8, warm" not in got  # a row that was not measured has no ratio
+    times["openvino int8 warm"] = [1.0, 1.5, 2.0]
+    assert bench_startup.ratios(times)["torch / openvino int8, warm"] == pytest.approx(9.0 / 1.5)
 
 
 def test_model_is_required_and_must_exist(tmp_path: Path, capsys) -> None:
