@@ -164,8 +164,8 @@ class WindowAttention(nn.Module):
         bw, n, c = windows.shape
         # q, k and v as three linears on thirds of the qkv weights (identical arithmetic: a linear
         # is per output feature), each [bw, n, heads, hd] -> [bw, heads, n, hd]: OpenVINO's CPU
-        # plugin folds these head transposes into its attention kernel, where the one 5-D permute
-        # of a fused qkv tensor ran as a separate copy (twice, once per precision, in INT8 graphs).
+        # plugin folds the q and v head transposes into its attention kernel, where the one 5-D
+        # permute of a fused qkv tensor ran as a separate copy (twice in INT8 graphs).
         q, v = (self._project(windows, i).transpose(1, 2) for i in (0, 2))
         k_t = self._project(windows, 1).permute(0, 2, 3, 1)  # [bw, heads, hd, n] in one transpose
         attn = (q * self.scale) @ k_t

@@ -59,13 +59,18 @@ def run_int8(path):
 
 
 now = quantize_model(work / "export", work / "pairs", "openvino", out=work / "now.xml", progress=False)
+rest_f32 = open_runtime("openvino", now.path, cache=False, int8_rest="f32")
+rest_f32.run(x)
+has_bf16 = "BF16" in rest_f32.core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+rests = {"f32": rest_f32.describe()["inference_precision"],
+         "default": open_runtime("openvino", now.path, cache=False).int8_rest, "has_bf16": has_bf16}
 # The old recipe: only the DynamicFilter in the ignored scope, the channel attention quantized.
 quantize_openvino._nncf_options = lambda method: {
     "ignored_scope": nncf.IgnoredScope(types=["DynamicFilter"], validate=False),
     "model_type": nncf.ModelType.TRANSFORMER,
 }
 old = quantize_model(work / "export", work / "pairs", "openvino", out=work / "old.xml", progress=False)
-print(json.dumps({"now": run_int8(now.path), "old": run_int8(old.path)}))
+print(json.dumps({"now": run_int8(now.path), "old": run_int8(old.path), "rests": rests}))
 """
 
 
@@ -78,6 +83,8 @@ def test_quantize_then_static_int8_compile_runs_in_one_process(tmp_path: Path) -
         assert got[made]["psnr"] >= 30.0  # INT8 of a random tiny model: a crash-free run must still be right
     assert got["now"]["snippets"] == "default"  # today's IRs keep the CPU plugin's snippets on
     assert got["old"]["snippets"] == "DISABLE"  # an IR with an int8 channel attention runs without them
+    rests = got["rests"]  # the float remainder: bf16 where the CPU has it, f32 on request
+    assert rests["f32"] == "f32" and rests["default"] == ("bf16" if rests["has_bf16"] else "f32")
 
 
 def test_quantized_channel_attention_is_found_through_fake_quantize() -> None:
