@@ -234,12 +234,7 @@ class OpenVinoRuntime:
         """Check the requested precision against the file; make an FP16-weight model if asked."""
         file_p, want = self.file_precision, self.precision
         if want == "bf16":
-            caps = self.core.get_property(self.device, "OPTIMIZATION_CAPABILITIES")
-            if "BF16" not in caps:
-                raise BackendError(
-                    f"the OpenVINO {self.device} device has no bf16 execution here (its capabilities: "
-                    f"{', '.join(caps)}); use fp32 or fp16"
-                )
+            self._require_bf16("use fp32 or fp16")
             if file_p not in ("fp32", "fp16"):
                 raise BackendError(f"{self.model_path.name} is an {file_p} model; bf16 runs fp32/fp16 models")
             return model
@@ -252,15 +247,25 @@ class OpenVinoRuntime:
             + (" (int8 IRs come from NNCF quantization)" if want == "int8" else "")
         )
 
+    def _capabilities(self) -> list[str]:
+        return list(self.core.get_property(self.device, "OPTIMIZATION_CAPABILITIES"))
+
+    def _require_bf16(self, instead: str) -> None:
+        caps = self._capabilities()
+        if "BF16" not in caps:
+            raise BackendError(
+                f"the OpenVINO {self.device} device has no bf16 execution here (its capabilities: "
+                f"{', '.join(caps)}); {instead}"
+            )
+
     def _int8_rest(self, requested: str | None) -> str:
         """The precision of an INT8 model's float remainder: bf16 where the device has it, else f32."""
-        has_bf16 = "BF16" in self.core.get_property(self.device, "OPTIMIZATION_CAPABILITIES")
         if requested is None:
-            return "bf16" if has_bf16 else "f32"
+            return "bf16" if "BF16" in self._capabilities() else "f32"
         if requested not in ("bf16", "f32"):
             raise BackendError(f"int8_rest must be 'bf16' or 'f32', got {requested!r}")
-        if requested == "bf16" and not has_bf16:
-            raise BackendError(f"the OpenVINO {self.device} device has no bf16 execution here")
+        if requested == "bf16":
+            self._require_bf16("use int8_rest='f32'")
         return requested
 
     def _compressed(self, model: Any) -> Any:

@@ -21,12 +21,14 @@ import os
 import statistics
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mgdn_edge.runtimes.budgets import INT8_SPEED_TARGETS
+from mgdn_edge.tools.timing import round_robin_ms
 
 PSNR_FLOOR_DB = 40.0
 
@@ -60,9 +62,8 @@ def build(model: Path, calib: Path, work: Path) -> dict[str, Path]:
 
 def variants(files: dict[str, Path], threads: int) -> dict[str, Any]:
     """Every CPU variant, opened (OpenVINO without its compiled-model cache: first runs compile)."""
-    import openvino as ov
-
     from mgdn_edge.runtimes import open_runtime
+    from mgdn_edge.runtimes.openvino_runtime import unavailable_reason
 
     ov_options = {"threads": threads, "cache": False}
     opened = {
@@ -72,34 +73,29 @@ def variants(files: dict[str, Path], threads: int) -> dict[str, Any]:
         "onnxruntime fp32": open_runtime("onnxruntime", files["export"] / "model.onnx", threads=threads),
         "onnxruntime int8": open_runtime("onnxruntime", files["onnx_int8"], threads=threads),
     }
-    if "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+    no_bf16 = unavailable_reason("bf16")
+    if no_bf16 is None:
         opened["openvino bf16"] = open_runtime("openvino", files["ir"], precision="bf16", **ov_options)
     else:
-        print("(no bf16 row: this CPU has no BF16 capability in OpenVINO)")
+        print(f"(no bf16 row: {no_bf16})")
     return opened
 
 
 def time_round_robin(opened: dict[str, Any], inputs: list[np.ndarray], runs: int) -> dict[str, float]:
     """Median ms per variant; one untimed round first (it compiles per shape)."""
-    samples: dict[str, list[float]] = {name: [] for name in opened}
-    for round_index in range(runs + 1):
-        for name, runtime in opened.items():
-            time.sleep(0.5)  # let the previous runtime's worker threads go idle (few cores)
-            start = time.perf_counter()
-            runtime.run(inputs)
-            if round_index:
-                samples[name].append(1000.0 * (time.perf_counter() - start))
+    samples = round_robin_ms({name: partial(rt.run, inputs) for name, rt in opened.items()}, runs)
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def held_out_psnr(opened: dict[str, Any], pairs: list[Any]) -> dict[str, list[float]]:
     """PSNR of every INT8 row against its runtime's FP32 row, one value per held-out pair."""
+    fp32_rows = {name: runtime for name, runtime in opened.items() if name.endswith(" fp32")}
+    references = {name: [runtime.run(pair.inputs) for pair in pairs] for name, runtime in fp32_rows.items()}
     out: dict[str, list[float]] = {}
     for name in (n for n in opened if " int8" in n):
-        reference = opened[name.split(" ")[0] + " fp32"]
         values = []
-        for pair in pairs:
-            diff = opened[name].run(pair.inputs).astype(np.float64) - reference.run(pair.inputs)
+        for pair, reference in zip(pairs, references[name.split(" ")[0] + " fp32"], strict=True):
+            diff = opened[name].run(pair.inputs).astype(np.float64) - reference
             values.append(float(10 * np.log10(1.0 / max(np.mean(diff**2), 1e-20))))
         out[name] = values
     return out

@@ -22,11 +22,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
+
+from mgdn_edge.tools.timing import round_robin_ms
 
 AUTHORS, ORACLE, LEAN = (
     "pytorch eager, authors' unfold",
@@ -116,18 +118,9 @@ def main(argv: list[str] | None = None) -> int:
 
         opened = {name: opener() for name, opener in rows}
         outputs = {name: runtime.run(inputs) for name, runtime in opened.items()}
-        # Round-robin: every round times each variant once, so a change in the load of a shared
-        # machine during the run hits all rows alike instead of skewing the ratios.
-        samples: dict[str, list[float]] = {name: [] for name in opened}
-        for round_index in range(args.warmup + args.runs):
-            for name, runtime in opened.items():
-                if name in (AUTHORS, ORACLE) and round_index >= args.warmup + args.unfold_runs:
-                    continue
-                time.sleep(0.5)  # let the previous backend's worker threads go idle (few cores)
-                start = time.perf_counter()
-                runtime.run(inputs)
-                if round_index >= args.warmup:
-                    samples[name].append(1000.0 * (time.perf_counter() - start))
+        calls = {name: partial(runtime.run, inputs) for name, runtime in opened.items()}
+        limits = {AUTHORS: args.unfold_runs, ORACLE: args.unfold_runs}
+        samples = round_robin_ms(calls, args.runs, args.warmup, limits)
         timings = {name: statistics.median(values) for name, values in samples.items()}
         reference = outputs[LEAN]
         header = f"{'variant':32s} {'median ms':>10s} {'vs authors':>10s} {'vs lean':>8s} {'max abs':>9s}"

@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     try:
         from mgdn_edge.export.onnx_export import export_checkpoint
-        from mgdn_edge.runtimes.openvino_runtime import MODEL_CACHE
+        from mgdn_edge.runtimes.openvino_runtime import MODEL_CACHE, unavailable_reason
 
         pair = make_pair(work, args.size)
         export = work / "export"
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             "torch": fuse_argv("torch", args.model, pair, work / "torch.png"),
             "openvino": fuse_argv("openvino", export, pair, work / "openvino.png"),
         }
-        if has_bf16():
+        if unavailable_reason("bf16") is None:
             commands["openvino bf16"] = fuse_argv("openvino", export, pair, work / "bf16.png", "bf16")
         if args.int8:
             commands["openvino int8"] = fuse_argv("openvino", args.int8, pair, work / "int8.png")
@@ -164,12 +164,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def files_under(folder: Path) -> set[Path]:
     return {path for path in folder.rglob("*") if path.is_file()}
-
-
-def has_bf16() -> bool:
-    import openvino as ov
-
-    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
 def ratios(times: dict[str, list[float]]) -> dict[str, float]:
