@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from mgdn_edge.errors import InputError
+from mgdn_edge.errors import FILESYSTEM_ERRNOS, InputError, WriteError, filesystem_error_line
 
 TMP_MARK = ".mgdn-tmp-"
 LOCK_MARK = ".mgdn-lock-"
@@ -38,6 +38,63 @@ def temp_sibling(path: str | os.PathLike[str], token: str | None = None) -> Path
     return path.with_name(f"{TMP_MARK}{path.stem}.{token}{path.suffix}")
 
 
+def _size(path: Path) -> int:
+    """Bytes under ``path`` (a file or a folder), 0 if it is gone."""
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size if path.is_file() else 0
+
+
+def _free_bytes(path: Path) -> int | None:
+    """Free bytes on the filesystem holding ``path`` (its nearest existing folder), if known."""
+    for folder in [path, *path.parents]:
+        if folder.is_dir():
+            try:
+                return shutil.disk_usage(folder).free
+            except OSError:
+                return None
+    return None
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def _names_our_path(exc: OSError, dest: Path, temps: list[Path]) -> bool:
+    """Whether ``exc`` is about writing ``dest``: no file named (a failed write() call), or the
+    destination, its folder, its lock, a temporary or a file inside a temporary folder."""
+    if exc.filename is None:
+        return True
+    path = Path(exc.filename)
+    return path in (dest.parent, lock_path(dest)) or any(
+        path == p or path.is_relative_to(p) for p in (dest, *temps)
+    )
+
+
+@contextlib.contextmanager
+def write_errors_named(dest: Path, temps: Iterable[Path] = ()) -> Iterator[None]:
+    """Turn the filesystem refusing a write to ``dest`` (or to its temporaries) into one
+    :class:`WriteError` line naming ``dest``: full, over quota, read-only or not permitted.
+
+    A full disk names how much this write had put down and how much is free, which is what the
+    user needs to free. Errors about other paths (an input that cannot be read) pass unchanged.
+    """
+    temps = [Path(t) for t in temps]
+    try:
+        yield
+    except WriteError:
+        raise
+    except OSError as exc:
+        if exc.errno not in FILESYSTEM_ERRNOS or not _names_our_path(exc, dest, temps):
+            raise
+        detail = filesystem_error_line(OSError(exc.errno, exc.strerror))
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            written, free = sum(_size(t) for t in temps), _free_bytes(dest.parent)
+            detail += f"; {_megabytes(written)} written before it failed"
+            detail += "" if free is None else f", {_megabytes(free)} free on that filesystem"
+        raise WriteError(f"cannot write {dest}: {detail}") from exc
+
+
 @contextlib.contextmanager
 def atomic_files(*paths: str | os.PathLike[str]) -> Iterator[tuple[Path, ...]]:
     """Yield temporary names for ``paths``; on success rename them into place, else delete them.
@@ -49,17 +106,18 @@ def atomic_files(*paths: str | os.PathLike[str]) -> Iterator[tuple[Path, ...]]:
     targets = [Path(p) for p in paths]
     token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     temps = tuple(temp_sibling(p, token) for p in targets)
-    for target in targets:
-        target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        yield temps
-        for temp in temps:
-            if not temp.is_file():
-                raise FileNotFoundError(f"the writer produced no {temp.name}")
-        if len(targets) > 1:
-            targets[-1].unlink(missing_ok=True)
-        for temp, target in zip(temps, targets, strict=True):
-            os.replace(temp, target)
+        with write_errors_named(targets[-1], temps):
+            for target in targets:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            yield temps
+            for temp in temps:
+                if not temp.is_file():
+                    raise FileNotFoundError(f"the writer produced no {temp.name}")
+            if len(targets) > 1:
+                targets[-1].unlink(missing_ok=True)
+            for temp, target in zip(temps, targets, strict=True):
+                os.replace(temp, target)
     finally:
         for temp in temps:
             temp.unlink(missing_ok=True)
@@ -166,25 +224,32 @@ def atomic_directory(path: str | os.PathLike[str], lock: bool = True) -> Iterato
     target = Path(path)
     if target.exists() and not target.is_dir():
         raise InputError(f"{target} exists and is not a folder")
-    guard = destination_lock(target) if lock else contextlib.nullcontext()
-    with guard:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temp_sibling(target)
-        tmp.mkdir()
-        try:
-            yield tmp
-            if not target.exists():
-                os.rename(tmp, target)
-            elif _exchange(tmp, target):
-                shutil.rmtree(tmp, ignore_errors=True)  # now the old folder
-            else:
-                old = temp_sibling(target.with_name(target.name + "-old"))
-                os.rename(target, old)
-                os.rename(tmp, target)
-                shutil.rmtree(old, ignore_errors=True)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+    tmp = temp_sibling(target)
+    with write_errors_named(target, [tmp]):  # the lock and the folders
+        guard = destination_lock(target) if lock else contextlib.nullcontext()
+        with guard:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp.mkdir()
+            try:
+                with write_errors_named(target, [tmp]):  # the contents, measured before removal
+                    yield tmp
+                    _swap_in(tmp, target)
+            finally:
+                if tmp.exists():
+                    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _swap_in(tmp: Path, target: Path) -> None:
+    """Put the finished folder ``tmp`` at ``target`` (see :func:`atomic_directory`)."""
+    if not target.exists():
+        os.rename(tmp, target)
+    elif _exchange(tmp, target):
+        shutil.rmtree(tmp, ignore_errors=True)  # now the old folder
+    else:
+        old = temp_sibling(target.with_name(target.name + "-old"))
+        os.rename(target, old)
+        os.rename(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def refuse_overwriting_inputs(

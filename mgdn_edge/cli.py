@@ -3,7 +3,8 @@
 Each subcommand lives in a small ``*_cli`` module with ``register(subparsers)``; registration
 must stay light (heavy imports such as openvino or onnxruntime happen inside the handler), so
 ``mgdn-edge --help`` is instant. Handlers raise :class:`MgdnEdgeError` for anything a user can
-fix; ``main`` turns it into a one-line ``error:`` message and exit code 2.
+fix; ``main`` turns it, and a filesystem that refuses a write (full, read-only, over quota, not
+permitted), into a one-line ``error:`` message and exit code 2.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 import threading
 
 from mgdn_edge import __version__
-from mgdn_edge.errors import MgdnEdgeError
+from mgdn_edge.errors import FILESYSTEM_ERRNOS, MgdnEdgeError, filesystem_error_line
 
 COMMAND_MODULES = [
     "mgdn_edge.info_cli",
@@ -59,6 +60,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except MgdnEdgeError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full, read-only or forbidden filesystem outside the atomic writers
+        if exc.errno not in FILESYSTEM_ERRNOS:
+            raise
+        print(f"error: {filesystem_error_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

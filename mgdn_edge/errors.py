@@ -4,6 +4,8 @@ The CLI prints ``error: <message>`` and exits non-zero for any :class:`MgdnEdgeE
 else is a bug and keeps its traceback.
 """
 
+import errno
+
 
 class MgdnEdgeError(Exception):
     """Base class for errors a user can act on."""
@@ -27,6 +29,22 @@ class BackendError(MgdnEdgeError):
 
 class ExportError(MgdnEdgeError):
     """An exported graph failed a check (checker, shape inference, structure or numerics)."""
+
+
+class WriteError(MgdnEdgeError, OSError):
+    """The filesystem refused a write: full, read-only, over quota or not ours to write."""
+
+
+# Filesystem errors a user fixes outside mgdn-edge (free space, permissions, another mount).
+FILESYSTEM_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def filesystem_error_line(exc: OSError) -> str:
+    """A filesystem error as one line naming the path and the errno, e.g.
+    ``Read-only file system: /mnt/out (EROFS)``."""
+    name = errno.errorcode.get(exc.errno or 0, "")
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}" + (f" ({name})" if name else "")
 
 
 def one_line(exc: BaseException) -> str:

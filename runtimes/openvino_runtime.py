@@ -47,13 +47,14 @@ An INT8 IR whose channel attention was quantized (made before that was avoided) 
 without the CPU plugin's snippets (:mod:`mgdn_edge.runtimes.openvino_int8`). A static batch
 dimension is relaxed once. ``run`` is not thread-safe.
 
-Compiled-model cache (``cache=True``): OpenVINO's ``CACHE_DIR`` keeps compiled blobs between
-processes, so a second process skips compilation. OpenVINO's own key covers the model graph
-with its weights and attributes, the compile properties (precision hint, performance hint,
-threads), the device, and its own build (checked in the blob header); it does *not* cover the
-code behind a custom op, which it knows only by name and attributes. So the cache folder is
-``<cache>/openvino-model-cache/<openvino version>-<extension sha256>``: a rebuilt or changed
-extension never meets a blob compiled with the old one.
+Compiled-model cache (``cache=True``): compiled blobs are kept between processes, so a second
+process skips compilation. Each compile key (model bytes, precision, every compile property,
+input shapes, device) has its own folder under
+``<cache>/openvino-model-cache/<openvino version>-<extension sha256>``, because OpenVINO's own key
+leaves out the inference precision and the custom op's code (:mod:`.openvino_model_cache`). A
+blob that does not match the record written with it is deleted before OpenVINO may import it,
+and an output with NaN/Inf from a model imported from the cache is recomputed once by a fresh
+compile (the blob deleted, one warning line) before any verdict blames the model.
 An unwritable cache folder just means no caching.
 
 Layer profiling (``profile=True``, ``bench --profile``): every model is compiled with
@@ -70,21 +71,22 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mgdn_edge.errors import BackendError
-from mgdn_edge.export.artefacts import IR_XML, METADATA_PRECISION_KEY, MODEL_ONNX, OP_TYPE, sha256_file
+from mgdn_edge.export.artefacts import IR_XML, METADATA_PRECISION_KEY, MODEL_ONNX, OP_TYPE
 from mgdn_edge.layer_profile import LayerSample, aggregate, check_runs
-from mgdn_edge.plugins import library_cache
 from mgdn_edge.results import LayerTime
 from mgdn_edge.runtimes.backends import BACKENDS
 from mgdn_edge.runtimes.base import (
     check_input_count,
     check_inputs,
     check_precision,
+    file_sha256,
     for_task,
     model_description,
 )
@@ -95,7 +97,16 @@ from mgdn_edge.runtimes.openvino_ir import (
     read_ir_description,
     read_model,
 )
+from mgdn_edge.runtimes.openvino_model_cache import (
+    CacheEntry,
+    CompiledModelCache,
+    compile_key,
+    model_cache_dir,
+    warn,
+)
 
+CACHE_DIR = "CACHE_DIR"
+Shapes = tuple[tuple[int, ...], ...]  # the input shapes a model is specialised to
 HINTS = ("LATENCY", "THROUGHPUT", "CUMULATIVE_THROUGHPUT")
 EXECUTES = {
     "fp32": "f32 weights, f32 compute",
@@ -121,20 +132,6 @@ def unavailable_reason(precision: str | None = None) -> str | None:
     return None
 
 
-MODEL_CACHE = "openvino-model-cache"
-
-
-def model_cache_dir(extension: Path | None) -> Path | None:
-    """The CACHE_DIR for models run with ``extension`` (see the module doc), or None if unwritable."""
-    import openvino as ov
-
-    version = str(ov.get_version())
-    library = sha256_file(extension)[:16] if extension is not None else "no-extension"
-    name = f"{library_cache.safe_name(version.split('-')[0])}-{library_cache.key_digest({'ov': version})[:8]}"
-    folder = library_cache.cache_root() / MODEL_CACHE / f"{name}-{library}"
-    return folder if library_cache.usable_dir(folder) else None
-
-
 def resolve_model_file(model_path: str | os.PathLike[str]) -> Path:
     """An .onnx / .xml file, or an export folder (its model.onnx, else its model.xml)."""
     path = Path(model_path)
@@ -152,6 +149,30 @@ def resolve_model_file(model_path: str | os.PathLike[str]) -> Path:
     if suffix == ".xml" and not path.with_suffix(".bin").is_file():
         raise BackendError(f"the IR {path} has no weights file {path.with_suffix('.bin').name} beside it")
     return path
+
+
+@dataclass
+class Compiled:
+    """One compiled model: the shapes it was specialised to (None: dynamic), the ov.Model it was
+    compiled from, the compiled model, its infer request and its cache entry (None: uncached)."""
+
+    shapes: Shapes | None
+    model: Any
+    compiled: Any
+    request: Any
+    entry: CacheEntry | None
+
+    def parts(self) -> tuple[Any, Any, Any, CacheEntry | None]:
+        return self.model, self.compiled, self.request, self.entry
+
+    def loaded_from_cache(self) -> bool:
+        """Whether OpenVINO imported this model from a cached blob rather than compiling it."""
+        if self.entry is None:
+            return False
+        try:
+            return bool(self.compiled.get_property("LOADED_FROM_CACHE"))
+        except Exception:  # a device without the property
+            return False
 
 
 class OpenVinoRuntime:
@@ -223,11 +244,10 @@ class OpenVinoRuntime:
         dynamic = any(port.get_partial_shape().is_dynamic for port in model.inputs)
         self._specialize = specialize and dynamic
         self._model = model
-        self._dynamic: tuple[Any, Any] | None = None  # (compiled, request) of the model as read
-        self._specialized: tuple[tuple[tuple[int, ...], ...], Any, Any] | None = None
+        self._dynamic: Compiled | None = None  # the model as read
+        self._specialized: Compiled | None = None  # the model specialised to the latest shapes
         self.model_cache = model_cache_dir(self.extension) if cache else None
-        if self.model_cache is not None:
-            self.core.set_property({"CACHE_DIR": str(self.model_cache)})
+        self._cache = None if self.model_cache is None else CompiledModelCache(self.model_cache)
 
     # -- loading -------------------------------------------------------------------------------
     def _apply_precision(self, model: Any) -> Any:
@@ -318,46 +338,100 @@ class OpenVinoRuntime:
     # -- running -------------------------------------------------------------------------------
     def run(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         arrays = check_inputs(self.config, inputs, self.static_size)
-        request = self._request_for(tuple(a.shape for a in arrays))
-        self._last_request = request
+        current = self._compiled_for(tuple(a.shape for a in arrays))
+        out = self._infer(current, arrays)
+        if not np.isfinite(out).all() and current.loaded_from_cache():
+            out = self._rerun_without_blob(current, arrays)
+        return out
+
+    def _infer(self, current: Compiled, arrays: Sequence[np.ndarray]) -> np.ndarray:
+        self._last_request = current.request
         try:
-            request.infer({i: a for i, a in enumerate(arrays)})
-            out = request.get_output_tensor(0).data
+            current.request.infer({i: a for i, a in enumerate(arrays)})
+            out = current.request.get_output_tensor(0).data
         except Exception as exc:  # anything left after check_inputs is a backend failure
             raise BackendError(f"OpenVINO failed on {self.model_path.name}: {ov_error_line(exc)}") from exc
         return np.array(out, dtype=np.float32, copy=True)
 
-    def _compile(self, model: Any) -> tuple[Any, Any]:
+    def _rerun_without_blob(self, stale: Compiled, arrays: Sequence[np.ndarray]) -> np.ndarray:
+        """NaN/Inf from a model imported from the cache: delete its blob, compile afresh, run again.
+
+        Only a non-finite output of a fresh compile is left for the output check to judge, so a
+        bad blob is never reported as the model overflowing.
+        """
+        assert stale.entry is not None  # a model loaded from the cache has an entry
+        stale.entry.discard()
+        fresh = self._compile(stale.model, stale.shapes)
+        if self._specialized is stale:
+            self._specialized = fresh
+        else:
+            self._dynamic = fresh
+        out = self._infer(fresh, arrays)
+        if np.isfinite(out).all():
+            warn(
+                f"the cached compiled model {stale.entry.folder} gave NaN/Inf for {self.model_path.name} "
+                f"({self.precision}); deleted it and recompiled: this output is from the fresh compile"
+            )
+        return out
+
+    def _compile(self, model: Any, shapes: Shapes | None) -> Compiled:
+        """Compile ``model`` (specialised to ``shapes``, or dynamic for None), through the cache."""
+        config = self._compile_config()
+        entry = None if self._cache is None else self._cache.entry(self._compile_key(config, shapes))
         try:
-            compiled = self.core.compile_model(model, self.device, self._compile_config())
-            return compiled, compiled.create_infer_request()
+            if entry is None:
+                compiled = self.core.compile_model(model, self.device, config)
+            else:
+                compiled = self._compile_cached(model, config, entry)
+            return Compiled(shapes, model, compiled, compiled.create_infer_request(), entry)
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses from C++
             raise BackendError(
                 f"OpenVINO cannot compile {self.model_path.name}: {ov_error_line(exc)}"
             ) from exc
 
-    def _dynamic_request(self) -> Any:
+    def _compile_cached(self, model: Any, config: dict[str, Any], entry: CacheEntry) -> Any:
+        """Import the entry's verified blob, or compile afresh and make the new blob the entry's."""
+        present, warning = entry.verified()
+        if warning is not None:
+            warn(warning)
+        if present:
+            return self.core.compile_model(model, self.device, {**config, CACHE_DIR: str(entry.folder)})
+        with entry.staging() as stage:
+            return self.core.compile_model(model, self.device, {**config, CACHE_DIR: str(stage)})
+
+    def _compile_key(self, config: dict[str, Any], shapes: Shapes | None) -> dict[str, Any]:
+        """The cache key of one compile (:func:`compile_key`)."""
+        files = [self.model_path]
+        if self.model_path.suffix.lower() == ".xml":
+            files.append(self.model_path.with_suffix(".bin"))
+        return compile_key(
+            [file_sha256(f) for f in files],
+            f"{self.file_precision} as {self.precision}",
+            config,
+            shapes,
+            str(self.core.get_property(self.device, "FULL_DEVICE_NAME")),
+        )
+
+    def _dynamic_model(self) -> Compiled:
         """The model as read (dynamic H/W), compiled the first time it is needed."""
         if self._dynamic is None:
-            self._dynamic = self._compile(self._model)
-        return self._dynamic[1]
+            self._dynamic = self._compile(self._model, None)
+        return self._dynamic
 
-    def _request_for(self, shapes: tuple[tuple[int, ...], ...]) -> Any:
-        """The infer request of the model compiled for exactly these input shapes (see module doc)."""
+    def _compiled_for(self, shapes: Shapes) -> Compiled:
+        """The model compiled for exactly these input shapes (see module doc)."""
         if not self._specialize:
-            return self._dynamic_request()
-        if self._specialized is not None and self._specialized[0] == shapes:
-            return self._specialized[2]
+            return self._dynamic_model()
+        if self._specialized is not None and self._specialized.shapes == shapes:
+            return self._specialized
         self._specialized = None  # free the previous shape's buffers before compiling the next
         model = self._model.clone()
         try:
             model.reshape({i: self._ov.PartialShape(list(shape)) for i, shape in enumerate(shapes)})
-            compiled, request = self._compile(model)
+            self._specialized = self._compile(model, shapes)
         except Exception:  # a shape this graph cannot be specialised to still runs dynamically
-            request = self._dynamic_request()
-            compiled = self._dynamic[0]  # type: ignore[index]
-        self._specialized = (shapes, compiled, request)
-        return request
+            self._specialized = Compiled(shapes, *self._dynamic_model().parts())
+        return self._specialized
 
     # -- profiling -----------------------------------------------------------------------------
     def _layer_samples(self) -> list[LayerSample]:
@@ -391,10 +465,7 @@ class OpenVinoRuntime:
     @property
     def compiled(self) -> Any:
         """The compiled model that ran last (the dynamic model, compiled now, if nothing ran yet)."""
-        if self._specialized is not None:
-            return self._specialized[1]
-        self._dynamic_request()
-        return self._dynamic[0]  # type: ignore[index]
+        return (self._specialized or self._dynamic_model()).compiled
 
     def _filter_precision(self) -> str | None:
         """The element type the DynamicFilter op runs in, read from the compiled (execution) graph."""
