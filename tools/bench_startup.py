@@ -15,8 +15,9 @@ from spawn to exit:
 - ``no blob``: the extension is cached, the FP32 model's compiled blobs are deleted before each run
   (a new model file or a new input size);
 - ``warm``: the same HOME again, with the extension and the compiled blob cached.
-- ``bf16 warm`` (where the CPU has bf16) and ``int8 warm`` (with ``--int8``, an INT8 IR from
-  ``quantize``): the faster OpenVINO precisions, warm, as a user who picked them waits for them.
+- ``bf16`` (where the CPU has bf16) and ``int8`` (with ``--int8``, an INT8 IR from ``quantize``):
+  the faster OpenVINO precisions, ``no blob`` and ``warm``, as a user who picked them waits for
+  them; each precision has its own compiled blob, so ``no blob / warm`` is what the cache saves.
 
 The pair is the fixture crop ``mff_lytro01_crop96`` of ../shared reflected out to the size (as
 the full-size test does), or a synthetic pair when the fixture is absent. The export itself is
@@ -42,7 +43,8 @@ import numpy as np
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 FIXTURE = FIXTURES / "official-mff" / "mff_lytro01_crop96.npz"
 ROWS = ("torch cold", "torch warm", "openvino cold", "openvino no blob", "openvino warm")
-OPTIONAL_ROWS = ("openvino bf16 warm", "openvino int8 warm")
+OPTIONAL_ROWS = ("openvino bf16 no blob", "openvino bf16 warm", "openvino int8 no blob", "openvino int8 warm")
+STATES = ("cold", "no blob", "warm")
 # (label, numerator row, denominator row): all from the medians of one run
 RATIOS = (
     ("torch / openvino, cold", "torch cold", "openvino cold"),
@@ -51,7 +53,16 @@ RATIOS = (
     ("torch / openvino bf16, warm", "torch warm", "openvino bf16 warm"),
     ("torch / openvino int8, warm", "torch warm", "openvino int8 warm"),
     ("openvino cold / warm", "openvino cold", "openvino warm"),
+    ("openvino no blob / warm", "openvino no blob", "openvino warm"),
+    ("openvino bf16 no blob / warm", "openvino bf16 no blob", "openvino bf16 warm"),
+    ("openvino int8 no blob / warm", "openvino int8 no blob", "openvino int8 warm"),
 )
+
+
+def split_row(row: str) -> tuple[str, str]:
+    """("openvino bf16", "no blob") from "openvino bf16 no blob": the command and the cache state."""
+    state = next(s for s in STATES if row.endswith(" " + s))
+    return row.removesuffix(" " + state), state
 
 
 def make_pair(folder: Path, size: int, fixture: Path = FIXTURE) -> list[Path]:
@@ -141,17 +152,17 @@ def main(argv: list[str] | None = None) -> int:
             before = files_under(model_cache)
             timed(commands[runtime], environment(warm_home))
             blobs[runtime] = files_under(model_cache) - before  # what this command compiled
-        rows = ROWS + tuple(row for row in OPTIONAL_ROWS if row.removesuffix(" warm") in commands)
+        rows = ROWS + tuple(row for row in OPTIONAL_ROWS if split_row(row)[0] in commands)
         times: dict[str, list[float]] = {row: [] for row in rows}
         for i in range(args.runs):
             for row in rows:
-                runtime, state = row.rsplit(" ", 1) if row.endswith(" warm") else row.split(" ", 1)
+                runtime, state = split_row(row)
                 if state == "cold":
                     home = work / f"home-cold-{runtime}-{i}"
                     times[row].append(timed(commands[runtime], environment(home)))
                     shutil.rmtree(home, ignore_errors=True)
                     continue
-                if state == "no blob":  # only this model's blobs: the other rows stay warm
+                if state == "no blob":  # only this command's blobs: the other rows stay warm
                     for path in blobs[runtime]:
                         path.unlink(missing_ok=True)
                 times[row].append(timed(commands[runtime], environment(warm_home)))

@@ -44,6 +44,14 @@ def test_ratios_are_medians_of_one_run() -> None:
     assert bench_startup.ratios(times)["torch / openvino int8, warm"] == pytest.approx(9.0 / 1.5)
 
 
+def test_rows_split_into_command_and_cache_state() -> None:
+    assert bench_startup.split_row("openvino bf16 no blob") == ("openvino bf16", "no blob")
+    assert bench_startup.split_row("openvino int8 warm") == ("openvino int8", "warm")
+    assert bench_startup.split_row("torch cold") == ("torch", "cold")
+    rows = [*bench_startup.ROWS, *bench_startup.OPTIONAL_ROWS]
+    assert all(bench_startup.split_row(row)[1] in bench_startup.STATES for row in rows)
+
+
 def test_model_is_required_and_must_exist(tmp_path: Path, capsys) -> None:
     with pytest.raises(SystemExit) as info:
         bench_startup.main([])
