@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "mgdn_edge.export.export_cli",
     "mgdn_edge.export.lint_cli",
     "mgdn_edge.runtimes.parity_cli",
+    "mgdn_edge.diff_cli",
     "mgdn_edge.runtimes.convert_cli",
     "mgdn_edge.runtimes.engine_cli",
     "mgdn_edge.train_cli",

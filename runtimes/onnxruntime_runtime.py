@@ -205,6 +205,37 @@ class OnnxRuntime:
         except Exception as exc:  # anything left is a backend failure, not a user input problem
             raise BackendError(f"onnxruntime failed on {self.model_path.name}: {one_line(exc)}") from exc
 
+    def graph_tensors(self) -> list[str]:
+        """The graph's tensor names in execution order (node order of the ONNX file)."""
+        import onnx
+
+        graph = onnx.load(str(self.model_path), load_external_data=False).graph
+        return [name for node in graph.node for name in node.output if name]
+
+    def run_tensors(self, inputs: Sequence[np.ndarray], names: Sequence[str]) -> dict[str, np.ndarray]:
+        """One run of a copy of the model that also outputs the graph tensors ``names``.
+
+        The copy lives only for this call, so the session ``run`` uses keeps every optimisation
+        across the tensors asked for; their element types come from ONNX shape inference.
+        """
+        import onnx
+
+        model = onnx.load(str(self.model_path))
+        inferred = onnx.shape_inference.infer_shapes(model)
+        types = {v.name: v.type.tensor_type.elem_type for v in inferred.graph.value_info}
+        model.graph.output.extend(
+            onnx.helper.make_tensor_value_info(n, types.get(n, onnx.TensorProto.FLOAT), None) for n in names
+        )
+        try:
+            session = self._ort.InferenceSession(
+                model.SerializeToString(), self._session_options(), providers=self._provider_args
+            )
+            values = session.run(list(names), self._feeds(inputs))
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise BackendError(f"onnxruntime cannot expose {len(names)} tensors of {self.model_path.name}: "
+                               f"{one_line(exc)}") from exc
+        return {n: np.asarray(v, dtype=np.float32) for n, v in zip(names, values, strict=True)}
+
     def profile_layers(self, inputs: Sequence[np.ndarray], runs: int) -> list[LayerTime]:
         """Layer times per run over ``runs`` runs of a profiling session (see the module doc)."""
         if not self.profile:

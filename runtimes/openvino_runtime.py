@@ -433,6 +433,34 @@ class OpenVinoRuntime:
             self._specialized = Compiled(shapes, *self._dynamic_model().parts())
         return self._specialized
 
+    # -- intermediate tensors ------------------------------------------------------------------
+    def graph_tensors(self) -> list[str]:
+        """The model's tensor names in execution order (OpenVINO keeps the ONNX tensor names)."""
+        return [
+            name for op in self._model.get_ordered_ops() for port in op.outputs() for name in port.get_names()
+        ]
+
+    def run_tensors(self, inputs: Sequence[np.ndarray], names: Sequence[str]) -> dict[str, np.ndarray]:
+        """One run of a copy of the model, specialised to these inputs, that also outputs the
+        tensors ``names``; compiled without the cache (a one-off graph)."""
+        arrays = check_inputs(self.config, inputs, self.static_size)
+        model = self._model.clone()
+        try:
+            model.add_outputs(list(names))
+            model.reshape({i: self._ov.PartialShape(list(a.shape)) for i, a in enumerate(arrays)})
+            compiled = self.core.compile_model(model, self.device, self._compile_config())
+            request = compiled.create_infer_request()
+            request.infer({i: a for i, a in enumerate(arrays)})
+        except Exception as exc:  # OpenVINO raises RuntimeError subclasses from C++
+            raise BackendError(
+                f"OpenVINO cannot expose {len(names)} tensors of {self.model_path.name}: {ov_error_line(exc)}"
+            ) from exc
+        found = {}
+        for port in compiled.outputs:
+            for name in set(port.get_names()) & set(names):
+                found[name] = np.array(request.get_tensor(port).data, dtype=np.float32, copy=True)
+        return found
+
     # -- profiling -----------------------------------------------------------------------------
     def _layer_samples(self) -> list[LayerSample]:
         """The executed nodes of the last run, from its request's PERF_COUNT records."""

@@ -62,6 +62,30 @@ class TorchRuntime:
         with torch.no_grad(), use_dynamic_filter(self.filter):
             return self.model(*(torch.from_numpy(x) for x in arrays)).numpy()
 
+    def run_stages(self, inputs: Sequence[np.ndarray], points: Sequence[Any]) -> dict[str, np.ndarray]:
+        """One run that also returns the outputs of the given module calls
+        (:class:`mgdn_edge.divergence.StagePoint`), by stage name; nothing else is kept."""
+        wanted = {(p.module, p.call): p.name for p in points}
+        calls: dict[str, int] = {}
+        kept: dict[str, np.ndarray] = {}
+
+        def keep(path: str, output: torch.Tensor) -> None:
+            calls[path] = calls.get(path, 0) + 1
+            name = wanted.get((path, calls[path]))
+            if name is not None:
+                kept[name] = output.detach().numpy().copy()
+
+        hooks = [
+            self.model.get_submodule(path).register_forward_hook(lambda m, i, o, path=path: keep(path, o))
+            for path in {p.module for p in points}
+        ]
+        try:
+            self.run(inputs)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return kept
+
     def profile_layers(self, inputs: Sequence[np.ndarray], runs: int) -> list[LayerTime]:
         """Self CPU time per op over ``runs`` runs under ``torch.profiler``, per run."""
         from torch.profiler import ProfilerActivity, profile

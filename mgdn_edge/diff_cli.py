@@ -1,0 +1,149 @@
+"""``mgdn-edge diff``: run one input through two variants and say, stage by stage, where they part.
+
+Either side is any model a runtime opens (the PyTorch checkpoint, an exported ONNX file, an
+OpenVINO IR, an INT8 file), at any precision it has; stages are named by PyTorch module path
+(:mod:`mgdn_edge.divergence`). Exit status: 0 when every stage is within the tolerance, 1 when one
+is not (like ``parity`` over budget), 2 for input a user can fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from mgdn_edge.cli_args import add_json_out, add_precision, add_task
+
+RUNTIME_HELP = "torch, onnxruntime, openvino (or an alias: ort, ov), or auto (default: from the file suffix)"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "diff",
+        help="find the first stage where a variant diverges from a reference",
+        description="Runs the same input through two variants and reports, per stage of MGDN in "
+        "PyTorch's module names, the error of the model's intermediate tensor against the "
+        "reference's (max abs, PSNR against the reference tensor's range, cosine, and the largest "
+        "magnitude vs FP16's 65504), and the first stage below the tolerance.",
+    )
+    add_task(p, "what the inputs are", required=True)
+    p.add_argument("--reference", required=True, help="the reference model (e.g. the .pth checkpoint)")
+    p.add_argument("--reference-runtime", default="auto", help=RUNTIME_HELP)
+    p.add_argument("--reference-precision", help="the reference's precision (default: its file's own)")
+    p.add_argument("--model", required=True, help="the variant to locate errors in")
+    p.add_argument("--runtime", default="auto", help=RUNTIME_HELP)
+    add_precision(p)
+    p.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="mff/mef: A B | hdr: UNDER REF OVER | gdsr: RGB DEPTH"
+    )
+    p.add_argument("--exposures", nargs=3, type=float, metavar="EV", help="HDR: exposure values in stops")
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        metavar="DB",
+        help="stage PSNR below which a stage has diverged (default by the model's precision: "
+        + ", ".join(f"{k} {v:g}" for k, v in _defaults().items())
+        + ")",
+    )
+    p.add_argument(
+        "--max-memory",
+        type=float,
+        default=None,
+        metavar="MB",
+        help="intermediate tensors held at once, both sides together (default 1024): more passes when lower",
+    )
+    add_json_out(p, "the per-stage errors and 'first_divergent'")
+    p.set_defaults(handler=run)
+
+
+def _defaults() -> dict[str, float]:
+    from mgdn_edge.divergence import DEFAULT_TOLERANCE_DB
+
+    return DEFAULT_TOLERANCE_DB
+
+
+class _Side:
+    """One variant: its runtime and how it exposes a stage's tensor."""
+
+    def __init__(self, runtime: Any, points: Sequence[Any]) -> None:
+        self.runtime = runtime
+        self.points = {p.name: p for p in points}
+        if hasattr(runtime, "run_stages"):
+            self.tensors: dict[str, str | None] = {name: None for name in self.points}
+        elif hasattr(runtime, "run_tensors"):
+            from mgdn_edge.divergence import tensors_for
+
+            self.tensors = dict(tensors_for(points, runtime.graph_tensors()))
+        else:
+            from mgdn_edge.errors import BackendError
+
+            raise BackendError(f"runtime {runtime.name!r} cannot expose intermediate tensors for diff")
+
+    def run(self, inputs: Sequence[Any], names: Sequence[str]) -> dict[str, Any]:
+        if hasattr(self.runtime, "run_stages"):
+            return self.runtime.run_stages(inputs, [self.points[n] for n in names])
+        by_tensor = {self.tensors[n]: n for n in names}
+        values = self.runtime.run_tensors(inputs, list(by_tensor))
+        return {by_tensor[t]: v for t, v in values.items()}
+
+
+def _table(result: Any) -> str:
+    first = result.first_divergent
+    lines = [f"{'stage':<42} {'max abs':>10} {'PSNR dB':>8} {'cosine':>9} {'peak |ref|':>11}"]
+    for s in result.stages:
+        psnr = "inf" if math.isinf(s.psnr_db) and s.psnr_db > 0 else f"{s.psnr_db:.1f}"
+        mark = "  <- first past the tolerance" if s.stage == first else ""
+        mark += "  (over FP16's 65504)" if s.fp16_overflow else ""
+        row = f"{s.stage:<42} {s.max_abs:>10.3g} {psnr:>8} {s.cosine:>9.6f} {s.peak_reference:>11.4g}"
+        lines.append(row + mark)
+    verdict = f"first divergent stage: {first}" if first else "every stage is within the tolerance"
+    lines.append(f"{verdict} (tolerance {result.tolerance_db:g} dB; {result.passes} passes)")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mgdn_edge.atomic import write_text_or_stdout
+    from mgdn_edge.divergence import (
+        DEFAULT_MAX_MEMORY_MB,
+        DEFAULT_TOLERANCE_DB,
+        DiffResult,
+        diff_stages,
+        stage_bytes,
+        stage_points,
+    )
+    from mgdn_edge.errors import InputError
+    from mgdn_edge.runtimes import open_runtime
+    from mgdn_edge.tasks import prepare_inputs
+
+    prepared = prepare_inputs(args.task, args.inputs, args.exposures)
+    reference = open_runtime(
+        args.reference_runtime, args.reference, task=args.task, precision=args.reference_precision
+    )
+    model = open_runtime(args.runtime, args.model, task=args.task, precision=args.precision)
+    if reference.config != model.config:
+        raise InputError(f"{args.reference} and {args.model} are different networks (their configs differ)")
+    points = stage_points(model.config)
+    ref_side, model_side = _Side(reference, points), _Side(model, points)
+    stages = [p.name for p in points if p.name in ref_side.tensors and p.name in model_side.tensors]
+    if not stages:
+        raise InputError(f"no stage of {args.model} could be located in both variants")
+    precision = str(model.describe().get("precision") or "fp32")
+    tolerance = args.tolerance if args.tolerance is not None else DEFAULT_TOLERANCE_DB.get(precision, 80.0)
+    tensors = {n: model_side.tensors[n] or ref_side.tensors[n] for n in stages}
+    errors, passes = diff_stages(
+        ref_side.run,
+        model_side.run,
+        prepared.inputs,
+        stages,
+        tensors,
+        stage_bytes(model.config, prepared.inputs),
+        args.max_memory if args.max_memory is not None else DEFAULT_MAX_MEMORY_MB,
+    )
+    result = DiffResult(reference.describe(), model.describe(), tolerance, errors, passes)
+    print(_table(result), file=sys.stderr if args.json_out == "-" else sys.stdout)
+    if args.json_out:
+        write_text_or_stdout(args.json_out, json.dumps(result.to_dict(), indent=2, default=str) + "\n")
+    return 1 if result.first_divergent else 0
