@@ -137,13 +137,15 @@ def quantize_model(
     eval_data: DataSource | str | os.PathLike[str] | Sequence[Sample] | None = None,
     seed: int = 0,
     progress: bool = True,
+    keep_float: Sequence[str] = (),
 ) -> QuantizeResult:
     """Quantize the export ``model`` with calibration ``data`` for ``backend``; see the module doc.
 
     ``method``: ONNX calibration (entropy / minmax / percentile) or NNCF recipe (default / mixed).
     ``max_drop`` (dB, see :data:`PSNR_CEILING_DB`): accuracy-aware mode, keeping the fewest
     layers float that meet it on ``eval_data`` (default: a quarter of ``data``'s items, split off).
-    ``eval_data`` given without ``max_drop`` is only measured.
+    ``eval_data`` given without ``max_drop`` is only measured. ``keep_float``: module paths whose
+    layers stay float (as ``mgdn-edge diff`` names stages), on top of what the recipe keeps.
     """
     start = time.perf_counter()
     quantizers = builders("quantize")
@@ -155,6 +157,10 @@ def quantize_model(
         raise InputError(f"max_drop must be >= 0 dB, got {max_drop}")
     out_path = _out_path(out, backend, builder.suffix, precision)
     files = export_files(model)
+    if keep_float:
+        from mgdn_edge.calibration.keep_float import keep_float_patterns
+
+        keep_float_patterns(files.config, keep_float)  # unknown names fail before any data is read
     if files.portable is not None:
         check_against_manifest(files.portable)  # model.onnx was checked when it was opened
     refuse_overwriting_inputs(
@@ -172,7 +178,10 @@ def quantize_model(
     source, evaluation = calibration_and_evaluation(source, evaluation, max_drop is not None, seed)
     calib = _materialize(source, "calibration", progress)  # decode all before any work or output
     evals = None if evaluation is None else _materialize(evaluation, "evaluation", progress)
-    report = quantize(QuantizeRequest(files, precision, out_path, calib, evals, method, max_drop, progress))
+    request = QuantizeRequest(
+        files, precision, out_path, calib, evals, method, max_drop, tuple(keep_float), progress
+    )
+    report = quantize(request)
     psnr = report.get("eval_psnr_db")
     return QuantizeResult(
         path=out_path,

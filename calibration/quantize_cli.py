@@ -30,6 +30,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "openvino: default (NNCF transformer recipe) | mixed | plain",
     )
     p.add_argument("--max-drop", type=float, help="accuracy-aware mode: allowed PSNR drop in dB")
+    p.add_argument(
+        "--keep-float",
+        nargs="+",
+        default=[],
+        metavar="MODULE",
+        help="leave these modules unquantized, named as `mgdn-edge diff` names stages "
+        "(e.g. layers.1.adjust_channel; `diff --suggest` prints a list)",
+    )
     p.add_argument("--samples", type=int, help="calibration samples (default: one per item, or 32 crops)")
     p.add_argument("--crop", help="calibrate on random HxW crops (e.g. 256 or 256x384; default full frames)")
     add_seed(p, "crop positions and the calibration/evaluation split")
@@ -57,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         crop=args.crop,
         seed=args.seed,
         progress=not args.no_progress,
+        keep_float=args.keep_float,
     )
     print(f"wrote {result.path} ({result.backend} {result.precision}, {result.seconds:.1f} s)")
     if result.precision == "int8":

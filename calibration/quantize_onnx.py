@@ -86,6 +86,17 @@ FILTER_REASON = "mgdn.DynamicFilter custom op: runs in float (its own kernel / T
 OUTPUT_REASON = "output conv: writes the image directly (float by default)"
 
 
+def _kept_by_request(req: QuantizeRequest, model: onnx.ModelProto) -> dict[str, str]:
+    """The quantizable nodes of the modules in ``req.keep_float``, with why they stay float."""
+    from mgdn_edge.calibration.keep_float import keep_float_patterns, matching
+
+    kept: dict[str, str] = {}
+    for module, patterns in keep_float_patterns(req.files.config, req.keep_float).items():
+        for node in matching(quantizable_nodes(model), patterns):
+            kept[node] = f"kept float: --keep-float {module}"
+    return kept
+
+
 def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
     """The ONNX quantize builder (see the backend record): QDQ INT8, or the export's FP16 graph.
 
@@ -117,6 +128,7 @@ def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
     output_conv = quantizable_nodes(model)[-1]
     keep = [output_conv]
     float_layers[output_conv] = OUTPUT_REASON
+    forced = _kept_by_request(req, model)
     if max_drop is not None:
         assert evaluation is not None and reference is not None
         probe = [_center_crop(s, PROBE_SIZE) for s in calib[:PROBE_SAMPLES]]
@@ -143,7 +155,8 @@ def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
         keep = found.keep_float
         del float_layers[output_conv]
         float_layers |= {n: f"accuracy search: +{found.gains[n]:.2f} dB when float" for n in keep}
-    qdq = build_qdq(model, ranges, method, keep_float=keep)
+    float_layers |= forced
+    qdq = build_qdq(model, ranges, method, keep_float=[*keep, *forced])
     problems = lint_qdq(qdq)
     if problems:
         raise BackendError("the QDQ model breaks TensorRT's rules: " + "; ".join(problems[:3]))

@@ -18,6 +18,7 @@ Recipe, and why (authors' MFF checkpoint, Lytro crops; ``mgdn_edge.tools.bench_c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from mgdn_edge.calibration.accuracy import PSNR_CEILING_DB, capped_psnr
@@ -31,12 +32,13 @@ OPENVINO_METHODS = ("default", "mixed", "plain")
 WEIGHTED_OPS = ("Convolution", "MatMul", "GroupConvolution")
 
 
-def _nncf_options(method: str) -> dict[str, Any]:
+def _nncf_options(method: str, keep_patterns: Sequence[str] = ()) -> dict[str, Any]:
     import nncf
 
     if method not in OPENVINO_METHODS:
         raise BackendError(f"unknown NNCF method {method!r}; expected one of {', '.join(OPENVINO_METHODS)}")
-    ignored = nncf.IgnoredScope(types=[OP_TYPE], patterns=[CHANNEL_ATTENTION_MATMUL.pattern], validate=False)
+    patterns = [CHANNEL_ATTENTION_MATMUL.pattern, *keep_patterns]
+    ignored = nncf.IgnoredScope(types=[OP_TYPE], patterns=patterns, validate=False)
     options: dict[str, Any] = {"ignored_scope": ignored}
     if method != "plain":
         options["model_type"] = nncf.ModelType.TRANSFORMER
@@ -89,9 +91,11 @@ def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
         raise BackendError(
             "INT8 for OpenVINO needs nncf and openvino (pip install 'mgdn-edge[openvino]')"
         ) from exc
+    from mgdn_edge.calibration.keep_float import keep_float_patterns
     from mgdn_edge.runtimes.openvino_ir import ov_error_line, read_model, save_ir
 
-    options = _nncf_options(method)
+    kept = keep_float_patterns(files.config, req.keep_float)
+    options = _nncf_options(method, [p for patterns in kept.values() for p in patterns])
     core = ov.Core()
     model, _ = read_model(core, files.onnx)
     names = [i.get_any_name() for i in model.inputs]

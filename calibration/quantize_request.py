@@ -19,4 +19,5 @@ class QuantizeRequest:
     evaluation: Sequence[Sample] | None = None  # held-out samples to measure (and, with max_drop, to meet)
     method: str | None = None  # the builder's calibration method or recipe; None: its default
     max_drop: float | None = None  # accuracy-aware mode: allowed PSNR drop in dB
+    keep_float: tuple[str, ...] = ()  # module paths to leave unquantized (calibration/keep_float.py)
     progress: bool = True

@@ -188,3 +188,80 @@ def test_different_networks_are_refused_in_one_line(tiny_mff_export, pair, cli_e
          "--model", str(tiny_mff_export), *pair]
     )  # fmt: skip
     assert "are different networks" in line
+
+
+# ------------------------------------------------------------------------------ --suggest
+
+
+def _pairs_folder(folder: Path, crops: dict[str, np.ndarray], gain: float = 1.0) -> Path:
+    """A/ and B/ PNGs of ``crops`` (name -> (A, B)) and their mirror images, scaled by ``gain``."""
+    for sub in ("A", "B"):
+        (folder / sub).mkdir(parents=True)
+    for name, pair in crops.items():
+        for flip in (None, 0, 1):
+            for sub, image in zip(("A", "B"), pair, strict=True):
+                hwc = image[0].transpose(1, 2, 0)[..., ::-1] * gain
+                hwc = hwc if flip is None else cv2.flip(hwc, flip)
+                cv2.imwrite(str(folder / sub / f"{name}-{flip}.png"), (hwc * 255).round().astype(np.uint8))
+    return folder
+
+
+def test_suggest_finds_the_modules_that_bring_a_broken_int8_recipe_within_budget(mff_export, pair, tmp_path):
+    """A deliberately bad recipe (NNCF's plain CNN preset calibrated on images at a quarter of their
+    brightness, so every range clips); the suggested list, applied by quantize, meets the INT8
+    budget on crops that took no part in choosing it."""
+    pytest.importorskip("nncf")
+    from mgdn_edge.calibration.quantize import quantize_model
+    from mgdn_edge.runtimes import open_runtime
+    from mgdn_edge.runtimes.budgets import budget_for
+    from mgdn_edge.runtimes.parity import image_metrics, violations
+
+    crops = {
+        n: np.load(_fixture(FIXTURES / f"mff_lytro01_{n}.npz")) for n in ("crop96", "crop64", "crop61x75")
+    }
+    dark = _pairs_folder(tmp_path / "dark", {"crop96": (crops["crop96"]["A"], crops["crop96"]["B"])}, 0.25)
+    bad = quantize_model(
+        mff_export, dark, "openvino", out=tmp_path / "bad.xml", method="plain", progress=False
+    )
+    status, report = _diff(
+        tmp_path,
+        bad.path,
+        pair,
+        "--suggest",
+        "--export",
+        str(mff_export),
+        "--data",
+        str(dark),
+        "--method",
+        "plain",
+    )
+    first = report["suggestion"]["trials"][0]
+    assert first["keep"] > 0 and first["broken"] == []  # every candidate float: within budget
+    keep = report["suggestion"]["keep_float"]
+    assert keep and all(t["broken"] for t in report["suggestion"]["trials"] if t["keep"] < len(keep))
+    assert not any(name.endswith("dynamic_filter") for name in keep)  # always float: never a candidate
+
+    fixed = quantize_model(
+        mff_export,
+        dark,
+        "openvino",
+        out=tmp_path / "fixed.xml",
+        method="plain",
+        keep_float=keep,
+        progress=False,
+    )
+    reference = open_runtime("torch", FIXTURES / "mff_62000_E.pth", task="mff")
+    for name in ("crop64", "crop61x75"):  # held out: not the crop the suggestion was measured on
+        inputs = [crops[name]["A"], crops[name]["B"]]
+        for path, within in ((bad.path, False), (fixed.path, True)):
+            out = open_runtime("openvino", path, task="mff", cache=False).run(inputs)
+            broken = violations(image_metrics(reference.run(inputs), out, "mff"), budget_for("int8"), "mff")
+            assert (broken == []) is within, (name, path.name, broken)
+
+
+def test_keep_float_names_are_checked(mff_export, tmp_path, cli_error):
+    line = cli_error(
+        ["quantize", "--model", str(mff_export), "--data", str(tmp_path), "--backend", "openvino",
+         "--keep-float", "layers.7.adjust_channel", "--out", str(tmp_path / "q.xml")]
+    )  # fmt: skip
+    assert "--keep-float: no module layers.7.adjust_channel in this network" in line
