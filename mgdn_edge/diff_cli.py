@@ -81,31 +81,6 @@ def _defaults() -> dict[str, float]:
     return DEFAULT_TOLERANCE_DB
 
 
-class _Side:
-    """One variant: its runtime and how it exposes a stage's tensor."""
-
-    def __init__(self, runtime: Any, points: Sequence[Any]) -> None:
-        self.runtime = runtime
-        self.points = {p.name: p for p in points}
-        if hasattr(runtime, "run_stages"):
-            self.tensors: dict[str, str | None] = {name: None for name in self.points}
-        elif hasattr(runtime, "run_tensors"):
-            from mgdn_edge.divergence import tensors_for
-
-            self.tensors = dict(tensors_for(points, runtime.graph_tensors()))
-        else:
-            from mgdn_edge.errors import BackendError
-
-            raise BackendError(f"runtime {runtime.name!r} cannot expose intermediate tensors for diff")
-
-    def run(self, inputs: Sequence[Any], names: Sequence[str]) -> dict[str, Any]:
-        if hasattr(self.runtime, "run_stages"):
-            return self.runtime.run_stages(inputs, [self.points[n] for n in names])
-        by_tensor = {self.tensors[n]: n for n in names}
-        values = self.runtime.run_tensors(inputs, list(by_tensor))
-        return {by_tensor[t]: v for t, v in values.items()}
-
-
 def _table(result: Any) -> str:
     first = result.first_divergent
     lines = [f"{'stage':<42} {'max abs':>10} {'PSNR dB':>8} {'cosine':>9} {'peak |ref|':>11}"]
@@ -122,14 +97,7 @@ def _table(result: Any) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from mgdn_edge.atomic import write_text_or_stdout
-    from mgdn_edge.divergence import (
-        DEFAULT_MAX_MEMORY_MB,
-        DEFAULT_TOLERANCE_DB,
-        DiffResult,
-        diff_stages,
-        stage_bytes,
-        stage_points,
-    )
+    from mgdn_edge.divergence import DEFAULT_MAX_MEMORY_MB, diff_runtimes
     from mgdn_edge.errors import InputError
     from mgdn_edge.runtimes import open_runtime
     from mgdn_edge.tasks import prepare_inputs
@@ -141,24 +109,14 @@ def run(args: argparse.Namespace) -> int:
     model = open_runtime(args.runtime, args.model, task=args.task, precision=args.precision)
     if reference.config != model.config:
         raise InputError(f"{args.reference} and {args.model} are different networks (their configs differ)")
-    points = stage_points(model.config)
-    ref_side, model_side = _Side(reference, points), _Side(model, points)
-    stages = [p.name for p in points if p.name in ref_side.tensors and p.name in model_side.tensors]
-    if not stages:
-        raise InputError(f"no stage of {args.model} could be located in both variants")
-    precision = str(model.describe().get("precision") or "fp32")
-    tolerance = args.tolerance if args.tolerance is not None else DEFAULT_TOLERANCE_DB.get(precision, 80.0)
-    tensors = {n: model_side.tensors[n] or ref_side.tensors[n] for n in stages}
-    errors, passes = diff_stages(
-        ref_side.run,
-        model_side.run,
+    result = diff_runtimes(
+        reference,
+        model,
         prepared.inputs,
-        stages,
-        tensors,
-        stage_bytes(model.config, prepared.inputs),
-        args.max_memory if args.max_memory is not None else DEFAULT_MAX_MEMORY_MB,
+        args.tolerance,
+        DEFAULT_MAX_MEMORY_MB if args.max_memory is None else args.max_memory,
     )
-    result = DiffResult(reference.describe(), model.describe(), tolerance, errors, passes)
+    precision = str(result.model.get("precision") or "fp32")
     text = sys.stderr if args.json_out == "-" else sys.stdout
     print(_table(result), file=text)
     report = result.to_dict()

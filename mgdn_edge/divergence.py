@@ -236,3 +236,59 @@ def diff_stages(
             if name in ref and name in out:
                 errors.append(stage_error(name, tensors.get(name), ref.pop(name), out.pop(name)))
     return errors, len(batches)
+
+
+class Side:
+    """One variant of a diff: its runtime and how that runtime exposes a stage's tensor (PyTorch
+    module hooks, or graph tensors found by scope; see the module doc)."""
+
+    def __init__(self, runtime: Any, points: Sequence[StagePoint]) -> None:
+        self.runtime = runtime
+        self.points = {p.name: p for p in points}
+        if hasattr(runtime, "run_stages"):
+            self.tensors: dict[str, str | None] = {name: None for name in self.points}
+        elif hasattr(runtime, "run_tensors"):
+            self.tensors = dict(tensors_for(points, runtime.graph_tensors()))
+        else:
+            raise BackendError(f"runtime {runtime.name!r} cannot expose intermediate tensors for diff")
+
+    def run(self, inputs: Sequence[np.ndarray], names: Sequence[str]) -> dict[str, np.ndarray]:
+        if hasattr(self.runtime, "run_stages"):
+            return self.runtime.run_stages(inputs, [self.points[n] for n in names])
+        by_tensor = {self.tensors[n]: n for n in names}
+        values = self.runtime.run_tensors(inputs, list(by_tensor))
+        return {by_tensor[t]: v for t, v in values.items()}
+
+
+def diff_runtimes(
+    reference: Any,
+    model: Any,
+    inputs: Sequence[np.ndarray],
+    tolerance_db: float | None = None,
+    max_memory_mb: float = DEFAULT_MAX_MEMORY_MB,
+) -> DiffResult:
+    """Every stage both runtimes show, compared on ``inputs`` (see :func:`diff_stages`).
+
+    ``tolerance_db`` None: :data:`DEFAULT_TOLERANCE_DB` for the model's precision.
+    """
+    if reference.config != model.config:
+        raise InputError("the reference and the model are different networks (their configs differ)")
+    points = stage_points(model.config)
+    ref_side, model_side = Side(reference, points), Side(model, points)
+    stages = [p.name for p in points if p.name in ref_side.tensors and p.name in model_side.tensors]
+    if not stages:
+        raise InputError("no stage of the model could be located in both variants")
+    described = model.describe()
+    if tolerance_db is None:
+        tolerance_db = DEFAULT_TOLERANCE_DB.get(str(described.get("precision") or "fp32"), 80.0)
+    tensors = {n: model_side.tensors[n] or ref_side.tensors[n] for n in stages}
+    errors, passes = diff_stages(
+        ref_side.run,
+        model_side.run,
+        inputs,
+        stages,
+        tensors,
+        stage_bytes(model.config, inputs),
+        max_memory_mb,
+    )
+    return DiffResult(reference.describe(), described, tolerance_db, errors, passes)

@@ -186,6 +186,8 @@ class VariantResult(Record):
     measured_at: str | None = None
     cached: bool = False
     layer_times: list[LayerTime] | None = None  # INT8 variants: where the time goes (bench --profile)
+    # over budget: the first divergent stage and the plot/JSON paths (pipeline/diverge.py), or an error
+    divergence: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:

@@ -265,3 +265,26 @@ def test_keep_float_names_are_checked(mff_export, tmp_path, cli_error):
          "--keep-float", "layers.7.adjust_channel", "--out", str(tmp_path / "q.xml")]
     )  # fmt: skip
     assert "--keep-float: no module layers.7.adjust_channel in this network" in line
+
+
+def test_the_pipeline_diffs_an_over_budget_variant_and_plots_it(mff_export, tmp_path):
+    """The worker job the pipeline runs for a variant over budget: its first evaluation sample,
+    the broken stage found, the JSON and the plot written beside the variant."""
+    from mgdn_edge.pipeline.diverge import DIVERGENCE_JSON, DIVERGENCE_PNG
+    from mgdn_edge.pipeline.worker import run_in_worker
+
+    crop = np.load(_fixture(FIXTURES / "mff_lytro01_crop64.npz"))
+    np.savez(tmp_path / "eval.npz", s0_in0=crop["A"], s0_in1=crop["B"], s0_ref=crop["out"])
+    broken = _scaled_weight(
+        mff_export, tmp_path / "broken.onnx", "/layers.0/MGF/conv_out_2/conv_out_2.0/Conv", 1.05
+    )
+    job = {
+        "variant": "ov-fp32", "reference": str(FIXTURES / "mff_62000_E.pth"), "model": str(broken),
+        "runtime": "openvino", "precision": "fp32", "task": "mff", "eval": str(tmp_path / "eval.npz"),
+        "out_dir": str(tmp_path / "variant"),
+    }  # fmt: skip
+    found = run_in_worker("divergence", job)
+    assert found["first_divergent"] == "layers.0.MGF.conv_out_2"
+    saved = json.loads((tmp_path / "variant" / DIVERGENCE_JSON).read_text())
+    assert saved["first_divergent"] == "layers.0.MGF.conv_out_2" and len(saved["stages"]) == 34
+    assert (tmp_path / "variant" / DIVERGENCE_PNG).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

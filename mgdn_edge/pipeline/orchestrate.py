@@ -21,6 +21,7 @@ from mgdn_edge.export.artefacts import sha256_file
 from mgdn_edge.pipeline.build import build_step
 from mgdn_edge.pipeline.cache import read_record, tool_versions
 from mgdn_edge.pipeline.catalogue import Variant, default_model, unavailable_reason
+from mgdn_edge.pipeline.diverge import divergence_step
 from mgdn_edge.pipeline.manifest import finish
 from mgdn_edge.pipeline.measure import measure_step
 from mgdn_edge.pipeline.state import PipelineOptions, RunState
@@ -67,6 +68,9 @@ def process_variant(state: RunState, variant: Variant, note: Callable[[str], Non
     row.bench, row.load, row.memory_method = measured.bench, measured.load, measured.memory_method
     row.describe, row.machine, row.layer_times = measured.describe, measured.machine, measured.layer_times
     row.run_id, row.measured_at, row.cached = measured.run_id, measured.measured_at, cached
+    if row.parity is not None and not row.parity.passed:
+        note(f"{variant.name}: over budget, locating where it diverges")
+        divergence_step(state, variant, build, row)
     return row
 
 

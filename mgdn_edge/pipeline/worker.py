@@ -29,6 +29,7 @@ from mgdn_edge.errors import MgdnEdgeError, one_line
 JOBS = {
     "measure": "mgdn_edge.bench:measure_job",
     "build": "mgdn_edge.pipeline.build:run_build_job",
+    "divergence": "mgdn_edge.pipeline.diverge:divergence_job",
 }
 DEFAULT_TIMEOUT_S = 1800.0
 

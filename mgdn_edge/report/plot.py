@@ -156,3 +156,36 @@ def _place_labels(ax: Any, groups: dict[tuple[float, float], list[str]], fontsiz
 
 def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
     return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def render_divergence_plot(result: Any, title: str) -> bytes:
+    """PSNR of each stage against the reference (``mgdn-edge diff``), the tolerance as a line and
+    the first divergent stage marked; PNG bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stages = result.stages
+    finite = [min(s.psnr_db, 160.0) if math.isfinite(s.psnr_db) else 160.0 for s in stages]
+    fig, ax = plt.subplots(figsize=(max(8.0, 0.28 * len(stages)), 4.8), dpi=110)
+    ax.plot(range(len(stages)), finite, marker="o", color="tab:blue", lw=1.2)
+    ax.axhline(
+        result.tolerance_db, color="tab:red", ls="--", lw=1, label=f"tolerance {result.tolerance_db:g} dB"
+    )
+    first = result.first_divergent
+    if first is not None:
+        i = [s.stage for s in stages].index(first)
+        ax.scatter(
+            [i], [finite[i]], s=120, facecolors="none", edgecolors="tab:red", lw=2, label=f"first: {first}"
+        )
+    ax.set_xticks(range(len(stages)), [s.stage for s in stages], rotation=75, ha="right", fontsize=7)
+    ax.set_ylabel("PSNR vs reference stage (dB)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()

@@ -10,7 +10,15 @@ import base64
 import html
 from typing import Any
 
-from mgdn_edge.report.tables import int8_rows, latency_rows, not_run_rows, notes, summary, variant_rows
+from mgdn_edge.report.tables import (
+    divergence_rows,
+    int8_rows,
+    latency_rows,
+    not_run_rows,
+    notes,
+    summary,
+    variant_rows,
+)
 from mgdn_edge.results import PipelineResults
 
 PLOT_FILE = "pareto.png"
@@ -25,6 +33,11 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _md_link(path: str) -> str:
+    """A plot path as a markdown link (a failure's reason stays text)."""
+    return f"[{path}]({path})" if path.endswith(".png") else path
+
+
 def render_markdown(results: PipelineResults, derived: dict[str, Any], plot_name: str = PLOT_FILE) -> str:
     parts = ["# mgdn-edge pipeline report", ""]
     parts += [f"- **{k}**: {v}" for k, v in summary(results)]
@@ -34,6 +47,10 @@ def render_markdown(results: PipelineResults, derived: dict[str, Any], plot_name
     int8 = int8_rows(results)
     if int8[1]:
         parts += ["## INT8 speed targets", "", _md_table(*int8), ""]
+    diverging = divergence_rows(results)
+    if diverging[1]:
+        linked = [[label, first, _md_link(plot)] for label, first, plot in diverging[1]]
+        parts += ["## Where over-budget variants diverge", "", _md_table(diverging[0], linked), ""]
     parts += ["## Trade-off", "", f"![Pareto plot: latency vs quality drop]({plot_name})", ""]
     header, rows = not_run_rows(results)
     parts += ["## Skipped and failed variants", ""]
@@ -82,6 +99,7 @@ def render_html(results: PipelineResults, derived: dict[str, Any], png: bytes) -
     numeric_acc = {i: "num" for i in range(4, 9)}
     numeric_lat = {i: "num" for i in range(2, 9)}
     int8 = int8_rows(results)
+    diverging = divergence_rows(results)
     body = [
         "<h1>mgdn-edge pipeline report</h1>",
         f"<dl>{facts}</dl>",
@@ -90,6 +108,7 @@ def render_html(results: PipelineResults, derived: dict[str, Any], png: bytes) -
         "<h2>Latency and memory</h2>",
         _html_table(*latency_rows(results, derived), classes=numeric_lat),
         *(["<h2>INT8 speed targets</h2>", _html_table(*int8)] if int8[1] else []),
+        *(["<h2>Where over-budget variants diverge</h2>", _html_table(*diverging)] if diverging[1] else []),
         "<h2>Trade-off</h2>",
         f'<img alt="Pareto plot: latency vs quality drop, one mark per variant and size" src="{uri}">',
         "<h2>Skipped and failed variants</h2>",

@@ -222,3 +222,17 @@ def notes(results: PipelineResults, derived: dict[str, Any]) -> list[str]:
     if cached:
         notes.append(f"Reused from an earlier run (cache): {', '.join(cached)}.")
     return notes
+
+
+def divergence_rows(results: PipelineResults) -> tuple[list[str], list[list[str]]]:
+    """Over-budget variants and where they diverge (``mgdn-edge diff`` on one evaluation sample)."""
+    rows = []
+    for v in results.variants:
+        if v.divergence is None:
+            continue
+        if "error" in v.divergence:
+            rows.append([v.label, "–", f"diff failed: {v.divergence['error']}"])
+        else:
+            first = v.divergence.get("first_divergent") or "none below the tolerance"
+            rows.append([v.label, first, v.divergence["plot"]])
+    return ["variant", "first divergent stage", "error by stage"], rows

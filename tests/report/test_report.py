@@ -367,3 +367,26 @@ def test_bench_cli_rejects_bad_arguments(tmp_path, capsys):
     assert main(["bench", "--runtime", "torch", "--model", str(model), "--repeats", "0"]) == 2
     assert main(["bench", "--runtime", "torch", "--model", str(model), "--sizes", "12"]) == 2
     assert "HxW" in capsys.readouterr().err
+
+
+def test_over_budget_variants_link_their_divergence_plot(results, tmp_path):
+    int8 = next(v for v in results["variants"] if v["name"] == "ov-int8")
+    int8["divergence"] = {
+        "first_divergent": "layers.1.adjust_channel",
+        "tolerance_db": 20.0,
+        "plot": "variants/ov-int8/divergence.png",
+        "json": "variants/ov-int8/divergence.json",
+    }
+    fp16 = next(v for v in results["variants"] if v["name"] == "ov-fp16")
+    fp16["divergence"] = {"error": "BackendError: no stage could be located"}
+    files = write_report(results, tmp_path)
+    md = files["markdown"].read_text(encoding="utf-8")
+    assert "## Where over-budget variants diverge" in md
+    assert (
+        "| openvino INT8 | layers.1.adjust_channel | [variants/ov-int8/divergence.png]"
+        "(variants/ov-int8/divergence.png) |"
+    ) in md
+    assert "diff failed: BackendError: no stage could be located" in md
+    assert "Where over-budget variants diverge" in files["html"].read_text(encoding="utf-8")
+    del int8["divergence"], fp16["divergence"]
+    assert "diverge" not in write_report(results, tmp_path / "none")["markdown"].read_text(encoding="utf-8")
