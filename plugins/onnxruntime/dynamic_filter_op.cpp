@@ -170,7 +170,9 @@ OrtStatus* ORT_API_CALL compute(void* state, OrtKernelContext* context) noexcept
 
 void ORT_API_CALL destroy_kernel(void* state) noexcept { delete static_cast<FilterKernel*>(state); }
 
-// Output = feat's type and shape; the node's shapes are checked where they are known.
+// Output = feat's type and shape; the node's shapes are checked where they are known. (ONNX
+// Runtime logs a failed custom-op inference instead of failing the session, so compute() checks
+// the actual shapes again.)
 OrtStatus* ORT_API_CALL infer_shape(const OrtCustomOp* op, OrtShapeInferContext* context) noexcept {
     const OrtApi& api = *op_of(op).api;
     return guarded(api, [&] {
