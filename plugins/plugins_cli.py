@@ -22,8 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--onnxruntime",
         action="store_true",
-        help="build libmgdn_ort.so (needs onnxruntime >= 1.21 and its C API headers: $ONNXRUNTIME_INCLUDE_DIR, "
-        "/usr/include/onnxruntime or ../shared/third_party)",
+        help="build libmgdn_ort.so (needs onnxruntime >= 1.21 and its C API headers: "
+        "$ONNXRUNTIME_INCLUDE_DIR, /usr/include/onnxruntime or ../shared/third_party)",
     )
     p.add_argument(
         "--tensorrt", action="store_true", help="build libmgdn_trt.so (needs nvcc and TensorRT headers)"
