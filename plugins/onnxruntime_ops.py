@@ -269,7 +269,7 @@ def _compile_into(library: Path, key: dict[str, Any]) -> None:
     include = find_include_dir()
     print(
         f"mgdn-edge: building the ONNX Runtime DynamicFilter op for onnxruntime {key['onnxruntime']} "
-        f"(once, ~30 s) into {library.parent} ...",
+        f"(once, ~20 s) into {library.parent} ...",
         file=sys.stderr,
         flush=True,
     )
