@@ -47,7 +47,8 @@ const char* align_down(const char* p) {
     return reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(p) & ~static_cast<uintptr_t>(kAlign - 1));
 }
 
-// False when $MGDN_OV_ISA caps dispatch at `isa` (used to test the narrower paths on big CPUs).
+// False when $MGDN_OV_ISA caps dispatch at `isa` (tests of the narrower paths on big CPUs; it applies
+// to every library built from this kernel).
 bool allowed_above(const char* isa) {
     const char* cap = std::getenv("MGDN_OV_ISA");
     return cap == nullptr || std::string(cap) != isa;
