@@ -27,6 +27,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -239,3 +240,26 @@ def clean_folder(folder: Path, names: Iterable[str]) -> None:
     if folder.is_dir():
         for leftover in folder.glob(f"{TMP_MARK}*"):
             leftover.unlink(missing_ok=True)
+
+
+def run_child_check(module: str, library: Path, timeout_s: int) -> str | None:
+    """Run ``python -m MODULE LIBRARY`` (a self-check that loads the library); None when it exits 0.
+
+    Otherwise one line saying why: the signal that killed the child (a truncated library dies of
+    SIGBUS while being mapped), a timeout, or the last line the child printed.
+    """
+    cmd = [sys.executable, "-m", module, str(library)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return f"the self-check did not finish within {timeout_s} s"
+    if proc.returncode == 0:
+        return None
+    if proc.returncode < 0:
+        try:
+            name = signal.Signals(-proc.returncode).name
+        except ValueError:
+            name = f"signal {-proc.returncode}"
+        return f"loading it crashed a child process ({name})"
+    lines = [line for line in (proc.stderr + proc.stdout).strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else f"the self-check exited with status {proc.returncode}"

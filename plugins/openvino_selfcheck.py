@@ -10,8 +10,6 @@ one-line reason; the user's own process never loads a library that has not passe
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,21 +19,9 @@ TOLERANCE = 1e-5
 
 def run_self_check(library: Path) -> str | None:
     """None when ``library`` passes in a child process, else why not (one line)."""
-    cmd = [sys.executable, "-m", "mgdn_edge.plugins.openvino_selfcheck", str(library)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=SELF_CHECK_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        return f"the self-check did not finish within {SELF_CHECK_TIMEOUT_S} s"
-    if proc.returncode == 0:
-        return None
-    if proc.returncode < 0:
-        try:
-            name = signal.Signals(-proc.returncode).name
-        except ValueError:
-            name = f"signal {-proc.returncode}"
-        return f"loading it crashed a child process ({name})"
-    lines = [line for line in (proc.stderr + proc.stdout).strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else f"the self-check exited with status {proc.returncode}"
+    from mgdn_edge.plugins.library_cache import run_child_check
+
+    return run_child_check("mgdn_edge.plugins.openvino_selfcheck", library, SELF_CHECK_TIMEOUT_S)
 
 
 def check(library: str) -> str:

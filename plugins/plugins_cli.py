@@ -9,14 +9,21 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "build-plugins",
-        help="build the OpenVINO extension and/or the TensorRT plugin for DynamicFilter",
-        description="With neither flag, builds the OpenVINO extension. Libraries go to "
+        help="build the OpenVINO extension, the ONNX Runtime op library and/or the TensorRT plugin",
+        description="With no runtime flag, builds the OpenVINO extension. Libraries go to "
         "$XDG_CACHE_HOME/mgdn-edge (default ~/.cache/mgdn-edge), one folder per runtime version and "
         "source hash, unless --build-dir is given; the runtimes look there (or where "
-        "MGDN_OPENVINO_EXTENSION / --plugin point). An up-to-date library is not rebuilt.",
+        "MGDN_OPENVINO_EXTENSION / MGDN_ONNXRUNTIME_OPS / --plugin point). An up-to-date library is "
+        "not rebuilt.",
     )
     p.add_argument(
         "--openvino", action="store_true", help="build libmgdn_openvino.so (needs the openvino wheel)"
+    )
+    p.add_argument(
+        "--onnxruntime",
+        action="store_true",
+        help="build libmgdn_ort.so (needs onnxruntime >= 1.21 and its C API headers: "
+        "$ONNXRUNTIME_INCLUDE_DIR, /usr/include/onnxruntime or ../shared/third_party)",
     )
     p.add_argument(
         "--tensorrt", action="store_true", help="build libmgdn_trt.so (needs nvcc and TensorRT headers)"
@@ -34,10 +41,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.tensorrt or args.openvino:
+    if args.openvino or not (args.tensorrt or args.onnxruntime):
         from mgdn_edge.plugins.openvino_ext import build_openvino_extension
 
         print(f"built {build_openvino_extension(args.build_dir, force=args.force, clean=args.clean)}")
+    if args.onnxruntime:
+        from mgdn_edge.plugins.onnxruntime_ops import build_onnxruntime_ops
+
+        print(f"built {build_onnxruntime_ops(args.build_dir, force=args.force, clean=args.clean)}")
     if args.tensorrt:
         from mgdn_edge.plugins.tensorrt_plugin import build_tensorrt_plugin
 

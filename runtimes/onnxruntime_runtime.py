@@ -1,9 +1,20 @@
 """ONNX Runtime backend for exported models (``model.onnx`` or ``model.portable.onnx``).
 
-ONNX Runtime inlines the ``mgdn.DynamicFilter`` function body, so the file with the custom node
-runs here as is. Execution providers are picked from what the installed onnxruntime offers,
-best first (TensorRT, CUDA, CPU) unless ``providers=`` says otherwise; ``describe()`` reports
-the provider that actually got the session. Precision is the file's (its ``mgdn_edge.precision``
+The ``mgdn.DynamicFilter`` node: ONNX Runtime runs its native kernel from ``libmgdn_ort.so``
+(:mod:`mgdn_edge.plugins.onnxruntime_ops`, the CPU kernel the OpenVINO extension runs) when the
+model has the node, the session's first provider is the CPU one and the library is available;
+otherwise it inlines the node's portable ONNX function body (standard ops; about half of ORT's
+time on MGDN models), so the file with the custom node runs here either way. The default library
+is built on first use (one note on stderr) where onnxruntime >= 1.21, its C API headers, cmake
+and a C++ compiler exist; where any is missing the portable body runs and ``describe()`` says
+why. ``ops_library=`` or ``$MGDN_ONNXRUNTIME_OPS`` name a library built elsewhere (a missing
+file is a one-line error, never a silent fallback); ``native_op=False`` forces the portable
+body (benchmarks, tests), ``native_op=True`` makes an unavailable library an error.
+``describe()["dynamic_filter"]`` reports which one runs.
+
+Execution providers are picked from what the installed onnxruntime offers, best first
+(TensorRT, CUDA, CPU) unless ``providers=`` says otherwise; ``describe()`` reports the provider
+that actually got the session. Precision is the file's (its ``mgdn_edge.precision``
 metadata: an FP16 graph, an INT8 QDQ graph, else fp32); ``precision="fp16"`` on an export folder
 opens its FP16 graph, and on an fp32 file only the TensorRT EP can honour it (``trt_fp16_enable``).
 
@@ -21,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -105,9 +117,19 @@ def trace_samples(events: Sequence[dict[str, Any]], runs: int) -> list[LayerSamp
     return samples
 
 
+def _has_filter_node(path: Path) -> bool:
+    """Whether the ONNX file's main graph holds an ``mgdn.DynamicFilter`` node."""
+    import onnx
+
+    from mgdn_edge.export.artefacts import is_filter_node
+
+    model = onnx.load(str(path), load_external_data=False)
+    return any(is_filter_node(node) for node in model.graph.node)
+
+
 class OnnxRuntime:
     """``open_runtime("onnxruntime", "export_dir/model.onnx", task=..., providers=None, threads=None,
-    profile=False)``."""
+    profile=False, native_op=None, ops_library=None)``."""
 
     name = "onnxruntime"
 
@@ -121,6 +143,8 @@ class OnnxRuntime:
         portable: bool = False,
         optimization: str = "all",
         profile: bool = False,
+        native_op: bool | None = None,
+        ops_library: str | os.PathLike[str] | None = None,
     ) -> None:
         try:
             import onnxruntime as ort
@@ -155,6 +179,7 @@ class OnnxRuntime:
         # ONNX Runtime runs the function body and never reads kernel_size: the shared check gives
         # this runtime the same verdict on a bad DynamicFilter node as OpenVINO and TensorRT.
         self._fed = check_onnx_file_filters(self.model_path)
+        self.ops_library, self.filter_reason = self._filter_kernel(native_op, ops_library, chosen[0])
         self.session = self._session(self._session_options())
         metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         self.config, self.static_size = model_description(self.model_path, metadata, task)
@@ -167,7 +192,41 @@ class OnnxRuntime:
         options.graph_optimization_level = self._level
         if self.threads is not None:
             options.intra_op_num_threads = int(self.threads)
+        if self.ops_library is not None:
+            try:
+                options.register_custom_ops_library(str(self.ops_library))
+            except Exception as exc:  # the library's own status message (e.g. an onnxruntime too old)
+                why = one_line(exc)
+                raise BackendError(f"onnxruntime cannot register {self.ops_library}: {why}") from exc
         return options
+
+    def _filter_kernel(
+        self, native_op: bool | None, library: str | os.PathLike[str] | None, provider: str
+    ) -> tuple[Path | None, str]:
+        """(op library to register or None, why the portable body runs instead) for this model."""
+        from mgdn_edge.plugins import onnxruntime_ops as ops
+
+        explicit = library is not None or bool(os.environ.get(ops.ENV_VAR))
+        if native_op is False:
+            return None, "native op disabled (native_op=False)"
+        if explicit:  # the user's word: a wrong path fails even for a model without the node
+            return ops.ensure_onnxruntime_ops(library), ""
+        if not _has_filter_node(self.model_path):
+            return None, "the model has no mgdn.DynamicFilter node"
+        if provider != "CPUExecutionProvider" and native_op is None:
+            return None, f"the native op runs on the CPU provider, this session's first is {provider}"
+        reason = ops.unavailable_reason()
+        if reason is not None:
+            if native_op:
+                raise BackendError(f"the native DynamicFilter op is unavailable: {reason}")
+            return None, reason
+        try:
+            return ops.ensure_onnxruntime_ops(), ""
+        except BackendError as exc:
+            if native_op:
+                raise
+            print(f"mgdn-edge: running the portable DynamicFilter body: {exc}", file=sys.stderr)
+            return None, str(exc)
 
     def _session(self, options: Any) -> Any:
         try:
@@ -271,4 +330,9 @@ class OnnxRuntime:
             "graph_optimization": self.optimization,
             "profiling": self.profile,
             "onnxruntime": self._ort.__version__,
+            "dynamic_filter": (
+                f"native ({self.ops_library.name}, {self.ops_library})"
+                if self.ops_library is not None
+                else f"portable ONNX function body ({self.filter_reason})"
+            ),
         }

@@ -81,6 +81,22 @@ def tiny_mff_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "export"
 
 
+@pytest.fixture(scope="session")
+def ort_ops_library(request: pytest.FixtureRequest) -> Path:
+    """libmgdn_ort.so built once per pytest cache (skipped without C API headers or build tools)."""
+    pytest.importorskip("onnxruntime")
+    from mgdn_edge.plugins import onnxruntime_ops
+
+    reason = onnxruntime_ops.too_old(onnxruntime_ops.onnxruntime_version())
+    if reason is None and onnxruntime_ops.find_include_dir() is None:
+        reason = "no ONNX Runtime C API headers (set ONNXRUNTIME_INCLUDE_DIR, or ../shared is absent)"
+    if reason is None and not onnxruntime_ops.can_build():
+        reason = "no cmake or C++ compiler"
+    if reason is not None:
+        pytest.skip(f"libmgdn_ort.so cannot be built here: {reason}")
+    return onnxruntime_ops.build_onnxruntime_ops(Path(request.config.cache.mkdir("mgdn_ort_ops")))
+
+
 @pytest.fixture
 def cli_error(capsys: pytest.CaptureFixture[str]):
     """Run ``mgdn-edge ARGV``; assert it failed with status 2 and one ``error:`` line; return that line."""

@@ -1,13 +1,17 @@
 """ONNX Runtime FP32 latency of an exported MGDN model against the PyTorch reference, in one run.
 
-    python -m mgdn_edge.tools.bench_onnxruntime [--model CKPT] [--sizes 256 512] [--runs 5]
+    python -m mgdn_edge.tools.bench_onnxruntime --model CKPT [--sizes 520] [--runs 5]
     python -m mgdn_edge.tools.bench_onnxruntime --decompositions   # DynamicFilter bodies only
 
 The reference is ``load_model(...)`` eager FP32 with the default lean dynamic filter; the
-authors' unfold filter (their op sequence) is timed too, for context. The model is exported once
-(dynamic H, W) and both ``model.onnx`` (function inlined by ORT) and ``model.portable.onnx`` are
-timed at every size from that one file. Inputs are seeded random images; latency is the median
-of ``--runs`` after ``--warmup`` runs, every backend with the same thread count.
+authors' unfold filter (their op sequence) is timed too, for context (``--no-authors`` skips it).
+The model is exported once (dynamic H, W); ONNX Runtime runs ``model.onnx`` twice -- with the
+native DynamicFilter op (``libmgdn_ort.so``, built on first use) and with the node's portable
+function body (``native_op=False``) -- and ``model.portable.onnx`` (the functions inlined in the
+file). Inputs are seeded random images; latency is the median of ``--runs`` rounds after
+``--warmup`` rounds, every row once per round (round-robin, so load changes on a shared machine
+hit all rows alike), every backend with the same thread count. The last lines give the native
+op's speed-up over the portable body and over PyTorch.
 """
 
 from __future__ import annotations
@@ -21,7 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from mgdn_edge.export.artefacts import MODEL_ONNX
-from mgdn_edge.tools.timing import median_ms
+from mgdn_edge.tools.timing import round_robin_ms
+
+REFERENCE = "torch lean (reference)"
+NATIVE = "ORT model.onnx, native op"
+PORTABLE_BODY = "ORT model.onnx, portable body"
 
 
 def bench_model(args: argparse.Namespace) -> None:
@@ -36,37 +44,59 @@ def bench_model(args: argparse.Namespace) -> None:
         out = Path(args.onnx) if args.onnx else Path(tmp) / "export"
         if not args.onnx:
             export_checkpoint(args.model, out, verify=False)
-        runtimes = {
-            "torch lean (reference)": open_runtime("torch", args.model, threads=args.threads),
-            "torch unfold (authors)": open_runtime(
+        ort_args = {"threads": args.threads, "providers": "cpu"}
+        runtimes = {REFERENCE: open_runtime("torch", args.model, threads=args.threads)}
+        if args.authors:
+            runtimes["torch unfold (authors)"] = open_runtime(
                 "torch", args.model, threads=args.threads, filter="authors"
-            ),
-            "ORT model.onnx": open_runtime(
-                "onnxruntime", out / MODEL_ONNX, threads=args.threads, providers="cpu"
-            ),
-            "ORT model.portable.onnx": open_runtime(
-                "onnxruntime", out / MODEL_ONNX, threads=args.threads, providers="cpu", portable=True
-            ),
-        }
-        name = runtimes["torch lean (reference)"].config.name
+            )
+        runtimes[NATIVE] = open_runtime("onnxruntime", out / MODEL_ONNX, native_op=True, **ort_args)
+        runtimes[PORTABLE_BODY] = open_runtime("onnxruntime", out / MODEL_ONNX, native_op=False, **ort_args)
+        runtimes["ORT model.portable.onnx"] = open_runtime("onnxruntime", out, portable=True, **ort_args)
+        name = runtimes[REFERENCE].config.name
         print(
             f"MGDN {name} from {args.model}; torch {torch.__version__}, onnxruntime {onnxruntime.__version__}"
         )
-        print(f"CPU EP, {args.threads} threads, median of {args.runs} runs after {args.warmup} warm-up")
-        print(f"{'size':>9} {'backend':<26} {'ms':>10} {'vs torch lean':>14} {'max abs vs ref':>15}")
+        print(f"CPU: {cpu_name()}; native op: {runtimes[NATIVE].describe()['dynamic_filter']}")
+        print(
+            f"CPU EP, {args.threads} threads, median of {args.runs} round-robin rounds after {args.warmup} "
+            "warm-up"
+        )
+        print(f"{'size':>9} {'backend':<30} {'ms':>10} {'vs torch lean':>14} {'max abs vs ref':>15}")
         rng = np.random.default_rng(0)
         for side in args.sizes:
             inputs = [
                 rng.random((1, c, side, side), dtype=np.float32)
-                for c in runtimes["ORT model.onnx"].config.io.input_channels
+                for c in runtimes[NATIVE].config.io.input_channels
             ]
-            reference = runtimes["torch lean (reference)"].run(inputs)
-            base = None
-            for name, rt in runtimes.items():
-                ms = median_ms(lambda rt=rt, inputs=inputs: rt.run(inputs), args.runs, args.warmup)
-                base = base or ms
-                err = float(np.abs(rt.run(inputs) - reference).max())
-                print(f"{side:>4}x{side:<4} {name:<26} {ms:>10.1f} {base / ms:>13.2f}x {err:>15.2e}")
+            reference = runtimes[REFERENCE].run(inputs)
+            errors = {n: float(np.abs(rt.run(inputs) - reference).max()) for n, rt in runtimes.items()}
+            calls = {n: (lambda rt=rt, x=inputs: rt.run(x)) for n, rt in runtimes.items()}
+            limits = {"torch unfold (authors)": max(1, min(args.runs, 3))}
+            times = round_robin_ms(calls, args.runs, args.warmup, limits=limits)
+            ms = {n: statistics.median(t) for n, t in times.items()}
+            for n in runtimes:
+                ratio = ms[REFERENCE] / ms[n]
+                print(f"{side:>4}x{side:<4} {n:<30} {ms[n]:>10.1f} {ratio:>13.2f}x {errors[n]:>15.2e}")
+            native_gain = ms[PORTABLE_BODY] / ms[NATIVE]
+            print(
+                f"{side:>4}x{side:<4} ORT native op: {native_gain:.2f}x the portable body, "
+                f"{ms[REFERENCE] / ms[NATIVE]:.2f}x PyTorch (portable body: "
+                f"{ms[REFERENCE] / ms[PORTABLE_BODY]:.2f}x PyTorch)"
+            )
+
+
+def cpu_name() -> str:
+    """The CPU's model name from /proc/cpuinfo (what ``lscpu | grep 'Model name'`` prints)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
 
 
 def bench_decompositions(args: argparse.Namespace) -> None:
@@ -122,10 +152,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path, required=True, help="the authors' MFF checkpoint")
     p.add_argument("--onnx", help="reuse an export folder instead of exporting again")
-    p.add_argument("--sizes", type=int, nargs="+", default=[256, 512], help="square sizes (default 256 512)")
+    p.add_argument("--sizes", type=int, nargs="+", default=[520], help="square sizes (default 520)")
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--no-authors", dest="authors", action="store_false", help="skip the slow authors' unfold filter row"
+    )
     p.add_argument("--decompositions", action="store_true", help="time the DynamicFilter bodies alone")
     p.add_argument("--channels", type=int, default=30, help="feature channels for --decompositions")
     args = p.parse_args(argv)

@@ -4,7 +4,7 @@
 //   out[n,c,y,x] = sum_{i,j<k} kernels[n, i*k+j, y, x] * feat[n, c, clamp(y+i-r), clamp(x+j-r)]
 //
 // r = (k-1)/2, clamp = replicate borders, one kernel per pixel shared by all channels.
-// The CUDA kernel (TensorRT) and the OpenVINO CPU kernel use these helpers for border pixels
+// The CUDA kernel (TensorRT) and the CPU kernel (OpenVINO, ONNX Runtime) use these helpers for border pixels
 // and the host test library compiles them as plain C++, so the arithmetic tested on CPU in CI
 // is the arithmetic that runs on the GPU.
 #pragma once

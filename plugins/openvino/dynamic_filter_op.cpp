@@ -2,10 +2,20 @@
 
 #include <string>
 
+#include <openvino/core/parallel.hpp>
+
 #include "dynamic_filter_cpu.hpp"
 
 namespace mgdn {
 namespace {
+
+// The shared kernel's threads: OpenVINO's own pool (TBB or OpenMP, whatever this OpenVINO was
+// built with), so the op shares the cores the CPU plugin schedules instead of competing with it.
+class OpenVinoThreads final : public cpu::ThreadTeam {
+public:
+    int max_threads() const override { return parallel_get_max_threads(); }
+    void run(int nthr, const std::function<void(int, int)>& fn) override { ov::parallel_nt(nthr, fn); }
+};
 
 bool is_supported(const ov::element::Type& type) {
     return type == ov::element::f32 || type == ov::element::f16 || type == ov::element::bf16;
@@ -107,7 +117,8 @@ bool DynamicFilter::evaluate(ov::TensorVector& outputs, const ov::TensorVector& 
     const cpu::FilterShape shape{static_cast<int64_t>(fs[0]), static_cast<int64_t>(fs[1]),
                                  static_cast<int64_t>(fs[2]), static_cast<int64_t>(fs[3]),
                                  static_cast<int>(m_kernel_size)};
-    cpu::dynamic_filter(feat.data(), kernels.data(), out.data(), dtype, shape);
+    OpenVinoThreads threads;
+    cpu::dynamic_filter(feat.data(), kernels.data(), out.data(), dtype, shape, threads);
     return true;
 }
 

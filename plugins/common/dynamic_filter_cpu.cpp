@@ -1,4 +1,5 @@
-// Tiling, border handling, type conversion and threading around the per-ISA inner loop.
+// Tiling, border handling, type conversion and work splitting around the per-ISA inner loop;
+// the threads come from the caller's ThreadTeam (OpenVINO's pool, or the ORT op library's).
 //
 // Work unit: (batch item, block of output rows, tile of columns). A thread keeps a ring of the
 // k feature rows each output row needs, for every channel, as f32 with the replicate border
@@ -26,8 +27,6 @@
 #include <string>
 #include <vector>
 
-#include <openvino/core/parallel.hpp>
-
 #include "dynamic_filter_isa.hpp"
 #include "dynamic_filter_ref.h"
 
@@ -48,7 +47,8 @@ const char* align_down(const char* p) {
     return reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(p) & ~static_cast<uintptr_t>(kAlign - 1));
 }
 
-// False when $MGDN_OV_ISA caps dispatch at `isa` (used to test the narrower paths on big CPUs).
+// False when $MGDN_OV_ISA caps dispatch at `isa` (tests of the narrower paths on big CPUs; it applies
+// to every library built from this kernel).
 bool allowed_above(const char* isa) {
     const char* cap = std::getenv("MGDN_OV_ISA");
     return cap == nullptr || std::string(cap) != isa;
@@ -272,32 +272,44 @@ const IsaKernels& select_isa() {
 
 const char* active_isa_name() { return select_isa().name; }
 
-void dynamic_filter(const void* feat, const void* kernels, void* out, DType dtype, const FilterShape& s) {
+void split_range(int64_t count, int64_t parts, int64_t index, int64_t& begin, int64_t& end) {
+    if (parts <= 1) {
+        begin = 0;
+        end = count;
+        return;
+    }
+    const int64_t base = count / parts;
+    const int64_t larger = count % parts;  // the first `larger` parts take one item more
+    begin = index * base + std::min(index, larger);
+    end = begin + base + (index < larger ? 1 : 0);
+}
+
+void dynamic_filter(const void* feat, const void* kernels, void* out, DType dtype, const FilterShape& s,
+                    ThreadTeam& team) {
     if (s.n * s.c * s.h * s.w == 0) return;
     const Codec codec{dtype, &select_isa()};
     const int64_t tile = tile_width(s);
     const int64_t tiles = ceil_div(s.w, tile);
-    const int64_t wanted = static_cast<int64_t>(parallel_get_max_threads()) * kUnitsPerThread;
+    const int64_t max_threads = std::max(1, team.max_threads());
+    const int64_t wanted = max_threads * kUnitsPerThread;
     const int64_t blocks_per_image = std::clamp<int64_t>((wanted + s.n * tiles - 1) / (s.n * tiles), 1,
                                                          std::max<int64_t>(1, s.h / kMinRowsPerUnit));
     const int64_t rows_per_block = (s.h + blocks_per_image - 1) / blocks_per_image;
     const int64_t blocks = (s.h + rows_per_block - 1) / rows_per_block;
     const int64_t units = s.n * blocks * tiles;
 
-    ov::parallel_nt(static_cast<int>(std::min<int64_t>(units, parallel_get_max_threads())),
-                    [&](int ithr, int nthr) {
-                        int64_t begin = 0, end = 0;
-                        ov::splitter(units, static_cast<int64_t>(nthr), static_cast<int64_t>(ithr), begin, end);
-                        if (begin == end) return;
-                        TileWorker worker(feat, kernels, out, codec, s, tile);
-                        for (int64_t u = begin; u < end; ++u) {
-                            const int64_t tile_index = u % tiles;
-                            const int64_t block = (u / tiles) % blocks;
-                            const int64_t b = u / (tiles * blocks);
-                            worker.run(b, block * rows_per_block, std::min(s.h, (block + 1) * rows_per_block),
-                                       tile_index * tile);
-                        }
-                    });
+    team.run(static_cast<int>(std::min(units, max_threads)), [&](int ithr, int nthr) {
+        int64_t begin = 0, end = 0;
+        split_range(units, nthr, ithr, begin, end);
+        if (begin == end) return;
+        TileWorker worker(feat, kernels, out, codec, s, tile);
+        for (int64_t u = begin; u < end; ++u) {
+            const int64_t tile_index = u % tiles;
+            const int64_t block = (u / tiles) % blocks;
+            const int64_t b = u / (tiles * blocks);
+            worker.run(b, block * rows_per_block, std::min(s.h, (block + 1) * rows_per_block), tile_index * tile);
+        }
+    });
 }
 
 }  // namespace cpu
