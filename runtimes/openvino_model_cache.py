@@ -172,15 +172,5 @@ class CacheEntry:
             self.discard()  # a full disk mid-way leaves no blob without its record
 
 
-class CompiledModelCache:
-    """The per-key folders under one cache root (see the module doc)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def entry(self, key: dict[str, Any]) -> CacheEntry:
-        return CacheEntry(self.root, key)
-
-
 def warn(line: str) -> None:
     print(f"warning: {line}", file=sys.stderr)

@@ -99,7 +99,6 @@ from mgdn_edge.runtimes.openvino_ir import (
 )
 from mgdn_edge.runtimes.openvino_model_cache import (
     CacheEntry,
-    CompiledModelCache,
     compile_key,
     model_cache_dir,
     warn,
@@ -247,7 +246,6 @@ class OpenVinoRuntime:
         self._dynamic: Compiled | None = None  # the model as read
         self._specialized: Compiled | None = None  # the model specialised to the latest shapes
         self.model_cache = model_cache_dir(self.extension) if cache else None
-        self._cache = None if self.model_cache is None else CompiledModelCache(self.model_cache)
 
     # -- loading -------------------------------------------------------------------------------
     def _apply_precision(self, model: Any) -> Any:
@@ -377,7 +375,9 @@ class OpenVinoRuntime:
     def _compile(self, model: Any, shapes: Shapes | None) -> Compiled:
         """Compile ``model`` (specialised to ``shapes``, or dynamic for None), through the cache."""
         config = self._compile_config()
-        entry = None if self._cache is None else self._cache.entry(self._compile_key(config, shapes))
+        entry = None
+        if self.model_cache is not None:
+            entry = CacheEntry(self.model_cache, self._compile_key(config, shapes))
         try:
             if entry is None:
                 compiled = self.core.compile_model(model, self.device, config)
