@@ -44,7 +44,8 @@ def add_precision(parser: argparse.ArgumentParser, default: str | None = None, w
     parser.add_argument(
         "--precision",
         default=default,
-        help=f"{', '.join(PRECISIONS)}: the precision {what}, where the runtime has it "
+        help=f"{', '.join(PRECISIONS)}: the precision {what}, where the runtime has it, or auto: the "
+        "fastest that holds its budget on this CPU (OpenVINO: bf16 where the CPU executes it) "
         + (f"(default {default})" if default else "(default: the model file's own)"),
     )
 

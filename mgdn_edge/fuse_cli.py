@@ -100,6 +100,14 @@ def _runner(args: argparse.Namespace, runtime: Any) -> Callable[[Any], Any]:
     return run
 
 
+def _say_precision_choice(args: argparse.Namespace, runtime: Any) -> None:
+    """With ``--precision auto``, one line on stderr: what runs, and why."""
+    if args.precision == "auto":
+        info = runtime.describe()
+        why = info.get("precision_choice") or "the model file's own precision"
+        print(f"precision auto: {info.get('precision')} ({why})", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     from mgdn_edge.atomic import refuse_overwriting_inputs
     from mgdn_edge.errors import InputError
@@ -119,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
                 "each scene's exposure.txt)"
             )
         runtime = open_runtime(args.runtime, args.model, task=args.task, precision=args.precision)
+        _say_precision_choice(args, runtime)
         summary = fuse_folder(
             args.task, Path(args.inputs[0]), Path(args.out), _runner(args, runtime), progress=not args.quiet
         )
@@ -131,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
     prepared = prepare_inputs(args.task, args.inputs, args.exposures)
     refuse_overwriting_inputs([("--out", p) for p in outputs.paths], prepared.sources)  # scene files
     runtime = open_runtime(args.runtime, args.model, task=args.task, precision=args.precision)
+    _say_precision_choice(args, runtime)
     output = from_nchw(_runner(args, runtime)(prepared))
     image = postprocess(prepared, output) if args.out else None
     written = write_fused(outputs, output, image, prepared.depth_range)

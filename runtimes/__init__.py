@@ -41,9 +41,13 @@ def open_runtime(name: str, model_path: str | Path | Any, task: str | None = Non
     are interchangeable). Common options: ``precision`` (fp32, fp16, bf16, int8 where the backend
     has it), ``threads``; backend-specific ones (e.g. ``providers`` for onnxruntime) are passed
     through. An option the backend does not take is a :class:`BackendError`, not a silent no-op.
+    ``precision="auto"``: the fastest precision that holds its budget on this machine, where the
+    runtime can choose one (OpenVINO: bf16 on CPUs that execute it); elsewhere the file's own.
     """
     backend = backend_for_model(model_path) if name.lower() == "auto" else get_backend(name)
     factory = backend.runtime_class()
+    if opts.get("precision") == "auto" and not getattr(factory, "chooses_precision", False):
+        opts["precision"] = None  # nothing faster to choose: the file runs at its own precision
     params = inspect.signature(factory).parameters
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         unknown = sorted(k for k, v in opts.items() if k not in params and v is not None)

@@ -31,7 +31,8 @@ Precision (``precision=``), and what actually executes on the CPU:
   float remainder dominates INT8 time, and in bf16 it is markedly faster at no measurable loss
   against the FP32 output (README, INT8 table); ``int8_rest="f32"`` is there to measure that.
 A file built as fp16 or int8 is opened with that precision (or bf16 for fp16), never relabelled;
-``precision=None`` (the default) runs the file at the precision it was built for.
+``precision=None`` (the default) runs the file at the precision it was built for, and
+``precision="auto"`` picks from the CPU (:meth:`OpenVinoRuntime._auto_precision`).
 
 Shapes: exports have dynamic batch, height and width (unless exported ``--static``). Opening
 reads the file and checks it (config, inputs, precision, batch relaxation) but compiles nothing;
@@ -104,6 +105,7 @@ from mgdn_edge.runtimes.openvino_model_cache import (
     warn,
 )
 
+AUTO = "auto"  # precision=: the fastest precision that holds its budget on this CPU
 CACHE_DIR = "CACHE_DIR"
 Shapes = tuple[tuple[int, ...], ...]  # the input shapes a model is specialised to
 HINTS = ("LATENCY", "THROUGHPUT", "CUMULATIVE_THROUGHPUT")
@@ -179,6 +181,7 @@ class OpenVinoRuntime:
     specialize=, cache=, profile=, int8_rest=)``."""
 
     name = "openvino"
+    chooses_precision = True  # precision="auto" (see _auto_precision)
 
     def __init__(
         self,
@@ -201,7 +204,8 @@ class OpenVinoRuntime:
             raise BackendError("openvino is not installed (pip install 'mgdn-edge[openvino]')") from exc
         self._ov = ov
         supported = BACKENDS[self.name].precisions
-        requested = None if precision is None else check_precision(precision, supported, self.name)
+        auto = precision == AUTO
+        requested = None if precision is None or auto else check_precision(precision, supported, self.name)
         self.model_path = resolve_model_file(model_path)
         self.device = device.upper()
         self.hint = None if hint is None else hint.upper()
@@ -229,6 +233,9 @@ class OpenVinoRuntime:
             self.config, self.static_size = model_description(self.model_path, metadata, task)
             self.file_precision = metadata.get(METADATA_PRECISION_KEY, "fp32") or "fp32"
         check_input_count(self.model_path, len(model.inputs), self.config)
+        self.precision_choice: str | None = None  # why, when the precision was chosen by "auto"
+        if auto:
+            requested, self.precision_choice = self._auto_precision()
         self.precision = requested or self.file_precision  # None: run the file as it was built
         model = self._apply_precision(model)
         self.int8_rest = self._int8_rest(int8_rest) if self.precision == "int8" else None
@@ -264,6 +271,20 @@ class OpenVinoRuntime:
             f"{self.model_path.name} was built as {file_p}; open it with precision {file_p!r}"
             + (" (int8 IRs come from NNCF quantization)" if want == "int8" else "")
         )
+
+    def _auto_precision(self) -> tuple[str, str]:
+        """``precision="auto"``: the fastest precision this CPU runs the file at within its budget.
+
+        An INT8 IR runs as built. A float file runs in bf16 where the CPU executes bf16 (AVX-512
+        BF16 or AMX): it is OpenVINO's fastest float precision there and holds the bf16 budget on
+        every model the tests run; elsewhere the file's own precision.
+        """
+        if self.file_precision == "int8":
+            return "int8", "an INT8 IR runs as it was quantized"
+        caps = self._capabilities()
+        if "BF16" in caps:
+            return "bf16", f"this CPU executes bf16 in OpenVINO (capabilities {', '.join(caps)})"
+        return self.file_precision, f"this CPU has no bf16 in OpenVINO (capabilities {', '.join(caps)})"
 
     def _capabilities(self) -> list[str]:
         return list(self.core.get_property(self.device, "OPTIMIZATION_CAPABILITIES"))
@@ -521,6 +542,7 @@ class OpenVinoRuntime:
             "provider": f"OpenVINO {self.device} ({self.core.get_property(self.device, 'FULL_DEVICE_NAME')})",
             "device": self.device,
             "precision": self.precision,
+            "precision_choice": self.precision_choice,
             "file_precision": self.file_precision,
             "executes": EXECUTES[self.precision].format(weights=weights, rest=self.int8_rest),
             "inference_precision": prop("INFERENCE_PRECISION_HINT"),
