@@ -53,6 +53,7 @@ class QuantizeResult:
     eval_psnr_db: float | None = None  # mean PSNR vs the FP32 output (capped at the ceiling)
     eval_drop_db: float | None = None  # PSNR_CEILING_DB - eval_psnr_db
     max_drop_db: float | None = None
+    speed: dict[str, Any] | None = None  # OpenVINO: INT8 vs bf16 times on this CPU (quantize_openvino)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "path": str(self.path)}
@@ -195,4 +196,5 @@ def quantize_model(
         eval_psnr_db=psnr,
         eval_drop_db=None if psnr is None else PSNR_CEILING_DB - psnr,
         max_drop_db=max_drop,
+        speed=report.get("speed"),
     )

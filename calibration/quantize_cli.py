@@ -46,6 +46,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
+def _speed_advice(speed: dict) -> str:
+    """Whether INT8 pays on this CPU against bf16, judged by the INT8 speed target."""
+    from mgdn_edge.precision import Precision
+    from mgdn_edge.runtimes.budgets import INT8_SPEED_TARGETS
+
+    target = next(
+        t.ratio for t in INT8_SPEED_TARGETS if t.runtime == "openvino" and t.versus == Precision.BF16
+    )
+    ratio = speed["bf16_ms"] / speed["int8_ms"]
+    figures = (
+        f"on this CPU ({speed['cpu']}) at {speed['size']}: INT8 {speed['int8_ms']:.0f} ms, "
+        f"bf16 {speed['bf16_ms']:.0f} ms ({ratio:.2f}x)"
+    )
+    if ratio >= target:
+        return f"speed {figures}: INT8 pays here (target {target:g}x)"
+    return (
+        f"speed {figures}: below the {target:g}x INT8 must earn over bf16, so use bf16 on this CPU "
+        "(`--precision bf16`, or `auto`, on model.onnx): nearly as fast and far closer to FP32"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from mgdn_edge.calibration.quantize import quantize_model
     from mgdn_edge.errors import InputError
@@ -75,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
                 f"evaluation: {result.eval_samples} samples, PSNR vs FP32 {result.eval_psnr_db:.2f} dB "
                 f"(drop {result.eval_drop_db:.2f} dB)"
             )
+        if result.speed is not None:
+            print(_speed_advice(result.speed))
         print(f"float layers ({len(result.float_layers)}):")
         for name, why in result.float_layers.items():
             print(f"  {name}: {why}")

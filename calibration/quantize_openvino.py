@@ -143,4 +143,36 @@ def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
             f"NNCF could not meet --max-drop {max_drop:g}: drop {PSNR_CEILING_DB - psnr:.2f} dB remains"
         )
     save_ir(quantized, out, files.config, "int8", files.static_size)
-    return {"method": method, "float_layers": float_ops(quantized), "eval_psnr_db": psnr}
+    speed = int8_versus_bf16(core, model, quantized, feed(calib[0])) if calib else None
+    return {"method": method, "float_layers": float_ops(quantized), "eval_psnr_db": psnr, "speed": speed}
+
+
+def int8_versus_bf16(core: Any, model: Any, quantized: Any, inputs: dict[str, Any]) -> dict[str, Any] | None:
+    """Median times of the INT8 model (float remainder in bf16) and the float model in bf16, on one
+    calibration sample's shape, so ``quantize`` can say whether INT8 pays on this CPU; None where
+    the CPU has no bf16 (INT8 then competes with f32 only, which it beats)."""
+    import statistics
+    import time
+
+    if "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        return None
+    shapes = {name: list(value.shape) for name, value in inputs.items()}
+    times = {}
+    for name, candidate in (("int8", quantized), ("bf16", model)):
+        static = candidate.clone()
+        static.reshape(shapes)
+        compiled = core.compile_model(static, "CPU", {"INFERENCE_PRECISION_HINT": "bf16"})
+        compiled(inputs)  # warm-up: first-run allocations
+        runs = []
+        for _ in range(3):
+            start = time.perf_counter()
+            compiled(inputs)
+            runs.append((time.perf_counter() - start) * 1000.0)
+        times[name] = statistics.median(runs)
+    size = "x".join(str(d) for d in next(iter(shapes.values()))[2:])
+    return {
+        "size": size,
+        "int8_ms": times["int8"],
+        "bf16_ms": times["bf16"],
+        "cpu": core.get_property("CPU", "FULL_DEVICE_NAME"),
+    }

@@ -140,6 +140,8 @@ def int8_rows(results: PipelineResults) -> tuple[list[str], list[list[str]]]:
         size = max(sizes, key=lambda s: s[0] * s[1])
         ratio = _p50(other, size) / _p50(int8, size)
         verdict = "meets" if ratio >= target.ratio else f"misses: {_float_time(int8.layer_times)}"
+        if ratio < target.ratio and target.versus == Precision.BF16:
+            verdict += f"; use {other.label} on this CPU: INT8 is only {ratio:.2f}× as fast and less accurate"
         shown = f"{size[0]}x{size[1]}"
         rows.append([int8.label, other.label, shown, f"{ratio:.2f}×", f"≥ {target.ratio:g}×", verdict])
     return header, rows

@@ -320,3 +320,13 @@ def test_tensorrt_int8_twin_is_function_free_linted_and_computes_the_same(
     expected = session(qdq).run(None, feeds)[0]
     got = session(with_function_bodies(trt, qdq)).run(None, feeds)[0]
     assert float(np.abs(got - expected).max()) <= 1e-4
+
+
+def test_quantize_says_whether_int8_pays_against_bf16():
+    """Judged by the OpenVINO INT8-vs-bf16 speed target (1.2x): closed-form figures."""
+    from mgdn_edge.calibration.quantize_cli import _speed_advice
+
+    slow = _speed_advice({"cpu": "Test CPU", "size": "520x520", "int8_ms": 1262.0, "bf16_ms": 1401.0})
+    assert "INT8 1262 ms, bf16 1401 ms (1.11x)" in slow and "use bf16 on this CPU" in slow
+    fast = _speed_advice({"cpu": "Test CPU", "size": "520x520", "int8_ms": 1000.0, "bf16_ms": 1300.0})
+    assert fast.endswith("(1.30x): INT8 pays here (target 1.2x)")
