@@ -34,11 +34,11 @@ double percentile(std::vector<double> values, double q) {
 std::string extension_path(const std::string& given, std::string& source) {
   const char* env = std::getenv("MGDN_OPENVINO_EXTENSION");
   std::string chosen = !given.empty() ? given : env ? env : "";
-  source = !given.empty() ? "--extension" : "$MGDN_OPENVINO_EXTENSION";
+  source = !given.empty() ? "--extension option" : "$MGDN_OPENVINO_EXTENSION";
   if (chosen.empty()) return "";
   if (mgdn_cli::is_dir(chosen)) chosen += (chosen.back() == '/' ? "" : "/") + std::string("libmgdn_openvino.so");
   if (!mgdn_cli::is_file(chosen))
-    throw mgdn_cli::UserError("OpenVINO extension not found: " + chosen + " (from " + source +
+    throw mgdn_cli::UserError("OpenVINO extension not found: " + chosen + " (from the " + source +
                               "); build it with `mgdn-edge build-plugins --openvino`");
   return chosen;
 }
