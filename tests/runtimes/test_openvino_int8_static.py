@@ -65,7 +65,7 @@ has_bf16 = "BF16" in rest_f32.core.get_property("CPU", "OPTIMIZATION_CAPABILITIE
 rests = {"f32": rest_f32.describe()["inference_precision"],
          "default": open_runtime("openvino", now.path, cache=False).int8_rest, "has_bf16": has_bf16}
 # The old recipe: only the DynamicFilter in the ignored scope, the channel attention quantized.
-quantize_openvino._nncf_options = lambda method: {
+quantize_openvino._nncf_options = lambda method, keep_patterns=(): {
     "ignored_scope": nncf.IgnoredScope(types=["DynamicFilter"], validate=False),
     "model_type": nncf.ModelType.TRANSFORMER,
 }

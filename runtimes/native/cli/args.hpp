@@ -1,0 +1,22 @@
+// mgdn-fuse's command line: `mgdn-edge fuse`'s flags where they apply to a native OpenVINO run.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mgdn_cli {
+
+struct Args {
+  std::string task, model, runtime = "auto", precision, extension, device = "CPU", out, raw;
+  std::vector<std::string> inputs;
+  std::optional<std::vector<double>> exposures;
+  int threads = 0;
+  int bench = 0;  // --bench N: N timed runs after the first
+  bool help = false, version = false;
+};
+
+Args parse_args(int argc, char** argv);  // throws UserError with argparse-like messages
+extern const char* kUsage;
+
+}  // namespace mgdn_cli

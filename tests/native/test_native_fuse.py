@@ -1,0 +1,145 @@
+"""The native runner against `mgdn-edge fuse --runtime openvino` on the same files: the raw
+network output within 1e-5 and the written images equal, for MFF, HDR and GDSR."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
+
+
+def _write(path: Path, rgb: np.ndarray, bits: int = 8) -> Path:
+    """HxWx3 (or HxW) values in [0, 1] as an 8- or 16-bit file (BGR on disk, as OpenCV stores it)."""
+    full, dtype = (255.0, np.uint8) if bits == 8 else (65535.0, np.uint16)
+    data = np.round(np.clip(rgb, 0, 1) * full).astype(dtype)
+    cv2.imwrite(str(path), data[:, :, ::-1] if data.ndim == 3 else data)
+    return path
+
+
+def _hwc(nchw: np.ndarray) -> np.ndarray:
+    return nchw[0].transpose(1, 2, 0)
+
+
+def _fuse_both(
+    native,
+    python_cli,
+    tmp_path: Path,
+    task: str,
+    model: Path,
+    inputs: list[Path],
+    out: str,
+    extra: tuple[str, ...] = (),
+) -> dict[str, Path]:
+    """Run both CLIs; return the files each wrote (keys native/python + suffix)."""
+    files = {}
+    for side in ("native", "python"):
+        folder = tmp_path / side
+        folder.mkdir()
+        raw, image = folder / "fused.npy", folder / out
+        args = [
+            "--task",
+            task,
+            "--model",
+            str(model),
+            *map(str, inputs),
+            "--raw",
+            str(raw),
+            "--out",
+            str(image),
+            *extra,
+        ]
+        proc = native(*args) if side == "native" else python_cli("fuse", "--runtime", "openvino", *args)
+        assert proc.returncode == 0, proc.stderr
+        files[side] = folder
+    return files
+
+
+def _compare(files: dict[str, Path], names: list[str]) -> float:
+    a = np.load(files["native"] / "fused.npy")
+    b = np.load(files["python"] / "fused.npy")
+    assert a.shape == b.shape and a.dtype == b.dtype == np.float32
+    worst = float(np.abs(a - b).max())
+    assert worst <= 1e-5
+    for name in names:
+        mine = cv2.imread(str(files["native"] / name), cv2.IMREAD_UNCHANGED)
+        theirs = cv2.imread(str(files["python"] / name), cv2.IMREAD_UNCHANGED)
+        assert mine is not None and theirs is not None, name
+        assert mine.dtype == theirs.dtype and mine.shape == theirs.shape
+        if mine.dtype == np.float32:
+            assert np.abs(mine - theirs).max() <= 1e-5 * max(1.0, float(np.abs(theirs).max()))
+        else:  # quantised from outputs within 1e-5: equal, or one step apart where rounding tips
+            assert np.abs(mine.astype(int) - theirs.astype(int)).max() <= 1
+    return worst
+
+
+@pytest.mark.parametrize("crop", ["crop64", "crop61x75"])
+def test_mff_crops_match_python(native, python_cli, exported, tmp_path: Path, crop: str) -> None:
+    data = np.load(FIXTURES / "official-mff" / f"mff_lytro01_{crop}.npz")
+    a = _write(tmp_path / "A.png", _hwc(data["A"]))
+    b = _write(tmp_path / "B.png", _hwc(data["B"]), bits=16)  # one 16-bit file: the /65535 path
+    files = _fuse_both(native, python_cli, tmp_path, "mff", exported("mff"), [a, b], "fused.png")
+    _compare(files, ["fused.png"])
+
+
+def test_hdr_brackets_match_python(native, python_cli, exported, tmp_path: Path) -> None:
+    data = np.load(FIXTURES / "architecture" / "hdr_arch_io.npz")
+    ref = np.clip(_hwc(data["61x75_in1"])[:, :, :3], 0, 1)
+    brackets = [ref * 0.5, ref, np.clip(ref * 2.0, 0, 1)]  # one stop apart: EVs -1 0 1 agree with them
+    names = ("u", "r", "o")
+    paths = [_write(tmp_path / f"{n}.tif", b, bits=16) for n, b in zip(names, brackets, strict=True)]
+    files = _fuse_both(
+        native,
+        python_cli,
+        tmp_path,
+        "hdr",
+        exported("hdr"),
+        paths,
+        "fused.hdr",
+        ("--exposures", "-1", "0", "1"),
+    )
+    _compare(files, ["fused.hdr", "fused.png"])
+
+
+def test_hdr_scene_folder_matches_python(native, python_cli, exported, tmp_path: Path) -> None:
+    data = np.load(FIXTURES / "architecture" / "hdr_arch_io.npz")
+    ref = np.clip(_hwc(data["64x80_in1"])[:, :, :3], 0, 1)
+    scene = tmp_path / "scene"
+    scene.mkdir()
+    for name, image in (("a.tif", ref * 0.25), ("b.tif", ref), ("c.tif", np.clip(ref * 4.0, 0, 1))):
+        _write(scene / name, image, bits=16)
+    (scene / "exposure.txt").write_text("0\n2\n4\n")
+    files = _fuse_both(native, python_cli, tmp_path, "hdr", exported("hdr"), [scene], "fused.png")
+    _compare(files, ["fused.hdr", "fused.png"])
+
+
+@pytest.mark.parametrize("depth_kind", ["png16", "npy-lowres"])
+def test_gdsr_matches_python(native, python_cli, exported, tmp_path: Path, depth_kind: str) -> None:
+    data = np.load(FIXTURES / "architecture" / "gdsr_arch_io.npz")
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    rgb = _write(tmp_path / "rgb.png", _hwc(data["rgb"]) * std + mean)
+    depth = data["depth"][0, 0]
+    if depth_kind == "png16":
+        dpath = _write(tmp_path / "depth.png", (depth - depth.min()) / (depth.max() - depth.min()), bits=16)
+    else:  # a quarter-size depth map in metres: the bicubic upsampling path
+        dpath = tmp_path / "depth.npy"
+        np.save(dpath, (depth[::4, ::4] * 3.0 + 1.5).astype(np.float64))
+    files = _fuse_both(native, python_cli, tmp_path, "gdsr", exported("gdsr"), [rgb, dpath], "fused.png")
+    _compare(files, ["fused.png"])
+
+
+def test_bench_prints_json_latencies(native, native_build, exported, tmp_path: Path) -> None:
+    data = np.load(FIXTURES / "official-mff" / "mff_lytro01_crop64.npz")
+    a, b = _write(tmp_path / "A.png", _hwc(data["A"])), _write(tmp_path / "B.png", _hwc(data["B"]))
+    ext = str(native_build["extension"])
+    proc = native(
+        "--task", "mff", "--model", str(exported("mff")), "--extension", ext, str(a), str(b), "--bench", "3"
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["runs"] == 3 and report["size"] == "64x64"
+    assert 0 < report["p50_ms"] <= report["p90_ms"] and report["first_ms"] > 0
