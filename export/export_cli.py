@@ -46,8 +46,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=["triton"],
         help="also write REPOSITORY/NAME/config.pbtxt + 1/model.onnx for Triton's ONNX Runtime backend",
     )
-    serving.add_argument("--repository", type=Path, help="Triton model repository folder (with --serving)")
-    serving.add_argument("--model-name", help="the model's name in the repository (default mgdn_TASK)")
+    serving.add_argument(
+        "--repository", type=Path, metavar="DIR", help="Triton model repository (with --serving)"
+    )
+    serving.add_argument(
+        "--model-name", metavar="NAME", help="the model name in the repository (default mgdn_TASK)"
+    )
     serving.add_argument(
         "--op-library",
         default=DEFAULT_OP_LIBRARY,
