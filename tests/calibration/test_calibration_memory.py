@@ -67,7 +67,15 @@ def _whole_graph_ranges(portable: onnx.ModelProto, samples: list[Sample], method
     per collect_data call (what quantize did before segments)."""
     import onnxruntime.quantization as quant
 
-    from mgdn_edge.calibration.qdq_build import _OneSample, calibration_method
+    from mgdn_edge.calibration.qdq_build import calibration_method
+
+    class OneSample:  # a CalibrationDataReader over one feed
+        def __init__(self, feed: dict[str, np.ndarray]) -> None:
+            self.feed: dict[str, np.ndarray] | None = feed
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            feed, self.feed = self.feed, None
+            return feed
 
     path = tmp / "portable.onnx"
     onnx.save(portable, path)
@@ -80,7 +88,7 @@ def _whole_graph_ranges(portable: onnx.ModelProto, samples: list[Sample], method
         extra_options=options,
     )
     for s in samples:
-        calibrator.collect_data(_OneSample(dict(zip(["a", "b"], s.inputs, strict=True))))
+        calibrator.collect_data(OneSample(dict(zip(["a", "b"], s.inputs, strict=True))))
     return calibrator.compute_data()
 
 
