@@ -1,13 +1,15 @@
-"""ONNX Runtime histogram calibration in graph segments: memory bounded by a budget, not the graph.
+"""ONNX Runtime calibration in graph segments: memory bounded by a budget, not by the graph.
 
 ONNX Runtime's histogram calibrators (entropy, percentile) make every tensor to calibrate a graph
 output and run the whole model, so one image holds all of them at once: 7.6 GB for the authors'
-MFF model at 520x520. Here the graph is cut, in node order, into segments whose calibrated
-tensors (plus the tensors crossing the cut) fit a byte budget, sized from the tensor sizes at the
-largest sample (:func:`tensor_sizes`: element counts on a small probe, scaled). Each
-sample runs segment by segment - a later segment reads what crosses the cut as its inputs, so
-the model still runs once per sample - and each segment's tensors go to ONNX Runtime's own
-``HistogramCollector`` and are released before the next segment runs.
+MFF model at 520x520 (and the whole graph's own working set is 4.4 GB there, which bounds even
+MinMax, whose in-graph reductions return scalars). Here the graph is cut, in node order, into
+segments whose calibrated tensors (plus the tensors crossing the cut) fit a byte budget, sized
+from the tensor sizes at the largest sample (:func:`tensor_sizes`: element counts on a small
+probe, scaled). Each sample runs segment by segment - a later segment reads what crosses the
+cut as its inputs, so the model still runs once per sample - and each segment's tensors go to
+ONNX Runtime's own ``HistogramCollector`` (or :class:`MinMaxCollector`) and are released before
+the next segment runs.
 
 Every tensor still reaches the collector once per sample, in sample order, with the values the
 same kernels compute in the whole graph, so the histograms and ranges are ONNX Runtime's own
