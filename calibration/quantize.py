@@ -28,7 +28,8 @@ from mgdn_edge.atomic import refuse_overwriting_inputs
 from mgdn_edge.calibration.accuracy import PSNR_CEILING_DB
 from mgdn_edge.calibration.base import DataSource, Sample
 from mgdn_edge.calibration.export_files import export_files
-from mgdn_edge.calibration.quantize_request import QuantizeRequest
+from mgdn_edge.calibration.quantize_request import DEFAULT_CALIB_MEMORY_MB, QuantizeRequest
+from mgdn_edge.calibration.sample_stream import checked_stream
 from mgdn_edge.errors import InputError
 from mgdn_edge.export.artefacts import INT8_ONNX, quantized_file, tensorrt_file
 from mgdn_edge.precision import Precision
@@ -54,6 +55,7 @@ class QuantizeResult:
     eval_drop_db: float | None = None  # PSNR_CEILING_DB - eval_psnr_db
     max_drop_db: float | None = None
     speed: dict[str, Any] | None = None  # OpenVINO: INT8 vs bf16 times on this CPU (quantize_openvino)
+    notes: list[str] = field(default_factory=list)  # how calibration ran (passes, memory), one line each
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "path": str(self.path)}
@@ -99,13 +101,14 @@ def calibration_and_evaluation(
     return calib, evaluation
 
 
-def _materialize(data: DataSource | list[Sample], what: str, progress: bool) -> list[Sample]:
-    samples = (
-        data.load(progress=progress, desc=f"loading {what} data") if isinstance(data, DataSource) else data
-    )
-    if not samples:
+def _checked(data: DataSource | list[Sample], what: str, progress: bool) -> Sequence[Sample]:
+    """Every sample decoded once (a bad file fails here, before any work), then read as needed:
+    a source is streamed, so memory does not grow with the number of samples."""
+    if isinstance(data, DataSource):
+        return checked_stream(data, what, progress)
+    if not data:
         raise InputError(f"no {what} samples")
-    return samples
+    return data
 
 
 def _out_path(out: str | os.PathLike[str], backend: str, suffix: str, precision: str) -> Path:
@@ -139,6 +142,7 @@ def quantize_model(
     seed: int = 0,
     progress: bool = True,
     keep_float: Sequence[str] = (),
+    calib_memory_mb: float = DEFAULT_CALIB_MEMORY_MB,
 ) -> QuantizeResult:
     """Quantize the export ``model`` with calibration ``data`` for ``backend``; see the module doc.
 
@@ -147,6 +151,8 @@ def quantize_model(
     layers float that meet it on ``eval_data`` (default: a quarter of ``data``'s items, split off).
     ``eval_data`` given without ``max_drop`` is only measured. ``keep_float``: module paths whose
     layers stay float (as ``mgdn-edge diff`` names stages), on top of what the recipe keeps.
+    ``calib_memory_mb``: the activations a calibration pass may hold at once (see
+    :class:`QuantizeRequest`); samples are streamed, so neither bound depends on how many there are.
     """
     start = time.perf_counter()
     quantizers = builders("quantize")
@@ -156,6 +162,8 @@ def quantize_model(
     precision = Precision.parse(precision, builder.precisions).value
     if max_drop is not None and not max_drop >= 0:
         raise InputError(f"max_drop must be >= 0 dB, got {max_drop}")
+    if not calib_memory_mb > 0:
+        raise InputError(f"--calib-memory must be > 0 MB, got {calib_memory_mb:g}")
     out_path = _out_path(out, backend, builder.suffix, precision)
     files = export_files(model)
     if keep_float:
@@ -177,11 +185,12 @@ def quantize_model(
     source = _load_samples(data, task, samples, crop, seed)
     evaluation = None if eval_data is None else _load_samples(eval_data, task, None, crop, seed)
     source, evaluation = calibration_and_evaluation(source, evaluation, max_drop is not None, seed)
-    calib = _materialize(source, "calibration", progress)  # decode all before any work or output
-    evals = None if evaluation is None else _materialize(evaluation, "evaluation", progress)
+    calib = _checked(source, "calibration", progress)  # decode all before any work or output
+    evals = None if evaluation is None else _checked(evaluation, "evaluation", progress)
     request = QuantizeRequest(
-        files, precision, out_path, calib, evals, method, max_drop, tuple(keep_float), progress
-    )
+        files, precision, out_path, calib, evals, method, max_drop,
+        keep_float=tuple(keep_float), progress=progress, calib_memory_mb=calib_memory_mb,
+    )  # fmt: skip
     report = quantize(request)
     psnr = report.get("eval_psnr_db")
     return QuantizeResult(
@@ -197,4 +206,5 @@ def quantize_model(
         eval_drop_db=None if psnr is None else PSNR_CEILING_DB - psnr,
         max_drop_db=max_drop,
         speed=report.get("speed"),
+        notes=list(report.get("notes", [])),
     )

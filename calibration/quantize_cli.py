@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mgdn_edge.calibration.quantize_request import DEFAULT_CALIB_MEMORY_MB
 from mgdn_edge.cli_args import add_data, add_seed
 from mgdn_edge.runtimes.backends import builders
 
@@ -41,6 +42,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--samples", type=int, help="calibration samples (default: one per item, or 32 crops)")
     p.add_argument("--crop", help="calibrate on random HxW crops (e.g. 256 or 256x384; default full frames)")
     add_seed(p, "crop positions and the calibration/evaluation split")
+    p.add_argument(
+        "--calib-memory",
+        type=float,
+        default=DEFAULT_CALIB_MEMORY_MB,
+        metavar="MB",
+        help=f"activations one calibration pass may hold (default {DEFAULT_CALIB_MEMORY_MB:g}); samples are "
+        "streamed, so memory does not grow with their number. Lower: less memory; onnx: more graph "
+        "segments, openvino: more passes over the data",
+    )
     p.add_argument("--out", required=True, type=Path, help="output .onnx (onnx) or .xml (openvino)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(handler=run)
@@ -87,10 +97,13 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=not args.no_progress,
         keep_float=args.keep_float,
+        calib_memory_mb=args.calib_memory,
     )
     print(f"wrote {result.path} ({result.backend} {result.precision}, {result.seconds:.1f} s)")
     if result.precision == "int8":
         print(f"calibration: {result.samples} samples, method {result.method}")
+        for note in result.notes:
+            print(f"note: {note}")
         if result.eval_psnr_db is not None:
             print(
                 f"evaluation: {result.eval_samples} samples, PSNR vs FP32 {result.eval_psnr_db:.2f} dB "

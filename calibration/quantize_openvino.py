@@ -18,12 +18,14 @@ Recipe, and why (authors' MFF checkpoint, Lytro crops; ``mgdn_edge.tools.bench_c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mgdn_edge.calibration.accuracy import PSNR_CEILING_DB, capped_psnr
 from mgdn_edge.calibration.base import Sample
+from mgdn_edge.calibration.nncf_groups import grouped_statistics
 from mgdn_edge.calibration.quantize_request import QuantizeRequest
+from mgdn_edge.calibration.sample_stream import largest_sample
 from mgdn_edge.errors import BackendError
 from mgdn_edge.export.artefacts import OP_TYPE
 from mgdn_edge.runtimes.openvino_int8 import CHANNEL_ATTENTION_MATMUL, int8_fed
@@ -75,6 +77,7 @@ def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
     INT8: NNCF-quantize the export's model, save the IR (rt_info precision int8); return the
     method, the float layers and the evaluation PSNR. FP16 needs no calibration: FP16-compressed
     IR weights. NNCF shows progress bars of its own, so ``req.progress`` is not used here.
+    Statistics passes hold about ``req.calib_memory_mb`` of tensors (:mod:`.nncf_groups`).
     """
     files, precision, out, calib, evaluation = req.files, req.precision, req.out, req.calib, req.evaluation
     method, max_drop = req.method, req.max_drop
@@ -103,7 +106,8 @@ def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
     def feed(sample: Sample) -> dict[str, Any]:
         return dict(zip(names, sample.inputs, strict=True))
 
-    dataset = nncf.Dataset(list(calib), feed)
+    dataset = nncf.Dataset(calib, feed)  # read one sample at a time (a stream decodes on reading)
+    shapes = {name: a.shape for name, a in zip(names, largest_sample(calib).inputs, strict=True)}
     # f32 execution explicitly, as the runtime and NNCF's accuracy control run: the CPU plugin's
     # default on bf16-capable CPUs is bf16, which would make the reference itself ~60 dB off.
     f32 = {"INFERENCE_PRECISION_HINT": "f32"}
@@ -117,24 +121,20 @@ def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
         picked = list(indices)
         return capped_psnr([reference[i] for i in picked], [compiled(feed(evaluation[i]))[0] for i in picked])
 
+    budget = int(req.calib_memory_mb * 2**20)
     try:
-        if max_drop is None:
-            quantized = nncf.quantize(model, dataset, subset_size=len(calib), **options)
-        else:
-            assert evaluation is not None
-            quantized = nncf.quantize_with_accuracy_control(
-                model,
-                dataset,
-                nncf.Dataset(list(range(len(evaluation)))),
-                validate,
-                max_drop=max_drop,
-                subset_size=len(calib),
-                **options,
-            )
+        with grouped_statistics(budget, shapes) as groups:
+            quantized = _run_nncf(model, dataset, len(calib), options, evaluation, validate, max_drop)
     except BackendError:
         raise
     except Exception as exc:
         raise BackendError(f"NNCF quantization failed: {ov_error_line(exc)}") from exc
+    notes = []
+    if max(groups, default=1) > 1:
+        notes.append(
+            f"NNCF statistics in {'+'.join(map(str, groups))} passes over the data, each holding at "
+            f"most {req.calib_memory_mb:g} MB of tensors (--calib-memory)"
+        )
     psnr = None
     if evaluation is not None:
         psnr = validate(core.compile_model(quantized, "CPU", f32), range(len(evaluation)))
@@ -143,8 +143,14 @@ def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
             f"NNCF could not meet --max-drop {max_drop:g}: drop {PSNR_CEILING_DB - psnr:.2f} dB remains"
         )
     save_ir(quantized, out, files.config, "int8", files.static_size)
-    speed = int8_versus_bf16(core, model, quantized, feed(calib[0])) if calib else None
-    return {"method": method, "float_layers": float_ops(quantized), "eval_psnr_db": psnr, "speed": speed}
+    speed = int8_versus_bf16(core, model, quantized, feed(largest_sample(calib))) if len(calib) else None
+    return {
+        "method": method,
+        "float_layers": float_ops(quantized),
+        "eval_psnr_db": psnr,
+        "notes": notes,
+        "speed": speed,
+    }
 
 
 def int8_versus_bf16(core: Any, model: Any, quantized: Any, inputs: dict[str, Any]) -> dict[str, Any] | None:
@@ -176,3 +182,29 @@ def int8_versus_bf16(core: Any, model: Any, quantized: Any, inputs: dict[str, An
         "bf16_ms": times["bf16"],
         "cpu": core.get_property("CPU", "FULL_DEVICE_NAME"),
     }
+
+
+def _run_nncf(
+    model: Any,
+    dataset: Any,
+    subset_size: int,
+    options: dict[str, Any],
+    evaluation: Sequence[Sample] | None,
+    validate: Callable[[Any, Any], float],
+    max_drop: float | None,
+) -> Any:
+    """``nncf.quantize``, or its accuracy-controlled form when ``max_drop`` is given."""
+    import nncf
+
+    if max_drop is None:
+        return nncf.quantize(model, dataset, subset_size=subset_size, **options)
+    assert evaluation is not None
+    return nncf.quantize_with_accuracy_control(
+        model,
+        dataset,
+        nncf.Dataset(list(range(len(evaluation)))),
+        validate,
+        max_drop=max_drop,
+        subset_size=subset_size,
+        **options,
+    )

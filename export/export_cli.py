@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from mgdn_edge.cli_args import add_task
+from mgdn_edge.export.triton_repo import DEFAULT_OP_LIBRARY
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,6 +40,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="do not write model.fp16.onnx (FP16 graph, float32 I/O, norms kept FP32)",
     )
+    serving = p.add_argument_group("serving (a Triton Inference Server model repository beside the export)")
+    serving.add_argument(
+        "--serving",
+        choices=["triton"],
+        help="also write REPOSITORY/NAME/config.pbtxt + 1/model.onnx for Triton's ONNX Runtime backend",
+    )
+    serving.add_argument(
+        "--repository", type=Path, metavar="DIR", help="Triton model repository (with --serving)"
+    )
+    serving.add_argument(
+        "--model-name", metavar="NAME", help="the model name in the repository (default mgdn_TASK)"
+    )
+    serving.add_argument(
+        "--op-library",
+        default=DEFAULT_OP_LIBRARY,
+        metavar="PATH",
+        help="absolute path of libmgdn_ort.so (the mgdn.DynamicFilter ONNX Runtime op) on the server "
+        f"(default: the placeholder {DEFAULT_OP_LIBRARY})",
+    )
     p.set_defaults(handler=run)
 
 
@@ -46,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from mgdn_edge.size import Size
 
     static = Size.parse(args.static, "--static") if args.static else None
+    _check_serving(args)
     result = export_checkpoint(
         args.model,
         args.out,
@@ -82,4 +104,31 @@ def run(args: argparse.Namespace) -> int:
             worst = max(v for e in trt["verification_max_abs"].values() for v in e.values())
             line += f": max abs {worst:.2e} vs their ONNX Runtime siblings"
         print(line)
+    if args.serving == "triton":
+        from mgdn_edge.export.triton_repo import CONFIG_FILE, MODEL_FILE, VERSION, write_triton_repository
+
+        name = args.model_name or f"mgdn_{m['task']}"
+        folder = write_triton_repository(result.model_path, args.repository, name, args.op_library)
+        print(
+            f"wrote {folder / CONFIG_FILE}, {folder / VERSION / MODEL_FILE} (Triton, onnxruntime_onnx; "
+            f"custom op library {args.op_library})"
+        )
+        if args.op_library == DEFAULT_OP_LIBRARY:
+            print(
+                f"note: {DEFAULT_OP_LIBRARY} is a placeholder: put libmgdn_ort.so there or pass --op-library"
+            )
     return 0
+
+
+def _check_serving(args: argparse.Namespace) -> None:
+    """One-line errors for the serving flags, before the export runs."""
+    from mgdn_edge.errors import InputError
+    from mgdn_edge.export.triton_repo import check_triton_options
+
+    if args.serving is None:
+        if args.repository or args.model_name or args.op_library != DEFAULT_OP_LIBRARY:
+            raise InputError("--repository, --model-name and --op-library go with --serving triton")
+        return
+    if args.repository is None:
+        raise InputError("--serving triton needs --repository DIR (the Triton model repository)")
+    check_triton_options(args.model_name or "mgdn_model", args.op_library)
