@@ -163,6 +163,44 @@ def install_library(built: Path, library: Path, key: dict[str, Any] | None, **fi
     return library
 
 
+VERDICTS = "verdicts"  # <cache>/<runtime>/verdicts/<sha>.json: self-checks of libraries built elsewhere
+
+
+def verdict_files(runtime: str, sha: str) -> list[Path]:
+    """Where a self-check verdict of the library with this sha256 may be kept outside its manifest."""
+    return [d / VERDICTS / f"{sha[:32]}.json" for d in candidate_dirs(Path(runtime))]
+
+
+def recorded_results(library: Path, runtime: str, version: str, sha: str) -> list[str]:
+    """The self-check results recorded for exactly these bytes under this runtime ``version``: the
+    one in the library's manifest first, then those in the user cache."""
+    records = [(read_manifest(library) or {}).get("self_check")]
+    for path in verdict_files(runtime, sha):
+        try:
+            records.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    return [
+        str(r.get("result"))
+        for r in records
+        if isinstance(r, dict) and r.get("sha256") == sha and r.get(runtime) == version and r.get("result")
+    ]
+
+
+def record_verdict(library: Path, runtime: str, version: str, sha: str, result: str) -> None:
+    """Keep a self-check verdict in the manifest beside ``library``, else in the user cache (best
+    effort: a verdict that cannot be written only means the check runs again)."""
+    record = {"sha256": sha, runtime: version, "result": result}
+    if read_manifest(library) is not None and update_manifest(library, self_check=record):
+        return
+    for path in verdict_files(runtime, sha):
+        try:
+            write_json(path, record)
+            return
+        except OSError:
+            continue
+
+
 def usable_dir(folder: Path) -> bool:
     """Create ``folder`` if needed and prove it writable (a read-only HOME fails here, not mid-build)."""
     try:

@@ -22,7 +22,6 @@ library is rebuilt (or refused in one line), never loaded into the user's proces
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -31,7 +30,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from mgdn_edge.atomic import write_json
 from mgdn_edge.errors import BackendError
 from mgdn_edge.export.artefacts import sha256_file
 from mgdn_edge.plugins import library_cache as lc
@@ -54,7 +52,6 @@ REBUILD_HINT = (
 )
 NOT_INSTALLED = "the onnxruntime Python package is not installed: pip install 'mgdn-edge[onnx]'"
 ELSEWHERE = f"point ${ENV_VAR} at a library built elsewhere"
-VERDICTS = "verdicts"  # <cache>/onnxruntime/verdicts/<sha>.json: self-checks of libraries built elsewhere
 
 
 def onnxruntime_version() -> str:
@@ -175,51 +172,16 @@ def _relative_dir(key: dict[str, Any] | None) -> Path | None:
     return Path("onnxruntime") / f"{lc.safe_name(key['onnxruntime'])}-{lc.key_digest(key)[:12]}"
 
 
-# -- self-check verdicts ----------------------------------------------------------------------
-def _verdict_files(sha: str) -> list[Path]:
-    return [d / VERDICTS / f"{sha[:32]}.json" for d in lc.candidate_dirs(Path("onnxruntime"))]
-
-
-def _verdict(library: Path, sha: str) -> str | None:
-    """The recorded self-check result of exactly these bytes under this onnxruntime, if any."""
-    records = [(lc.read_manifest(library) or {}).get("self_check")]
-    for path in _verdict_files(sha):
-        try:
-            records.append(json.loads(path.read_text()))
-        except (OSError, ValueError):
-            continue
-    version = onnxruntime_version()
-    results = [
-        r.get("result")
-        for r in records
-        if isinstance(r, dict) and r.get("sha256") == sha and r.get("onnxruntime") == version
-    ]
-    return "ok" if "ok" in results else next((str(r) for r in results if r), None)
-
-
-def _record_verdict(library: Path, sha: str, result: str) -> None:
-    """Keep a verdict in the manifest beside the library, else in the user cache (best effort)."""
-    record = {"sha256": sha, "onnxruntime": onnxruntime_version(), "result": result}
-    if lc.read_manifest(library) is not None and lc.update_manifest(library, self_check=record):
-        return
-    for path in _verdict_files(sha):
-        try:
-            write_json(path, record)
-            return
-        except OSError:
-            continue
-
-
 def self_check(library: Path) -> str | None:
     """None when ``library`` passes the child-process self-check (run once per bytes), else why not."""
     sha = sha256_file(library)
-    recorded = _verdict(library, sha)
-    if recorded == "ok":
+    recorded = lc.recorded_results(library, "onnxruntime", onnxruntime_version(), sha)
+    if "ok" in recorded:
         return None
-    if recorded is not None:
-        return recorded
+    if recorded:
+        return recorded[0]
     reason = run_self_check(library)
-    _record_verdict(library, sha, reason or "ok")
+    lc.record_verdict(library, "onnxruntime", onnxruntime_version(), sha, reason or "ok")
     return reason
 
 

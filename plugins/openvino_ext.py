@@ -22,14 +22,12 @@ a crash of the user's command.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from mgdn_edge.atomic import write_json
 from mgdn_edge.errors import BackendError
 from mgdn_edge.export.artefacts import sha256_file
 from mgdn_edge.plugins import library_cache as lc
@@ -49,7 +47,6 @@ REBUILD_HINT = (
 BUILD_LEFTOVERS = ("CMakeCache.txt", "CMakeFiles", "Makefile", "cmake_install.cmake")
 NOT_INSTALLED = "the openvino Python package is not installed: pip install 'mgdn-edge[openvino]'"
 ELSEWHERE = f"point ${ENV_VAR} at a library built elsewhere"
-VERDICTS = "verdicts"  # <cache>/openvino/verdicts/<sha>.json: self-checks of libraries built elsewhere
 
 
 def openvino_version() -> str:
@@ -93,45 +90,14 @@ def openvino_cmake_dir() -> Path:
     return cmake_dir
 
 
-# -- self-check verdicts ----------------------------------------------------------------------
-def _verdict_files(sha: str) -> list[Path]:
-    return [d / VERDICTS / f"{sha[:32]}.json" for d in lc.candidate_dirs(Path("openvino"))]
-
-
-def _recorded_verdict(library: Path, sha: str) -> str | None:
-    """"ok" when this library's bytes passed the self-check under this OpenVINO, else None."""
-    records = [(lc.read_manifest(library) or {}).get("self_check")]
-    for path in _verdict_files(sha):
-        try:
-            records.append(json.loads(path.read_text()))
-        except (OSError, ValueError):
-            continue
-    wanted = {"sha256": sha, "openvino": openvino_version(), "result": "ok"}
-    ok = any(isinstance(r, dict) and all(r.get(k) == v for k, v in wanted.items()) for r in records)
-    return "ok" if ok else None
-
-
-def _record_verdict(library: Path, sha: str, result: str) -> None:
-    """Cache a verdict in the manifest beside the library, else in the user cache (best effort)."""
-    record = {"sha256": sha, "openvino": openvino_version(), "result": result}
-    if lc.read_manifest(library) is not None and lc.update_manifest(library, self_check=record):
-        return
-    for path in _verdict_files(sha):
-        try:
-            write_json(path, record)
-            return
-        except OSError:
-            continue
-
-
 def self_check(library: Path) -> str | None:
     """None when ``library`` passes the child-process self-check (run once per library), else why not."""
     sha = sha256_file(library)
-    if _recorded_verdict(library, sha) == "ok":
+    if "ok" in lc.recorded_results(library, "openvino", openvino_version(), sha):
         return None
     reason = run_self_check(library)
     if reason is None:
-        _record_verdict(library, sha, "ok")
+        lc.record_verdict(library, "openvino", openvino_version(), sha, "ok")
     elif lc.read_manifest(library) is not None:  # ours: record it, so loads refuse without rebuilding
         record = {"sha256": sha, "openvino": openvino_version(), "result": reason}
         lc.update_manifest(library, self_check=record)
