@@ -32,7 +32,7 @@ import stat
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -301,3 +301,36 @@ def run_child_check(module: str, library: Path, timeout_s: int) -> str | None:
         return f"loading it crashed a child process ({name})"
     lines = [line for line in (proc.stderr + proc.stdout).strip().splitlines() if line.strip()]
     return lines[-1].strip() if lines else f"the self-check exited with status {proc.returncode}"
+
+
+def child_main(check: Callable[[str], str], module: str, argv: Sequence[str]) -> int:
+    """The child side of :func:`run_child_check`: ``check(LIBRARY)``'s summary on stdout and status
+    0, or the cause on the last line of stderr and status 1."""
+    if len(argv) != 1:
+        print(f"usage: python -m {module} LIBRARY", file=sys.stderr)
+        return 2
+    try:
+        print(check(argv[0]))
+    except Exception as exc:  # the parent reports the last line; keep it the cause
+        text = [line for line in str(exc).strip().splitlines() if line.strip()]
+        print(f"{type(exc).__name__}: {text[-1] if text else ''}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def against_lean_filter(out: Any, feat: Any, kernels: Any, k: int, tolerance: float) -> str:
+    """A self-check's verdict on one DynamicFilter output: a summary within ``tolerance`` of the
+    PyTorch lean filter, else RuntimeError."""
+    import numpy as np
+    import torch
+
+    from mgdn_edge.model.dynamic_filter import dynamic_filter_lean
+
+    expected = dynamic_filter_lean(torch.from_numpy(feat), torch.from_numpy(kernels), k).numpy()
+    diff = float(np.max(np.abs(out - expected))) if out.shape == expected.shape else float("inf")
+    if not diff <= tolerance:
+        raise RuntimeError(
+            f"the DynamicFilter op gives wrong results (max abs diff {diff:.3g} > {tolerance} "
+            "against the lean filter)"
+        )
+    return f"ok: max abs diff {diff:.3g}"

@@ -12,14 +12,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from mgdn_edge.plugins.library_cache import against_lean_filter, child_main, run_child_check
+
 SELF_CHECK_TIMEOUT_S = 600  # a cold child imports torch + onnxruntime; a hung one must still end
 TOLERANCE = 1e-5
 
 
 def run_self_check(library: Path) -> str | None:
     """None when ``library`` passes in a child process, else why not (one line)."""
-    from mgdn_edge.plugins.library_cache import run_child_check
-
     return run_child_check("mgdn_edge.plugins.onnxruntime_selfcheck", library, SELF_CHECK_TIMEOUT_S)
 
 
@@ -27,10 +27,8 @@ def check(library: str) -> str:
     """Register ``library``, run one body-less node; return a summary, raise RuntimeError if wrong."""
     import numpy as np
     import onnxruntime as ort
-    import torch
 
     from mgdn_edge.export.dynamic_filter_onnx import standalone_model
-    from mgdn_edge.model.dynamic_filter import dynamic_filter_lean
 
     k, c = 3, 4
     model = standalone_model(k, c)
@@ -43,27 +41,11 @@ def check(library: str) -> str:
     feat = rng.standard_normal((2, c, 9, 13)).astype(np.float32)
     kernels = rng.standard_normal((2, k * k, 9, 13)).astype(np.float32)
     out = session.run(None, {"feat": feat, "kernels": kernels})[0]
-    expected = dynamic_filter_lean(torch.from_numpy(feat), torch.from_numpy(kernels), k).numpy()
-    diff = float(np.max(np.abs(out - expected))) if out.shape == expected.shape else float("inf")
-    if not diff <= TOLERANCE:
-        raise RuntimeError(
-            f"the DynamicFilter op gives wrong results (max abs diff {diff:.3g} > {TOLERANCE} "
-            "against the lean filter)"
-        )
-    return f"ok: max abs diff {diff:.3g}"
+    return against_lean_filter(out, feat, kernels, k, TOLERANCE)
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m mgdn_edge.plugins.onnxruntime_selfcheck LIBRARY", file=sys.stderr)
-        return 2
-    try:
-        print(check(argv[0]))
-    except Exception as exc:  # the parent reports the last line; keep it the cause
-        text = [line for line in str(exc).strip().splitlines() if line.strip()]
-        print(f"{type(exc).__name__}: {text[-1] if text else ''}", file=sys.stderr)
-        return 1
-    return 0
+    return child_main(check, "mgdn_edge.plugins.onnxruntime_selfcheck", argv)
 
 
 if __name__ == "__main__":
