@@ -54,7 +54,7 @@ class QuantizeResult:
     eval_psnr_db: float | None = None  # mean PSNR vs the FP32 output (capped at the ceiling)
     eval_drop_db: float | None = None  # PSNR_CEILING_DB - eval_psnr_db
     max_drop_db: float | None = None
-    speed: dict[str, Any] | None = None  # OpenVINO: INT8 vs bf16 times on this CPU (quantize_openvino)
+    speed: dict[str, Any] | None = None  # INT8 vs the float variant it must beat, timed on this CPU
     notes: list[str] = field(default_factory=list)  # how calibration ran (passes, memory), one line each
 
     def to_dict(self) -> dict[str, Any]:

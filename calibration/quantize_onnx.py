@@ -40,6 +40,7 @@ authors' MFF checkpoint; figures in the README). :func:`quantize_export` runs th
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -182,6 +183,8 @@ def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
     with atomic_files(out, trt_path) as (tmp, trt_tmp):
         onnx.save(qdq, tmp)
         onnx.save(trt_qdq, trt_tmp)
+    from mgdn_edge.calibration.sample_stream import largest_sample
+
     return {
         "method": method,
         "float_layers": float_layers,
@@ -189,6 +192,36 @@ def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
         "tensorrt_path": trt_path,
         "tensorrt_lint": trt_lint,
         "notes": notes,
+        "speed": int8_versus_fp32(files.onnx, out, largest_sample(calib)),
+    }
+
+
+def int8_versus_fp32(fp32: Path, int8: Path, sample: Sample, repeats: int = 3) -> dict[str, Any]:
+    """Median times of the INT8 QDQ file and the FP32 model in ONNX Runtime on this CPU, opened as
+    ``fuse`` opens them (DynamicFilter native where its library is available), on the largest
+    calibration sample, so ``quantize`` can say whether INT8 pays in ONNX Runtime here. The two
+    run alternately, so a change of load on the machine hits both alike."""
+    import statistics
+    import time
+
+    from mgdn_edge.bench import machine_info
+    from mgdn_edge.runtimes import open_runtime
+
+    opened = {name: open_runtime("onnxruntime", path) for name, path in (("int8", int8), ("fp32", fp32))}
+    times: dict[str, list[float]] = {name: [] for name in opened}
+    for _ in range(repeats + 1):  # the first round warms up (allocations, kernel choice)
+        for name, runtime in opened.items():
+            start = time.perf_counter()
+            runtime.run(sample.inputs)
+            times[name].append((time.perf_counter() - start) * 1000.0)
+    h, w = sample.size
+    return {
+        "runtime": "onnxruntime",
+        "versus": "fp32",
+        "size": f"{h}x{w}",
+        "int8_ms": statistics.median(times["int8"][1:]),
+        "float_ms": statistics.median(times["fp32"][1:]),
+        "cpu": machine_info()["cpu"],
     }
 
 
