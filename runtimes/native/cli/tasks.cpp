@@ -228,6 +228,7 @@ Prepared prepare_inputs(const std::string& task, std::vector<std::string> paths,
     throw UserError("task '" + task + "' takes " + std::to_string(names.size()) + " inputs (" + joined(names) +
                     "), got " + std::to_string(paths.size()));
   prepared.sources = paths;
+  if (task == "hdr") prepared.exposures = exposures;
 
   if (task == "mff" || task == "mef") {
     std::vector<Image> images;

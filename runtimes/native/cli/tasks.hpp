@@ -21,6 +21,7 @@ struct Prepared {
   bool has_depth_range = false;  // GDSR: the depth map's (lo, hi) before normalisation
   double lo = 0, hi = 0;
   std::vector<std::string> sources;  // the files read (a scene folder's brackets included)
+  std::optional<std::vector<double>> exposures;  // HDR: the EVs used (given, or the scene's exposure.txt)
 };
 
 Prepared prepare_inputs(const std::string& task, std::vector<std::string> paths,
