@@ -28,7 +28,8 @@ const char* kUsage =
     "  --json FILE       write the run record (timings, device, precision, inputs and --raw with sha256) to\n"
     "                    FILE ('-': stdout) for `mgdn-edge report --device FILE` on the PC\n"
     "  --device-name L   the device in the record (default /proc/device-tree/model, else the CPU's name)\n"
-    "Not in this runner: folder batches, --max-memory tiling, --precision other than fp32.\n";
+    "  A folder INPUT (A/ + B/, rgb/ + depth/, or HDR scene folders) with --out FOLDER fuses every item in it.\n"
+    "Not in this runner: --max-memory tiling, --precision other than fp32.\n";
 
 namespace {
 

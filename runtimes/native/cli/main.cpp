@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "args.hpp"
+#include "batch.hpp"
 #include "common.hpp"
 #include "mgdn_edge.hpp"
 #include "outputs.hpp"
@@ -78,10 +79,32 @@ std::vector<float> fuse_prepared(mgdn::Model& model, const mgdn_cli::Args& args,
   return run_tiled(run, prepared.inputs, grid, shape);
 }
 
+// fuse_cli.run's folder branch: every item of one folder, with one opened model.
+int run_folder(const mgdn_cli::Args& args) {
+  using namespace mgdn_cli;
+  if (!args.raw.empty() || args.exposures || args.out.empty())
+    throw UserError(
+        "a folder input takes --out FOLDER only (one output per item; HDR exposures come from each scene's "
+        "exposure.txt)");
+  if (!args.json.empty() || !args.bench.empty())
+    throw UserError("--json and --bench record one run; give them without a folder input");
+  std::string source;
+  mgdn::Model model(args.model, extension_path(args.extension, source), args.threads, args.device);
+  check_task(model.task(), args);
+  auto run = [&](const Prepared& prepared) {
+    std::vector<long long> shape;
+    int overlap = 0;
+    std::vector<float> out = fuse_prepared(model, args, prepared, shape, overlap);
+    return to_hwc(out.data(), shape[1], shape[2], shape[3]);
+  };
+  return fuse_folder(args.task, args.inputs[0], args.out, run);
+}
+
 int run(const mgdn_cli::Args& args) {
   using namespace mgdn_cli;
   if (args.out.empty() && args.raw.empty() && args.bench.empty())
     throw UserError("nothing to write: give -o OUT (--out, the image) and/or --raw OUT.npy");
+  if (is_batch_folder(args.task, args.inputs)) return run_folder(args);
   if (args.inputs.empty() && !(args.out.empty() && args.raw.empty()))
     throw UserError("the following arguments are required: INPUT (the files --out/--raw fuse)");
   RunRecord record;
