@@ -3,6 +3,7 @@ network output within 1e-5 and the written images equal, for MFF, HDR and GDSR."
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -144,6 +145,8 @@ def test_bench_prints_json_latencies(native, native_build, exported) -> None:
     assert record["schema"] == "mgdn-edge.device-run/1" and record["device"] == "bench box"
     assert record["task"] == "mff" and record["runtime"] == "openvino" and record["precision"] == "fp32"
     assert record["inputs"] == [] and record["raw"] is None and record["open_ms"] > 0
+    model = exported("mff")  # a multi-MB file: the runner's SHA-256 across many read blocks
+    assert record["model"] == {"path": str(model), "sha256": hashlib.sha256(model.read_bytes()).hexdigest()}
     assert [row["size"] for row in record["bench"]] == [[32, 32], [24, 40]]
     for row in record["bench"]:
         times = np.array(row["times_ms"])
