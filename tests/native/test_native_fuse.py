@@ -157,11 +157,13 @@ def test_bench_prints_json_latencies(native, native_build, exported) -> None:
 
 
 def test_bench_refuses_bad_sizes_and_runs(native, exported) -> None:
-    base = ["--task", "mff", "--model", str(exported("mff"))]
+    model = str(exported("mff"))
+    base = ["--task", "mff", "--model", model]
     for extra, message in (
         (["--bench", "3"], "error: --bench must be HxW (e.g. 256x384), got '3'"),
         (["--bench", "32x32,0x8"], "error: --bench must have positive sizes, got '0x8'"),
         (["--bench", "32x32", "--repeats", "0"], "error: --repeats must be >= 1 timed run, got 0"),
+        (["--bench", "8x8", "--json", model], f"error: --json {model} would overwrite the input {model}"),
     ):
         proc = native(*base, *extra)
         assert proc.returncode == 2 and proc.stderr.strip() == message, proc.stderr

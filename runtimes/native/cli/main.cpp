@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 #include "args.hpp"
@@ -79,6 +80,24 @@ std::vector<float> fuse_prepared(mgdn::Model& model, const mgdn_cli::Args& args,
   return run_tiled(run, prepared.inputs, grid, shape);
 }
 
+// --json must name a file of its own: not an output of this run, nor a file it reads.
+void refuse_json_clash(const mgdn_cli::Args& args, const std::vector<std::string>& outputs,
+                       std::vector<std::string> inputs) {
+  if (args.json.empty() || args.json == "-") return;
+  std::error_code ec;
+  auto same = [&](const std::string& other) {
+    auto full = [&](const std::string& p) {
+      return std::filesystem::weakly_canonical(std::filesystem::absolute(p, ec), ec);
+    };
+    return full(args.json) == full(other);
+  };
+  for (const auto& path : outputs)
+    if (same(path)) throw mgdn_cli::UserError("--json " + args.json + " and an output both name " + path);
+  inputs.push_back(args.model);
+  for (const auto& path : inputs)
+    if (same(path)) throw mgdn_cli::UserError("--json " + args.json + " would overwrite the input " + path);
+}
+
 // fuse_cli.run's folder branch: every item of one folder, with one opened model.
 int run_folder(const mgdn_cli::Args& args) {
   using namespace mgdn_cli;
@@ -117,6 +136,7 @@ int run(const mgdn_cli::Args& args) {
     prepared = prepare_inputs(args.task, args.inputs, args.exposures);
     refuse_overwriting_inputs(*plan, prepared->sources);
   }
+  refuse_json_clash(args, plan ? plan->paths() : std::vector<std::string>{}, prepared ? prepared->sources : args.inputs);
   std::string source;
   std::string extension = extension_path(args.extension, source);
 
