@@ -220,6 +220,14 @@ def notes(results: PipelineResults, derived: dict[str, Any]) -> list[str]:
         notes.append(
             "†: the variant and the PyTorch reference were measured in different runs (one was cached)."
         )
+    on_devices = [v for v in results.variants if v.runtime.startswith("mgdn-fuse/")]
+    devices = sorted({str(v.describe.get("device")) for v in on_devices})
+    if devices:
+        notes.append(
+            f"@device rows ({', '.join(devices)}): run by mgdn-fuse on that device (--json run record) and "
+            "judged on this PC against PyTorch on the run's own inputs, not the evaluation split; their "
+            "latencies are the device's, so a speed-up compares the device with PyTorch on this machine."
+        )
     cached = [v.name for v in results.variants if v.cached]
     if cached:
         notes.append(f"Reused from an earlier run (cache): {', '.join(cached)}.")

@@ -152,5 +152,5 @@ def test_missing_model_and_unsupported_flags(native, tmp_path: Path) -> None:
     model = str(tmp_path / "none.onnx")
     base = ["--task", "mff", "--model", model, str(a), str(b), "--out", str(tmp_path / "o.png")]
     assert model in _one_error_line(native(*base))
-    assert "tiled inference" in _one_error_line(native(*base, "--tile", "256"))
+    assert "tiles only where --tile asks" in _one_error_line(native(*base, "--max-memory", "512"))
     assert "OpenVINO only" in _one_error_line(native(*base, "--runtime", "onnxruntime"))

@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mgdn_cli {
@@ -12,7 +13,11 @@ struct Args {
   std::vector<std::string> inputs;
   std::optional<std::vector<double>> exposures;
   int threads = 0;
-  int bench = 0;  // --bench N: N timed runs after the first
+  std::optional<std::pair<int, int>> tile;          // --tile N or HxW
+  std::optional<int> overlap;                       // --overlap PX (default: tiling.DEFAULT_OVERLAP, reduced)
+  std::vector<std::pair<int, int>> bench;           // --bench HxW[,HxW...]: sizes to time
+  int warmup = 1, repeats = 5;                      // per --bench size, as `mgdn-edge bench`
+  std::string json, device_name;                    // --json FILE: the run record; --device-name LABEL
   bool help = false, version = false;
 };
 
