@@ -1,0 +1,452 @@
+"""The native runner's TensorRT backend, without TensorRT or a GPU.
+
+* Its sources compile against the TensorRT 10.3 and 11.1 headers in ../shared/third_party (and
+  8.5 / 8.6 where $MGDN_TRT_EXTRA_HEADERS names them, e.g. fetched from NVIDIA's repository:
+  ``8.5:/tmp/trt8.5/include,8.6:/tmp/trt8.6/include``; NvOnnxParser.h beside them enables the
+  build-from-ONNX half), the CUDA seam included.
+* Its host-side logic runs on the CPU: libmgdn_edge is built with those headers against
+  runtimes/native/tests/trt_fake (a libnvinfer stand-in on host memory whose engines compute a
+  closed form), and tests/trt_fake/trt_check drives the C API. Outputs are compared with that
+  closed form computed here in numpy; sidecar messages with the Python runtime's own
+  check_engine_matches; the plugin fingerprint with hashlib.
+
+Missing headers, cmake or a C++ compiler skip with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mgdn_edge.errors import BackendError
+from mgdn_edge.runtimes.tensorrt_engine_file import check_engine_matches
+
+REPO = Path(__file__).resolve().parents[2]
+NATIVE = REPO / "runtimes" / "native"
+SHARED_HEADERS = REPO.parent / "shared" / "third_party" / "tensorrt"
+CUDA_INCLUDE = Path(os.environ.get("CUDA_HOME", "/usr/local/cuda")) / "include"
+FAKE_GPU = "Fake GPU (sm_00)"
+CHECK = "tests/trt_fake/mgdn_trt_check"
+
+
+def _header_sets() -> list[tuple[str, Path]]:
+    sets = [(v, SHARED_HEADERS / v / "include") for v in ("10.3", "11.1")]
+    for item in filter(None, os.environ.get("MGDN_TRT_EXTRA_HEADERS", "").split(",")):
+        version, _, folder = item.partition(":")
+        sets.append((version.strip(), Path(folder.strip())))
+    return sets
+
+
+def _require(include: Path) -> None:
+    if not (include / "NvInferVersion.h").is_file():
+        pytest.skip(f"TensorRT headers not found in {include}")
+    if not (CUDA_INCLUDE / "cuda_runtime_api.h").is_file():
+        pytest.skip(f"cuda_runtime_api.h (TensorRT's headers include it) not found in {CUDA_INCLUDE}")
+    if shutil.which("cmake") is None or shutil.which("g++") is None:
+        pytest.skip("needs cmake and g++")
+
+
+@pytest.mark.parametrize(("version", "include"), _header_sets(), ids=[v for v, _ in _header_sets()])
+def test_sources_compile_against_headers(version: str, include: Path) -> None:
+    """Every TensorRT source of the backend, as CI builds it for a device: -Wall -Wextra -Werror."""
+    _require(include)
+    parser = (include / "NvOnnxParser.h").is_file()
+    sources = [
+        "tensorrt_backend.cpp",
+        "tensorrt_build.cpp",
+        "tensorrt_common.cpp",
+        "tensorrt_device_cuda.cpp",
+        "tensorrt_sidecar.cpp",
+    ]
+    flags = ["-std=c++17", "-fsyntax-only", "-Wall", "-Wextra", "-Werror", "-Wno-deprecated-declarations"]
+    flags += ["-DMGDN_WITH_TENSORRT"] + (["-DMGDN_TRT_ONNX_PARSER"] if parser else [])
+    flags += [f"-I{NATIVE / 'include'}", "-isystem", str(include), "-isystem", str(CUDA_INCLUDE)]
+    for source in sources:
+        proc = subprocess.run(["g++", *flags, str(NATIVE / "src" / source)], capture_output=True, text=True)
+        assert proc.returncode == 0, f"{source} against TensorRT {version}:\n{proc.stderr[-3000:]}"
+
+
+def _cmake(build_dir: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["cmake", "-S", str(NATIVE), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release", *options],
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_cmake_needs_a_backend(tmp_path: Path) -> None:
+    if shutil.which("cmake") is None:
+        pytest.skip("needs cmake")
+    proc = _cmake(tmp_path, "-DMGDN_WITH_OPENVINO=OFF", "-DMGDN_WITH_TENSORRT=OFF", "-DMGDN_BUILD_RUNNER=OFF")
+    assert proc.returncode != 0
+    assert "needs at least one backend" in proc.stderr and "-DMGDN_WITH_TENSORRT=ON" in proc.stderr
+
+
+FAKE_VERSIONS = ["10.3", "11.1"]
+
+
+@pytest.fixture(scope="module", params=FAKE_VERSIONS)
+def fake(request: pytest.FixtureRequest) -> dict:
+    """libmgdn_edge + the fake TensorRT built with one release's headers (built once per session)."""
+    version = request.param
+    include = SHARED_HEADERS / version / "include"
+    _require(include)
+    build_dir = request.config.cache.mkdir(f"mgdn-native-trt-fake-{version}")
+    options = [
+        "-DMGDN_WITH_OPENVINO=OFF",
+        "-DMGDN_WITH_TENSORRT=ON",
+        "-DMGDN_TRT_FAKE_RUNTIME=ON",
+        "-DMGDN_BUILD_RUNNER=OFF",
+        f"-DTENSORRT_INCLUDE_DIR={include}",
+    ]
+    for cmd in (None, ["cmake", "--build", str(build_dir), "-j", "2"]):
+        proc = (
+            _cmake(build_dir, *options)
+            if cmd is None
+            else subprocess.run(cmd, capture_output=True, text=True)
+        )
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    major, minor = (int(x) for x in version.split("."))
+    return {
+        "version": version,
+        "running": f"{major}.{minor}.0",
+        "check": build_dir / CHECK,
+        "plugin": build_dir / "tests/trt_fake/libmgdn_fake_plugin.so",
+        "other_plugin": build_dir / "tests/trt_fake/libmgdn_fake_plugin_other.so",
+        "parser": (include / "NvOnnxParser.h").is_file(),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Fake engines and running them
+
+
+PROFILE = ((1, 8, 8), (1, 16, 16), (2, 32, 32))  # (N, H, W) min, opt, max
+
+
+def _engine(
+    folder: Path,
+    inputs: list[tuple[str, int, float]],
+    bias: float = 0.125,
+    out_channels: int = 3,
+    plugin: bool = True,
+    sidecar: dict | None = None,
+    name: str = "model.engine",
+    extra: str = "",
+) -> Path:
+    """A fake engine: out = bias + sum_i w_i * in_i[c % C_i]; inputs listed in the engine's order."""
+    lines = ["MGDN-FAKE-ENGINE"] + (["plugin DynamicFilter"] if plugin else [])
+    for tensor, channels, weight in inputs:
+        shape = "  ".join(" ".join(str(v) for v in nhw) for nhw in PROFILE)
+        lines.append(f"input {tensor} {channels} {weight} {shape}")
+    lines += [f"output fused {out_channels} {bias}", extra, "end", ""]
+    path = folder / name
+    path.write_text("\n".join(lines))
+    if sidecar is not None:
+        Path(f"{path}.json").write_text(json.dumps(sidecar, indent=2) + "\n")
+    return path
+
+
+def _sidecar(task: str = "mff", **fields: object) -> dict:
+    """The fields mgdn_edge.runtimes.tensorrt_build writes that the runtime reads."""
+    from mgdn_edge.model.config import TASK_IO
+
+    side = {
+        "format": "mgdn-edge tensorrt engine",
+        "device": FAKE_GPU,
+        "precision": "fp32",
+        "profile": {"min": [1, 8, 8], "opt": [1, 16, 16], "max": [2, 32, 32]},
+        "inputs": list(TASK_IO[task].input_names),
+        "plugin": None,
+        "plugin_sha256": None,
+        "config": {"task": task, "window_size": 8, "depths": [2, 2]},
+        "static_size": None,
+    }
+    side.update(fields)
+    return side
+
+
+def _run(fake: dict, model: Path, *args: str, arrays=(), env: dict | None = None) -> dict:
+    """mgdn_trt_check on `model` with `arrays` as inputs; its printed fields, plus the output array."""
+    folder = model.parent
+    cmd = [str(fake["check"]), "--model", str(model), *args]
+    for i, x in enumerate(arrays):
+        path = folder / f"in{i}.f32"
+        np.ascontiguousarray(x, np.float32).tofile(path)
+        cmd += ["--input", f"{path}:{','.join(str(d) for d in x.shape)}"]
+    out = folder / "out.f32"
+    out.unlink(missing_ok=True)
+    cmd += ["--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    fields = {}
+    for line in proc.stdout.splitlines():
+        key, _, value = line.partition(" ")
+        fields[key] = value
+    if "output" in fields and out.is_file():
+        shape = tuple(int(v) for v in fields["output"].split())
+        fields["array"] = np.fromfile(out, np.float32).reshape(shape)
+    return fields
+
+
+def _closed_form(bias: float, out_channels: int, *terms: tuple[float, np.ndarray]) -> np.ndarray:
+    n, _, h, w = terms[0][1].shape
+    out = np.full((n, out_channels, h, w), bias, np.float64)
+    for weight, x in terms:
+        out += weight * x[:, np.arange(out_channels) % x.shape[1]].astype(np.float64)
+    return out
+
+
+def _images(
+    rng: np.random.Generator, *channels: int, n: int = 1, h: int = 12, w: int = 20
+) -> list[np.ndarray]:
+    return [rng.standard_normal((n, c, h, w)).astype(np.float32) for c in channels]
+
+
+def _one_line(result: dict) -> str:
+    assert "\n" not in result["error"] and result["error"].strip() == result["error"]
+    return result["error"]
+
+
+def test_inputs_bound_by_name_in_task_order(fake: dict, tmp_path: Path) -> None:
+    """The engine lists b before a; the caller passes (a, b): each lands on its own tensor."""
+    model = _engine(tmp_path, [("b", 3, 0.5), ("a", 3, -0.25)], sidecar=_sidecar("mff"))
+    a, b = _images(np.random.default_rng(0), 3, 3)
+    result = _run(fake, model, "--plugin", str(fake["plugin"]), arrays=[a, b])
+    assert result["status"] == "MGDN_OK", result["error"]
+    assert result["task"] == "mff" and result["inputs"] == "3 3"
+    expected = _closed_form(0.125, 3, (-0.25, a), (0.5, b))
+    np.testing.assert_allclose(result["array"], expected, rtol=1e-6, atol=1e-6)
+
+
+def test_channels_reported_in_task_order_and_batch_two(fake: dict, tmp_path: Path) -> None:
+    """GDSR: the engine lists depth (1 channel) first; the C API reports rgb, depth = 3, 1."""
+    model = _engine(tmp_path, [("depth", 1, 2.0), ("rgb", 3, 0.75)], out_channels=1, sidecar=_sidecar("gdsr"))
+    rgb, depth = _images(np.random.default_rng(1), 3, 1, n=2, h=32, w=8)
+    result = _run(fake, model, "--plugin", str(fake["plugin"]), arrays=[rgb, depth])
+    assert result["status"] == "MGDN_OK", result["error"]
+    assert result["inputs"] == "3 1" and result["output"] == "2 1 32 8"
+    np.testing.assert_allclose(
+        result["array"], _closed_form(0.125, 1, (0.75, rgb), (2.0, depth)), rtol=1e-6, atol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    ("n", "h", "w", "message"),
+    [
+        (1, 40, 16, "input 'a' has height 40, outside the engine's profile 8..32"),
+        (1, 16, 7, "input 'a' has width 7, outside the engine's profile 8..32"),
+        (3, 16, 16, "input 'a' has batch 3, outside the engine's profile 1..2"),
+    ],
+)
+def test_profile_mismatch_is_one_input_error(
+    fake: dict, tmp_path: Path, n: int, h: int, w: int, message: str
+) -> None:
+    model = _engine(
+        tmp_path, [("b", 3, 0.5), ("a", 3, -0.25)], sidecar=_sidecar("mff", config={"task": "mff"})
+    )
+    a, b = _images(np.random.default_rng(2), 3, 3, n=n, h=h, w=w)
+    result = _run(fake, model, "--plugin", str(fake["plugin"]), arrays=[a, b])
+    assert result["status"] == "MGDN_E_INPUT"
+    assert _one_line(result) == f"{message} (rebuild it with `mgdn-edge build-engine --min/--max`)"
+    assert "enqueueV3" not in result["events"]
+
+
+def test_plugin_registered_before_the_engine_is_deserialised(fake: dict, tmp_path: Path) -> None:
+    model = _engine(tmp_path, [("a", 3, 1.0), ("b", 3, 1.0)], sidecar=_sidecar())
+    result = _run(fake, model, "--plugin", str(fake["plugin"]))
+    assert result["status"] == "MGDN_OK", result["error"]
+    events = result["events"].split(";")  # TensorRT >= 8.6: IPluginRegistry::loadLibrary
+    assert events[:4] == [
+        "createInferRuntime",
+        "loadLibrary:libmgdn_fake_plugin.so",
+        "register:DynamicFilter",
+        "deserialize:ok",
+    ]
+
+
+def test_plugin_recorded_in_the_sidecar_is_used(fake: dict, tmp_path: Path) -> None:
+    sha = hashlib.sha256(fake["plugin"].read_bytes()).hexdigest()
+    model = _engine(
+        tmp_path,
+        [("a", 3, 1.0), ("b", 3, 1.0)],
+        sidecar=_sidecar(plugin=str(fake["plugin"]), plugin_sha256=sha),
+    )
+    result = _run(fake, model)
+    assert result["status"] == "MGDN_OK", result["error"]
+    assert "register:DynamicFilter" in result["events"]
+
+
+def test_missing_plugin_library_names_it(fake: dict, tmp_path: Path) -> None:
+    model = _engine(tmp_path, [("a", 3, 1.0), ("b", 3, 1.0)], sidecar=_sidecar())
+    missing = tmp_path / "nowhere" / "libmgdn_trt.so"
+    result = _run(fake, model, "--plugin", str(missing))
+    assert result["status"] == "MGDN_E_FILE"
+    assert _one_line(result) == (
+        f"TensorRT plugin library not found: {missing}; build it with `mgdn-edge build-plugins --tensorrt`"
+    )
+    assert "deserialize" not in result["events"]
+
+
+def test_engine_with_plugin_layers_needs_the_plugin(fake: dict, tmp_path: Path) -> None:
+    model = _engine(tmp_path, [("a", 3, 1.0), ("b", 3, 1.0)])  # no sidecar: nothing names a plugin
+    result = _run(fake, model)
+    assert result["status"] == "MGDN_E_BACKEND"
+    message = _one_line(result)
+    assert message.startswith(
+        f"TensorRT {fake['running']} cannot deserialize model.engine (built with an unknown"
+    )
+    assert "could not find plugin DynamicFilter" in message and message.endswith("also needs --plugin)")
+
+
+def test_plugin_of_another_op_is_not_enough(fake: dict, tmp_path: Path) -> None:
+    model = _engine(tmp_path, [("a", 3, 1.0), ("b", 3, 1.0)], sidecar=_sidecar())
+    result = _run(fake, model, "--plugin", str(fake["other_plugin"]))
+    assert result["status"] == "MGDN_E_BACKEND"
+    assert "could not find plugin DynamicFilter" in _one_line(result)
+    assert result["events"].endswith("register:SomethingElse;deserialize:no-plugin")
+
+
+def _python_message(model: Path, side: dict, running: dict) -> str:
+    with pytest.raises(BackendError) as caught:
+        check_engine_matches(model, side, running)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("field", ["tensorrt_version", "device", "plugin_sha256", "all"])
+def test_sidecar_mismatch_matches_the_python_runtime(fake: dict, tmp_path: Path, field: str) -> None:
+    """Same refusal, same words as TensorRTRuntime, before TensorRT or the plugin sees anything."""
+    plugin = fake["plugin"]
+    sha = hashlib.sha256(plugin.read_bytes()).hexdigest()
+    running = {"tensorrt_version": fake["running"], "device": FAKE_GPU, "plugin_sha256": sha}
+    built = dict(running)
+    changed = {"tensorrt_version": "10.0.1", "device": "NVIDIA Orin (sm_87)", "plugin_sha256": "0" * 64}
+    for key in changed if field == "all" else [field]:
+        built[key] = changed[key]
+    side = _sidecar(plugin=str(plugin), **built)
+    model = _engine(tmp_path, [("a", 3, 1.0), ("b", 3, 1.0)], sidecar=side)
+    result = _run(fake, model, "--plugin", str(plugin))
+    assert result["status"] == "MGDN_E_BACKEND"
+    assert _one_line(result) == _python_message(model, side, running)
+    assert result["events"] == "createInferRuntime"  # neither the plugin nor the engine was loaded
+
+
+def test_sidecar_version_with_build_number_matches(fake: dict, tmp_path: Path) -> None:
+    """JetPack's Python says 8.5.2.2 where the library says 8.5.2: the same release."""
+    side = _sidecar(tensorrt_version=fake["running"] + ".30")
+    model = _engine(tmp_path, [("a", 3, 1.0), ("b", 3, 1.0)], plugin=False, sidecar=side)
+    assert _run(fake, model)["status"] == "MGDN_OK"
+
+
+def test_gpu_from_the_device_seam_is_compared(fake: dict, tmp_path: Path) -> None:
+    model = _engine(tmp_path, [("a", 3, 1.0), ("b", 3, 1.0)], plugin=False, sidecar=_sidecar())
+    result = _run(fake, model, env={"MGDN_FAKE_GPU": "NVIDIA Orin (sm_87)"})
+    assert result["status"] == "MGDN_E_BACKEND"
+    assert f"GPU {FAKE_GPU} (running: NVIDIA Orin (sm_87))" in _one_line(result)
+
+
+def test_truncated_engine_is_one_line(fake: dict, tmp_path: Path) -> None:
+    model = _engine(tmp_path, [("a", 3, 1.0), ("b", 3, 1.0)], plugin=False)
+    model.write_bytes(model.read_bytes()[:-8])  # the end record is gone
+    result = _run(fake, model)
+    assert result["status"] == "MGDN_E_BACKEND"
+    assert _one_line(result) == (
+        f"TensorRT {fake['running']} cannot deserialize model.engine (built with an unknown TensorRT; "
+        "IRuntime::deserializeCudaEngine: the engine blob is truncated (no end record)): truncated, or built "
+        "for another GPU or TensorRT? Rebuild it here with `mgdn-edge build-engine` (an engine with "
+        "DynamicFilter plugin layers also needs --plugin)"
+    )
+
+
+def test_truncated_sidecar_names_it(fake: dict, tmp_path: Path) -> None:
+    model = _engine(tmp_path, [("a", 3, 1.0), ("b", 3, 1.0)], plugin=False, sidecar=_sidecar())
+    side = Path(f"{model}.json")
+    side.write_text(side.read_text()[:40])
+    result = _run(fake, model)
+    assert result["status"] == "MGDN_E_FILE"
+    assert _one_line(result) == f"cannot read the engine sidecar {side}: it is not a JSON object (truncated?)"
+
+
+def test_engine_inputs_must_be_the_tasks(fake: dict, tmp_path: Path) -> None:
+    model = _engine(tmp_path, [("x", 3, 1.0), ("b", 3, 1.0)], plugin=False, sidecar=_sidecar("mff"))
+    result = _run(fake, model)
+    assert result["status"] == "MGDN_E_BACKEND"
+    assert _one_line(result) == (
+        "model.engine has inputs [x, b] and outputs [fused]; a mff model takes [a, b] and gives one output"
+    )
+
+
+def test_non_float_tensor_is_refused(fake: dict, tmp_path: Path) -> None:
+    model = _engine(
+        tmp_path, [("a", 3, 1.0), ("b", 3, 1.0)], plugin=False, sidecar=_sidecar(), extra="type b half"
+    )
+    result = _run(fake, model)
+    assert result["status"] == "MGDN_E_BACKEND"
+    assert _one_line(result).startswith("model.engine: tensor 'b' is not float32")
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "message"),
+    [
+        (
+            ("--device", "CPU"),
+            "MGDN_E_ARGUMENT",
+            "the TensorRT backend runs on a GPU: device must be a GPU index",
+        ),
+        (("--device", "cuda:1"), "MGDN_E_ARGUMENT", "GPU 1 does not exist"),
+        (("--threads", "2"), "MGDN_E_ARGUMENT", "threads do not apply to the tensorrt backend"),
+    ],
+)
+def test_option_errors(fake: dict, tmp_path: Path, args: tuple[str, ...], status: str, message: str) -> None:
+    model = _engine(tmp_path, [("a", 3, 1.0), ("b", 3, 1.0)], plugin=False, sidecar=_sidecar())
+    result = _run(fake, model, *args)
+    assert result["status"] == status and _one_line(result).startswith(message)
+
+
+def test_file_errors(fake: dict, tmp_path: Path) -> None:
+    missing = _run(fake, tmp_path / "missing.engine")
+    assert (
+        missing["status"] == "MGDN_E_FILE"
+        and _one_line(missing) == f"model file not found: {tmp_path / 'missing.engine'}"
+    )
+    other = tmp_path / "model.xml"
+    other.write_text("<net/>")
+    wrong = _run(fake, other)
+    assert wrong["status"] == "MGDN_E_FILE" and "runs an engine (.engine/.plan)" in _one_line(wrong)
+    no_gpu = _run(
+        fake, _engine(tmp_path, [("a", 3, 1.0), ("b", 3, 1.0)], plugin=False), env={"MGDN_FAKE_NO_GPU": "1"}
+    )
+    assert no_gpu["status"] == "MGDN_E_BACKEND" and "needs a CUDA GPU" in _one_line(no_gpu)
+
+
+def test_input_and_buffer_errors_come_from_the_c_api(fake: dict, tmp_path: Path) -> None:
+    model = _engine(tmp_path, [("a", 3, 1.0), ("b", 3, 1.0)], plugin=False, sidecar=_sidecar())
+    a, b = _images(np.random.default_rng(3), 3, 1)
+    wrong = _run(fake, model, arrays=[a, b])
+    assert wrong["status"] == "MGDN_E_INPUT"
+    assert _one_line(wrong) == "input 'b' must have 3 channels for task 'mff', got 1"
+    a, b = _images(np.random.default_rng(3), 3, 3, h=8, w=8)
+    small = _run(fake, model, "--capacity", "10", arrays=[a, b])
+    assert small["status"] == "MGDN_E_BUFFER" and small["output"] == "1 3 8 8"
+
+
+def test_onnx_without_parser_or_builder(fake: dict, tmp_path: Path) -> None:
+    """From an ONNX file the backend needs TensorRT's parser; a header set without it says so."""
+    onnx = tmp_path / "model.trt.onnx"
+    onnx.write_bytes(b"\x08\x07")  # ir_version 7: a valid (empty) ModelProto
+    result = _run(fake, onnx)
+    if fake["parser"]:
+        assert result["status"] == "MGDN_E_FILE"
+        assert _one_line(result) == (
+            f"{onnx} has no mgdn_edge.config metadata: build engines from `mgdn-edge export` files"
+        )
+    else:
+        assert result["status"] == "MGDN_E_ARGUMENT"
+        assert "built without TensorRT's ONNX parser (NvOnnxParser.h)" in _one_line(result)
