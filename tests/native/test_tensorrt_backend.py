@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -26,6 +27,7 @@ import numpy as np
 import pytest
 
 from mgdn_edge.errors import BackendError
+from mgdn_edge.plugins.native_runner import opencv_version
 from mgdn_edge.runtimes.tensorrt_engine_file import check_engine_matches
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,39 +91,66 @@ def test_cmake_needs_a_backend(tmp_path: Path) -> None:
     assert "needs at least one backend" in proc.stderr and "-DMGDN_WITH_TENSORRT=ON" in proc.stderr
 
 
-FAKE_VERSIONS = ["10.3", "11.1"]
+def _release(include: Path) -> str:
+    """major.minor.patch from NvInferVersion.h, as the library reports it (getInferLibVersion)."""
+    text = (include / "NvInferVersion.h").read_text()
+    parts = []
+    for part in ("MAJOR", "MINOR", "PATCH"):
+        found = re.search(rf"#define (?:NV_TENSORRT|TRT)_{part}(?:_ENTERPRISE)? +(\d+)", text)
+        assert found, f"no {part} version in {include}"
+        parts.append(found.group(1))
+    return ".".join(parts)
 
 
-@pytest.fixture(scope="module", params=FAKE_VERSIONS)
-def fake(request: pytest.FixtureRequest) -> dict:
-    """libmgdn_edge + the fake TensorRT built with one release's headers (built once per session)."""
-    version = request.param
-    include = SHARED_HEADERS / version / "include"
+_BUILT: dict[str, dict] = {}
+CLI_VERSION = "11.1"  # mgdn-fuse is built once: the CLI does not depend on the TensorRT release
+
+
+def _build_fake(cache: pytest.Cache, version: str, include: Path) -> dict:
+    """libmgdn_edge + the fake TensorRT built with one release's headers (once per session)."""
+    if version in _BUILT:
+        return _BUILT[version]
     _require(include)
-    build_dir = request.config.cache.mkdir(f"mgdn-native-trt-fake-{version}")
+    build_dir = cache.mkdir(f"mgdn-native-trt-fake-{version}")
+    runner = version == CLI_VERSION and opencv_version() is not None  # mgdn-fuse needs OpenCV
     options = [
         "-DMGDN_WITH_OPENVINO=OFF",
         "-DMGDN_WITH_TENSORRT=ON",
         "-DMGDN_TRT_FAKE_RUNTIME=ON",
-        "-DMGDN_BUILD_RUNNER=OFF",
+        f"-DMGDN_BUILD_RUNNER={'ON' if runner else 'OFF'}",
         f"-DTENSORRT_INCLUDE_DIR={include}",
     ]
-    for cmd in (None, ["cmake", "--build", str(build_dir), "-j", "2"]):
-        proc = (
-            _cmake(build_dir, *options)
-            if cmd is None
-            else subprocess.run(cmd, capture_output=True, text=True)
-        )
-        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
-    major, minor = (int(x) for x in version.split("."))
-    return {
+    configured = _cmake(build_dir, *options)
+    assert configured.returncode == 0, (configured.stdout + configured.stderr)[-4000:]
+    built = subprocess.run(["cmake", "--build", str(build_dir), "-j", "2"], capture_output=True, text=True)
+    assert built.returncode == 0, (built.stdout + built.stderr)[-4000:]
+    release = _release(include)
+    _BUILT[version] = {
         "version": version,
-        "running": f"{major}.{minor}.0",
+        "running": release,
+        "load_library": tuple(int(x) for x in release.split(".")[:2]) >= (8, 6),
         "check": build_dir / CHECK,
         "plugin": build_dir / "tests/trt_fake/libmgdn_fake_plugin.so",
         "other_plugin": build_dir / "tests/trt_fake/libmgdn_fake_plugin_other.so",
         "parser": (include / "NvOnnxParser.h").is_file(),
+        "runner": build_dir / "mgdn-fuse" if runner else None,
     }
+    return _BUILT[version]
+
+
+@pytest.fixture(params=_header_sets(), ids=[v for v, _ in _header_sets()])
+def fake(request: pytest.FixtureRequest) -> dict:
+    version, include = request.param
+    return _build_fake(request.config.cache, version, include)
+
+
+@pytest.fixture
+def fake_cli(request: pytest.FixtureRequest) -> dict:
+    """The fake build that has mgdn-fuse."""
+    built = _build_fake(request.config.cache, CLI_VERSION, SHARED_HEADERS / CLI_VERSION / "include")
+    if built["runner"] is None:
+        pytest.skip("mgdn-fuse needs OpenCV's C++ headers (apt install libopencv-dev)")
+    return built
 
 
 # --------------------------------------------------------------------------------------------
@@ -263,13 +292,10 @@ def test_plugin_registered_before_the_engine_is_deserialised(fake: dict, tmp_pat
     model = _engine(tmp_path, [("a", 3, 1.0), ("b", 3, 1.0)], sidecar=_sidecar())
     result = _run(fake, model, "--plugin", str(fake["plugin"]))
     assert result["status"] == "MGDN_OK", result["error"]
-    events = result["events"].split(";")  # TensorRT >= 8.6: IPluginRegistry::loadLibrary
-    assert events[:4] == [
-        "createInferRuntime",
-        "loadLibrary:libmgdn_fake_plugin.so",
-        "register:DynamicFilter",
-        "deserialize:ok",
-    ]
+    events = result["events"].split(";")
+    # TensorRT >= 8.6: IPluginRegistry::loadLibrary; 8.5: dlopen, and the library registers itself.
+    loaded = ["loadLibrary:libmgdn_fake_plugin.so"] if fake["load_library"] else []
+    assert events == ["createInferRuntime", *loaded, "register:DynamicFilter", "deserialize:ok"]
 
 
 def test_plugin_recorded_in_the_sidecar_is_used(fake: dict, tmp_path: Path) -> None:
@@ -450,3 +476,87 @@ def test_onnx_without_parser_or_builder(fake: dict, tmp_path: Path) -> None:
     else:
         assert result["status"] == "MGDN_E_ARGUMENT"
         assert "built without TensorRT's ONNX parser (NvOnnxParser.h)" in _one_line(result)
+
+
+# --------------------------------------------------------------------------------------------
+# mgdn-fuse --runtime tensorrt
+
+
+def _fuse(fake: dict, *args: str, env: dict | None = None) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, **(env or {})}
+    return subprocess.run([str(fake["runner"]), *args], capture_output=True, text=True, env=full, timeout=60)
+
+
+def _pngs(folder: Path) -> list[str]:
+    """Two random 24x16 RGB images."""
+    import cv2
+
+    rng = np.random.default_rng(5)
+    files = []
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(folder / name), rng.integers(0, 256, (24, 16, 3), dtype=np.uint8))
+        files.append(str(folder / name))
+    return files
+
+
+def test_mgdn_fuse_runs_an_engine(fake_cli: dict, tmp_path: Path) -> None:
+    """Image files through mgdn-fuse on the fake engine: --raw equals the closed form of the
+    inputs as mgdn_edge.tasks.prepare_inputs builds them."""
+    from mgdn_edge.tasks import prepare_inputs
+
+    files = _pngs(tmp_path)
+    model = _engine(tmp_path, [("b", 3, 0.5), ("a", 3, -0.25)], sidecar=_sidecar("mff"))
+    raw = tmp_path / "raw.npy"
+    # --runtime auto picks TensorRT for an .engine; --plugin takes the folder holding the library too.
+    proc = _fuse(
+        fake_cli,
+        "--task",
+        "mff",
+        "--model",
+        str(model),
+        "--plugin",
+        str(fake_cli["plugin"]),
+        "--raw",
+        str(raw),
+        *files,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"wrote {raw} (16x24, runtime tensorrt)"
+    a, b = prepare_inputs("mff", files).inputs
+    expected = _closed_form(0.125, 3, (-0.25, a), (0.5, b))[0].transpose(1, 2, 0)
+    np.testing.assert_allclose(np.load(raw), expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("--runtime", "trt", "--extension", "x.so"),
+            "error: --extension is OpenVINO's; the TensorRT plugin",
+        ),
+        (("--runtime", "openvino", "--plugin", "x.so"), "error: --plugin is TensorRT's (--runtime tensorrt)"),
+        (
+            ("--runtime", "cuda"),
+            "error: --runtime cuda: the native runner runs openvino (ov) or tensorrt (trt)",
+        ),
+        (
+            ("--plugin", "/nowhere/lib.so"),
+            "error: TensorRT plugin library not found: /nowhere/lib.so; build it",
+        ),
+    ],
+)
+def test_mgdn_fuse_runtime_flags(fake_cli: dict, tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    model = _engine(tmp_path, [("a", 3, 1.0), ("b", 3, 1.0)], sidecar=_sidecar())
+    proc = _fuse(
+        fake_cli,
+        "--task",
+        "mff",
+        "--model",
+        str(model),
+        "--raw",
+        str(tmp_path / "r.npy"),
+        *args,
+        *_pngs(tmp_path),
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(message) and proc.stderr.count("\n") == 1

@@ -1,5 +1,6 @@
 // mgdn-fuse: fuse image files with an exported MGDN model through libmgdn_edge.so, with the
-// same checks, outputs and `error:` lines (status 2) as `mgdn-edge fuse --runtime openvino`.
+// same checks, outputs and `error:` lines (status 2) as `mgdn-edge fuse --runtime openvino`
+// (or tensorrt).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -43,6 +44,29 @@ std::string extension_path(const std::string& given, std::string& source) {
   return chosen;
 }
 
+// --runtime auto: TensorRT for an engine file, as `mgdn-edge fuse` picks by suffix; the library
+// flag of the other runtime is refused rather than ignored.
+std::string runtime_for(const mgdn_cli::Args& args) {
+  auto ends_with = [&](const char* tail) {
+    std::string t = tail;
+    return args.model.size() >= t.size() && args.model.compare(args.model.size() - t.size(), t.size(), t) == 0;
+  };
+  std::string runtime = args.runtime;
+  if (runtime == "auto") runtime = ends_with(".engine") || ends_with(".plan") ? "tensorrt" : "openvino";
+  if (runtime == "tensorrt" && !args.extension.empty())
+    throw mgdn_cli::UserError("--extension is OpenVINO's; the TensorRT plugin library is given with --plugin");
+  if (runtime == "openvino" && !args.plugin.empty())
+    throw mgdn_cli::UserError("--plugin is TensorRT's (--runtime tensorrt); OpenVINO's extension is --extension");
+  return runtime;
+}
+
+// --plugin; a folder means libmgdn_trt.so inside it. "" : the one the engine's sidecar names.
+std::string plugin_path(const mgdn_cli::Args& args) {
+  std::string chosen = args.plugin;
+  if (!chosen.empty() && mgdn_cli::is_dir(chosen)) chosen += (chosen.back() == '/' ? "" : "/") + std::string("libmgdn_trt.so");
+  return chosen;
+}
+
 int run(const mgdn_cli::Args& args) {
   using namespace mgdn_cli;
   if (args.out.empty() && args.raw.empty() && args.bench == 0)
@@ -52,11 +76,12 @@ int run(const mgdn_cli::Args& args) {
   OutputPlan plan = plan_outputs(args.task, args.out, args.raw, sources);
   Prepared prepared = prepare_inputs(args.task, args.inputs, args.exposures);
   refuse_overwriting_inputs(plan, prepared.sources);
+  std::string runtime = runtime_for(args);
   std::string source;
-  std::string extension = extension_path(args.extension, source);
+  std::string library = runtime == "tensorrt" ? plugin_path(args) : extension_path(args.extension, source);
 
   auto opened = Clock::now();
-  mgdn::Model model(args.model, extension, args.threads, args.device);
+  mgdn::Model model(args.model, library, args.threads, args.device, runtime);
   double open_ms = ms_since(opened);
   std::string model_task = model.task();
   bool compatible = model_task.empty() || model_task == args.task ||
@@ -80,9 +105,9 @@ int run(const mgdn_cli::Args& args) {
       times.push_back(ms_since(start));
     }
     std::printf(
-        "{\"runtime\": \"openvino\", \"size\": \"%lldx%lld\", \"open_ms\": %.3f, \"first_ms\": %.3f, "
+        "{\"runtime\": \"%s\", \"size\": \"%lldx%lld\", \"open_ms\": %.3f, \"first_ms\": %.3f, "
         "\"runs\": %d, \"p50_ms\": %.3f, \"p90_ms\": %.3f}\n",
-        (long long)shape[2], (long long)shape[3], open_ms, first_ms, args.bench, percentile(times, 50),
+        runtime.c_str(), (long long)shape[2], (long long)shape[3], open_ms, first_ms, args.bench, percentile(times, 50),
         percentile(times, 90));
   }
   if (plan.paths().empty()) return 0;
@@ -91,7 +116,8 @@ int run(const mgdn_cli::Args& args) {
   std::vector<std::string> written = write_fused(plan, prepared, output, image);
   std::string shown;
   for (const auto& p : written) shown += (shown.empty() ? "" : " + ") + p;
-  std::printf("wrote %s (%lldx%lld, runtime openvino)\n", shown.c_str(), (long long)shape[3], (long long)shape[2]);
+  std::printf("wrote %s (%lldx%lld, runtime %s)\n", shown.c_str(), (long long)shape[3], (long long)shape[2],
+              runtime.c_str());
   return 0;
 }
 
