@@ -463,8 +463,8 @@ def test_input_and_buffer_errors_come_from_the_c_api(fake: dict, tmp_path: Path)
     assert small["status"] == "MGDN_E_BUFFER" and small["output"] == "1 3 8 8"
 
 
-def test_onnx_without_parser_or_builder(fake: dict, tmp_path: Path) -> None:
-    """From an ONNX file the backend needs TensorRT's parser; a header set without it says so."""
+def test_onnx_without_metadata_or_parser(fake: dict, tmp_path: Path) -> None:
+    """From an ONNX file the backend needs TensorRT's parser and the exporter's metadata."""
     onnx = tmp_path / "model.trt.onnx"
     onnx.write_bytes(b"\x08\x07")  # ir_version 7: a valid (empty) ModelProto
     result = _run(fake, onnx)
@@ -560,3 +560,141 @@ def test_mgdn_fuse_runtime_flags(fake_cli: dict, tmp_path: Path, args: tuple[str
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith(message) and proc.stderr.count("\n") == 1
+
+
+# --------------------------------------------------------------------------------------------
+# An engine built on the device from model.trt.onnx (fake builder + parser)
+
+
+def _config(task: str = "mff"):  # type: ignore[no-untyped-def]
+    from mgdn_edge.model.config import MGDNConfig
+
+    return MGDNConfig(task=task, embed_dim=12, depths=(2,), swin_heads=(6,), window_size=8, mlp_ratio=2.0)
+
+
+def _onnx(folder: Path, name: str = "model.trt.onnx", static: str = "", plugin: bool = True) -> Path:
+    """An ONNX file with the exporter's metadata; X.onnx.fake describes the network to the fake parser."""
+    import onnx
+    from onnx import helper
+
+    model = helper.make_model(helper.make_graph([], "mgdn", [], []))
+    helper.set_model_props(
+        model, {"mgdn_edge.config": json.dumps(_config().to_dict()), "mgdn_edge.static_size": static}
+    )
+    path = folder / name
+    onnx.save(model, str(path))
+    zeros = "  ".join(["0 0 0"] * 3)
+    lines = ["MGDN-FAKE-ENGINE"] + (["plugin DynamicFilter"] if plugin else [])
+    lines += [f"input b 3 0.5 {zeros}", f"input a 3 -0.25 {zeros}", "output fused 3 0.125", "end", ""]
+    Path(f"{path}.fake").write_text("\n".join(lines))
+    return path
+
+
+@pytest.fixture
+def fake_parser(fake: dict) -> dict:
+    if not fake["parser"]:
+        pytest.skip(f"TensorRT {fake['version']} headers here have no NvOnnxParser.h (checked above)")
+    return fake
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_engine_built_beside_the_onnx(fake_parser: dict, tmp_path: Path) -> None:
+    """Plugin registered, network parsed and built with the Python build's default profile; the
+    engine runs, and its sidecar is one the Python runtime accepts."""
+    from mgdn_edge.runtimes.tensorrt_plan import make_profile
+
+    fake = fake_parser
+    onnx_path = _onnx(tmp_path)
+    a, b = _images(np.random.default_rng(7), 3, 3, h=16, w=24)
+    result = _run(fake, onnx_path, "--plugin", str(fake["plugin"]), arrays=[a, b])
+    assert result["status"] == "MGDN_OK", result["error"]
+    np.testing.assert_allclose(
+        result["array"], _closed_form(0.125, 3, (-0.25, a), (0.5, b)), rtol=1e-6, atol=1e-6
+    )
+    flags = 1 if fake["version"].startswith("8.") else 0  # explicit batch before TensorRT 10
+    loaded = ["loadLibrary:libmgdn_fake_plugin.so"] if fake["load_library"] else []
+    assert result["events"].split(";") == [
+        "createInferRuntime",
+        *loaded,
+        "register:DynamicFilter",
+        "createInferBuilder",
+        f"createNetworkV2:flags={flags}",
+        "parse",
+        "build",
+        "deserialize:ok",
+        "enqueueV3",
+    ]
+    engine = tmp_path / "model.trt.engine"
+    side = json.loads(Path(f"{engine}.json").read_text())
+    assert side["profile"] == make_profile(_config()).to_dict()
+    assert side["config"] == json.loads(json.dumps(_config().to_dict()))
+    assert side["inputs"] == ["a", "b"] and side["static_size"] is None
+    assert side["plugin"] == str(fake["plugin"].resolve()) and side["plugin_sha256"] == _sha(fake["plugin"])
+    assert side["onnx"] == str(onnx_path.resolve()) and side["onnx_sha256"] == _sha(onnx_path)
+    assert (side["precision"], side["plugin_layers"], side["device"]) == ("fp32", 1, FAKE_GPU)
+    running = {"tensorrt_version": fake["running"], "device": FAKE_GPU, "plugin_sha256": _sha(fake["plugin"])}
+    check_engine_matches(engine, side, running)  # the Python runtime would run it
+    assert sorted(p.name for p in tmp_path.iterdir() if "tmp" in p.name) == []  # nothing half-written
+
+
+def test_built_engine_is_reused_until_the_onnx_changes(fake_parser: dict, tmp_path: Path) -> None:
+    fake = fake_parser
+    onnx_path = _onnx(tmp_path)
+    engine = tmp_path / "model.trt.engine"
+    first = _run(fake, onnx_path, "--plugin", str(fake["plugin"]))
+    assert first["status"] == "MGDN_OK" and "build" in first["events"].split(";")
+    stamp = engine.stat().st_mtime_ns
+    again = _run(fake, onnx_path, "--plugin", str(fake["plugin"]))
+    assert again["status"] == "MGDN_OK" and "build" not in again["events"].split(";")
+    assert engine.stat().st_mtime_ns == stamp
+    _onnx(tmp_path, static="40x24")  # a new export in its place
+    rebuilt = _run(fake, onnx_path, "--plugin", str(fake["plugin"]))
+    assert rebuilt["status"] == "MGDN_OK" and "build" in rebuilt["events"].split(";")
+    assert json.loads(Path(f"{engine}.json").read_text())["onnx_sha256"] == _sha(onnx_path)
+
+
+def test_static_export_builds_its_one_size(fake_parser: dict, tmp_path: Path) -> None:
+    from mgdn_edge.runtimes.tensorrt_plan import make_profile
+
+    onnx_path = _onnx(tmp_path, static="40x24")
+    a, b = _images(np.random.default_rng(8), 3, 3, h=32, w=32)
+    result = _run(fake_parser, onnx_path, "--plugin", str(fake_parser["plugin"]), arrays=[a, b])
+    assert result["status"] == "MGDN_E_INPUT"
+    assert _one_line(result).startswith("this model was exported for a fixed size 40x24 (HxW), got 32x32")
+    side = json.loads((tmp_path / "model.trt.engine.json").read_text())
+    assert side["profile"] == make_profile(_config(), (40, 24)).to_dict() and side["static_size"] == [40, 24]
+
+
+def test_parser_without_the_plugin_is_one_line(fake_parser: dict, tmp_path: Path) -> None:
+    onnx_path = _onnx(tmp_path)
+    result = _run(fake_parser, onnx_path)
+    assert result["status"] == "MGDN_E_BACKEND"
+    assert _one_line(result) == (
+        "TensorRT's ONNX parser rejected model.trt.onnx: UNSUPPORTED_NODE: Plugin not found, are the plugin "
+        "name, version, and namespace correct? (DynamicFilter) -- pass the plugin library built for this "
+        "TensorRT (--plugin)"
+    )
+    assert not (tmp_path / "model.trt.engine").exists()
+
+
+def test_fp16_graph_is_built_strongly_typed(fake_parser: dict, tmp_path: Path) -> None:
+    fake = fake_parser
+    onnx_path = _onnx(tmp_path, name="model.trt.fp16.onnx", plugin=False)
+    result = _run(fake, onnx_path)
+    if fake["version"].startswith("8."):
+        assert result["status"] == "MGDN_E_ARGUMENT"
+        assert "builds fp16/int8 engines with builder flags this runner does not set" in _one_line(result)
+        return
+    assert result["status"] == "MGDN_OK", result["error"]
+    flags = 2 if fake["version"].startswith("10.") else 0  # 1 << kSTRONGLY_TYPED; TensorRT 11: always
+    assert f"createNetworkV2:flags={flags}" in result["events"].split(";")
+    side = json.loads((tmp_path / "model.trt.fp16.engine.json").read_text())
+    assert (side["precision"], side["strongly_typed"], side["plugin"], side["plugin_layers"]) == (
+        "fp16",
+        True,
+        None,
+        0,
+    )

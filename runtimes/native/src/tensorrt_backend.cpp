@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <type_traits>
 
 #include "tensorrt_common.hpp"
 #include "tensorrt_device.hpp"
@@ -16,6 +17,9 @@ namespace mgdn {
 namespace {
 
 using trt::Owned;
+using Extent = std::remove_reference_t<decltype(nvinfer1::Dims{}.d[0])>;  // int32_t before 10, int64_t from 10
+
+Extent extent(int64_t value) { return static_cast<Extent>(value); }
 
 std::string shape_text(int64_t n, int64_t c, int64_t h, int64_t w) {
   return std::to_string(n) + "x" + std::to_string(c) + "x" + std::to_string(h) + "x" + std::to_string(w);
@@ -89,11 +93,8 @@ class TensorRtBackend : public Backend {
       const std::string& name = inputs_[i];
       const Shape& s = shapes[i];
       check_profile(s, i);
-      nvinfer1::Dims dims{};
-      dims.nbDims = 4;
-      dims.d[0] = decltype(dims.d[0])(s.n), dims.d[1] = decltype(dims.d[0])(s.c);
-      dims.d[2] = decltype(dims.d[0])(s.h), dims.d[3] = decltype(dims.d[0])(s.w);
-      if (!context_->setInputShape(name.c_str(), dims))
+      // Dims4 extents are int32_t before TensorRT 10; the profile check above bounds them.
+      if (!context_->setInputShape(name.c_str(), nvinfer1::Dims4(extent(s.n), extent(s.c), extent(s.h), extent(s.w))))
         throw Error(MGDN_E_INPUT, "TensorRT refused shape " + shape_text(s.n, s.c, s.h, s.w) + " for input '" +
                                       name + "': " + logger_.take_error());
       size_t bytes = s.count() * sizeof(float);

@@ -3,33 +3,30 @@
 // It implements, on host memory, the part of TensorRT the backend uses: createInferRuntime,
 // deserializeCudaEngine of the fake engine format (fake_engine.hpp), the name-based I/O API
 // (getNbIOTensors, getProfileShape, setInputShape, setTensorAddress, enqueueV3) and the plugin
-// registry's loadLibrary. Every other TensorRT method aborts (fake_stubs.hpp, generated from the
-// headers in use), so the backend compiles against the real headers and cannot lean on anything
-// the fake does not model. Deserialising an engine that holds plugin layers fails unless a plugin
-// library registered that creator first, as in TensorRT.
+// registry's loadLibrary; fake_builder.cpp adds the builder. Every other TensorRT method aborts
+// (fake_stubs.hpp, generated from the headers in use), so the backend compiles against the real
+// headers and cannot lean on anything the fake does not model. Deserialising an engine that
+// holds plugin layers fails unless a plugin library registered that creator first, as in TensorRT.
 #include <dlfcn.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <map>
-#include <memory>
 #include <set>
 #include <string>
 
-#include "fake_engine.hpp"
-#include "fake_hooks.h"
-#include "fake_stubs.hpp"
-
-#define FAKE_API extern "C" __attribute__((visibility("default")))
-
-namespace {
+#include "fake_internal.hpp"
 
 using namespace nvinfer1;
+
+namespace fake {
+namespace {
 
 ILogger* g_logger = nullptr;
 std::string g_events;
 std::set<std::string> g_creators;  // plugin creators registered so far
+
+}  // namespace
 
 void event(const std::string& what) { g_events += (g_events.empty() ? "" : ";") + what; }
 
@@ -37,25 +34,33 @@ void log_error(const std::string& message) {
   if (g_logger) g_logger->log(ILogger::Severity::kERROR, message.c_str());
 }
 
-std::string base_name(const std::string& path) {
+void set_logger(void* logger) { g_logger = static_cast<ILogger*>(logger); }
+bool has_creator(const std::string& name) { return g_creators.count(name) > 0; }
+ILogger* logger() { return g_logger; }
+void add_creator(const std::string& name) { g_creators.insert(name); }
+const std::string& events() { return g_events; }
+
+}  // namespace fake
+
+namespace {
+
+using fake::event;
+using fake::Handle;
+using fake::log_error;
+
+[[maybe_unused]] std::string base_name(const std::string& path) {
   size_t slash = path.find_last_of('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
-
-// TensorRT's public classes forward to an mImpl they do not own in the fake's sense; these
-// wrappers give each fake implementation its public face and delete it with it.
-template <typename Public, typename Impl>
-class Handle : public Public {
- public:
-  explicit Handle(Impl* impl) { this->mImpl = impl; }
-  ~Handle() override { delete this->mImpl; }
-};
 
 const fake::Tensor* find(const fake::Engine& engine, char const* name) {
   for (const auto& t : engine.io)
     if (name && t.name == name) return &t;
   return nullptr;
 }
+
+// Dims4 takes int32_t extents before TensorRT 10 and int64_t from 10 on; the fake's are small.
+Dims dims4(int64_t n, int64_t c, int64_t h, int64_t w) { return Dims4(int32_t(n), int32_t(c), int32_t(h), int32_t(w)); }
 
 class FakeContext : public apiv::StubVExecutionContext {
  public:
@@ -81,13 +86,10 @@ class FakeContext : public apiv::StubVExecutionContext {
 
   Dims getTensorShape(char const* name) const noexcept override {
     const fake::Tensor* t = find(engine_, name);
-    Dims dims{};
     if (!t) return Dims{-1, {}};
     if (t->input) return shapes_.at(t->name);
     const Dims& first = shapes_.at(engine_.io.front().name);  // the output follows the first input
-    dims.nbDims = 4;
-    dims.d[0] = first.d[0], dims.d[1] = decltype(dims.d[1])(t->channels), dims.d[2] = first.d[2], dims.d[3] = first.d[3];
-    return dims;
+    return dims4(first.d[0], t->channels, first.d[2], first.d[3]);
   }
 
   bool setTensorAddress(char const* name, void* data) noexcept override {
@@ -99,17 +101,18 @@ class FakeContext : public apiv::StubVExecutionContext {
     return true;
   }
 
+  // out[n, c] = bias + sum_i weight_i * in_i[n, c % C_i], on the host pointers bound by name.
   bool enqueueV3(cudaStream_t) noexcept override {
     event("enqueueV3");
     const fake::Tensor* out = nullptr;
-    for (const auto& t : engine_.io)
+    for (const auto& t : engine_.io) {
       if (!t.input) out = &t;
-    Dims shape = getTensorShape(out->name.c_str());
-    for (const auto& t : engine_.io)
       if (!addresses_.count(t.name) || (t.input && shapes_.at(t.name).nbDims != 4)) {
         log_error("enqueueV3: tensor " + t.name + " has no address or shape");
         return false;
       }
+    }
+    Dims shape = getTensorShape(out->name.c_str());
     int64_t n = shape.d[0], c = shape.d[1], hw = int64_t(shape.d[2]) * shape.d[3];
     auto* y = static_cast<float*>(addresses_.at(out->name));
     for (int64_t i = 0; i < n * c * hw; ++i) y[i] = out->scale;
@@ -118,7 +121,8 @@ class FakeContext : public apiv::StubVExecutionContext {
       const auto* x = static_cast<const float*>(addresses_.at(t.name));
       for (int64_t b = 0; b < n; ++b)
         for (int64_t ch = 0; ch < c; ++ch)
-          for (int64_t p = 0; p < hw; ++p) y[(b * c + ch) * hw + p] += t.scale * x[(b * t.channels + ch % t.channels) * hw + p];
+          for (int64_t p = 0; p < hw; ++p)
+            y[(b * c + ch) * hw + p] += t.scale * x[(b * t.channels + ch % t.channels) * hw + p];
     }
     return true;
   }
@@ -147,22 +151,14 @@ class FakeEngine : public apiv::StubVCudaEngine {
   }
   Dims getTensorShape(char const* name) const noexcept override {
     const fake::Tensor* t = find(engine_, name);
-    if (!t) return Dims{-1, {}};
-    Dims dims{};
-    dims.nbDims = 4;
-    dims.d[0] = -1, dims.d[1] = decltype(dims.d[1])(t->channels), dims.d[2] = -1, dims.d[3] = -1;
-    return dims;
+    return t ? dims4(-1, t->channels, -1, -1) : Dims{-1, {}};
   }
   int32_t getNbOptimizationProfiles() const noexcept override { return 1; }
   Dims getProfileShape(char const* name, int32_t profile, OptProfileSelector select) const noexcept override {
     const fake::Tensor* t = find(engine_, name);
     if (!t || !t->input || profile != 0) return Dims{-1, {}};
     const int64_t* v = select == OptProfileSelector::kMIN ? t->lo : select == OptProfileSelector::kOPT ? t->opt : t->hi;
-    Dims dims{};
-    dims.nbDims = 4;
-    dims.d[0] = decltype(dims.d[0])(v[0]), dims.d[1] = decltype(dims.d[0])(t->channels);
-    dims.d[2] = decltype(dims.d[0])(v[1]), dims.d[3] = decltype(dims.d[0])(v[2]);
-    return dims;
+    return dims4(v[0], t->channels, v[1], v[2]);
   }
 #if NV_TENSORRT_MAJOR >= 10
   IExecutionContext* createExecutionContext(ExecutionContextAllocationStrategy) noexcept override {
@@ -190,7 +186,7 @@ class FakeRuntime : public apiv::StubVRuntime {
       log_error("IRuntime::deserializeCudaEngine: " + why);
       return nullptr;
     }
-    if (!engine.plugin.empty() && !g_creators.count(engine.plugin)) {
+    if (!engine.plugin.empty() && !fake::has_creator(engine.plugin)) {
       event("deserialize:no-plugin");
       log_error("getPluginCreator could not find plugin " + engine.plugin + " version 1");
       return nullptr;
@@ -223,13 +219,13 @@ class FakeRegistry final : public IPluginRegistry {
   void setParentSearchEnabled(bool const) override {}
   PluginLibraryHandle loadLibrary(AsciiChar const* path) noexcept override {
     event(std::string("loadLibrary:") + base_name(path ? path : ""));
-    size_t before = g_creators.size();
+    std::string before = fake::events();
     void* handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
       log_error(std::string("loadLibrary: ") + dlerror());
       return nullptr;
     }
-    if (g_creators.size() == before) {
+    if (fake::events() == before) {  // its static initialiser registered nothing
       log_error(std::string("loadLibrary: ") + base_name(path) + " registered no plugin creator");
       return nullptr;
     }
@@ -268,13 +264,13 @@ FakeRegistry g_registry;
 }
 
 FAKE_API void* createInferRuntime_INTERNAL(void* logger, int32_t) noexcept {
-  g_logger = static_cast<ILogger*>(logger);
+  fake::set_logger(logger);
   event("createInferRuntime");
   return new Handle<IRuntime, apiv::VRuntime>(new FakeRuntime);
 }
 
 FAKE_API IPluginRegistry* getPluginRegistry() noexcept { return &g_registry; }
-FAKE_API ILogger* getLogger() noexcept { return g_logger; }
+FAKE_API ILogger* getLogger() noexcept { return fake::logger(); }
 
 FAKE_API int32_t getInferLibVersion() noexcept {
 #if NV_TENSORRT_MAJOR >= 10
@@ -287,13 +283,7 @@ FAKE_API int32_t getInferLibVersion() noexcept {
 // Called by a fake plugin library's static initialiser (the 8.5 way of registering).
 FAKE_API void mgdn_fake_register_plugin(char const* creator) noexcept {
   event(std::string("register:") + creator);
-  g_creators.insert(creator);
+  fake::add_creator(creator);
 }
 
-FAKE_API const char* mgdn_fake_events(void) { return g_events.c_str(); }
-
-FAKE_API void* createInferBuilder_INTERNAL(void* logger, int32_t) noexcept {
-  g_logger = static_cast<ILogger*>(logger);
-  log_error("the fake TensorRT has no builder");
-  return nullptr;
-}
+FAKE_API const char* mgdn_fake_events(void) { return fake::events().c_str(); }
