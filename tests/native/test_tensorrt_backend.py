@@ -698,3 +698,57 @@ def test_fp16_graph_is_built_strongly_typed(fake_parser: dict, tmp_path: Path) -
         None,
         0,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# runtimes/native/examples/fuse_engine.cpp, the C API example docs/jetson.md shows
+
+
+def test_example_app_compiles_and_fuses(fake_cli: dict, tmp_path: Path) -> None:
+    """Built as the doc says (g++ against include/ and libmgdn_edge.so), run on a fake engine."""
+    build = fake_cli["check"].parents[2]
+    example = tmp_path / "fuse_engine"
+    proc = subprocess.run(
+        [
+            "g++",
+            "-std=c++17",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            str(NATIVE / "examples" / "fuse_engine.cpp"),
+            f"-I{NATIVE / 'include'}",
+            f"-L{build}",
+            "-lmgdn_edge",
+            f"-Wl,-rpath,{build}",
+            "-o",
+            str(example),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    model = _engine(tmp_path, [("b", 3, 0.5), ("a", 3, -0.25)], sidecar=_sidecar("mff"))
+    a, b = _images(np.random.default_rng(9), 3, 3, h=10, w=14)
+    a.tofile(tmp_path / "a.bin")
+    b.tofile(tmp_path / "b.bin")
+    out = tmp_path / "out.bin"
+    args = [
+        str(model),
+        str(fake_cli["plugin"]),
+        "10",
+        "14",
+        str(tmp_path / "a.bin"),
+        str(tmp_path / "b.bin"),
+        str(out),
+    ]
+    proc = subprocess.run([str(example), *args], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"fused 3x10x14 -> {out}"
+    fused = np.fromfile(out, np.float32).reshape(1, 3, 10, 14)
+    np.testing.assert_allclose(fused, _closed_form(0.125, 3, (-0.25, a), (0.5, b)), rtol=1e-6, atol=1e-6)
+    args[2] = "12"  # the files hold 10 rows, not 12
+    proc = subprocess.run([str(example), *args], capture_output=True, text=True, timeout=60)
+    assert (
+        proc.returncode == 2
+        and proc.stderr == f"error: {tmp_path / 'a.bin'} is not 3 x 12 x 14 float32 values\n"
+    )
