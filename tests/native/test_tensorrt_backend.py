@@ -91,11 +91,11 @@ def test_cmake_needs_a_backend(tmp_path: Path) -> None:
     assert "needs at least one backend" in proc.stderr and "-DMGDN_WITH_TENSORRT=ON" in proc.stderr
 
 
-def _release(include: Path) -> str:
+def _release(include: Path, parts_wanted: tuple[str, ...] = ("MAJOR", "MINOR", "PATCH")) -> str:
     """major.minor.patch from NvInferVersion.h, as the library reports it (getInferLibVersion)."""
     text = (include / "NvInferVersion.h").read_text()
     parts = []
-    for part in ("MAJOR", "MINOR", "PATCH"):
+    for part in parts_wanted:
         found = re.search(rf"#define (?:NV_TENSORRT|TRT)_{part}(?:_ENTERPRISE)? +(\d+)", text)
         assert found, f"no {part} version in {include}"
         parts.append(found.group(1))
@@ -128,6 +128,7 @@ def _build_fake(cache: pytest.Cache, version: str, include: Path) -> dict:
     _BUILT[version] = {
         "version": version,
         "running": release,
+        "build": _release(include, ("BUILD",)),
         "load_library": tuple(int(x) for x in release.split(".")[:2]) >= (8, 6),
         "check": build_dir / CHECK,
         "plugin": build_dir / "tests/trt_fake/libmgdn_fake_plugin.so",
@@ -635,7 +636,13 @@ def test_engine_built_beside_the_onnx(fake_parser: dict, tmp_path: Path) -> None
     assert side["plugin"] == str(fake["plugin"].resolve()) and side["plugin_sha256"] == _sha(fake["plugin"])
     assert side["onnx"] == str(onnx_path.resolve()) and side["onnx_sha256"] == _sha(onnx_path)
     assert (side["precision"], side["plugin_layers"], side["device"]) == ("fp32", 1, FAKE_GPU)
-    running = {"tensorrt_version": fake["running"], "device": FAKE_GPU, "plugin_sha256": _sha(fake["plugin"])}
+    # as TensorRT's Python package spells the release it runs (JetPack: 8.5.2.2), build number included
+    assert side["tensorrt_version"] == f"{fake['running']}.{fake['build']}"
+    running = {
+        "tensorrt_version": side["tensorrt_version"],
+        "device": FAKE_GPU,
+        "plugin_sha256": _sha(fake["plugin"]),
+    }
     check_engine_matches(engine, side, running)  # the Python runtime would run it
     assert sorted(p.name for p in tmp_path.iterdir() if "tmp" in p.name) == []  # nothing half-written
 
@@ -752,3 +759,64 @@ def test_example_app_compiles_and_fuses(fake_cli: dict, tmp_path: Path) -> None:
         proc.returncode == 2
         and proc.stderr == f"error: {tmp_path / 'a.bin'} is not 3 x 12 x 14 float32 values\n"
     )
+
+
+def test_cuda_seam_links_and_reports_no_gpu(fake_cli: dict, request: pytest.FixtureRequest) -> None:
+    """The shipped configuration (CUDA runtime seam, libnvinfer found by TENSORRT_LIBRARY_DIR) builds
+    and links; with the fake libnvinfer standing in, on a machine without a GPU the example says so."""
+    cudart = list(CUDA_INCLUDE.parent.glob("lib*/libcudart.so"))
+    if not cudart:
+        pytest.skip(f"no libcudart.so under {CUDA_INCLUDE.parent}")
+    if Path("/dev/nvidiactl").exists():
+        pytest.skip("a GPU is present: the fake libnvinfer cannot run on device memory")
+    build = request.config.cache.mkdir("mgdn-native-trt-cuda-11.1")
+    fake_libs = fake_cli["check"].parent
+    options = [
+        "-DMGDN_WITH_OPENVINO=OFF",
+        "-DMGDN_WITH_TENSORRT=ON",
+        "-DMGDN_BUILD_RUNNER=OFF",
+        f"-DTENSORRT_INCLUDE_DIR={SHARED_HEADERS / CLI_VERSION / 'include'}",
+        f"-DTENSORRT_LIBRARY_DIR={fake_libs}",
+        f"-DCUDAToolkit_ROOT={CUDA_INCLUDE.parent}",
+    ]
+    configured = _cmake(build, *options)
+    assert configured.returncode == 0, configured.stderr[-3000:]
+    assert "TensorRT 11.1.0" in configured.stdout and "FAKE" not in configured.stdout
+    built = subprocess.run(["cmake", "--build", str(build), "-j", "2"], capture_output=True, text=True)
+    assert built.returncode == 0, (built.stdout + built.stderr)[-3000:]
+    needed = subprocess.run(["readelf", "-d", str(build / "libmgdn_edge.so")], capture_output=True, text=True)
+    assert "libcudart" in needed.stdout and "libnvinfer.so" in needed.stdout
+    example = build / "fuse_engine"
+    compiled = subprocess.run(
+        [
+            "g++",
+            "-std=c++17",
+            str(NATIVE / "examples" / "fuse_engine.cpp"),
+            f"-I{NATIVE / 'include'}",
+            f"-L{build}",
+            "-lmgdn_edge",
+            f"-Wl,-rpath,{build}:{fake_libs}",
+            "-o",
+            str(example),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert compiled.returncode == 0, compiled.stderr[-3000:]
+    folder = build / "inputs"
+    folder.mkdir(exist_ok=True)
+    model = _engine(folder, [("a", 3, 1.0), ("b", 3, 1.0)], plugin=False)
+    for name in ("a.bin", "b.bin"):
+        np.zeros((1, 3, 8, 8), np.float32).tofile(folder / name)
+    args = [
+        str(model),
+        str(fake_cli["plugin"]),
+        "8",
+        "8",
+        str(folder / "a.bin"),
+        str(folder / "b.bin"),
+        "o.bin",
+    ]
+    proc = subprocess.run([str(example), *args], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr == "error: the TensorRT backend needs a CUDA GPU, and CUDA sees none\n"

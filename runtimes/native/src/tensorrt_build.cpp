@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 
 #include "onnx_metadata.hpp"
 #include "sha256.hpp"
@@ -139,6 +140,88 @@ int32_t plugin_layers(const nvinfer1::INetworkDefinition& network) {
   return count;
 }
 
+// What the build needs from the exporter's metadata.
+struct Export {
+  std::string config;  // MGDNConfig.to_dict() as JSON
+  int64_t static_h = 0, static_w = 0;
+};
+
+Export read_export(const std::string& onnx) {
+  std::map<std::string, std::string> meta = onnx_metadata(onnx);
+  Export out;
+  out.config = meta.count("mgdn_edge.config") ? meta["mgdn_edge.config"] : "";
+  if (out.config.empty())
+    throw Error(MGDN_E_FILE, onnx + " has no mgdn_edge.config metadata: build engines from `mgdn-edge export` files");
+  std::string fixed = meta.count("mgdn_edge.static_size") ? meta["mgdn_edge.static_size"] : "";
+  if (!fixed.empty() && std::sscanf(fixed.c_str(), "%ldx%ld", &out.static_h, &out.static_w) != 2)
+    out.static_h = out.static_w = 0;
+  return out;
+}
+
+// The built network, serialised, with the input names in the network's order.
+Owned<nvinfer1::IHostMemory> build_network(const std::string& onnx, Network& net, const Profile& p,
+                                           std::vector<std::string>& inputs, Logger& logger) {
+  Owned<nvinfer1::IBuilderConfig> build(net.builder->createBuilderConfig());
+  build->setMemoryPoolLimit(nvinfer1::MemoryPoolType::kWORKSPACE, kWorkspace);
+  nvinfer1::IOptimizationProfile* profile = net.builder->createOptimizationProfile();  // the builder's
+  for (int32_t i = 0; i < net.network->getNbInputs(); ++i) {
+    nvinfer1::ITensor* tensor = net.network->getInput(i);
+    auto c = tensor->getDimensions().d[1];
+    using Sel = nvinfer1::OptProfileSelector;
+    using D = nvinfer1::Dims4;
+    inputs.push_back(tensor->getName());
+    profile->setDimensions(tensor->getName(), Sel::kMIN, D(1, c, decltype(c)(p.min_h), decltype(c)(p.min_w)));
+    profile->setDimensions(tensor->getName(), Sel::kOPT, D(1, c, decltype(c)(p.opt_h), decltype(c)(p.opt_w)));
+    profile->setDimensions(tensor->getName(), Sel::kMAX, D(1, c, decltype(c)(p.max_h), decltype(c)(p.max_w)));
+  }
+  build->addOptimizationProfile(profile);
+  Owned<nvinfer1::IHostMemory> blob(net.builder->buildSerializedNetwork(*net.network, *build));
+  if (!blob || blob->size() == 0)
+    throw Error(MGDN_E_BACKEND, "TensorRT failed to build an engine from " + base_name(onnx) + ": " +
+                                    logger.take_error());
+  return blob;
+}
+
+// The version as TensorRT's Python package spells it (JetPack: "8.5.2.2"), which the Python runtime
+// compares as a string: with the headers' build number when they are the running library's release.
+std::string recorded_version(const RunningEnvironment& running) {
+  std::string headers = std::to_string(NV_TENSORRT_MAJOR) + "." + std::to_string(NV_TENSORRT_MINOR) + "." +
+                        std::to_string(NV_TENSORRT_PATCH);
+  return running.tensorrt_version == headers ? headers + "." + std::to_string(NV_TENSORRT_BUILD)
+                                             : running.tensorrt_version;
+}
+
+// The sidecar mgdn_edge.runtimes.tensorrt_build writes, with the same keys.
+std::string sidecar_text(const std::string& onnx, const std::string& onnx_sha, const std::string& plugin,
+                         const RunningEnvironment& running, const Export& exported, const Profile& p,
+                         const Network& net, const std::vector<std::string>& inputs, double seconds) {
+  std::vector<std::string> ordered = task_input_names(json_string_field(exported.config, "task"));
+  if (ordered.empty()) ordered = inputs;
+  std::string names;
+  for (const auto& n : ordered) names += (names.empty() ? "" : ", ") + quoted(n);
+  bool fp16 = onnx.find(".fp16.") != std::string::npos, int8 = onnx.find(".int8.") != std::string::npos;
+  char timing[32];
+  std::snprintf(timing, sizeof timing, "%.2f", seconds);
+  std::string fixed = exported.static_h > 0
+                          ? "[" + std::to_string(exported.static_h) + ", " + std::to_string(exported.static_w) + "]"
+                          : "null";
+  std::ostringstream out;
+  out << "{\n  \"format\": \"mgdn-edge tensorrt engine\",\n  \"tensorrt_version\": "
+      << quoted(recorded_version(running)) << ",\n  \"device\": " << quoted(running.device)
+      << ",\n  \"precision\": " << quoted(fp16 ? "fp16" : int8 ? "int8" : "fp32")
+      << ",\n  \"strongly_typed\": " << (net.strongly_typed ? "true" : "false")
+      << ",\n  \"builder_flags\": [],\n  \"fp32_pinned_layers\": 0,\n  \"profile\": {\"min\": "
+      << list_text(1, p.min_h, p.min_w) << ", \"opt\": " << list_text(1, p.opt_h, p.opt_w)
+      << ", \"max\": " << list_text(1, p.max_h, p.max_w) << "},\n  \"inputs\": [" << names
+      << "],\n  \"plugin\": " << (plugin.empty() ? "null" : quoted(real_path(plugin)))
+      << ",\n  \"plugin_sha256\": " << (plugin.empty() ? "null" : quoted(running.plugin_sha256))
+      << ",\n  \"plugin_layers\": " << plugin_layers(*net.network) << ",\n  \"onnx\": " << quoted(real_path(onnx))
+      << ",\n  \"onnx_sha256\": " << quoted(onnx_sha) << ",\n  \"config\": " << exported.config
+      << ",\n  \"static_size\": " << fixed << ",\n  \"workspace\": " << kWorkspace
+      << ",\n  \"build_seconds\": " << timing << ",\n  \"built_by\": \"libmgdn_edge (native)\"\n}\n";
+  return out.str();
+}
+
 }  // namespace
 
 std::string engine_for_onnx(const std::string& onnx, const std::string& plugin, int gpu, Logger& logger) {
@@ -147,62 +230,15 @@ std::string engine_for_onnx(const std::string& onnx, const std::string& plugin, 
   RunningEnvironment running = running_environment(gpu, plugin);
   if (reusable(engine, onnx_sha, running)) return engine;
 
-  std::map<std::string, std::string> meta = onnx_metadata(onnx);
-  std::string config = meta.count("mgdn_edge.config") ? meta["mgdn_edge.config"] : "";
-  if (config.empty())
-    throw Error(MGDN_E_FILE, onnx + " has no mgdn_edge.config metadata: build engines from `mgdn-edge export` files");
-  int64_t static_h = 0, static_w = 0;
-  std::string fixed = meta.count("mgdn_edge.static_size") ? meta["mgdn_edge.static_size"] : "";
-  if (!fixed.empty() && std::sscanf(fixed.c_str(), "%ldx%ld", &static_h, &static_w) != 2) static_h = static_w = 0;
-  Profile p = default_profile(json_int_field(config, "window_size"), static_h, static_w);
-
+  Export exported = read_export(onnx);
+  Profile profile = default_profile(json_int_field(exported.config, "window_size"), exported.static_h, exported.static_w);
   Network net = parse(onnx, logger);
-  Owned<nvinfer1::IBuilderConfig> build(net.builder->createBuilderConfig());
-  build->setMemoryPoolLimit(nvinfer1::MemoryPoolType::kWORKSPACE, kWorkspace);
-  nvinfer1::IOptimizationProfile* profile = net.builder->createOptimizationProfile();
   std::vector<std::string> inputs;
-  for (int32_t i = 0; i < net.network->getNbInputs(); ++i) {
-    nvinfer1::ITensor* tensor = net.network->getInput(i);
-    int64_t c = int64_t(tensor->getDimensions().d[1]);
-    inputs.push_back(tensor->getName());
-    using Sel = nvinfer1::OptProfileSelector;
-    profile->setDimensions(tensor->getName(), Sel::kMIN, nvinfer1::Dims4(1, c, p.min_h, p.min_w));
-    profile->setDimensions(tensor->getName(), Sel::kOPT, nvinfer1::Dims4(1, c, p.opt_h, p.opt_w));
-    profile->setDimensions(tensor->getName(), Sel::kMAX, nvinfer1::Dims4(1, c, p.max_h, p.max_w));
-  }
-  build->addOptimizationProfile(profile);
   auto start = std::chrono::steady_clock::now();
-  Owned<nvinfer1::IHostMemory> blob(net.builder->buildSerializedNetwork(*net.network, *build));
+  Owned<nvinfer1::IHostMemory> blob = build_network(onnx, net, profile, inputs, logger);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!blob || blob->size() == 0)
-    throw Error(MGDN_E_BACKEND, "TensorRT failed to build an engine from " + base_name(onnx) + ": " +
-                                    logger.take_error());
-
-  std::vector<std::string> ordered = task_input_names(json_string_field(config, "task"));
-  if (ordered.empty()) ordered = inputs;
-  std::string names;
-  for (const auto& n : ordered) names += (names.empty() ? "" : ", ") + quoted(n);
-  std::string precision = onnx.find(".fp16.") != std::string::npos   ? "fp16"
-                          : onnx.find(".int8.") != std::string::npos ? "int8"
-                                                                     : "fp32";
-  char timing[32];
-  std::snprintf(timing, sizeof timing, "%.2f", seconds);
-  std::string side = "{\n  \"format\": \"mgdn-edge tensorrt engine\",\n  \"tensorrt_version\": " +
-                     quoted(running.tensorrt_version) + ",\n  \"device\": " + quoted(running.device) +
-                     ",\n  \"precision\": " + quoted(precision) + ",\n  \"strongly_typed\": " +
-                     (net.strongly_typed ? "true" : "false") +
-                     ",\n  \"builder_flags\": [],\n  \"fp32_pinned_layers\": 0,\n  \"profile\": {\"min\": " +
-                     list_text(1, p.min_h, p.min_w) + ", \"opt\": " + list_text(1, p.opt_h, p.opt_w) +
-                     ", \"max\": " + list_text(1, p.max_h, p.max_w) + "},\n  \"inputs\": [" + names +
-                     "],\n  \"plugin\": " + (plugin.empty() ? "null" : quoted(real_path(plugin))) + ",\n  \"plugin_sha256\": " +
-                     (plugin.empty() ? "null" : quoted(running.plugin_sha256)) + ",\n  \"plugin_layers\": " +
-                     std::to_string(plugin_layers(*net.network)) + ",\n  \"onnx\": " + quoted(real_path(onnx)) +
-                     ",\n  \"onnx_sha256\": " + quoted(onnx_sha) + ",\n  \"config\": " + config +
-                     ",\n  \"static_size\": " +
-                     (static_h > 0 ? "[" + std::to_string(static_h) + ", " + std::to_string(static_w) + "]" : "null") +
-                     ",\n  \"workspace\": " + std::to_string(kWorkspace) + ",\n  \"build_seconds\": " + timing +
-                     ",\n  \"built_by\": \"libmgdn_edge (native)\"\n}\n";
-  write_engine(engine, *blob, side);
+  write_engine(engine, *blob,
+               sidecar_text(onnx, onnx_sha, plugin, running, exported, profile, net, inputs, seconds));
   return engine;
 }
 
