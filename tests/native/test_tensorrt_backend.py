@@ -310,3 +310,18 @@ def test_onnx_without_metadata_or_parser(fake: dict, tmp_path: Path) -> None:
 def fake(request: pytest.FixtureRequest) -> dict:
     version, include = request.param
     return tf.build_fake(request.config.cache, version, include)
+
+
+def test_one_plugin_library_per_process(fake: dict, tmp_path: Path) -> None:
+    """TensorRT's registry is process-wide: the same library again is fine, another is refused."""
+    model = tf.make_engine(tmp_path, [("a", 3, 1.0), ("b", 3, 1.0)], sidecar=tf.sidecar())
+    same = tf.run(fake, model, "--plugin", str(fake["plugin"]), "--reopen", str(fake["plugin"]))
+    assert same["reopen"] == "MGDN_OK "
+    assert same["events"].count("register:DynamicFilter") == 1 and same["events"].count("deserialize:ok") == 2
+    other = tf.run(fake, model, "--plugin", str(fake["plugin"]), "--reopen", str(fake["other_plugin"]))
+    first = fake["plugin"].resolve()
+    assert other["reopen"] == (
+        f"MGDN_E_BACKEND the DynamicFilter plugin is already registered in this process from {first}; "
+        f"TensorRT cannot register {fake['other_plugin'].resolve()} beside it (use the same library, or a "
+        "new process)"
+    )

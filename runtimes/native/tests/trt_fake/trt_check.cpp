@@ -1,8 +1,9 @@
 // Drives libmgdn_edge's C API on the fake TensorRT runtime for tests/native/test_tensorrt_backend.py:
 //   mgdn_trt_check --model M [--plugin P] [--device D] [--threads N] [--out OUT.f32]
-//                  [--input FILE.f32:N,C,H,W ...] [--capacity FLOATS]
+//                  [--input FILE.f32:N,C,H,W ...] [--capacity FLOATS] [--reopen PLUGIN]
 // prints `status`, `error`, `task`, `inputs` (channels in order), `output` (shape) and `events`
-// lines; the output tensor goes to OUT.f32 as raw float32.
+// lines; the output tensor goes to OUT.f32 as raw float32. --reopen opens the model a second time
+// in the same process with another plugin library and prints `reopen STATUS MESSAGE`.
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -40,7 +41,7 @@ int report(int status, const mgdn_context* context) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string model, plugin, device, out;
+  std::string model, plugin, device, out, reopen;
   std::vector<Input> inputs;
   int threads = 0;
   long long capacity = -1;
@@ -50,6 +51,7 @@ int main(int argc, char** argv) {
     else if (flag == "--plugin") plugin = value;
     else if (flag == "--device") device = value;
     else if (flag == "--out") out = value;
+    else if (flag == "--reopen") reopen = value;
     else if (flag == "--threads") threads = std::stoi(value);
     else if (flag == "--capacity") capacity = std::stoll(value);
     else if (flag == "--input") {
@@ -95,6 +97,13 @@ int main(int argc, char** argv) {
       std::ofstream file(out, std::ios::binary);
       file.write(reinterpret_cast<const char*>(result.data()), std::streamsize(needed * sizeof(float)));
     }
+  }
+  if (!reopen.empty()) {
+    options.extension_path = reopen.c_str();
+    mgdn_context* second = nullptr;
+    int again = mgdn_create(&options, &second);
+    std::printf("reopen %s %s\n", mgdn_status_name(again), mgdn_last_error(nullptr));
+    mgdn_release(second);
   }
   report(status, context);
   mgdn_release(context);
