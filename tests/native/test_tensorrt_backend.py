@@ -325,3 +325,13 @@ def test_one_plugin_library_per_process(fake: dict, tmp_path: Path) -> None:
         f"TensorRT cannot register {fake['other_plugin'].resolve()} beside it (use the same library, or a "
         "new process)"
     )
+
+
+def test_failed_enqueue_is_one_backend_error(fake: dict, tmp_path: Path) -> None:
+    model = tf.make_engine(tmp_path, [("a", 3, 1.0), ("b", 3, 1.0)], plugin=False, extra="fail enqueue")
+    a, b = tf.images(np.random.default_rng(4), 3, 3, h=8, w=8)
+    result = tf.run(fake, model, arrays=[a, b])
+    assert result["status"] == "MGDN_E_BACKEND"
+    assert tf.one_line(result) == (
+        "TensorRT failed to run model.engine: enqueueV3: an illegal memory access was encountered (simulated)"
+    )

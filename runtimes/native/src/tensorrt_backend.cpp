@@ -63,7 +63,7 @@ class TensorRtBackend : public Backend {
       throw Error(MGDN_E_FILE, "the TensorRT backend runs an engine (.engine/.plan) or builds one from an ONNX "
                                "file (model.trt.onnx), not " + model);
     runtime_.reset(nvinfer1::createInferRuntime(logger_));
-    if (!runtime_) throw Error(MGDN_E_BACKEND, "TensorRT could not create a runtime: " + logger_.take_error());
+    if (!runtime_) throw Error(MGDN_E_BACKEND, "TensorRT could not create a runtime" + reason());
     if (onnx) {
       if (!plugin.empty()) trt::load_plugin(plugin, logger_);  // the parser needs the creators too
       path_ = trt::engine_for_onnx(model, plugin, gpu_, logger_);
@@ -89,6 +89,24 @@ class TensorRtBackend : public Backend {
   const ModelInfo& info() const override { return info_; }
 
   void run(const std::vector<const float*>& inputs, const std::vector<Shape>& shapes, float* out) override {
+    try {
+      enqueue(inputs, shapes, out);
+      device::synchronize(stream_);
+    } catch (...) {
+      try {
+        device::synchronize(stream_);  // nothing queued may outlive this call's buffers
+      } catch (...) {
+        // the first failure is the one to report
+      }
+      throw;
+    }
+  }
+
+ private:
+  // ": what TensorRT logged", or "" when it logged nothing.
+  std::string reason() { return trt::with_reason(logger_.take_error()); }
+
+  void enqueue(const std::vector<const float*>& inputs, const std::vector<Shape>& shapes, float* out) {
     for (size_t i = 0; i < inputs.size(); ++i) {
       const std::string& name = inputs_[i];
       const Shape& s = shapes[i];
@@ -96,7 +114,7 @@ class TensorRtBackend : public Backend {
       // Dims4 extents are int32_t before TensorRT 10; the profile check above bounds them.
       if (!context_->setInputShape(name.c_str(), nvinfer1::Dims4(extent(s.n), extent(s.c), extent(s.h), extent(s.w))))
         throw Error(MGDN_E_INPUT, "TensorRT refused shape " + shape_text(s.n, s.c, s.h, s.w) + " for input '" +
-                                      name + "': " + logger_.take_error());
+                                      name + "'" + reason());
       size_t bytes = s.count() * sizeof(float);
       if (buffers_[i].bytes() < bytes) buffers_[i] = device::Buffer(bytes);
       device::copy_to_device(buffers_[i].data(), inputs[i], bytes, stream_);
@@ -113,12 +131,10 @@ class TensorRtBackend : public Backend {
     context_->setTensorAddress(output_.c_str(), output_buffer_.data());
     logger_.take_error();
     if (!context_->enqueueV3(static_cast<cudaStream_t>(stream_)))
-      throw Error(MGDN_E_BACKEND, "TensorRT failed to run " + trt::base_name(path_) + ": " + logger_.take_error());
+      throw Error(MGDN_E_BACKEND, "TensorRT failed to run " + trt::base_name(path_) + reason());
     device::copy_to_host(out, output_buffer_.data(), bytes, stream_);
-    device::synchronize(stream_);
   }
 
- private:
   static int gpu_ordinal(const std::string& device) {
     std::string text = device.rfind("cuda:", 0) == 0 ? device.substr(5) : device;
     if (text.empty() || text == "GPU" || text == "cuda") return 0;
@@ -153,7 +169,7 @@ class TensorRtBackend : public Backend {
     context_.reset(engine_->createExecutionContext());
     if (!context_)
       throw Error(MGDN_E_BACKEND, "TensorRT could not create an execution context for " + trt::base_name(path_) +
-                                      ": " + logger_.take_error());
+                                      reason());
   }
 
   // The engine's I/O by name, in the task's input order, with the sidecar's config.

@@ -99,7 +99,7 @@ Network parse(const std::string& onnx, Logger& logger) {
   bool typed_graph = onnx.find(".fp16.") != std::string::npos || onnx.find(".int8.") != std::string::npos;
   Network net;
   net.builder.reset(nvinfer1::createInferBuilder(logger));
-  if (!net.builder) throw Error(MGDN_E_BACKEND, "TensorRT could not create a builder: " + logger.take_error());
+  if (!net.builder) throw Error(MGDN_E_BACKEND, "TensorRT could not create a builder" + with_reason(logger.take_error()));
   uint32_t flags = 0;
 #if NV_TENSORRT_MAJOR < 10
   if (typed_graph)
@@ -112,9 +112,10 @@ Network parse(const std::string& onnx, Logger& logger) {
 #endif
   net.strongly_typed = NV_TENSORRT_MAJOR >= 11 || typed_graph;
   net.network.reset(net.builder->createNetworkV2(flags));
-  if (!net.network) throw Error(MGDN_E_BACKEND, "TensorRT could not create a network: " + logger.take_error());
+  if (!net.network) throw Error(MGDN_E_BACKEND, "TensorRT could not create a network" + with_reason(logger.take_error()));
   net.parser.reset(nvonnxparser::createParser(*net.network, logger));
-  if (!net.parser) throw Error(MGDN_E_BACKEND, "TensorRT could not create its ONNX parser: " + logger.take_error());
+  if (!net.parser)
+    throw Error(MGDN_E_BACKEND, "TensorRT could not create its ONNX parser" + with_reason(logger.take_error()));
   if (!net.parser->parseFromFile(onnx.c_str(), int(nvinfer1::ILogger::Severity::kWARNING))) {
     std::string detail;
     for (int32_t i = 0; i < net.parser->getNbErrors(); ++i)
@@ -177,8 +178,8 @@ Owned<nvinfer1::IHostMemory> build_network(const std::string& onnx, Network& net
   build->addOptimizationProfile(profile);
   Owned<nvinfer1::IHostMemory> blob(net.builder->buildSerializedNetwork(*net.network, *build));
   if (!blob || blob->size() == 0)
-    throw Error(MGDN_E_BACKEND, "TensorRT failed to build an engine from " + base_name(onnx) + ": " +
-                                    logger.take_error());
+    throw Error(MGDN_E_BACKEND, "TensorRT failed to build an engine from " + base_name(onnx) +
+                                    with_reason(logger.take_error()));
   return blob;
 }
 

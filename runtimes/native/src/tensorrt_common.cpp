@@ -33,6 +33,8 @@ std::string Logger::take_error() {
   return taken;
 }
 
+std::string with_reason(const std::string& said) { return said.empty() ? "" : ": " + said; }
+
 bool is_file(const std::string& path) {
   struct stat st {};
   return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);

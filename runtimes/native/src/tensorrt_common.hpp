@@ -31,6 +31,8 @@ class Logger : public nvinfer1::ILogger {
 // keep the first one's creators.
 void load_plugin(const std::string& library, Logger& logger);
 
+// ": said" for a message tail, or "" when TensorRT said nothing.
+std::string with_reason(const std::string& said);
 bool is_file(const std::string& path);
 bool ends_with(const std::string& text, const std::string& tail);
 std::string base_name(const std::string& path);

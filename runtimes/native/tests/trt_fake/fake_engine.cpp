@@ -29,6 +29,9 @@ bool parse_engine(const std::string& blob, Engine& engine, std::string& why) {
       t.input = false;
       in >> t.name >> t.channels >> t.scale;
       engine.io.push_back(t);
+    } else if (word == "fail") {
+      in >> word;
+      engine.fail_enqueue = word == "enqueue";
     } else if (word == "type") {
       std::string name, type;
       in >> name >> type;

@@ -7,6 +7,7 @@
 //   input NAME C WEIGHT  minN minH minW  optN optH optW  maxN maxH maxW
 //   output NAME C BIAS
 //   type NAME half                                (optional: the tensor is not float32)
+//   fail enqueue                                  (optional: enqueueV3 fails, logging why)
 //   end                                           (a blob without it is truncated)
 // and out[n, c, h, w] = BIAS + sum over inputs i of WEIGHT_i * in_i[n, c % C_i, h, w].
 #pragma once
@@ -29,6 +30,7 @@ struct Tensor {
 struct Engine {
   std::vector<Tensor> io;
   std::string plugin;  // "" : none needed
+  bool fail_enqueue = false;
 };
 
 // False with `why` when the blob is not a complete fake engine.

@@ -104,6 +104,10 @@ class FakeContext : public apiv::StubVExecutionContext {
   // out[n, c] = bias + sum_i weight_i * in_i[n, c % C_i], on the host pointers bound by name.
   bool enqueueV3(cudaStream_t) noexcept override {
     event("enqueueV3");
+    if (engine_.fail_enqueue) {
+      log_error("enqueueV3: an illegal memory access was encountered (simulated)");
+      return false;
+    }
     const fake::Tensor* out = nullptr;
     for (const auto& t : engine_.io) {
       if (!t.input) out = &t;
