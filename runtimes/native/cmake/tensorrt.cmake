@@ -5,7 +5,7 @@
 # Written for CMake 3.16 (JetPack 5's Ubuntu 20.04): no FindCUDAToolkit needed.
 
 find_path(TENSORRT_INCLUDE_DIR NvInfer.h
-          HINTS ${TENSORRT_ROOT}/include ENV TENSORRT_INCLUDE_DIR
+          HINTS ${TENSORRT_ROOT}/include $ENV{TENSORRT_INCLUDE_DIR}
           PATHS /usr/include/${CMAKE_LIBRARY_ARCHITECTURE} /usr/include /usr/local/tensorrt/include)
 if(NOT TENSORRT_INCLUDE_DIR)
   message(FATAL_ERROR "MGDN_WITH_TENSORRT: NvInfer.h not found; set -DTENSORRT_INCLUDE_DIR=... (JetPack: apt install "
@@ -24,7 +24,7 @@ if(MGDN_TRT_VERSION VERSION_LESS 8.5)
 endif()
 
 # TensorRT's headers include cuda_runtime_api.h.
-find_path(MGDN_CUDA_INCLUDE_DIR cuda_runtime_api.h HINTS ${CUDAToolkit_ROOT}/include ENV CUDA_HOME
+find_path(MGDN_CUDA_INCLUDE_DIR cuda_runtime_api.h HINTS ${CUDAToolkit_ROOT}/include $ENV{CUDA_HOME}/include
           PATHS /usr/local/cuda/include /usr/include)
 if(NOT MGDN_CUDA_INCLUDE_DIR)
   message(FATAL_ERROR "MGDN_WITH_TENSORRT: cuda_runtime_api.h not found; set -DCUDAToolkit_ROOT=/usr/local/cuda")
@@ -54,7 +54,7 @@ if(MGDN_TRT_FAKE_RUNTIME)
 else()
   find_library(TENSORRT_NVINFER nvinfer HINTS ${TENSORRT_LIBRARY_DIR} ${TENSORRT_ROOT}/lib
                PATHS /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE} /usr/local/tensorrt/lib)
-  find_library(MGDN_CUDART cudart HINTS ${CUDAToolkit_ROOT}/lib64 ${CUDAToolkit_ROOT}/lib ENV CUDA_HOME
+  find_library(MGDN_CUDART cudart HINTS ${CUDAToolkit_ROOT}/lib64 ${CUDAToolkit_ROOT}/lib $ENV{CUDA_HOME}/lib64
                PATHS /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE})
   if(NOT TENSORRT_NVINFER OR NOT MGDN_CUDART)
     message(FATAL_ERROR "MGDN_WITH_TENSORRT: libnvinfer (${TENSORRT_NVINFER}) or libcudart (${MGDN_CUDART}) not "
