@@ -11,14 +11,18 @@
 namespace mgdn_cli {
 
 const char* kUsage =
-    "usage: mgdn-fuse --task {mff,mef,hdr,gdsr} --model MODEL [--runtime openvino] [--extension PATH]\n"
-    "                 [--exposures EV EV EV] [--out OUT] [--raw RAW.npy] [--threads N] [--device CPU]\n"
+    "usage: mgdn-fuse --task {mff,mef,hdr,gdsr} --model MODEL [--runtime {openvino,tensorrt}] [--extension PATH]\n"
+    "                 [--plugin PATH] [--exposures EV EV EV] [--out OUT] [--raw RAW.npy] [--threads N] [--device D]\n"
     "                 [--tile HxW] [--overlap PX] [--bench HxW[,HxW...]] [--warmup N] [--repeats N]\n"
     "                 [--json FILE] [--device-name LABEL] INPUT [INPUT ...]\n"
     "\n"
     "Fuse images with an exported MGDN model (model.onnx or an OpenVINO IR .xml) without Python.\n"
     "  mff/mef: A B | hdr: UNDER REF OVER (+ --exposures) or one Kalantari scene folder | gdsr: RGB DEPTH\n"
     "  --extension PATH  libmgdn_openvino.so (default $MGDN_OPENVINO_EXTENSION); a folder holding it works too\n"
+    "  --runtime R       openvino (ov) or tensorrt (trt; an .engine/.plan, or model.trt.onnx built into one\n"
+    "                    beside it); auto (default): tensorrt for .engine/.plan, else openvino\n"
+    "  --plugin PATH     TensorRT: libmgdn_trt.so (default: the one the engine's sidecar names); a folder works too\n"
+    "  --device D        OpenVINO device (default CPU) or TensorRT GPU index (default 0)\n"
     "  --out OUT         .png/.jpg/.tif/.bmp (GDSR also .npy); HDR writes OUT.hdr and OUT.png (mu-law)\n"
     "  --raw RAW.npy     the network's float32 HxWxC output\n"
     "  --tile HxW        run in overlapping tiles of this size (N or HxW), blended as `mgdn-edge fuse --tile`\n"
@@ -106,6 +110,7 @@ Args parse_args(int argc, char** argv) {
     else if (word == "--runtime") args.runtime = take();
     else if (word == "--precision") args.precision = take();
     else if (word == "--extension") args.extension = take();
+    else if (word == "--plugin") args.plugin = take();
     else if (word == "--device") args.device = take();
     else if (word == "--out" || word == "-o" || word == "--output") args.out = take();
     else if (word == "--raw") args.raw = take();
@@ -145,8 +150,10 @@ Args parse_args(int argc, char** argv) {
   if (args.task.empty()) throw UserError("the following arguments are required: --task");
   if (args.model.empty()) throw UserError("the following arguments are required: --model");
   if (args.inputs.empty() && args.bench.empty()) throw UserError("the following arguments are required: INPUT");
-  if (args.runtime != "auto" && args.runtime != "openvino" && args.runtime != "ov")
-    throw UserError("--runtime " + args.runtime + ": the native runner runs OpenVINO only (--runtime openvino)");
+  if (args.runtime == "ov") args.runtime = "openvino";
+  if (args.runtime == "trt") args.runtime = "tensorrt";
+  if (args.runtime != "auto" && args.runtime != "openvino" && args.runtime != "tensorrt")
+    throw UserError("--runtime " + args.runtime + ": the native runner runs openvino (ov) or tensorrt (trt)");
   if (!args.precision.empty() && args.precision != "fp32")
     throw UserError("--precision " + args.precision + ": the native runner runs a file at fp32 only");
   if (args.threads < 0) throw UserError("--threads must be >= 1, got " + std::to_string(args.threads));

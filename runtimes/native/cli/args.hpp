@@ -1,4 +1,5 @@
-// mgdn-fuse's command line: `mgdn-edge fuse`'s flags where they apply to a native OpenVINO run.
+// mgdn-fuse's command line: `mgdn-edge fuse`'s flags where they apply to a native OpenVINO or
+// TensorRT run (--plugin as `mgdn-edge build-engine` spells it).
 #pragma once
 
 #include <optional>
@@ -9,7 +10,8 @@
 namespace mgdn_cli {
 
 struct Args {
-  std::string task, model, runtime = "auto", precision, extension, device = "CPU", out, raw;
+  std::string task, model, runtime = "auto", precision, extension, device, out, raw;
+  std::string plugin;  // --plugin: libmgdn_trt.so for --runtime tensorrt
   std::vector<std::string> inputs;
   std::optional<std::vector<double>> exposures;
   int threads = 0;

@@ -1,7 +1,7 @@
 // mgdn-fuse: fuse image files with an exported MGDN model through libmgdn_edge.so, with the
-// same checks, outputs and `error:` lines (status 2) as `mgdn-edge fuse --runtime openvino`;
-// --tile blends overlapping tiles as `mgdn-edge fuse --tile` does, --bench times the network at
-// given sizes and --json writes a run record the PC judges (`mgdn-edge report --device`).
+// same checks, outputs and `error:` lines (status 2) as `mgdn-edge fuse --runtime openvino`
+// (or tensorrt); --tile blends overlapping tiles as `mgdn-edge fuse --tile` does, --bench times
+// the network at given sizes and --json writes a run record the PC judges (`mgdn-edge report --device`).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -98,6 +98,29 @@ void refuse_json_clash(const mgdn_cli::Args& args, const std::vector<std::string
     if (same(path)) throw mgdn_cli::UserError("--json " + args.json + " would overwrite the input " + path);
 }
 
+// --runtime auto: TensorRT for an engine file, as `mgdn-edge fuse` picks by suffix; the library
+// flag of the other runtime is refused rather than ignored.
+std::string runtime_for(const mgdn_cli::Args& args) {
+  auto ends_with = [&](const char* tail) {
+    std::string t = tail;
+    return args.model.size() >= t.size() && args.model.compare(args.model.size() - t.size(), t.size(), t) == 0;
+  };
+  std::string runtime = args.runtime;
+  if (runtime == "auto") runtime = ends_with(".engine") || ends_with(".plan") ? "tensorrt" : "openvino";
+  if (runtime == "tensorrt" && !args.extension.empty())
+    throw mgdn_cli::UserError("--extension is OpenVINO's; the TensorRT plugin library is given with --plugin");
+  if (runtime == "openvino" && !args.plugin.empty())
+    throw mgdn_cli::UserError("--plugin is TensorRT's (--runtime tensorrt); OpenVINO's extension is --extension");
+  return runtime;
+}
+
+// --plugin; a folder means libmgdn_trt.so inside it. "" : the one the engine's sidecar names.
+std::string plugin_path(const mgdn_cli::Args& args) {
+  std::string chosen = args.plugin;
+  if (!chosen.empty() && mgdn_cli::is_dir(chosen)) chosen += (chosen.back() == '/' ? "" : "/") + std::string("libmgdn_trt.so");
+  return chosen;
+}
+
 // fuse_cli.run's folder branch: every item of one folder, with one opened model.
 int run_folder(const mgdn_cli::Args& args) {
   using namespace mgdn_cli;
@@ -107,8 +130,9 @@ int run_folder(const mgdn_cli::Args& args) {
         "exposure.txt)");
   if (!args.json.empty() || !args.bench.empty())
     throw UserError("--json and --bench record one run; give them without a folder input");
-  std::string source;
-  mgdn::Model model(args.model, extension_path(args.extension, source), args.threads, args.device);
+  std::string source, runtime = runtime_for(args);
+  std::string library = runtime == "tensorrt" ? plugin_path(args) : extension_path(args.extension, source);
+  mgdn::Model model(args.model, library, args.threads, args.device, runtime);
   check_task(model.task(), args);
   auto run = [&](const Prepared& prepared) {
     std::vector<long long> shape;
@@ -137,11 +161,12 @@ int run(const mgdn_cli::Args& args) {
     refuse_overwriting_inputs(*plan, prepared->sources);
   }
   refuse_json_clash(args, plan ? plan->paths() : std::vector<std::string>{}, prepared ? prepared->sources : args.inputs);
+  std::string runtime = runtime_for(args);
   std::string source;
-  std::string extension = extension_path(args.extension, source);
+  std::string library = runtime == "tensorrt" ? plugin_path(args) : extension_path(args.extension, source);
 
   auto opened = Clock::now();
-  mgdn::Model model(args.model, extension, args.threads, args.device);
+  mgdn::Model model(args.model, library, args.threads, args.device, runtime);
   record.open_ms = ms_since(opened);
   check_task(model.task(), args);
   record.bench = bench_sizes(model, args.bench, args.warmup, args.repeats);
@@ -155,7 +180,7 @@ int run(const mgdn_cli::Args& args) {
     std::vector<std::string> written = write_fused(*plan, *prepared, output, image);
     std::string shown;
     for (const auto& p : written) shown += (shown.empty() ? "" : " + ") + p;
-    std::printf("wrote %s (%lldx%lld, runtime openvino)\n", shown.c_str(), shape[3], shape[2]);
+    std::printf("wrote %s (%lldx%lld, runtime %s)\n", shown.c_str(), shape[3], shape[2], runtime.c_str());
     record.inputs = prepared->sources;
     record.exposures = prepared->exposures;
     record.tile = args.tile;
@@ -163,6 +188,7 @@ int run(const mgdn_cli::Args& args) {
   }
   if (args.json.empty() && args.bench.empty()) return 0;
   record.task = args.task;
+  record.runtime = runtime;
   record.model = args.model;
   record.backend_device = args.device;
   record.device = args.device_name.empty() ? default_device_name() : args.device_name;

@@ -1,0 +1,13 @@
+// SHA-256 of a file, as lowercase hex: the plugin library's fingerprint the engine sidecar keeps
+// (hashlib.sha256 on the Python side), computed without a crypto library.
+#pragma once
+
+#include <string>
+
+namespace mgdn {
+
+// Throws mgdn::Error(MGDN_E_FILE) naming `path` when it cannot be read.
+std::string sha256_file(const std::string& path);
+std::string sha256_hex(const std::string& bytes);
+
+}  // namespace mgdn
