@@ -3,7 +3,7 @@
 Two backends (their quantize builders are named in :mod:`mgdn_edge.runtimes.backends`), each with
 its field's own tool:
 
-* ``onnx``: QDQ INT8 ``.onnx`` from ``onnxruntime.quantization`` (recipe and reasons in
+* ``onnxruntime``: QDQ INT8 ``.onnx`` from ``onnxruntime.quantization`` (recipe and reasons in
   :mod:`.quantize_onnx`), linted for TensorRT (:mod:`.qdq_lint`) before it is written.
 * ``openvino``: NNCF post-training quantization of the model OpenVINO reads from ``model.onnx``
   (recipe in :mod:`.quantize_openvino`), saved as an IR.
@@ -30,7 +30,7 @@ from mgdn_edge.calibration.base import DataSource, Sample
 from mgdn_edge.calibration.export_files import export_files
 from mgdn_edge.calibration.quantize_request import DEFAULT_CALIB_MEMORY_MB, QuantizeRequest
 from mgdn_edge.calibration.sample_stream import checked_stream
-from mgdn_edge.errors import InputError
+from mgdn_edge.errors import BackendError, InputError
 from mgdn_edge.export.artefacts import INT8_ONNX, quantized_file, tensorrt_file
 from mgdn_edge.precision import Precision
 from mgdn_edge.runtimes.backends import builders, load_attribute
@@ -111,12 +111,26 @@ def _checked(data: DataSource | list[Sample], what: str, progress: bool) -> Sequ
     return data
 
 
+def _quantizer_name(backend: str, quantizers: dict[str, Any]) -> str:
+    """The backend name of ``backend`` (a name or alias; ``onnx``: the deprecated spelling of
+    onnxruntime), checked to have a quantize builder."""
+    from mgdn_edge.runtimes.backends import get_backend
+
+    try:
+        name = get_backend("onnxruntime" if backend == "onnx" else backend).name
+    except BackendError:
+        name = backend
+    if name not in quantizers:
+        raise InputError(f"unknown backend {backend!r}; expected one of {', '.join(quantizers)}")
+    return name
+
+
 def _out_path(out: str | os.PathLike[str], backend: str, suffix: str, precision: str) -> Path:
     path = Path(out)
     if path.is_dir():
         path = path / quantized_file(precision, suffix)
     if path.suffix.lower() != suffix:
-        raise InputError(f"--backend {backend} writes a {suffix} file, got {path}")
+        raise InputError(f"--runtime {backend} writes a {suffix} file, got {path}")
     return path
 
 
@@ -156,8 +170,7 @@ def quantize_model(
     """
     start = time.perf_counter()
     quantizers = builders("quantize")
-    if backend not in quantizers:
-        raise InputError(f"unknown backend {backend!r}; expected one of {', '.join(quantizers)}")
+    backend = _quantizer_name(backend, quantizers)
     _, builder = quantizers[backend]
     precision = Precision.parse(precision, builder.precisions).value
     if max_drop is not None and not max_drop >= 0:

@@ -6,8 +6,14 @@ import argparse
 from pathlib import Path
 
 from mgdn_edge.calibration.quantize_request import DEFAULT_CALIB_MEMORY_MB
-from mgdn_edge.cli_args import add_data, add_seed
-from mgdn_edge.runtimes.backends import builders
+from mgdn_edge.cli_args import (
+    add_builder_runtime,
+    add_data,
+    add_quiet,
+    add_seed,
+    builder_precisions,
+    builder_runtime,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,13 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", required=True, help="export folder from `mgdn-edge export` (or its model.onnx)")
     add_data(p, "calibration data (int8): a folder in the task's layout", " (HDR, MEF)")
-    p.add_argument(
-        "--backend", required=True, choices=sorted(builders("quantize")), help="target runtime family"
-    )
-    p.add_argument("--precision", default="int8", choices=["int8", "fp16"], help="int8 (default) or fp16")
+    add_builder_runtime(p, "quantize", "--backend")
+    p.add_argument("--precision", default="int8", choices=builder_precisions("quantize"), help="default int8")
     p.add_argument(
         "--method",
-        help="onnx: entropy (default) | minmax | percentile calibration; "
+        help="onnxruntime: entropy (default) | minmax | percentile calibration; "
         "openvino: default (NNCF transformer recipe) | mixed | plain",
     )
     p.add_argument("--max-drop", type=float, help="accuracy-aware mode: allowed PSNR drop in dB")
@@ -48,11 +52,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_CALIB_MEMORY_MB,
         metavar="MB",
         help=f"activations one calibration pass may hold (default {DEFAULT_CALIB_MEMORY_MB:g}); samples are "
-        "streamed, so memory does not grow with their number. Lower: less memory; onnx: more graph "
+        "streamed, so memory does not grow with their number. Lower: less memory; onnxruntime: more graph "
         "segments, openvino: more passes over the data",
     )
-    p.add_argument("--out", required=True, type=Path, help="output .onnx (onnx) or .xml (openvino)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--out", required=True, type=Path, help="output .onnx (onnxruntime) or .xml (openvino)")
+    add_quiet(p)
     p.set_defaults(handler=run)
 
 
@@ -101,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     result = quantize_model(
         args.model,
         args.data,
-        args.backend,
+        builder_runtime(args, "quantize"),
         args.precision,
         args.out,
         args.method,
@@ -109,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         samples=samples,
         crop=args.crop,
         seed=args.seed,
-        progress=not args.no_progress,
+        progress=not args.quiet,
         keep_float=args.keep_float,
         calib_memory_mb=args.calib_memory,
     )

@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if result.first_divergent else 0
 
 
-QUANTIZE_BACKENDS = {"openvino": ("openvino", ".xml"), "onnxruntime": ("onnx", ".onnx")}
+QUANTIZE_BACKENDS = {"openvino": ("openvino", ".xml"), "onnxruntime": ("onnxruntime", ".onnx")}
 
 
 def _suggest(
@@ -199,7 +199,7 @@ def _suggestion_lines(args: argparse.Namespace, suggestion: Any, runtime: str) -
             f"suggest: keep float {modules}: output PSNR {final.psnr_db:.2f} dB, within the INT8 budget; "
             f"{suggestion.ms_suggested:.0f} ms vs {suggestion.ms_variant:.0f} ms for the variant "
             f"({suggestion.ms_suggested / suggestion.ms_variant:.2f}x the time)",
-            f"  mgdn-edge quantize --model {args.export} --data {args.data} --backend {backend}"
+            f"  mgdn-edge quantize --model {args.export} --data {args.data} --runtime {backend}"
             + (f" --method {args.method}" if args.method else "")
             + (f" --keep-float {modules}" if suggestion.keep_float else "")
             + " --out OUT",

@@ -30,7 +30,7 @@ FP32, FP16, BF16, INT8 = Precision.FP32, Precision.FP16, Precision.BF16, Precisi
 class Builder:
     """How a backend makes one kind of artefact from an export folder: ``function`` and what it writes."""
 
-    name: str  # how the CLI names this kind of artefact (``quantize --backend onnx``)
+    name: str  # the backend it builds for, as ``--runtime`` names it (``quantize --runtime onnxruntime``)
     function: str  # "module:attribute"
     precisions: tuple[Precision, ...]  # the precisions this builder writes
     suffix: str  # the suffix of the file it writes
@@ -115,7 +115,10 @@ BACKENDS: dict[str, Backend] = {
             aliases=("ort",),
             suffixes=(ONNX_SUFFIX,),
             quantize=Builder(
-                "onnx", "mgdn_edge.calibration.quantize_onnx:quantize_export", (INT8, FP16), ONNX_SUFFIX
+                "onnxruntime",
+                "mgdn_edge.calibration.quantize_onnx:quantize_export",
+                (INT8, FP16),
+                ONNX_SUFFIX,
             ),
         ),
         Backend(

@@ -17,7 +17,7 @@ The steps are the ones NVIDIA's ONNX samples take, with the choices this network
    input, opt 256x256, max 1024x1024, batch 1; a ``--static`` export uses its size).
 4. Precision. TensorRT 11 networks are strongly typed only, and TensorRT 10 supports that mode:
    the graph's types decide, so fp16 builds ``model.fp16.onnx`` (norms kept FP32 by the export)
-   and int8 builds a Q/DQ graph (``mgdn-edge quantize --backend onnx``). On TensorRT 8.x the
+   and int8 builds a Q/DQ graph (``mgdn-edge quantize --runtime onnxruntime``). On TensorRT 8.x the
    network is weakly typed: fp16 sets ``BuilderFlag.FP16`` on the FP32 graph and pins the
    normalisation/reduction layers to FP32 (they overflow in FP16 on large images, see
    :mod:`mgdn_edge.export.fp16`); int8 sets INT8 (+FP16) for the Q/DQ graph. Implicit INT8

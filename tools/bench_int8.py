@@ -50,7 +50,7 @@ def build(model: Path, calib: Path, work: Path) -> dict[str, Path]:
         (export / "model.onnx", lambda: export_checkpoint(model, export, fp16=False)),
         (ir, lambda: convert_to_openvino(export, ir)),
         (ir_int8, lambda: quantize_model(export, calib, "openvino", out=ir_int8, progress=False)),
-        (onnx_int8, lambda: quantize_model(export, calib, "onnx", out=onnx_int8, progress=False)),
+        (onnx_int8, lambda: quantize_model(export, calib, "onnxruntime", out=onnx_int8, progress=False)),
     )
     for path, make in steps:
         if not path.exists():

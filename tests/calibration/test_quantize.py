@@ -249,7 +249,7 @@ def _empty(root: Path) -> str:
 
 
 @pytest.mark.parametrize("spoil", [_corrupt, _unmatched, _empty])
-@pytest.mark.parametrize("backend", ["onnx", "openvino"])
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
 def test_bad_data_fails_clearly_and_writes_nothing(
     export_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], spoil: object, backend: str
 ) -> None:
@@ -258,8 +258,8 @@ def test_bad_data_fails_clearly_and_writes_nothing(
     out = tmp_path / "out"
     out.mkdir()
     target = out / ("q.xml" if backend == "openvino" else "q.onnx")
-    args = ["quantize", "--model", str(export_dir), "--data", str(data), "--backend", backend]
-    assert main([*args, "--out", str(target), "--no-progress"]) == 2
+    args = ["quantize", "--model", str(export_dir), "--data", str(data), "--runtime", backend]
+    assert main([*args, "--out", str(target), "--quiet"]) == 2
     assert needle in capsys.readouterr().err
     assert list(out.iterdir()) == []
 
@@ -270,7 +270,7 @@ def test_fp16_onnx_without_fp16_export_is_a_clear_error(export_dir: Path, tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("backend", ["onnx", "openvino"])
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
 def test_wrong_exposure_count_names_the_file_and_writes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], backend: str
 ) -> None:
@@ -288,8 +288,8 @@ def test_wrong_exposure_count_names_the_file_and_writes_nothing(
     out = tmp_path / "out"
     out.mkdir()
     target = out / ("q.xml" if backend == "openvino" else "q.onnx")
-    args = ["quantize", "--model", str(export), "--data", str(tmp_path / "data"), "--backend", backend]
-    assert main([*args, "--out", str(target), "--no-progress"]) == 2
+    args = ["quantize", "--model", str(export), "--data", str(tmp_path / "data"), "--runtime", backend]
+    assert main([*args, "--out", str(target), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert f"{tmp_path / 'data' / 'scene1' / 'exposure.txt'} has 2 exposure values, expected 3" in err
     assert list(out.iterdir()) == []
@@ -298,7 +298,7 @@ def test_wrong_exposure_count_names_the_file_and_writes_nothing(
 def test_tensorrt_int8_twin_is_function_free_linted_and_computes_the_same(
     export_dir: Path, pairs: Path, tmp_path: Path
 ) -> None:
-    """quantize --backend onnx writes model.trt.int8.onnx beside model.int8.onnx: the same Q/DQ graph
+    """quantize --runtime onnxruntime writes model.trt.int8.onnx beside model.int8.onnx: the same Q/DQ graph
     without function bodies and with LayerNormalization written out, which TensorRT 8.5, 8.6, 10.3
     and 11 parse natively with every DynamicFilter on the plugin; ONNX Runtime (function bodies
     re-attached) gives what the ONNX Runtime file gives."""

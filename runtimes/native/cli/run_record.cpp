@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "common.hpp"
+#include "backend.hpp"
 #include "sha256.hpp"
 
 namespace mgdn_cli {
@@ -71,7 +72,13 @@ std::string relative_to(const std::string& path, const std::string& folder) {
 }
 
 std::string file_entry(const std::string& path, const std::string& folder) {
-  return "{\"path\": " + quoted(relative_to(path, folder)) + ", \"sha256\": " + quoted(sha256_file(path)) + "}";
+  std::string digest;
+  try {
+    digest = mgdn::sha256_file(path);
+  } catch (const mgdn::Error& e) {
+    throw UserError(e.what());
+  }
+  return "{\"path\": " + quoted(relative_to(path, folder)) + ", \"sha256\": " + quoted(digest) + "}";
 }
 
 std::string first_line(const std::string& path, const std::string& key = "") {

@@ -1,5 +1,6 @@
 // SHA-256 of a file, as lowercase hex: the plugin library's fingerprint the engine sidecar keeps
-// (hashlib.sha256 on the Python side), computed without a crypto library.
+// and the run record's files (hashlib.sha256 on the Python side), computed without a crypto
+// library so the runner needs nothing beyond OpenCV and the backend SDK.
 #pragma once
 
 #include <string>
