@@ -75,13 +75,13 @@ _INSTEAD = {
 
 def _speed_advice(speed: dict) -> str:
     """Whether INT8 pays on this CPU against the float variant it competes with, judged by the
-    INT8 speed target of that runtime (``INT8_SPEED_TARGETS``)."""
+    INT8 speed target of that runtime (its backend record's ``int8_targets``)."""
     from mgdn_edge.precision import Precision
-    from mgdn_edge.runtimes.budgets import INT8_SPEED_TARGETS
+    from mgdn_edge.runtimes.backends import int8_speed_targets
 
     runtime, versus = speed["runtime"], speed["versus"]
     target = next(
-        t.ratio for t in INT8_SPEED_TARGETS if t.runtime == runtime and t.versus == Precision(versus)
+        t.ratio for t in int8_speed_targets() if t.runtime == runtime and t.versus == Precision(versus)
     )
     ratio = speed["float_ms"] / speed["int8_ms"]
     label = "bf16" if versus == "bf16" else "FP32"

@@ -112,12 +112,15 @@ def add_task(
 
 def add_runtime(parser: argparse.ArgumentParser, required: bool = False) -> None:
     """``--runtime``: a backend by name or alias, or ``auto`` (picked from the model file's suffix)."""
+    from mgdn_edge.runtimes.backends import BACKENDS
+
     names = ", ".join(backend_names())
+    aliases = ", ".join(a for b in BACKENDS.values() for a in b.aliases)
     parser.add_argument(
         "--runtime",
         required=required,
         default=None if required else "auto",
-        help=f"{names} (or an alias: ort, ov, trt), or auto"
+        help=f"{names} (or an alias: {aliases}), or auto"
         + ("" if required else " (default): picked from the model file's suffix"),
     )
 

@@ -25,8 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Build on the machine that will run the engine: engines are specific to one GPU and "
         "TensorRT version. From an export folder it builds the TensorRT graphs (model.trt.onnx, "
         "model.trt.fp16.onnx on TensorRT >= 10 (strongly typed), model.trt.int8.onnx from "
-        "`mgdn-edge quantize --runtime onnxruntime`), after checking them against this TensorRT's ONNX parser "
-        "(`mgdn-edge lint --tensorrt`).",
+        "`mgdn-edge quantize --runtime onnxruntime`), after checking them against this TensorRT's ONNX "
+        "parser (`mgdn-edge lint --tensorrt`).",
     )
     p.add_argument("--model", required=True, help="export folder or an .onnx file from it")
     p.add_argument(

@@ -10,6 +10,7 @@ from mgdn_edge.cli import build_parser
 
 # Old spelling -> the one every command uses now.
 RENAMED = {"--backend": "--runtime", "--to": "--runtime", "--no-progress": "--quiet"}
+QUANTIZE = ["quantize", "--model", "m", "--out", "o"]
 
 
 def _commands() -> dict[str, argparse.ArgumentParser]:
@@ -49,9 +50,9 @@ def test_one_runtime_and_quiet_spelling_where_commands_choose_them() -> None:
 @pytest.mark.parametrize(
     ("argv", "dest", "value", "warned"),
     [
-        (["quantize", "--model", "m", "--out", "o", "--backend", "onnx"], "runtime", "onnxruntime", "--backend"),
-        (["quantize", "--model", "m", "--out", "o", "--runtime", "ort"], "runtime", "ort", None),
-        (["quantize", "--model", "m", "--out", "o", "--no-progress"], "quiet", True, "--no-progress"),
+        ([*QUANTIZE, "--backend", "onnx"], "runtime", "onnxruntime", "--backend"),
+        ([*QUANTIZE, "--runtime", "ort"], "runtime", "ort", None),
+        ([*QUANTIZE, "--no-progress"], "quiet", True, "--no-progress"),
         (["convert", "--model", "m", "--out", "o", "--to", "openvino"], "runtime", "openvino", "--to"),
         (["pipeline", "--no-progress"], "quiet", True, "--no-progress"),
     ],

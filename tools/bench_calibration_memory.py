@@ -167,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--export", type=Path, help="an MFF export folder (instead of --checkpoint)")
     parser.add_argument("--pairs", type=int, nargs="+", default=[10, 40], help="pair counts (default 10 40)")
     parser.add_argument("--size", type=int, default=520, help="square pair size (default 520)")
-    parser.add_argument("--backends", nargs="+", default=["onnxruntime", "openvino"], choices=["onnxruntime", "openvino"])
+    runtimes = ["onnxruntime", "openvino"]
+    parser.add_argument("--backends", nargs="+", default=runtimes, choices=runtimes)
     parser.add_argument("--calib-memory", type=float, help="quantize --calib-memory MB (default: quantize's)")
     parser.add_argument("--out", type=Path, help="work folder (default: a temp folder, removed)")
     args = parser.parse_args(argv)
