@@ -4,6 +4,11 @@ Either side is any model a runtime opens (the PyTorch checkpoint, an exported ON
 OpenVINO IR, an INT8 file), at any precision it has; stages are named by PyTorch module path
 (:mod:`mgdn_edge.divergence`). Exit status: 0 when every stage is within the tolerance, 1 when one
 is not (like ``parity`` over budget), 2 for input a user can fix.
+
+An FP16 ONNX file on ONNX Runtime's CPU provider runs as a GPU rounds it
+(:mod:`mgdn_edge.export.fp16_emulation`: the provider itself computes most FP16 ops in FP32), and
+for its first divergent stage the tensors inside that overflow FP16 are named
+(:mod:`mgdn_edge.fp16_overflow`).
 """
 
 from __future__ import annotations
@@ -59,16 +64,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="intermediate tensors held at once, both sides together (default 1024): more passes when lower",
     )
     add_json_out(p, "the per-stage errors and 'first_divergent'")
-    suggest = p.add_argument_group("--suggest (INT8 variants): which modules to keep float")
+    suggest = p.add_argument_group(
+        "--suggest (INT8 variants; FP16 ONNX Runtime ones): which modules to keep float (FP32)"
+    )
     suggest.add_argument(
         "--suggest",
         action="store_true",
-        help="re-quantize with the modules that let in most error kept float, bisecting how many, "
-        "until the output meets the INT8 budget on these inputs; print the quantize --keep-float list",
+        help="re-quantize (FP16: re-convert) with the modules that let in most error kept float, "
+        "bisecting how many, until the output meets the variant's budget on these inputs; print the "
+        "quantize --keep-float list",
     )
-    suggest.add_argument("--export", help="the export folder the INT8 variant was quantized from")
-    add_data(suggest, "its calibration data", synthetic=" (HDR, MEF)")
-    suggest.add_argument("--method", help="its quantize --method (default: the backend's default)")
+    suggest.add_argument("--export", help="the export folder the variant was quantized (converted) from")
+    add_data(suggest, "its calibration data (INT8 only)", synthetic=" (HDR, MEF)")
+    suggest.add_argument(
+        "--method", help="its quantize --method (default: the backend's default; FP16: default or plain)"
+    )
     suggest.add_argument(
         "--target-psnr",
         type=float,
@@ -118,13 +128,17 @@ def run(args: argparse.Namespace) -> int:
     max_memory = DEFAULT_MAX_MEMORY_MB if args.max_memory is None else args.max_memory
     result = diff_runtimes(reference, model, prepared.inputs, args.tolerance, max_memory)
     precision = str(result.model.get("precision") or "fp32")
+    if model is not opened:  # name the user's file, not the emulated copy in a temporary folder
+        result.model.update(model=opened.describe()["model"], fp16_storage="emulated (GPU rounding)")
     text = sys.stderr if args.json_out == "-" else sys.stdout
     print(_table(result), file=text)
     report = result.to_dict()
     if model is not opened and result.first_divergent:  # an emulated FP16 graph
         overflows = _overflows(model, prepared.inputs, result.first_divergent, max_memory)
-        for overflow in overflows:
-            print(f"  inside {result.first_divergent}: {overflow.line()}", file=text)
+        if overflows:
+            more = len(overflows) - 1
+            after = f" ({more} tensors after it in the stage overflow too)" if more else ""
+            print(f"  inside {result.first_divergent}: {overflows[0].line()}{after}", file=text)
         report["fp16_overflows"] = [o.__dict__ | {"stage": result.first_divergent} for o in overflows]
     if args.suggest:
         suggestion = _suggest(args, result, reference, model, prepared.inputs, precision)
@@ -248,7 +262,8 @@ def _suggest(
             runtime = fp16_as_on_gpu(open_runtime(model.name, quantized(keep), task=args.task, **options),
                                      args.task)  # fmt: skip
             metrics = image_metrics(wanted, runtime.run(inputs), args.task)
-            print(f"suggest: {len(keep)} kept float -> PSNR {metrics['psnr']:.2f} dB", file=sys.stderr)
+            kept = "float" if precision == "int8" else "FP32"
+            print(f"suggest: {len(keep)} kept {kept} -> PSNR {metrics['psnr']:.2f} dB", file=sys.stderr)
             return Trial(len(keep), metrics["psnr"], violations(metrics, budget, args.task))
 
         suggestion = bisect_keep(candidates(result.stages, precision), evaluate)
@@ -272,9 +287,10 @@ def _suggestion_lines(args: argparse.Namespace, suggestion: Any, runtime: str, p
     final = next(t for t in suggestion.trials if t.keep == len(suggestion.keep_float))
     backend = QUANTIZE_BACKENDS[runtime][0]
     modules = " ".join(suggestion.keep_float) or "(none)"
-    where = " on the CPU emulation, not a GPU's time" if precision == "fp16" else ""
-    command = f"  mgdn-edge quantize --model {args.export} --backend {backend}"
-    command += " --precision fp16" if precision == "fp16" else f" --data {args.data}"
+    fp16 = precision == "fp16"
+    where = " on the CPU emulation, not a GPU's time" if fp16 else ""
+    source = f"--backend {backend} --precision fp16" if fp16 else f"--data {args.data} --backend {backend}"
+    command = f"  mgdn-edge quantize --model {args.export} {source}"
     return "\n".join(
         [
             f"suggest: keep {kept} {modules}: output PSNR {final.psnr_db:.2f} dB, within the "
