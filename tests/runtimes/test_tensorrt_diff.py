@@ -114,7 +114,7 @@ def test_engine_stages_match_pytorch(tmp_path):  # pragma: no cover - needs Tens
     data = np.load(MFF_DIR / "mff_lytro01_crop96.npz")
     result = diff_runtimes(
         open_runtime("torch", ckpt, task="mff"), open_runtime("tensorrt", tmp_path / "m.engine"),
-        [data["A"], data["B"]], max_memory_mb=16,
+        [data["A"], data["B"]], max_memory_mb=64,
     )  # fmt: skip
     assert result.passes > 1 and len(result.stages) == 34 and result.first_divergent is None
     assert max(s.max_abs for s in result.stages) <= 1e-3
