@@ -136,7 +136,9 @@ def drop_fp16_round_trips(model: onnx.ModelProto) -> int:
     outputs = {v.name for v in graph.output}
 
     def is_cast(node: onnx.NodeProto | None, to: int) -> bool:
-        return node is not None and node.op_type == "Cast" and node.attribute[0].i == to
+        if node is None or node.op_type != "Cast":
+            return False
+        return any(a.name == "to" and a.i == to for a in node.attribute)
 
     types = _elem_types(onnx.shape_inference.infer_shapes(model))
     replace: dict[str, str] = {}
