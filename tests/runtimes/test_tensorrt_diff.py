@@ -118,3 +118,46 @@ def test_engine_stages_match_pytorch(tmp_path):  # pragma: no cover - needs Tens
     )  # fmt: skip
     assert result.passes > 1 and len(result.stages) == 34 and result.first_divergent is None
     assert max(s.max_abs for s in result.stages) <= 1e-3
+
+
+class _Recorder:
+    """A runtime that exposes tensors the way TensorRT's does (graph_tensors + run_tensors, one
+    engine per call), delegating the arithmetic to ONNX Runtime and recording each call's names."""
+
+    def __init__(self, runtime) -> None:  # type: ignore[no-untyped-def]
+        self.runtime, self.name, self.config, self.calls = runtime, "recorder", runtime.config, []
+
+    def describe(self) -> dict:
+        return self.runtime.describe()
+
+    def graph_tensors(self) -> list[str]:
+        return self.runtime.graph_tensors()
+
+    def run_tensors(self, inputs, names):  # type: ignore[no-untyped-def]
+        self.calls.append(list(names))
+        return self.runtime.run_tensors(inputs, names)
+
+
+def test_each_pass_marks_only_its_own_stage_tensors(tiny_mff_export):
+    """What TensorRT's run_tensors is asked per pass (one probe engine each): disjoint groups of
+    stage tensors, each within the memory budget (closed form: budget / (2 x stage bytes)), that
+    together cover every stage once, with the same numbers as one pass."""
+    pytest.importorskip("onnxruntime")
+    from mgdn_edge.divergence import diff_runtimes, stage_bytes
+    from mgdn_edge.runtimes import open_runtime
+
+    reference = open_runtime("torch", tiny_mff_export.parent / "model.pth", task="mff")
+    rng = np.random.default_rng(0)
+    inputs = [rng.random((1, 3, 32, 32), dtype=np.float32) for _ in range(2)]
+    one = _Recorder(open_runtime("onnxruntime", tiny_mff_export / "model.onnx", native_op=False))
+    many = _Recorder(open_runtime("onnxruntime", tiny_mff_export / "model.onnx", native_op=False))
+    whole = diff_runtimes(reference, one, inputs, max_memory_mb=1024)
+    per_pass = 3
+    budget_mb = 2 * stage_bytes(one.config, inputs) * per_pass / 1e6
+    split = diff_runtimes(reference, many, inputs, max_memory_mb=budget_mb)
+    assert len(one.calls) == whole.passes == 1 and len(many.calls) == split.passes > 1
+    assert all(len(names) <= per_pass for names in many.calls)
+    marked = [name for names in many.calls for name in names]
+    assert len(marked) == len(set(marked)) == len(split.stages)  # each stage tensor marked once
+    assert marked == one.calls[0]  # same tensors, execution order, just split
+    assert [s.max_abs for s in split.stages] == [s.max_abs for s in whole.stages]
