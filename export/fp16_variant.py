@@ -6,10 +6,10 @@ does over ``--keep-float`` for INT8:
 
 * the recipe (``--method``): ``default`` is the export's (norm ops FP32, :data:`.fp16.FP32_OPS`);
   ``plain`` converts the norms too and writes each ReduceL2 out as its sum of squares and a square
-  root, the way an FP16 GPU build computes it (OpenVINO's ReduceL2Decomposition makes the same
-  split). The sum of squares over H*W is then a tensor of its own, rounded to FP16, so on a large
-  image it overflows past 65504 in ONNX Runtime on a CPU as it would on a GPU -- ONNX Runtime's
-  CPU provider computes a whole ReduceL2 in FP32 behind casts, which would hide the hazard.
+  root (OpenVINO's ReduceL2Decomposition makes the same split). The sum of squares over H*W is
+  then a tensor of its own, stored in FP16 as an FP16 build stores a layer's output, so on a
+  large image it overflows past 65504 -- which the FP16 emulation (:mod:`.fp16_emulation`) shows
+  on a CPU, where ONNX Runtime's CPU provider would compute the chain in FP32 and hide it.
 * the modules kept FP32 (``--keep-float``): the same module names and node-scope patterns as for
   INT8 (:mod:`mgdn_edge.calibration.keep_float`), matched against the node names of the graph
   being converted; the converter puts Casts at their boundaries. A kept ``dynamic_filter`` runs

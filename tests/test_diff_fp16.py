@@ -26,7 +26,7 @@ ort = pytest.importorskip("onnxruntime")
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "official-mff"
 CHECKPOINT = FIXTURES / "mff_62000_E.pth"
-SIZE = 256  # the smallest square where the authors' MFF overflows FP16 in a channel attention (192: not)
+SIZE = 256  # the authors' MFF overflows FP16 in a channel attention here (at 192x192 it does not)
 
 
 def _fixture(path: Path) -> Path:
