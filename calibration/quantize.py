@@ -191,8 +191,17 @@ def quantize_model(
     )
     quantize = load_attribute(builder.function)
     if precision == "fp16":
-        quantize(QuantizeRequest(files, precision, out_path))
-        return QuantizeResult(out_path, backend, precision, None, 0, time.perf_counter() - start)
+        if (keep_float or method) and backend != "onnx":
+            raise InputError(
+                "--keep-float and --method with --precision fp16 take --runtime onnxruntime (the FP16 graph; "
+                f"the {backend} FP16 file only stores FP16 weights, its runtime picks the precision)"
+            )
+        request = QuantizeRequest(files, precision, out_path, method=method, keep_float=tuple(keep_float))
+        report = quantize(request)
+        return QuantizeResult(
+            out_path, backend, precision, report["method"], 0, time.perf_counter() - start,
+            float_layers=report["float_layers"],
+        )  # fmt: skip
 
     task = files.config.task
     source = _load_samples(data, task, samples, crop, seed)

@@ -32,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--method",
         help="onnxruntime: entropy (default) | minmax | percentile calibration; "
-        "openvino: default (NNCF transformer recipe) | mixed | plain",
+        "openvino: default (NNCF transformer recipe) | mixed | plain; "
+        "onnxruntime --precision fp16: default (norms FP32, as model.fp16.onnx) | plain (norms FP16 too)",
     )
     p.add_argument("--max-drop", type=float, help="accuracy-aware mode: allowed PSNR drop in dB")
     p.add_argument(
@@ -40,8 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="+",
         default=[],
         metavar="MODULE",
-        help="leave these modules unquantized, named as `mgdn-edge diff` names stages "
-        "(e.g. layers.1.adjust_channel; `diff --suggest` prints a list)",
+        help="leave these modules unquantized (--precision fp16: in FP32), named as `mgdn-edge diff` "
+        "names stages (e.g. layers.1.adjust_channel; `diff --suggest` prints a list)",
     )
     p.add_argument("--samples", type=int, help="calibration samples (default: one per item, or 32 crops)")
     p.add_argument("--crop", help="calibrate on random HxW crops (e.g. 256 or 256x384; default full frames)")
@@ -129,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
             )
         if result.speed is not None:
             print(_speed_advice(result.speed))
-        print(f"float layers ({len(result.float_layers)}):")
+    if result.precision == "int8" or result.float_layers:
+        print(f"{'float' if result.precision == 'int8' else 'FP32'} layers ({len(result.float_layers)}):")
         for name, why in result.float_layers.items():
             print(f"  {name}: {why}")
     return 0

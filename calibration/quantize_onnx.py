@@ -105,11 +105,16 @@ def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
     INT8: calibrate, (search,) build, lint and write the QDQ model; return the method, the float
     layers and the evaluation PSNR. The written file keeps the export's metadata (network config,
     so runtimes open it without a manifest) and is labelled ``int8`` under the precision key.
-    FP16 needs no calibration: it is the export's own FP16 graph, copied.
+    FP16 needs no calibration: it is the export's own FP16 graph, copied, or with ``--method`` /
+    ``--keep-float`` a new one (:mod:`mgdn_edge.export.fp16_variant`).
     """
     files, precision, out, calib, evaluation = req.files, req.precision, req.out, req.calib, req.evaluation
     method, max_drop, progress = req.method, req.max_drop, req.progress
     if precision == "fp16":
+        if method or req.keep_float:
+            from mgdn_edge.export.fp16_variant import write_fp16_variant
+
+            return write_fp16_variant(files.onnx, files.config, out, method, req.keep_float)
         src = files.onnx.parent / FP16_ONNX
         if not src.is_file():
             raise BackendError(

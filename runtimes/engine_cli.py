@@ -50,6 +50,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max", metavar="HxW", help="largest input size (default 1024x1024)")
     p.add_argument("--max-batch", type=int, default=1, help="largest batch (default 1)")
     p.add_argument("--workspace", type=_bytes, default="2G", help="builder workspace, e.g. 2G (default)")
+    p.add_argument(
+        "--keep-float",
+        nargs="+",
+        default=[],
+        metavar="MODULE",
+        help="fp16 from model.trt.onnx (weakly typed, TensorRT 8.x): pin these modules' layers to FP32, "
+        "named as `mgdn-edge diff` names stages; strongly typed builds take them from the graph "
+        "(`quantize --runtime onnxruntime --precision fp16 --keep-float`)",
+    )
     p.add_argument("--verbose", action="store_true", help="TensorRT's verbose build log")
     p.set_defaults(handler=run)
 
@@ -84,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         workspace=args.workspace,
         task=args.task,
         log_level="VERBOSE" if args.verbose else "WARNING",
+        keep_float=args.keep_float,
     )
     prof = result.profile.to_dict()
     print(
