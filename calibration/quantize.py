@@ -191,10 +191,10 @@ def quantize_model(
     )
     quantize = load_attribute(builder.function)
     if precision == "fp16":
-        if (keep_float or method) and backend != "onnx":
+        if (keep_float or method) and backend != "onnxruntime":
             raise InputError(
-                "--keep-float and --method with --precision fp16 take --runtime onnxruntime (the FP16 graph; "
-                f"the {backend} FP16 file only stores FP16 weights, its runtime picks the precision)"
+                "--keep-float and --method with --precision fp16 take --runtime onnxruntime (the FP16 "
+                f"graph; the {backend} FP16 file only stores FP16 weights, its runtime picks the precision)"
             )
         request = QuantizeRequest(files, precision, out_path, method=method, keep_float=tuple(keep_float))
         report = quantize(request)
