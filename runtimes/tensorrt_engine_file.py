@@ -57,6 +57,12 @@ def write_engine(engine_path: str | os.PathLike[str], engine: bytes, sidecar: di
     return path
 
 
+def _release(version: object) -> str:
+    """major.minor.patch of a TensorRT version: the pip wheel says "10.3.0", JetPack's package and
+    the native runner's sidecar "10.3.0.30" for the same release (the native side compares so too)."""
+    return ".".join(str(version).split(".")[:3])
+
+
 def engine_mismatches(sidecar: dict[str, Any] | None, running: dict[str, str | None]) -> list[str]:
     """What differs between the engine's sidecar and ``running`` (same keys as :data:`MUST_MATCH`).
 
@@ -71,7 +77,13 @@ def engine_mismatches(sidecar: dict[str, Any] | None, running: dict[str, str | N
         built, now = sidecar.get(field), running.get(field)
         if field == "plugin_sha256" and sidecar.get("plugin", "") is None:
             continue
-        if built is not None and now is not None and str(built) != str(now):
+        if built is None or now is None:
+            continue
+        if field == "tensorrt_version":
+            built_cmp, now_cmp = _release(built), _release(now)
+        else:
+            built_cmp, now_cmp = str(built), str(now)
+        if built_cmp != now_cmp:
             short = 12 if field == "plugin_sha256" else None
             found.append(f"{label} {str(built)[:short]} (running: {str(now)[:short]})")
     return found

@@ -250,6 +250,10 @@ def test_engine_mismatches_compare_tensorrt_gpu_and_plugin() -> None:
     assert engine_mismatches(BUILT, same | {"tensorrt_version": "10.7.0.23"}) == [
         "TensorRT 10.3.0.30 (running: 10.7.0.23)"
     ]
+    # one release, spelled by the pip wheel (10.3.0) and by JetPack / the native runner (10.3.0.30)
+    assert engine_mismatches(BUILT, same | {"tensorrt_version": "10.3.0"}) == []
+    newer = engine_mismatches(BUILT, same | {"tensorrt_version": "10.3.1"})
+    assert newer == ["TensorRT 10.3.0.30 (running: 10.3.1)"]
     assert engine_mismatches(BUILT, same | {"device": "NVIDIA H200 (sm_90)"}) == [
         "GPU NVIDIA Orin (sm_87) (running: NVIDIA H200 (sm_90))"
     ]
