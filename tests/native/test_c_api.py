@@ -98,3 +98,33 @@ def test_build_plugins_native_prints_both_paths(native_build, tmp_path: Path) ->
         f"built {folder / 'libmgdn_edge.so'}",
     ]
     assert "building" not in code.stderr  # up to date: nothing compiled
+
+
+def test_example_app_fuses_with_openvino(native_build, exported, tmp_path: Path) -> None:
+    """examples/fuse_pair.cpp, built as docs/jetson.md builds it, on an x86 box's backend: the
+    authors' MFF model on the 64x64 Lytro fixture crop gives the authors' output."""
+    import numpy as np
+
+    cxx = next((c for c in ("c++", "g++", "clang++") if shutil.which(c)), None)
+    fixtures = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
+    crop = fixtures / "official-mff" / "mff_lytro01_crop64.npz"
+    if cxx is None or not crop.is_file():
+        pytest.skip("needs a C++ compiler and the MFF fixture crop")
+    library = native_build["library"]
+    example = tmp_path / "fuse_pair"
+    build = [cxx, "-std=c++17", "-Wall", "-Wextra", "-Werror", str(NATIVE / "examples" / "fuse_pair.cpp")]
+    build += [f"-I{NATIVE / 'include'}", f"-L{library.parent}", "-lmgdn_edge", f"-Wl,-rpath,{library.parent}"]
+    built = subprocess.run([*build, "-o", str(example)], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    with np.load(crop) as npz:
+        a, b, golden = npz["A"], npz["B"], npz["out"]
+    a.astype(np.float32).tofile(tmp_path / "a.bin")
+    b.astype(np.float32).tofile(tmp_path / "b.bin")
+    out = tmp_path / "out.bin"
+    args = ["openvino", str(exported("mff")), str(native_build["extension"]), "64", "64"]
+    args += [str(tmp_path / "a.bin"), str(tmp_path / "b.bin"), str(out)]
+    proc = subprocess.run([str(example), *args], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"fused 3x64x64 -> {out}"
+    fused = np.fromfile(out, np.float32).reshape(golden.shape)
+    assert float(np.abs(fused - golden).max()) <= 1e-5

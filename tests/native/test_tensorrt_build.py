@@ -222,13 +222,13 @@ def test_fp16_graph_is_built_strongly_typed(fake_parser: dict, tmp_path: Path) -
 
 
 # --------------------------------------------------------------------------------------------
-# runtimes/native/examples/fuse_engine.cpp, the C API example docs/jetson.md shows
+# runtimes/native/examples/fuse_pair.cpp, the C API example docs/jetson.md shows
 
 
 def test_example_app_compiles_and_fuses(fake_cli: dict, tmp_path: Path) -> None:
     """Built as the doc says (g++ against include/ and libmgdn_edge.so), run on a fake engine."""
     build = fake_cli["check"].parents[2]
-    example = tmp_path / "fuse_engine"
+    example = tmp_path / "fuse_pair"
     proc = subprocess.run(
         [
             "g++",
@@ -236,7 +236,7 @@ def test_example_app_compiles_and_fuses(fake_cli: dict, tmp_path: Path) -> None:
             "-Wall",
             "-Wextra",
             "-Werror",
-            str(tf.NATIVE / "examples" / "fuse_engine.cpp"),
+            str(tf.NATIVE / "examples" / "fuse_pair.cpp"),
             f"-I{tf.NATIVE / 'include'}",
             f"-L{build}",
             "-lmgdn_edge",
@@ -254,6 +254,7 @@ def test_example_app_compiles_and_fuses(fake_cli: dict, tmp_path: Path) -> None:
     b.tofile(tmp_path / "b.bin")
     out = tmp_path / "out.bin"
     args = [
+        "tensorrt",
         str(model),
         str(fake_cli["plugin"]),
         "10",
@@ -267,7 +268,7 @@ def test_example_app_compiles_and_fuses(fake_cli: dict, tmp_path: Path) -> None:
     assert proc.stdout.strip() == f"fused 3x10x14 -> {out}"
     fused = np.fromfile(out, np.float32).reshape(1, 3, 10, 14)
     np.testing.assert_allclose(fused, tf.closed_form(0.125, 3, (-0.25, a), (0.5, b)), rtol=1e-6, atol=1e-6)
-    args[2] = "12"  # the files hold 10 rows, not 12
+    args[3] = "12"  # the files hold 10 rows, not 12
     proc = subprocess.run([str(example), *args], capture_output=True, text=True, timeout=60)
     assert (
         proc.returncode == 2
@@ -300,12 +301,12 @@ def test_cuda_seam_links_and_reports_no_gpu(fake_cli: dict, request: pytest.Fixt
     assert built.returncode == 0, (built.stdout + built.stderr)[-3000:]
     needed = subprocess.run(["readelf", "-d", str(build / "libmgdn_edge.so")], capture_output=True, text=True)
     assert "libcudart" in needed.stdout and "libnvinfer.so" in needed.stdout
-    example = build / "fuse_engine"
+    example = build / "fuse_pair"
     compiled = subprocess.run(
         [
             "g++",
             "-std=c++17",
-            str(tf.NATIVE / "examples" / "fuse_engine.cpp"),
+            str(tf.NATIVE / "examples" / "fuse_pair.cpp"),
             f"-I{tf.NATIVE / 'include'}",
             f"-L{build}",
             "-lmgdn_edge",
@@ -323,6 +324,7 @@ def test_cuda_seam_links_and_reports_no_gpu(fake_cli: dict, request: pytest.Fixt
     for name in ("a.bin", "b.bin"):
         np.zeros((1, 3, 8, 8), np.float32).tofile(folder / name)
     args = [
+        "tensorrt",
         str(model),
         str(fake_cli["plugin"]),
         "8",

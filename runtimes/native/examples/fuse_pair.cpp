@@ -1,13 +1,15 @@
-// A minimal application on the C API: fuse one MFF pair with a TensorRT engine.
+// A minimal application on the C API: fuse one MFF pair.
 //
-//   fuse_engine ENGINE PLUGIN H W A.bin B.bin OUT.bin
+//   fuse_pair BACKEND MODEL LIBRARY H W A.bin B.bin OUT.bin
 //
 // A.bin / B.bin are float32 NCHW (1 x 3 x H x W, RGB in [0, 1]) as raw little-endian floats, the
 // files docs/jetson.md writes on the PC for trtexec --loadInputs; OUT.bin gets the fused 1 x 3 x H x W.
-// ENGINE is model.engine from `mgdn-edge build-engine` (its .json sidecar beside it) or
-// model.trt.onnx, which the library builds into model.trt.engine beside it on first use.
-// Build (libmgdn_edge.so built with -DMGDN_WITH_TENSORRT=ON in build/):
-//   g++ -std=c++17 fuse_engine.cpp -I../include -L../build -lmgdn_edge -Wl,-rpath,../build -o fuse_engine
+//   tensorrt: MODEL is model.engine from `mgdn-edge build-engine` (its .json sidecar beside it) or
+//             model.trt.onnx, built into model.trt.engine beside it on first use; LIBRARY is
+//             libmgdn_trt.so (a Jetson, libmgdn_edge.so built with -DMGDN_WITH_TENSORRT=ON)
+//   openvino: MODEL is model.onnx or an IR model.xml; LIBRARY is libmgdn_openvino.so (an x86 box)
+// Build (libmgdn_edge.so in build/):
+//   g++ -std=c++17 fuse_pair.cpp -I../include -L../build -lmgdn_edge -Wl,-rpath,../build -o fuse_pair
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -26,26 +28,28 @@ bool read_floats(const char* path, std::vector<float>& data) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 8) {
-    std::fprintf(stderr, "usage: %s ENGINE PLUGIN H W A.bin B.bin OUT.bin\n", argv[0]);
+  if (argc != 9) {
+    std::fprintf(stderr, "usage: %s BACKEND MODEL LIBRARY H W A.bin B.bin OUT.bin\n", argv[0]);
     return 2;
   }
-  const long long h = std::atoll(argv[3]), w = std::atoll(argv[4]);
+  const char *backend = argv[1], *model = argv[2], *library = argv[3];
+  const char *a_path = argv[6], *b_path = argv[7], *out_path = argv[8];
+  const long long h = std::atoll(argv[4]), w = std::atoll(argv[5]);
   if (h < 1 || w < 1) {
-    std::fprintf(stderr, "error: H and W must be positive, got %s x %s\n", argv[3], argv[4]);
+    std::fprintf(stderr, "error: H and W must be positive, got %s x %s\n", argv[4], argv[5]);
     return 2;
   }
   std::vector<float> a(size_t(3 * h * w)), b(a.size()), fused(a.size());
-  for (auto [path, data] : {std::pair{argv[5], &a}, std::pair{argv[6], &b}})
+  for (auto [path, data] : {std::pair{a_path, &a}, std::pair{b_path, &b}})
     if (!read_floats(path, *data)) {
       std::fprintf(stderr, "error: %s is not 3 x %lld x %lld float32 values\n", path, h, w);
       return 2;
     }
 
-  mgdn_options options = {};      // zero-initialised: every option at its default
-  options.model_path = argv[1];
-  options.extension_path = argv[2];  // libmgdn_trt.so: registered before the engine is read
-  options.backend = "tensorrt";      // device NULL: GPU 0
+  mgdn_options options = {};  // zero-initialised: every option at its default (device: CPU / GPU 0)
+  options.backend = backend;  // "tensorrt" or "openvino"
+  options.model_path = model;
+  options.extension_path = library;  // the DynamicFilter op, registered before the model is read
   mgdn_context* ctx = nullptr;
   if (mgdn_create(&options, &ctx) != MGDN_OK) {
     std::fprintf(stderr, "error: %s\n", mgdn_last_error(nullptr));  // one line: the file or the mismatch
@@ -60,12 +64,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   mgdn_release(ctx);
-  std::ofstream file(argv[7], std::ios::binary);
+  std::ofstream file(out_path, std::ios::binary);
   file.write(reinterpret_cast<const char*>(fused.data()), std::streamsize(fused.size() * sizeof(float)));
   if (!file) {
-    std::fprintf(stderr, "error: cannot write %s\n", argv[7]);
+    std::fprintf(stderr, "error: cannot write %s\n", out_path);
     return 2;
   }
-  std::printf("fused %lldx%lldx%lld -> %s\n", (long long)out.c, (long long)out.h, (long long)out.w, argv[7]);
+  std::printf("fused %lldx%lldx%lld -> %s\n", (long long)out.c, (long long)out.h, (long long)out.w, out_path);
   return 0;
 }
