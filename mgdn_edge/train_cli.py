@@ -38,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mgdn_edge.extras import require
+
+    require("torch", "mgdn-edge train")
     from mgdn_edge.errors import InputError
     from mgdn_edge.losses import DEFAULT_MI_WEIGHT
     from mgdn_edge.train import build_config, train
