@@ -47,8 +47,9 @@ class LayerProfiler(Protocol):
         ...
 
 
-def check_profiled(runtime: str, model: str | Path) -> None:
-    """InputError unless ``runtime`` (a name, alias or ``auto`` for ``model``) can be profiled."""
+def check_profiled(runtime: str, model: str | Path) -> str:
+    """The backend ``runtime`` names (a name, alias or ``auto`` for ``model``); InputError unless it
+    can be profiled."""
     from mgdn_edge.runtimes import get_backend, runtime_for_model
 
     name = runtime_for_model(model) if runtime.strip().lower() == "auto" else get_backend(runtime).name
@@ -57,6 +58,7 @@ def check_profiled(runtime: str, model: str | Path) -> None:
             f"--profile is offered for {', '.join(PROFILED_BACKENDS[:-1])} and {PROFILED_BACKENDS[-1]}, "
             f"not {name}"
         )
+    return name
 
 
 def check_runs(runs: int) -> int:
