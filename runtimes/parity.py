@@ -317,7 +317,7 @@ def evaluate_stored_split(runtime: Runtime, npz_path: str | Path, precision: str
     targets = [arrays.get(f"s{i}_target") for i in range(len(cases))]
     task = runtime.config.task
     recorder = _Recorder(runtime)
-    report = run_parity(recorder, reference, cases, budget_for(precision), precision)
+    report = run_parity(recorder, reference, cases, budget_for(precision, task), precision)
     metrics = [c["outputs"]["output"] for c in report["cases"]]
     psnr_key, ssim_key = ("psnr_mu", "ssim_mu") if task == "hdr" else ("psnr", "ssim")
     parity = ParitySummary(

@@ -134,8 +134,8 @@ def run(args: argparse.Namespace) -> int:
         args.runtime, args.model, task=args.task, precision=args.precision, threads=args.threads
     )
     precision = runtime.describe()["precision"]
-    budget = budget_for(precision)
     task = args.task or runtime.config.task
+    budget = budget_for(precision, task)
     if args.reference and Path(args.reference).suffix.lower() == ".npz":
         reference, cases = _stored_reference(args, runtime)
     else:
