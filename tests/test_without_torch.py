@@ -10,6 +10,7 @@ torch; the venv then runs ``fuse``, ``bench`` and ``parity`` as a user would, th
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import shutil
@@ -38,6 +39,15 @@ def _run(cmd: list[str | Path], timeout: float, **kwargs: object) -> subprocess.
     return proc
 
 
+def _build_backend_installed() -> bool:
+    """Whether this venv has the setuptools pyproject.toml's [build-system] asks for (>= 77)."""
+    try:
+        major = int(importlib.metadata.version("setuptools").split(".")[0])
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return False
+    return major >= 77
+
+
 @pytest.fixture(scope="session")
 def lean_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A fresh venv holding this checkout's wheel with only the runtime extras: no torch."""
@@ -49,6 +59,11 @@ def lean_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / name, src / name)
     wheels = root / "wheels"
+    # This venv's setuptools builds it: faster than an isolated build env, and independent of
+    # which setuptools an index would hand that env.
+    assert _build_backend_installed(), (
+        "the wheel is built with this venv's setuptools: pip install 'setuptools>=77'"
+    )
     pip_wheel = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
     _run([*pip_wheel, "-w", wheels, src], timeout=300)
     (wheel,) = wheels.glob("mgdn_edge-*.whl")
