@@ -15,7 +15,6 @@ from mgdn_edge.errors import BackendError
 # top-level module -> (how users call it, the extra that installs it)
 EXTRAS: dict[str, tuple[str, str]] = {
     "torch": ("PyTorch", "torch"),
-    "torchvision": ("PyTorch", "torch"),
     "onnx": ("the onnx package", "onnxruntime"),
     "onnxruntime": ("ONNX Runtime", "onnxruntime"),
     "onnxsim": ("onnxsim", "onnx"),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 import sys
 
 import cv2
@@ -13,8 +16,7 @@ from mgdn_edge.extras import MissingExtraError, needs_line, require
 
 @pytest.fixture
 def no_torch(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``import torch`` fails as it does where torch is not installed (modules already loaded keep
-    theirs: only the commands' own start-up checks and lazy imports are exercised)."""
+    """A new ``import torch`` in this process fails as it does where torch is not installed."""
     monkeypatch.setitem(sys.modules, "torch", None)
 
 
@@ -48,7 +50,7 @@ def test_require_raises_the_line_and_passes_what_is_installed(no_torch):
             ["bench", "--runtime", "onnxruntime", "--model", "{ckpt}", "--reference", "{ckpt}"],
             "mgdn-edge bench",
         ),
-        (["parity", "--runtime", "torch", "--model", "{ckpt}"], "the PyTorch runtime (torch)"),
+        (["parity", "--runtime", "torch", "--model", "{ckpt}"], r"the PyTorch runtime \(torch\)"),
         (
             [
                 "fuse",
@@ -61,14 +63,28 @@ def test_require_raises_the_line_and_passes_what_is_installed(no_torch):
                 "--raw",
                 "{tmp}/o.npy",
             ],
-            "runtime",
+            r"the PyTorch runtime \(torch\)",
         ),
     ],
 )
-def test_commands_that_need_torch_say_so_in_one_line(argv, what, tiny_mff, tmp_path, cli_error, no_torch):
+def test_commands_that_need_torch_say_so_in_one_line(argv, what, tiny_mff, tmp_path):
+    # A fresh process whose `import torch` fails as where torch is not installed: a package of
+    # that name first on the path raises what a missing module raises.
+    shim = tmp_path / "shim" / "torch"
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text(
+        'raise ModuleNotFoundError("No module named \'torch\'", name="torch")\n'
+    )
+    env = {**os.environ, "PYTHONPATH": str(shim.parent)}
     for name in ("a.png", "b.png"):
         cv2.imwrite(str(tmp_path / name), np.full((16, 16, 3), 128, np.uint8))
     argv = [a.format(ckpt=tiny_mff, tmp=tmp_path) for a in argv]
-    line = cli_error(argv)
-    assert what in line and line.endswith("needs PyTorch: pip install 'mgdn-edge[torch]'"), line
+    proc = subprocess.run(
+        [sys.executable, "-m", "mgdn_edge.cli", *argv], capture_output=True, text=True, env=env, timeout=300
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
+    line = lines[0]
+    assert line.startswith("error: ") and re.search(what, line), line
+    assert line.endswith("needs PyTorch: pip install 'mgdn-edge[torch]'"), line
     assert not (tmp_path / "out").exists() and not (tmp_path / "p").exists()  # stopped before any work
