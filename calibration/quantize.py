@@ -3,7 +3,7 @@
 Two backends (their quantize builders are named in :mod:`mgdn_edge.runtimes.backends`), each with
 its field's own tool:
 
-* ``onnx``: QDQ INT8 ``.onnx`` from ``onnxruntime.quantization`` (recipe and reasons in
+* ``onnxruntime``: QDQ INT8 ``.onnx`` from ``onnxruntime.quantization`` (recipe and reasons in
   :mod:`.quantize_onnx`), linted for TensorRT (:mod:`.qdq_lint`) before it is written.
 * ``openvino``: NNCF post-training quantization of the model OpenVINO reads from ``model.onnx``
   (recipe in :mod:`.quantize_openvino`), saved as an IR.
@@ -30,7 +30,7 @@ from mgdn_edge.calibration.base import DataSource, Sample
 from mgdn_edge.calibration.export_files import export_files
 from mgdn_edge.calibration.quantize_request import DEFAULT_CALIB_MEMORY_MB, QuantizeRequest
 from mgdn_edge.calibration.sample_stream import checked_stream
-from mgdn_edge.errors import InputError
+from mgdn_edge.errors import BackendError, InputError
 from mgdn_edge.export.artefacts import INT8_ONNX, quantized_file, tensorrt_file
 from mgdn_edge.precision import Precision
 from mgdn_edge.runtimes.backends import builders, load_attribute
@@ -54,7 +54,7 @@ class QuantizeResult:
     eval_psnr_db: float | None = None  # mean PSNR vs the FP32 output (capped at the ceiling)
     eval_drop_db: float | None = None  # PSNR_CEILING_DB - eval_psnr_db
     max_drop_db: float | None = None
-    speed: dict[str, Any] | None = None  # OpenVINO: INT8 vs bf16 times on this CPU (quantize_openvino)
+    speed: dict[str, Any] | None = None  # INT8 vs the float variant it must beat, timed on this CPU
     notes: list[str] = field(default_factory=list)  # how calibration ran (passes, memory), one line each
 
     def to_dict(self) -> dict[str, Any]:
@@ -111,12 +111,26 @@ def _checked(data: DataSource | list[Sample], what: str, progress: bool) -> Sequ
     return data
 
 
+def _quantizer_name(backend: str, quantizers: dict[str, Any]) -> str:
+    """The backend name of ``backend`` (a name or alias; ``onnx``: the deprecated spelling of
+    onnxruntime), checked to have a quantize builder."""
+    from mgdn_edge.runtimes.backends import get_backend
+
+    try:
+        name = get_backend("onnxruntime" if backend == "onnx" else backend).name
+    except BackendError:
+        name = backend
+    if name not in quantizers:
+        raise InputError(f"unknown backend {backend!r}; expected one of {', '.join(quantizers)}")
+    return name
+
+
 def _out_path(out: str | os.PathLike[str], backend: str, suffix: str, precision: str) -> Path:
     path = Path(out)
     if path.is_dir():
         path = path / quantized_file(precision, suffix)
     if path.suffix.lower() != suffix:
-        raise InputError(f"--backend {backend} writes a {suffix} file, got {path}")
+        raise InputError(f"--runtime {backend} writes a {suffix} file, got {path}")
     return path
 
 
@@ -156,8 +170,7 @@ def quantize_model(
     """
     start = time.perf_counter()
     quantizers = builders("quantize")
-    if backend not in quantizers:
-        raise InputError(f"unknown backend {backend!r}; expected one of {', '.join(quantizers)}")
+    backend = _quantizer_name(backend, quantizers)
     _, builder = quantizers[backend]
     precision = Precision.parse(precision, builder.precisions).value
     if max_drop is not None and not max_drop >= 0:
@@ -178,8 +191,17 @@ def quantize_model(
     )
     quantize = load_attribute(builder.function)
     if precision == "fp16":
-        quantize(QuantizeRequest(files, precision, out_path))
-        return QuantizeResult(out_path, backend, precision, None, 0, time.perf_counter() - start)
+        if (keep_float or method) and backend != "onnx":
+            raise InputError(
+                "--keep-float and --method with --precision fp16 take --runtime onnxruntime (the FP16 graph; "
+                f"the {backend} FP16 file only stores FP16 weights, its runtime picks the precision)"
+            )
+        request = QuantizeRequest(files, precision, out_path, method=method, keep_float=tuple(keep_float))
+        report = quantize(request)
+        return QuantizeResult(
+            out_path, backend, precision, report["method"], 0, time.perf_counter() - start,
+            float_layers=report["float_layers"],
+        )  # fmt: skip
 
     task = files.config.task
     source = _load_samples(data, task, samples, crop, seed)

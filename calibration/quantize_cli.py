@@ -6,8 +6,14 @@ import argparse
 from pathlib import Path
 
 from mgdn_edge.calibration.quantize_request import DEFAULT_CALIB_MEMORY_MB
-from mgdn_edge.cli_args import add_data, add_seed
-from mgdn_edge.runtimes.backends import builders
+from mgdn_edge.cli_args import (
+    add_builder_runtime,
+    add_data,
+    add_quiet,
+    add_seed,
+    builder_precisions,
+    builder_runtime,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,14 +27,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", required=True, help="export folder from `mgdn-edge export` (or its model.onnx)")
     add_data(p, "calibration data (int8): a folder in the task's layout", " (HDR, MEF)")
-    p.add_argument(
-        "--backend", required=True, choices=sorted(builders("quantize")), help="target runtime family"
-    )
-    p.add_argument("--precision", default="int8", choices=["int8", "fp16"], help="int8 (default) or fp16")
+    add_builder_runtime(p, "quantize", "--backend")
+    p.add_argument("--precision", default="int8", choices=builder_precisions("quantize"), help="default int8")
     p.add_argument(
         "--method",
-        help="onnx: entropy (default) | minmax | percentile calibration; "
-        "openvino: default (NNCF transformer recipe) | mixed | plain",
+        help="onnxruntime: entropy (default) | minmax | percentile calibration; "
+        "openvino: default (NNCF transformer recipe) | mixed | plain; "
+        "onnxruntime --precision fp16: default (norms FP32, as model.fp16.onnx) | plain (norms FP16 too)",
     )
     p.add_argument("--max-drop", type=float, help="accuracy-aware mode: allowed PSNR drop in dB")
     p.add_argument(
@@ -36,8 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="+",
         default=[],
         metavar="MODULE",
-        help="leave these modules unquantized, named as `mgdn-edge diff` names stages "
-        "(e.g. layers.1.adjust_channel; `diff --suggest` prints a list)",
+        help="leave these modules unquantized (--precision fp16: in FP32), named as `mgdn-edge diff` "
+        "names stages (e.g. layers.1.adjust_channel; `diff --suggest` prints a list)",
     )
     p.add_argument("--samples", type=int, help="calibration samples (default: one per item, or 32 crops)")
     p.add_argument("--crop", help="calibrate on random HxW crops (e.g. 256 or 256x384; default full frames)")
@@ -48,33 +53,47 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_CALIB_MEMORY_MB,
         metavar="MB",
         help=f"activations one calibration pass may hold (default {DEFAULT_CALIB_MEMORY_MB:g}); samples are "
-        "streamed, so memory does not grow with their number. Lower: less memory; onnx: more graph "
+        "streamed, so memory does not grow with their number. Lower: less memory; onnxruntime: more graph "
         "segments, openvino: more passes over the data",
     )
-    p.add_argument("--out", required=True, type=Path, help="output .onnx (onnx) or .xml (openvino)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--out", required=True, type=Path, help="output .onnx (onnxruntime) or .xml (openvino)")
+    add_quiet(p)
     p.set_defaults(handler=run)
 
 
-def _speed_advice(speed: dict) -> str:
-    """Whether INT8 pays on this CPU against bf16, judged by the INT8 speed target."""
-    from mgdn_edge.precision import Precision
-    from mgdn_edge.runtimes.budgets import INT8_SPEED_TARGETS
+# What to use instead where INT8 does not earn its speed target, per (runtime, float variant).
+_INSTEAD = {
+    ("openvino", "bf16"): (
+        "use bf16 on this CPU (`--precision bf16`, or `auto`, on model.onnx): nearly as fast and far "
+        "closer to FP32"
+    ),
+    ("onnxruntime", "fp32"): (
+        "run model.onnx (FP32, native DynamicFilter) in ONNX Runtime on this CPU, or OpenVINO for "
+        "speed; this QDQ file is for TensorRT and ONNX Runtime's GPU providers"
+    ),
+}
 
+
+def _speed_advice(speed: dict) -> str:
+    """Whether INT8 pays on this CPU against the float variant it competes with, judged by the
+    INT8 speed target of that runtime (its backend record's ``int8_targets``)."""
+    from mgdn_edge.precision import Precision
+    from mgdn_edge.runtimes.backends import int8_speed_targets
+
+    runtime, versus = speed["runtime"], speed["versus"]
     target = next(
-        t.ratio for t in INT8_SPEED_TARGETS if t.runtime == "openvino" and t.versus == Precision.BF16
+        t.ratio for t in int8_speed_targets() if t.runtime == runtime and t.versus == Precision(versus)
     )
-    ratio = speed["bf16_ms"] / speed["int8_ms"]
+    ratio = speed["float_ms"] / speed["int8_ms"]
+    label = "bf16" if versus == "bf16" else "FP32"
     figures = (
-        f"on this CPU ({speed['cpu']}) at {speed['size']}: INT8 {speed['int8_ms']:.0f} ms, "
-        f"bf16 {speed['bf16_ms']:.0f} ms ({ratio:.2f}x)"
+        f"on this CPU ({speed['cpu']}) at {speed['size']}, {runtime}: INT8 {speed['int8_ms']:.0f} ms, "
+        f"{label} {speed['float_ms']:.0f} ms ({ratio:.2f}x)"
     )
     if ratio >= target:
         return f"speed {figures}: INT8 pays here (target {target:g}x)"
-    return (
-        f"speed {figures}: below the {target:g}x INT8 must earn over bf16, so use bf16 on this CPU "
-        "(`--precision bf16`, or `auto`, on model.onnx): nearly as fast and far closer to FP32"
-    )
+    instead = _INSTEAD[runtime, versus]
+    return f"speed {figures}: below the {target:g}x INT8 must earn over {label}, so {instead}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     result = quantize_model(
         args.model,
         args.data,
-        args.backend,
+        builder_runtime(args, "quantize"),
         args.precision,
         args.out,
         args.method,
@@ -95,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         samples=samples,
         crop=args.crop,
         seed=args.seed,
-        progress=not args.no_progress,
+        progress=not args.quiet,
         keep_float=args.keep_float,
         calib_memory_mb=args.calib_memory,
     )
@@ -111,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
             )
         if result.speed is not None:
             print(_speed_advice(result.speed))
-        print(f"float layers ({len(result.float_layers)}):")
+    if result.precision == "int8" or result.float_layers:
+        print(f"{'float' if result.precision == 'int8' else 'FP32'} layers ({len(result.float_layers)}):")
         for name, why in result.float_layers.items():
             print(f"  {name}: {why}")
     return 0

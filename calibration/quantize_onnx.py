@@ -40,6 +40,7 @@ authors' MFF checkpoint; figures in the README). :func:`quantize_export` runs th
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -104,11 +105,16 @@ def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
     INT8: calibrate, (search,) build, lint and write the QDQ model; return the method, the float
     layers and the evaluation PSNR. The written file keeps the export's metadata (network config,
     so runtimes open it without a manifest) and is labelled ``int8`` under the precision key.
-    FP16 needs no calibration: it is the export's own FP16 graph, copied.
+    FP16 needs no calibration: it is the export's own FP16 graph, copied, or with ``--method`` /
+    ``--keep-float`` a new one (:mod:`mgdn_edge.export.fp16_variant`).
     """
     files, precision, out, calib, evaluation = req.files, req.precision, req.out, req.calib, req.evaluation
     method, max_drop, progress = req.method, req.max_drop, req.progress
     if precision == "fp16":
+        if method or req.keep_float:
+            from mgdn_edge.export.fp16_variant import write_fp16_variant
+
+            return write_fp16_variant(files.onnx, files.config, out, method, req.keep_float)
         src = files.onnx.parent / FP16_ONNX
         if not src.is_file():
             raise BackendError(
@@ -182,6 +188,8 @@ def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
     with atomic_files(out, trt_path) as (tmp, trt_tmp):
         onnx.save(qdq, tmp)
         onnx.save(trt_qdq, trt_tmp)
+    from mgdn_edge.calibration.sample_stream import largest_sample
+
     return {
         "method": method,
         "float_layers": float_layers,
@@ -189,6 +197,36 @@ def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
         "tensorrt_path": trt_path,
         "tensorrt_lint": trt_lint,
         "notes": notes,
+        "speed": int8_versus_fp32(files.onnx, out, largest_sample(calib)),
+    }
+
+
+def int8_versus_fp32(fp32: Path, int8: Path, sample: Sample, repeats: int = 3) -> dict[str, Any]:
+    """Median times of the INT8 QDQ file and the FP32 model in ONNX Runtime on this CPU, opened as
+    ``fuse`` opens them (DynamicFilter native where its library is available), on the largest
+    calibration sample, so ``quantize`` can say whether INT8 pays in ONNX Runtime here. The two
+    run alternately, so a change of load on the machine hits both alike."""
+    import statistics
+    import time
+
+    from mgdn_edge.bench import machine_info
+    from mgdn_edge.runtimes import open_runtime
+
+    opened = {name: open_runtime("onnxruntime", path) for name, path in (("int8", int8), ("fp32", fp32))}
+    times: dict[str, list[float]] = {name: [] for name in opened}
+    for _ in range(repeats + 1):  # the first round warms up (allocations, kernel choice)
+        for name, runtime in opened.items():
+            start = time.perf_counter()
+            runtime.run(sample.inputs)
+            times[name].append((time.perf_counter() - start) * 1000.0)
+    h, w = sample.size
+    return {
+        "runtime": "onnxruntime",
+        "versus": "fp32",
+        "size": f"{h}x{w}",
+        "int8_ms": statistics.median(times["int8"][1:]),
+        "float_ms": statistics.median(times["fp32"][1:]),
+        "cpu": machine_info()["cpu"],
     }
 
 

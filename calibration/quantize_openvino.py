@@ -177,9 +177,11 @@ def int8_versus_bf16(core: Any, model: Any, quantized: Any, inputs: dict[str, An
         times[name] = statistics.median(runs)
     size = "x".join(str(d) for d in next(iter(shapes.values()))[2:])
     return {
+        "runtime": "openvino",
+        "versus": "bf16",
         "size": size,
         "int8_ms": times["int8"],
-        "bf16_ms": times["bf16"],
+        "float_ms": times["bf16"],
         "cpu": core.get_property("CPU", "FULL_DEVICE_NAME"),
     }
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from mgdn_edge.cli_args import add_quiet
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -42,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-object-motion", action="store_true", help="no moving objects")
     p.add_argument("--no-camera-motion", action="store_true", help="no camera shake between brackets")
     p.add_argument("--overwrite", action="store_true", help="replace existing scene folders")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet(p, "no progress bar")
     p.set_defaults(handler=run)
 
 

@@ -46,7 +46,7 @@ def tensorrt_file(name: str) -> str:
 
 TRT_ONNX = tensorrt_file(MODEL_ONNX)  # model.trt.onnx
 TRT_FP16_ONNX = tensorrt_file(FP16_ONNX)  # model.trt.fp16.onnx
-TRT_INT8_ONNX = tensorrt_file(INT8_ONNX)  # model.trt.int8.onnx, written by quantize --backend onnx
+TRT_INT8_ONNX = tensorrt_file(INT8_ONNX)  # model.trt.int8.onnx, written by quantize --runtime onnxruntime
 
 OUTPUT_NAME = "output"  # the graph output's name in every exported file
 

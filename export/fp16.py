@@ -70,13 +70,17 @@ def _elem_types(model: onnx.ModelProto) -> dict[str, int]:
 
 
 def convert_to_fp16(
-    model: onnx.ModelProto, fp32_ops: Sequence[str] = FP32_OPS, custom_domain: str = OP_DOMAIN
+    model: onnx.ModelProto,
+    fp32_ops: Sequence[str] = FP32_OPS,
+    custom_domain: str = OP_DOMAIN,
+    fp32_nodes: Sequence[str] = (),
 ) -> onnx.ModelProto:
-    """FP16 copy of ``model`` (float32 I/O, ``fp32_ops`` kept FP32, custom nodes preserved).
+    """FP16 copy of ``model`` (float32 I/O, ``fp32_ops`` and the nodes named ``fp32_nodes`` kept
+    FP32, custom nodes preserved).
 
-    Raises :class:`Fp16ConversionError` when a custom-domain node disappears or does not receive
-    FP16 inputs, or when the graph inputs/outputs are not float32 -- either would mean the file
-    no longer is what the TensorRT plugin and callers expect.
+    Raises :class:`Fp16ConversionError` when a custom-domain node disappears or (unless it is one
+    of ``fp32_nodes``) does not receive FP16 inputs, or when the graph inputs/outputs are not
+    float32 -- either would mean the file no longer is what the TensorRT plugin and callers expect.
     """
     float16 = _converter()
     source = onnx.ModelProto()
@@ -90,12 +94,15 @@ def convert_to_fp16(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            converted = float16.convert_float_to_float16(source, keep_io_types=True, op_block_list=block)
+            converted = float16.convert_float_to_float16(
+                source, keep_io_types=True, op_block_list=block, node_block_list=list(fp32_nodes) or None
+            )
         # The converter appends its boundary Casts at the end of the node list; ONNX (and
         # TensorRT's parser) require topological order, so sort with ORT's own graph utility.
         from onnxruntime.transformers.onnx_model import OnnxModel
 
         OnnxModel.graph_topological_sort(converted.graph, is_deterministic=True)
+        drop_fp16_round_trips(converted)
     except Exception as exc:  # the converter raises plain exceptions from deep inside
         raise Fp16ConversionError(f"FP16 conversion failed: {type(exc).__name__}: {exc}") from exc
     finally:
@@ -109,7 +116,7 @@ def convert_to_fp16(
         )
     inferred = onnx.shape_inference.infer_shapes(converted)
     types = _elem_types(inferred)
-    for node in custom_after:
+    for node in (n for n in custom_after if n.name not in set(fp32_nodes)):
         bad = [i for i in node.input if types.get(i) != TensorProto.FLOAT16]
         if bad:
             raise Fp16ConversionError(f"{node.name} does not get FP16 inputs after conversion: {bad}")
@@ -117,6 +124,42 @@ def convert_to_fp16(
         if value.type.tensor_type.elem_type != TensorProto.FLOAT:
             raise Fp16ConversionError(f"graph I/O {value.name!r} is not float32 after conversion")
     return converted
+
+
+def drop_fp16_round_trips(model: onnx.ModelProto) -> int:
+    """Remove each Cast FP32 -> FP16 -> FP32 the converter puts between two nodes it keeps FP32, in
+    place; returns how many. The converter casts every kept node's output to FP16 and back even
+    when an FP32 node reads it, which would round (and overflow) exactly the tensor the node was
+    kept FP32 for -- a sum of squares read by a square root, say."""
+    graph = model.graph
+    producer = {o: n for n in graph.node for o in n.output}
+    outputs = {v.name for v in graph.output}
+
+    def is_cast(node: onnx.NodeProto | None, to: int) -> bool:
+        if node is None or node.op_type != "Cast":
+            return False
+        return any(a.name == "to" and a.i == to for a in node.attribute)
+
+    types = _elem_types(onnx.shape_inference.infer_shapes(model))
+    replace: dict[str, str] = {}
+    for node in graph.node:
+        first = producer.get(node.input[0]) if node.input else None
+        if not is_cast(node, TensorProto.FLOAT) or node.output[0] in outputs:
+            continue
+        # Only a float32 value's round trip: one from an integer rounds on purpose.
+        source = first.input[0] if first is not None and is_cast(first, TensorProto.FLOAT16) else None
+        if source is not None and types.get(source) == TensorProto.FLOAT:
+            replace[node.output[0]] = source
+    if not replace:
+        return 0
+    kept = [n for n in graph.node if not (n.op_type == "Cast" and n.output[0] in replace)]
+    for node in kept:
+        node.input[:] = [replace.get(i, i) for i in node.input]
+    used = {i for n in kept for i in n.input} | outputs
+    kept = [n for n in kept if n.op_type != "Cast" or n.output[0] in used]
+    del graph.node[:]
+    graph.node.extend(kept)
+    return len(replace)
 
 
 def mark_precision(model: onnx.ModelProto, precision: str = "fp16") -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mgdn_edge.bench import DEFAULT_REPEATS, DEFAULT_SEED, DEFAULT_SIZES, DEFAULT_TIMEOUT_S, DEFAULT_WARMUP
@@ -16,6 +18,88 @@ from mgdn_edge.model.config import TASKS
 from mgdn_edge.precision import PRECISIONS
 from mgdn_edge.runtimes.backends import backend_names
 from mgdn_edge.size import parse_sizes
+
+
+class _DeprecatedSpelling(argparse.Action):
+    """An old flag spelling kept for one release: hidden from ``--help``, it sets the new flag's
+    value (through ``values``, which maps old value spellings to new ones) and says so on stderr."""
+
+    def __init__(
+        self, option_strings: Sequence[str], dest: str, new: str, values: Mapping[str, str], **kw: Any
+    ):
+        super().__init__(option_strings, dest, help=argparse.SUPPRESS, **kw)
+        self.new, self.renamed = new, values
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, value: Any, flag: Any = None
+    ):
+        value = True if self.nargs == 0 else self.renamed.get(value, value)
+        shown = "" if self.nargs == 0 else f" {value}"
+        print(
+            f"warning: {flag} is deprecated and goes in the next release; use {self.new}{shown}",
+            file=sys.stderr,
+        )
+        setattr(namespace, self.dest, value)
+
+
+def add_deprecated_spelling(
+    parser: argparse.ArgumentParser,
+    old: str,
+    new: str,
+    dest: str,
+    flag: bool = False,
+    values: Mapping[str, str] | None = None,
+) -> None:
+    """Accept ``old`` (hidden) as a deprecated spelling of ``new``, which stores into ``dest``;
+    ``flag``: a store-true option. ``values`` renames old value spellings (``onnx`` -> ``onnxruntime``)."""
+    parser.add_argument(
+        old,
+        dest=dest,
+        action=_DeprecatedSpelling,
+        new=new,
+        values=values or {},
+        nargs=0 if flag else None,
+        default=argparse.SUPPRESS,
+    )
+
+
+def add_quiet(parser: argparse.ArgumentParser, what: str = "no progress bars") -> None:
+    """``--quiet``: no progress bars (``--no-progress``: its deprecated spelling)."""
+    parser.add_argument("--quiet", action="store_true", help=what)
+    add_deprecated_spelling(parser, "--no-progress", "--quiet", "quiet", flag=True)
+
+
+def add_builder_runtime(parser: argparse.ArgumentParser, kind: str, old: str) -> None:
+    """``--runtime R``: the backend a ``kind`` builder ("convert", "quantize") makes a file for,
+    named as every other command names runtimes (an alias works too); ``old`` is the flag's
+    deprecated spelling, whose value ``onnx`` means onnxruntime. Required, checked by
+    :func:`builder_runtime` so that the old spelling counts."""
+    from mgdn_edge.runtimes.backends import builders
+
+    names = sorted(builders(kind))
+    parser.add_argument("--runtime", help=f"the runtime to build for: {', '.join(names)} (or an alias)")
+    add_deprecated_spelling(parser, old, "--runtime", "runtime", values={"onnx": "onnxruntime"})
+
+
+def builder_precisions(kind: str) -> list[str]:
+    """Every precision some ``kind`` builder writes, as the backend records list them."""
+    from mgdn_edge.runtimes.backends import builders
+
+    found = {str(p): None for _, builder in builders(kind).values() for p in builder.precisions}
+    return list(found)
+
+
+def builder_runtime(args: argparse.Namespace, kind: str) -> str:
+    """The backend name ``--runtime`` (or its old spelling) chose for a ``kind`` builder."""
+    from mgdn_edge.runtimes.backends import builders, get_backend
+
+    names = sorted(builders(kind))
+    if not getattr(args, "runtime", None):
+        raise InputError(f"the following arguments are required: --runtime ({', '.join(names)})")
+    name = get_backend(args.runtime).name
+    if name not in names:
+        raise InputError(f"--runtime {args.runtime}: {kind} builds for {', '.join(names)} only")
+    return name
 
 
 def add_task(
@@ -28,12 +112,15 @@ def add_task(
 
 def add_runtime(parser: argparse.ArgumentParser, required: bool = False) -> None:
     """``--runtime``: a backend by name or alias, or ``auto`` (picked from the model file's suffix)."""
+    from mgdn_edge.runtimes.backends import BACKENDS
+
     names = ", ".join(backend_names())
+    aliases = ", ".join(a for b in BACKENDS.values() for a in b.aliases)
     parser.add_argument(
         "--runtime",
         required=required,
         default=None if required else "auto",
-        help=f"{names} (or an alias: ort, ov, trt), or auto"
+        help=f"{names} (or an alias: {aliases}), or auto"
         + ("" if required else " (default): picked from the model file's suffix"),
     )
 

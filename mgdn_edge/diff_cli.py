@@ -4,6 +4,11 @@ Either side is any model a runtime opens (the PyTorch checkpoint, an exported ON
 OpenVINO IR, an INT8 file), at any precision it has; stages are named by PyTorch module path
 (:mod:`mgdn_edge.divergence`). Exit status: 0 when every stage is within the tolerance, 1 when one
 is not (like ``parity`` over budget), 2 for input a user can fix.
+
+An FP16 ONNX file on ONNX Runtime's CPU provider runs as a GPU rounds it
+(:mod:`mgdn_edge.export.fp16_emulation`: the provider itself computes most FP16 ops in FP32), and
+for its first divergent stage the tensors inside that overflow FP16 are named
+(:mod:`mgdn_edge.fp16_overflow`).
 """
 
 from __future__ import annotations
@@ -17,7 +22,10 @@ from typing import Any
 
 from mgdn_edge.cli_args import add_data, add_json_out, add_precision, add_task
 
-RUNTIME_HELP = "torch, onnxruntime, openvino (or an alias: ort, ov), or auto (default: from the file suffix)"
+RUNTIME_HELP = (
+    "torch, onnxruntime, openvino, tensorrt (or an alias: ort, ov, trt), or auto (default: from the "
+    "file suffix); RUNTIME:PRECISION (e.g. tensorrt:fp16) also sets the precision"
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -56,16 +64,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="intermediate tensors held at once, both sides together (default 1024): more passes when lower",
     )
     add_json_out(p, "the per-stage errors and 'first_divergent'")
-    suggest = p.add_argument_group("--suggest (INT8 variants): which modules to keep float")
+    suggest = p.add_argument_group(
+        "--suggest (INT8 variants; FP16 ONNX Runtime ones): which modules to keep float (FP32)"
+    )
     suggest.add_argument(
         "--suggest",
         action="store_true",
-        help="re-quantize with the modules that let in most error kept float, bisecting how many, "
-        "until the output meets the INT8 budget on these inputs; print the quantize --keep-float list",
+        help="re-quantize (FP16: re-convert) with the modules that let in most error kept float, "
+        "bisecting how many, until the output meets the variant's budget on these inputs; print the "
+        "quantize --keep-float list",
     )
-    suggest.add_argument("--export", help="the export folder the INT8 variant was quantized from")
-    add_data(suggest, "its calibration data", synthetic=" (HDR, MEF)")
-    suggest.add_argument("--method", help="its quantize --method (default: the backend's default)")
+    suggest.add_argument("--export", help="the export folder the variant was quantized (converted) from")
+    add_data(suggest, "its calibration data (INT8 only)", synthetic=" (HDR, MEF)")
+    suggest.add_argument(
+        "--method", help="its quantize --method (default: the backend's default; FP16: default or plain)"
+    )
     suggest.add_argument(
         "--target-psnr",
         type=float,
@@ -102,34 +115,104 @@ def run(args: argparse.Namespace) -> int:
     from mgdn_edge.runtimes import open_runtime
     from mgdn_edge.tasks import prepare_inputs
 
-    prepared = prepare_inputs(args.task, args.inputs, args.exposures)
-    reference = open_runtime(
-        args.reference_runtime, args.reference, task=args.task, precision=args.reference_precision
+    ref_name, ref_precision = runtime_spec(
+        args.reference_runtime, args.reference_precision, "--reference-runtime"
     )
-    model = open_runtime(args.runtime, args.model, task=args.task, precision=args.precision)
+    name, asked = runtime_spec(args.runtime, args.precision, "--runtime")
+    prepared = prepare_inputs(args.task, args.inputs, args.exposures)
+    reference = open_runtime(ref_name, args.reference, task=args.task, precision=ref_precision)
+    opened = open_runtime(name, args.model, task=args.task, precision=asked)
+    model = fp16_as_on_gpu(opened, args.task)
     if reference.config != model.config:
         raise InputError(f"{args.reference} and {args.model} are different networks (their configs differ)")
-    result = diff_runtimes(
-        reference,
-        model,
-        prepared.inputs,
-        args.tolerance,
-        DEFAULT_MAX_MEMORY_MB if args.max_memory is None else args.max_memory,
-    )
+    max_memory = DEFAULT_MAX_MEMORY_MB if args.max_memory is None else args.max_memory
+    result = diff_runtimes(reference, model, prepared.inputs, args.tolerance, max_memory)
     precision = str(result.model.get("precision") or "fp32")
+    if model is not opened:  # name the user's file, not the emulated copy in a temporary folder
+        result.model.update(model=opened.describe()["model"], fp16_storage="emulated (GPU rounding)")
     text = sys.stderr if args.json_out == "-" else sys.stdout
     print(_table(result), file=text)
     report = result.to_dict()
+    if model is not opened and result.first_divergent:  # an emulated FP16 graph
+        overflows = _overflows(model, prepared.inputs, result.first_divergent, max_memory)
+        if overflows:
+            more = len(overflows) - 1
+            after = f" ({more} tensors after it in the stage overflow too)" if more else ""
+            print(f"  inside {result.first_divergent}: {overflows[0].line()}{after}", file=text)
+        report["fp16_overflows"] = [o.__dict__ | {"stage": result.first_divergent} for o in overflows]
     if args.suggest:
         suggestion = _suggest(args, result, reference, model, prepared.inputs, precision)
-        print(_suggestion_lines(args, suggestion, model.name), file=text)
+        print(_suggestion_lines(args, suggestion, model.name, precision), file=text)
         report["suggestion"] = suggestion.to_dict()
     if args.json_out:
         write_text_or_stdout(args.json_out, json.dumps(report, indent=2, default=str) + "\n")
     return 1 if result.first_divergent else 0
 
 
-QUANTIZE_BACKENDS = {"openvino": ("openvino", ".xml"), "onnxruntime": ("onnx", ".onnx")}
+def runtime_spec(spec: str, precision: str | None, flag: str) -> tuple[str, str | None]:
+    """(runtime, precision) from ``RUNTIME`` or ``RUNTIME:PRECISION``; a runtime this machine cannot
+    run (TensorRT without its package or a GPU) is one BackendError line, before any input is read."""
+    import importlib.util
+
+    from mgdn_edge.errors import BackendError, InputError
+    from mgdn_edge.runtimes.backends import get_backend
+
+    name, _, given = spec.partition(":")
+    if given and precision and given.lower() != precision.lower():
+        raise InputError(f"{flag} {spec} and --precision {precision} disagree; give the precision once")
+    precision = given or precision
+    if name.lower() == "auto":
+        return name, precision
+    backend = get_backend(name)
+    if importlib.util.find_spec(backend.package) is None:
+        raise BackendError(f"{flag} {spec}: {backend.label} is not installed here ({backend.install})")
+    reason = backend.unavailable_reason(None)
+    if reason:
+        raise BackendError(f"{flag} {spec}: {backend.label} is {reason}")
+    return backend.name, precision
+
+
+def _overflows(model: Any, inputs: Any, stage: str, max_memory: float) -> list[Any]:
+    """The FP16 overflows inside ``stage`` of an emulated FP16 graph (:mod:`mgdn_edge.fp16_overflow`)."""
+    from mgdn_edge.divergence import onnx_scope, stage_bytes, stage_points
+    from mgdn_edge.fp16_overflow import stage_overflows
+
+    point = next(p for p in stage_points(model.config) if p.name == stage)
+    scope = onnx_scope(point.module, point.call, "")  # the whole module, not just its output child
+    return stage_overflows(model, inputs, scope, stage_bytes(model.config, inputs), max_memory)
+
+
+QUANTIZE_BACKENDS = {"openvino": ("openvino", ".xml"), "onnxruntime": ("onnxruntime", ".onnx")}
+_EMULATED: list[Any] = []  # temporary folders of emulated FP16 graphs, removed at exit
+
+
+def fp16_as_on_gpu(model: Any, task: str) -> Any:
+    """An FP16 ONNX file on ONNX Runtime's CPU provider, opened again as its GPU-rounding emulation
+    (:mod:`mgdn_edge.export.fp16_emulation`); any other runtime as it is."""
+    import tempfile
+    from pathlib import Path
+
+    import onnx
+
+    from mgdn_edge.export.fp16_emulation import emulated_fp16
+    from mgdn_edge.runtimes import open_runtime
+
+    described = model.describe()
+    if model.name != "onnxruntime" or described.get("precision") != "fp16":
+        return model
+    if described.get("provider") != "CPUExecutionProvider":
+        return model
+    if not _EMULATED:
+        print(
+            "note: FP16 on ONNX Runtime's CPU provider computes in FP32 between its few FP16 kernels; "
+            "running FP16 graphs with every FP16 tensor rounded as a GPU stores it",
+            file=sys.stderr,
+        )
+    folder = tempfile.TemporaryDirectory(prefix="mgdn_fp16_")
+    _EMULATED.append(folder)
+    path = Path(folder.name) / f"{Path(described['model']).stem}.emulated.onnx"
+    onnx.save(emulated_fp16(onnx.load(described["model"])), path)
+    return open_runtime("onnxruntime", path, task=task, precision="fp16")
 
 
 def _suggest(
@@ -147,16 +230,21 @@ def _suggest(
     from mgdn_edge.runtimes.budgets import budget_for
     from mgdn_edge.runtimes.parity import image_metrics, violations
 
-    if precision != "int8" or model.name not in QUANTIZE_BACKENDS:
+    if not (
+        (precision == "int8" and model.name in QUANTIZE_BACKENDS)
+        or (precision == "fp16" and model.name == "onnxruntime")
+    ):
         raise InputError(
-            f"--suggest takes an INT8 OpenVINO or ONNX Runtime variant, not {model.name} {precision}"
+            "--suggest takes an INT8 OpenVINO or ONNX Runtime variant or an FP16 ONNX Runtime one, not "
+            f"{model.name} {precision}"
         )
-    if not args.export or not args.data:
+    if not args.export or (precision == "int8" and not args.data):
         raise InputError(
-            "--suggest re-quantizes: give --export DIR (what the variant was quantized from) and --data SRC"
+            "--suggest re-quantizes: give --export DIR (what the variant was made from) and, for INT8, "
+            "--data SRC"
         )
     backend, suffix = QUANTIZE_BACKENDS[model.name]
-    budget = budget_for("int8")
+    budget = budget_for(precision)
     if args.target_psnr is not None:
         budget = dataclasses.replace(budget, psnr_min=max(budget.psnr_min or 0.0, args.target_psnr))
     wanted = reference.run(inputs)
@@ -168,38 +256,47 @@ def _suggest(
 
         def evaluate(keep: list[str]) -> Trial:
             quantize_model(
-                args.export, args.data, backend, out=quantized(keep), method=args.method, keep_float=keep,
-                progress=False,
+                args.export, args.data, backend, precision, out=quantized(keep), method=args.method,
+                keep_float=keep, progress=False,
             )  # fmt: skip
-            runtime = open_runtime(model.name, quantized(keep), task=args.task, **options)
+            runtime = fp16_as_on_gpu(open_runtime(model.name, quantized(keep), task=args.task, **options),
+                                     args.task)  # fmt: skip
             metrics = image_metrics(wanted, runtime.run(inputs), args.task)
-            print(f"suggest: {len(keep)} kept float -> PSNR {metrics['psnr']:.2f} dB", file=sys.stderr)
+            kept = "float" if precision == "int8" else "FP32"
+            print(f"suggest: {len(keep)} kept {kept} -> PSNR {metrics['psnr']:.2f} dB", file=sys.stderr)
             return Trial(len(keep), metrics["psnr"], violations(metrics, budget, args.task))
 
-        suggestion = bisect_keep(candidates(result.stages), evaluate)
+        suggestion = bisect_keep(candidates(result.stages, precision), evaluate)
         if suggestion.keep_float is not None:
-            best = open_runtime(model.name, quantized(suggestion.keep_float), task=args.task, **options)
+            chosen = quantized(suggestion.keep_float)
+            best = fp16_as_on_gpu(open_runtime(model.name, chosen, task=args.task, **options), args.task)
             suggestion.ms_variant = median_ms(lambda: model.run(inputs))
             suggestion.ms_suggested = median_ms(lambda: best.run(inputs))
     return suggestion
 
 
-def _suggestion_lines(args: argparse.Namespace, suggestion: Any, runtime: str) -> str:
+def _suggestion_lines(args: argparse.Namespace, suggestion: Any, runtime: str, precision: str) -> str:
+    """The answer and the ``quantize`` line that applies it (FP16: the modules kept FP32)."""
+    kept = "float" if precision == "int8" else "FP32"
     if suggestion.keep_float is None:
         worst = suggestion.trials[0]
         return (
-            f"suggest: even with every candidate module float the output misses the budget "
-            f"({'; '.join(worst.broken)}): the error is not in the quantized layers"
+            f"suggest: even with every candidate module {kept} the output misses the budget "
+            f"({'; '.join(worst.broken)}): the error is not in the layers {precision} changes"
         )
     final = next(t for t in suggestion.trials if t.keep == len(suggestion.keep_float))
     backend = QUANTIZE_BACKENDS[runtime][0]
     modules = " ".join(suggestion.keep_float) or "(none)"
+    fp16 = precision == "fp16"
+    where = " on the CPU emulation, not a GPU's time" if fp16 else ""
+    source = f"--runtime {backend} --precision fp16" if fp16 else f"--data {args.data} --runtime {backend}"
+    command = f"  mgdn-edge quantize --model {args.export} {source}"
     return "\n".join(
         [
-            f"suggest: keep float {modules}: output PSNR {final.psnr_db:.2f} dB, within the INT8 budget; "
-            f"{suggestion.ms_suggested:.0f} ms vs {suggestion.ms_variant:.0f} ms for the variant "
-            f"({suggestion.ms_suggested / suggestion.ms_variant:.2f}x the time)",
-            f"  mgdn-edge quantize --model {args.export} --data {args.data} --backend {backend}"
+            f"suggest: keep {kept} {modules}: output PSNR {final.psnr_db:.2f} dB, within the "
+            f"{precision.upper()} budget; {suggestion.ms_suggested:.0f} ms vs {suggestion.ms_variant:.0f} ms "
+            f"for the variant ({suggestion.ms_suggested / suggestion.ms_variant:.2f}x the time{where})",
+            command
             + (f" --method {args.method}" if args.method else "")
             + (f" --keep-float {modules}" if suggestion.keep_float else "")
             + " --out OUT",

@@ -18,6 +18,7 @@ every intermediate at once, and fusions inside a stage are left alone.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -87,6 +88,13 @@ def onnx_scope(module: str, call: int, class_name: str) -> str:
 
 def stage_points(config: Any) -> list[StagePoint]:
     """Every stage of an MGDN with ``config``, in execution order (recorded on a tiny input)."""
+    return list(_recorded_stage_points(config))
+
+
+@functools.lru_cache(maxsize=8)
+def _recorded_stage_points(config: Any) -> tuple[StagePoint, ...]:
+    """:func:`stage_points`, recorded once per config (a config is frozen): ``diff --suggest`` and
+    every ``--keep-float`` conversion ask again for the same network."""
     import torch
 
     from mgdn_edge.model import MGDN
@@ -111,7 +119,7 @@ def stage_points(config: Any) -> list[StagePoint]:
     for path, class_name in order:
         calls[path] = calls.get(path, 0) + 1
         points.append(StagePoint(path, calls[path], onnx_scope(path, calls[path], class_name)))
-    return points
+    return tuple(points)
 
 
 def tensors_for(points: Sequence[StagePoint], ordered_tensors: Sequence[str]) -> dict[str, str]:

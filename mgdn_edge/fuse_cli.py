@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mgdn_edge.cli_args import add_precision, add_runtime, add_task
+from mgdn_edge.cli_args import add_precision, add_quiet, add_runtime, add_task
 
 TASK_HELP = (
     "mff/mef: A B | hdr: UNDER REF OVER (+ --exposures) or one Kalantari scene folder | gdsr: RGB DEPTH; "
@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "-o and --output are accepted spellings",
     )
     p.add_argument("--raw", help="also save the network's float32 HxWxC output as .npy (for parity checks)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar (folder input)")
+    add_quiet(p, "no progress bar (folder input)")
     tiling = p.add_argument_group("tiling (large images)")
     tiling.add_argument(
         "--tile", metavar="HxW", help="run in tiles of this size (N or HxW pixels) instead of whole"

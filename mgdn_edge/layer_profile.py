@@ -24,10 +24,6 @@ import numpy as np
 from mgdn_edge.errors import InputError
 from mgdn_edge.results import LatencyRow, LayerTime
 
-# The backends whose runtimes implement ``profile_layers`` (TensorRT's per-layer profiler needs
-# an IProfiler bound to the execution context and a GPU, neither of which is wired up here).
-PROFILED_BACKENDS = ("openvino", "onnxruntime", "torch")
-
 
 class LayerSample(NamedTuple):
     """One profiler record: ``calls`` executions (1 for one node in one run) took ``ms`` in all."""
@@ -51,13 +47,12 @@ def check_profiled(runtime: str, model: str | Path) -> str:
     """The backend ``runtime`` names (a name, alias or ``auto`` for ``model``); InputError unless it
     can be profiled."""
     from mgdn_edge.runtimes import get_backend, runtime_for_model
+    from mgdn_edge.runtimes.backends import profiled_backends
 
     name = runtime_for_model(model) if runtime.strip().lower() == "auto" else get_backend(runtime).name
-    if name not in PROFILED_BACKENDS:
-        raise InputError(
-            f"--profile is offered for {', '.join(PROFILED_BACKENDS[:-1])} and {PROFILED_BACKENDS[-1]}, "
-            f"not {name}"
-        )
+    offered = profiled_backends()
+    if name not in offered:
+        raise InputError(f"--profile is offered for {', '.join(offered)}, not {name}")
     return name
 
 

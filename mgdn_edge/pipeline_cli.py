@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mgdn_edge.cli_args import add_data, add_seed, add_timing, timing_options
+from mgdn_edge.cli_args import add_data, add_quiet, add_seed, add_timing, timing_options
 from mgdn_edge.pipeline.state import DEFAULT_CROP, DEFAULT_DATA, DEFAULT_OUT
 
 
@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--no-verify", action="store_true", help="skip the exporter's ONNX Runtime vs PyTorch check"
     )
     p.add_argument("--force", action="store_true", help="redo every step instead of reusing finished ones")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_quiet(p)
     p.set_defaults(handler=run)
 
 

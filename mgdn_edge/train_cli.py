@@ -28,13 +28,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="checkpoint (.pth) to write; OUT.json + OUT.mi_heads.pth too")
     p.add_argument("--steps", type=int, default=1000, help="optimisation steps (default 1000)")
     p.add_argument("--batch-size", type=int, default=4, help="crops per step (default 4)")
-    p.add_argument("--crop", type=int, help="crop size, a multiple of the window size (default 128 or less)")
+    p.add_argument(
+        "--crop",
+        metavar="HxW",
+        help="square crop size N or NxN, a multiple of the window size (default 128 or less)",
+    )
     p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4, the paper's)")
     p.add_argument("--mi-weight", type=float, help="lambda of the masked MI terms (default 0.01, 0: L1 only)")
     add_seed(p, "seed for init, crops and batch order")
     p.add_argument("--device", default="cpu", help="torch device to train on (default cpu; e.g. cuda)")
     p.add_argument("--log-every", type=int, default=10, help="print the loss every N steps (default 10)")
     p.set_defaults(handler=run)
+
+
+def _square_crop(text: str | None) -> int | None:
+    """``--crop N`` or ``NxN`` -> N (training crops are square)."""
+    if text is None:
+        return None
+    from mgdn_edge.errors import InputError
+    from mgdn_edge.size import Size
+
+    size = Size.parse(text, "--crop", square=True)
+    if size.height != size.width:
+        raise InputError(f"--crop {text}: training crops are square (N or NxN)")
+    return size.height
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         config=config,
         steps=args.steps,
         batch_size=args.batch_size,
-        crop=args.crop,
+        crop=_square_crop(args.crop),
         lr=args.lr,
         mi_weight=DEFAULT_MI_WEIGHT if args.mi_weight is None else args.mi_weight,
         seed=args.seed,

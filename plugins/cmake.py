@@ -11,13 +11,6 @@ from mgdn_edge.errors import BackendError
 PLUGINS_DIR = Path(__file__).resolve().parent
 
 
-def default_build_dir(name: str) -> Path:
-    """Where built libraries go unless the user says otherwise: <the cache root>/<name>."""
-    from mgdn_edge.plugins.library_cache import cache_root
-
-    return cache_root() / name
-
-
 def cmake_build(
     source_dir: Path,
     build_dir: Path,

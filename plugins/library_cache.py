@@ -39,6 +39,7 @@ from typing import Any
 from mgdn_edge.atomic import TMP_MARK, atomic_files, write_json
 from mgdn_edge.errors import BackendError
 from mgdn_edge.export.artefacts import sha256_file
+from mgdn_edge.plugins.cmake import cmake_build
 
 MANIFEST_SUFFIX = ".manifest.json"
 MANIFEST_FORMAT = "mgdn-edge native library"
@@ -278,6 +279,85 @@ def clean_folder(folder: Path, names: Iterable[str]) -> None:
     if folder.is_dir():
         for leftover in folder.glob(f"{TMP_MARK}*"):
             leftover.unlink(missing_ok=True)
+
+
+def build_once(
+    folder: Path,
+    outputs: Sequence[Path],
+    key: dict[str, Any],
+    force: bool,
+    clean: bool,
+    check: Callable[[], str | None],
+    compile_into: Callable[[], None],
+    leftovers: Sequence[str] = (),
+) -> bool:
+    """Build ``outputs`` into ``folder`` unless they are up to date; True when a build ran.
+
+    Under the folder's lock: ``clean`` first removes the outputs, their manifests and
+    ``leftovers``; otherwise outputs that match ``key`` and their manifests and pass ``check``
+    (the library's self-check) are kept as they are, even when another process built them while
+    this one waited. The caller self-checks a fresh build and reports a failure its own way.
+    """
+    with build_lock(folder, f"pass a writable --build-dir or set ${CACHE_ENV}"):
+        if clean:
+            clean_folder(folder, [*(n for o in outputs for n in (o.name, manifest_path(o).name)), *leftovers])
+        elif not force and all(problem_with(o, key) is None for o in outputs) and check() is None:
+            return False
+        compile_into()
+    return True
+
+
+def cmake_install(
+    source_dir: Path, defines: dict[str, str], outputs: Sequence[Path], key: dict[str, Any], announce: str
+) -> None:
+    """CMake ``source_dir`` in a throw-away tree, then install each of ``outputs`` (in order, so a
+    library lands before the program that loads it) atomically with its manifest."""
+    print(f"mgdn-edge: {announce} ...", file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory(prefix="mgdn-build-") as tmp:
+        cmake_build(source_dir, Path(tmp), defines)
+        for out in outputs:
+            built = Path(tmp) / out.name
+            if not built.is_file():
+                raise BackendError(f"the build of {out} finished but produced no {out.name}")
+            try:
+                install_library(built, out, key)
+            except OSError as exc:
+                raise BackendError(f"cannot write {out} ({exc.strerror or exc}); set ${CACHE_ENV}") from exc
+
+
+def explicit_path(
+    path: str | os.PathLike[str] | None, env_var: str, filename: str
+) -> tuple[Path, str] | None:
+    """(library, where it came from) for ``path`` or ``$env_var`` (a folder means ``filename`` in it)."""
+    chosen = path if path is not None else os.environ.get(env_var)
+    if not chosen:
+        return None
+    candidate = Path(chosen)
+    if candidate.is_dir():
+        candidate = candidate / filename
+    return candidate, "argument" if path is not None else f"${env_var}"
+
+
+def find_library(
+    what: str, filename: str, env_var: str, relative: Path, hint: str, path: str | os.PathLike[str] | None
+) -> Path:
+    """The library to load: ``path``, else ``$env_var``, else the default build under ``relative``.
+
+    An explicit path is never replaced by another library, so a typo fails naming the file.
+    """
+    explicit = explicit_path(path, env_var, filename)
+    if explicit is not None:
+        candidate, source = explicit
+        if not candidate.is_file():
+            raise BackendError(f"{what} not found: {candidate} (from the {source}); {hint}")
+        return candidate
+    candidates = [d / filename for d in candidate_dirs(relative)]
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None:
+        raise BackendError(
+            f"{what} not found: looked for {candidates[0]} (no path given, ${env_var} unset); {hint}"
+        )
+    return found
 
 
 def run_child_check(module: str, library: Path, timeout_s: int) -> str | None:

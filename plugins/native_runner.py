@@ -20,14 +20,11 @@ import os
 import re
 import shutil
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from mgdn_edge.errors import BackendError
 from mgdn_edge.plugins import library_cache as lc
-from mgdn_edge.plugins.cmake import cmake_build
 from mgdn_edge.plugins.openvino_ext import openvino_cmake_dir, openvino_version
 
 # runtimes/native beside plugins/ in the repository, mgdn_edge/runtimes/native once installed
@@ -107,38 +104,21 @@ def build_native_runner(
     key = runner_key()
     folder = Path(build_dir) if build_dir is not None else lc.writable_dir(_relative_dir(key), ELSEWHERE)
     runner, library = folder / RUNNER, folder / LIBRARY
-    names = [p.name for f in (runner, library) for p in (f, lc.manifest_path(f))]
-    with lc.build_lock(folder, f"pass a writable --build-dir or set ${lc.CACHE_ENV}"):
-        if clean:
-            lc.clean_folder(folder, names)
-        elif (
-            not force
-            and all(lc.problem_with(f, key) is None for f in (runner, library))
-            and self_check(runner) is None
-        ):
-            return runner, library
-        _compile_into(folder, key)
-    reason = self_check(runner)
+    announce = (
+        f"building the native runner for OpenVINO {key['openvino'].split('-')[0]} and OpenCV "
+        f"{key['opencv']} (once, ~1 min) into {folder}"
+    )
+    defines = {"OpenVINO_DIR": str(openvino_cmake_dir())}
+    built = lc.build_once(
+        folder,
+        [library, runner],  # the library first: the runner needs it beside it
+        key,
+        force,
+        clean,
+        lambda: self_check(runner),
+        lambda: lc.cmake_install(NATIVE_SOURCE_DIR, defines, [library, runner], key, announce),
+    )
+    reason = self_check(runner) if built else None
     if reason is not None:
         raise BackendError(f"the native runner just built at {runner} does not start ({reason})")
     return runner, library
-
-
-def _compile_into(folder: Path, key: dict[str, Any]) -> None:
-    """CMake in a temporary tree, then an atomic install of the library, the runner and manifests."""
-    print(
-        f"mgdn-edge: building the native runner for OpenVINO {key['openvino'].split('-')[0]} and "
-        f"OpenCV {key['opencv']} (once, ~1 min) into {folder} ...",
-        file=sys.stderr,
-        flush=True,
-    )
-    with tempfile.TemporaryDirectory(prefix="mgdn-native-build-") as tmp:
-        cmake_build(NATIVE_SOURCE_DIR, Path(tmp), {"OpenVINO_DIR": str(openvino_cmake_dir())})
-        for name in (LIBRARY, RUNNER):  # the library first: the runner needs it beside it
-            built = Path(tmp) / name
-            if not built.is_file():
-                raise BackendError(f"the native build finished but produced no {name}")
-            try:
-                lc.install_library(built, folder / name, key)
-            except OSError as exc:
-                raise BackendError(f"cannot write {folder / name} ({exc.strerror or exc})") from exc

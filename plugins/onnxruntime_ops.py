@@ -25,15 +25,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from mgdn_edge.errors import BackendError
 from mgdn_edge.export.artefacts import sha256_file
 from mgdn_edge.plugins import library_cache as lc
-from mgdn_edge.plugins.cmake import PLUGINS_DIR, cmake_build
+from mgdn_edge.plugins.cmake import PLUGINS_DIR
 from mgdn_edge.plugins.onnxruntime_selfcheck import run_self_check
 
 ORT_SOURCE_DIR = PLUGINS_DIR / "onnxruntime"
@@ -211,13 +209,16 @@ def build_onnxruntime_ops(
     assert relative is not None
     folder = Path(build_dir) if build_dir is not None else lc.writable_dir(relative, ELSEWHERE)
     library = folder / OPS_LIBRARY
-    with lc.build_lock(folder, f"pass a writable --build-dir or set ${lc.CACHE_ENV}"):
-        if clean:
-            lc.clean_folder(folder, (OPS_LIBRARY, lc.manifest_path(library).name))
-        elif not force and lc.problem_with(library, key) is None and self_check(library) is None:
-            return library
-        _compile_into(library, key)
-    reason = self_check(library)
+    built = lc.build_once(
+        folder,
+        [library],
+        key,
+        force,
+        clean,
+        lambda: self_check(library),
+        lambda: _compile_into(library, key),
+    )
+    reason = self_check(library) if built else None
     if reason is not None:
         raise BackendError(
             f"the ONNX Runtime op library just built at {library} fails its self-check ({reason}); the "
@@ -228,61 +229,20 @@ def build_onnxruntime_ops(
 
 def _compile_into(library: Path, key: dict[str, Any]) -> None:
     """CMake in a temporary tree, then an atomic install of the library and its manifest."""
-    include = find_include_dir()
-    print(
-        f"mgdn-edge: building the ONNX Runtime DynamicFilter op for onnxruntime {key['onnxruntime']} "
-        f"(once, ~20 s) into {library.parent} ...",
-        file=sys.stderr,
-        flush=True,
+    announce = (
+        f"building the ONNX Runtime DynamicFilter op for onnxruntime {key['onnxruntime']} (once, ~20 s) "
+        f"into {library.parent}"
     )
-    with tempfile.TemporaryDirectory(prefix="mgdn-ort-build-") as tmp:
-        cmake_build(ORT_SOURCE_DIR, Path(tmp), {"ONNXRUNTIME_INCLUDE_DIR": str(include)})
-        built = Path(tmp) / OPS_LIBRARY
-        if not built.is_file():
-            raise BackendError(f"the build of {library} finished but produced no {OPS_LIBRARY}")
-        try:
-            lc.install_library(built, library, key)
-        except OSError as exc:
-            raise BackendError(
-                f"cannot write {library} ({exc.strerror or exc}); set ${lc.CACHE_ENV}"
-            ) from exc
+    defines = {"ONNXRUNTIME_INCLUDE_DIR": str(find_include_dir())}
+    lc.cmake_install(ORT_SOURCE_DIR, defines, [library], key, announce)
 
 
 # -- finding ----------------------------------------------------------------------------------
-def explicit_library(path: str | os.PathLike[str] | None = None) -> tuple[Path, str] | None:
-    """(library, where it came from) for ``path`` or $MGDN_ONNXRUNTIME_OPS (a folder means its .so)."""
-    chosen = path if path is not None else os.environ.get(ENV_VAR)
-    if not chosen:
-        return None
-    candidate = Path(chosen)
-    if candidate.is_dir():
-        candidate = candidate / OPS_LIBRARY
-    return candidate, "argument" if path is not None else f"${ENV_VAR}"
-
-
 def find_onnxruntime_ops(path: str | os.PathLike[str] | None = None) -> Path:
-    """The library to register: ``path``, else $MGDN_ONNXRUNTIME_OPS, else the default build.
-
-    An explicit path is never replaced by another library, so a typo fails naming the file.
-    """
-    explicit = explicit_library(path)
-    if explicit is not None:
-        candidate, source = explicit
-        if not candidate.is_file():
-            raise BackendError(
-                f"ONNX Runtime op library not found: {candidate} (from the {source}); {BUILD_HINT}"
-            )
-        return candidate
+    """The library to register: ``path``, else $MGDN_ONNXRUNTIME_OPS, else the default build."""
     relative = _relative_dir(ops_key())
     assert relative is not None
-    candidates = [d / OPS_LIBRARY for d in lc.candidate_dirs(relative)]
-    found = next((c for c in candidates if c.is_file()), None)
-    if found is None:
-        raise BackendError(
-            f"ONNX Runtime op library not found: looked for {candidates[0]} (no path given, ${ENV_VAR} "
-            f"unset); {BUILD_HINT}"
-        )
-    return found
+    return lc.find_library("ONNX Runtime op library", OPS_LIBRARY, ENV_VAR, relative, BUILD_HINT, path)
 
 
 def ensure_onnxruntime_ops(path: str | os.PathLike[str] | None = None, auto_build: bool = True) -> Path:

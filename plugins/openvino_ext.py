@@ -23,15 +23,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from mgdn_edge.errors import BackendError
 from mgdn_edge.export.artefacts import sha256_file
 from mgdn_edge.plugins import library_cache as lc
-from mgdn_edge.plugins.cmake import PLUGINS_DIR, cmake_build
+from mgdn_edge.plugins.cmake import PLUGINS_DIR
 from mgdn_edge.plugins.openvino_selfcheck import run_self_check
 
 OPENVINO_SOURCE_DIR = PLUGINS_DIR / "openvino"
@@ -134,14 +132,17 @@ def build_openvino_extension(
     key = extension_key()
     folder = Path(build_dir) if build_dir is not None else lc.writable_dir(_relative_dir(key), ELSEWHERE)
     library = folder / EXTENSION_LIBRARY
-    hint = f"pass a writable --build-dir or set ${lc.CACHE_ENV}"
-    with lc.build_lock(folder, hint):
-        if clean:
-            lc.clean_folder(folder, (EXTENSION_LIBRARY, lc.manifest_path(library).name, *BUILD_LEFTOVERS))
-        elif not force and lc.problem_with(library, key) is None and self_check(library) is None:
-            return library  # already there (or built by another process while we waited)
-        _compile_into(library, key)
-    reason = self_check(library)
+    built = lc.build_once(
+        folder,
+        [library],
+        key,
+        force,
+        clean,
+        lambda: self_check(library),
+        lambda: _compile_into(library, key),
+        BUILD_LEFTOVERS,
+    )
+    reason = self_check(library) if built else None
     if reason is not None:
         raise BackendError(
             f"the OpenVINO extension just built at {library} fails its self-check ({reason}); the "
@@ -152,22 +153,12 @@ def build_openvino_extension(
 
 def _compile_into(library: Path, key: dict[str, Any]) -> None:
     """CMake in a temporary tree, then an atomic install of the library and its manifest."""
-    print(
-        f"mgdn-edge: building the OpenVINO extension for OpenVINO {key['openvino'].split('-')[0]} "
-        f"(once, ~1 min) into {library.parent} ...",
-        file=sys.stderr,
-        flush=True,
+    announce = (
+        f"building the OpenVINO extension for OpenVINO {key['openvino'].split('-')[0]} (once, ~1 min) "
+        f"into {library.parent}"
     )
-    with tempfile.TemporaryDirectory(prefix="mgdn-openvino-build-") as tmp:
-        cmake_build(OPENVINO_SOURCE_DIR, Path(tmp), {"OpenVINO_DIR": str(openvino_cmake_dir())})
-        built = Path(tmp) / EXTENSION_LIBRARY
-        if not built.is_file():
-            raise BackendError(f"the build of {library} finished but produced no {EXTENSION_LIBRARY}")
-        try:
-            lc.install_library(built, library, key)
-        except OSError as exc:
-            reason = exc.strerror or exc
-            raise BackendError(f"cannot write {library} ({reason}); set ${lc.CACHE_ENV}") from exc
+    defines = {"OpenVINO_DIR": str(openvino_cmake_dir())}
+    lc.cmake_install(OPENVINO_SOURCE_DIR, defines, [library], key, announce)
 
 
 def can_build() -> bool:
@@ -179,16 +170,6 @@ def can_build() -> bool:
 
 
 # -- finding and loading ----------------------------------------------------------------------
-def _explicit(path: str | os.PathLike[str] | None) -> tuple[Path, str] | None:
-    chosen = path if path is not None else os.environ.get(ENV_VAR)
-    if not chosen:
-        return None
-    candidate = Path(chosen)
-    if candidate.is_dir():
-        candidate = candidate / EXTENSION_LIBRARY
-    return candidate, "argument" if path is not None else f"${ENV_VAR}"
-
-
 def find_openvino_extension(path: str | os.PathLike[str] | None = None) -> Path:
     """The library to load: ``path`` (file or folder), else $MGDN_OPENVINO_EXTENSION, else the default build.
 
@@ -196,21 +177,8 @@ def find_openvino_extension(path: str | os.PathLike[str] | None = None) -> Path:
     default build, so a typo fails with its own name instead of silently loading another library.
     The default is the keyed folder of the installed OpenVINO (cache root, then temp fallback).
     """
-    explicit = _explicit(path)
-    if explicit is not None:
-        candidate, source = explicit
-        if not candidate.is_file():
-            raise BackendError(f"OpenVINO extension not found: {candidate} (from the {source}); {BUILD_HINT}")
-        return candidate
     relative = _relative_dir(extension_key())
-    candidates = [d / EXTENSION_LIBRARY for d in lc.candidate_dirs(relative)]
-    found = next((c for c in candidates if c.is_file()), None)
-    if found is None:
-        raise BackendError(
-            f"OpenVINO extension not found: looked for {candidates[0]} (no path given, ${ENV_VAR} unset); "
-            f"{BUILD_HINT}"
-        )
-    return found
+    return lc.find_library("OpenVINO extension", EXTENSION_LIBRARY, ENV_VAR, relative, BUILD_HINT, path)
 
 
 def ensure_openvino_extension(path: str | os.PathLike[str] | None = None, auto_build: bool = True) -> Path:

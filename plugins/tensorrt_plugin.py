@@ -32,7 +32,7 @@ from typing import Any
 
 from mgdn_edge.errors import BackendError
 from mgdn_edge.plugins import library_cache as lc
-from mgdn_edge.plugins.cmake import PLUGINS_DIR, cmake_build, default_build_dir
+from mgdn_edge.plugins.cmake import PLUGINS_DIR, cmake_build
 
 TENSORRT_SOURCE_DIR = PLUGINS_DIR / "tensorrt"
 COMMON_SOURCE_DIR = PLUGINS_DIR / "common"
@@ -228,7 +228,7 @@ def build_tensorrt_plugin(
 
 def build_cuda_kernel_library(build_dir: Path | None = None, cuda_archs: str = "87") -> Path:
     """Compile the CUDA kernel alone behind a C ABI (no TensorRT needed): for GPU tests and benchmarks."""
-    build_dir = Path(build_dir) if build_dir is not None else default_build_dir("tensorrt-kernel")
+    build_dir = Path(build_dir) if build_dir is not None else lc.cache_root() / "tensorrt-kernel"
     options = _cuda_options(cuda_archs) | {"MGDN_BUILD_TRT_PLUGIN": "OFF", "MGDN_BUILD_HOST_TESTLIB": "OFF"}
     cmake_build(TENSORRT_SOURCE_DIR, build_dir, options, target="mgdn_dynamic_filter_cuda")
     return build_dir / CUDA_KERNEL_LIBRARY
@@ -236,7 +236,7 @@ def build_cuda_kernel_library(build_dir: Path | None = None, cuda_archs: str = "
 
 def build_host_test_library(build_dir: Path | None = None) -> Path:
     """Compile the kernel's arithmetic with the host compiler only (no CUDA): CPU tests in CI."""
-    build_dir = Path(build_dir) if build_dir is not None else default_build_dir("tensorrt-host")
+    build_dir = Path(build_dir) if build_dir is not None else lc.cache_root() / "tensorrt-host"
     cmake_build(TENSORRT_SOURCE_DIR, build_dir, {"MGDN_BUILD_CUDA": "OFF"}, target="mgdn_dynamic_filter_host")
     return build_dir / HOST_TEST_LIBRARY
 

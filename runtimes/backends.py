@@ -3,7 +3,11 @@
 A backend is a runtime class plus the artefacts it can be given (an ONNX file, an IR converted
 from it, a quantized file, an engine) and the conditions under which it works on this machine.
 Each fact lives in its :class:`Backend` record, and every caller asks the record instead of
-keeping its own table: adding a backend is one runtime module plus one record here.
+keeping its own table (the pipeline's variants, the INT8 speed targets, which runtimes profile
+layers, the CLI's runtime choices): adding a backend is one runtime module plus one record,
+here or in a package of its own named by ``$MGDN_EDGE_BACKENDS`` (``module:attribute`` entries,
+comma-separated) or by the ``mgdn_edge.backends`` entry-point group, loaded with this module so
+that every process (the pipeline's workers too) sees the same table.
 
 Records name code as ``"module:attribute"`` strings that are imported only when used, so
 reading this table (``mgdn-edge --help``, availability checks) pulls in neither torch nor any
@@ -13,7 +17,9 @@ runtime package.
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import importlib.util
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +28,8 @@ from typing import Any
 from mgdn_edge.errors import BackendError
 from mgdn_edge.export.artefacts import ENGINE_FILE, IR_SUFFIX, ONNX_SUFFIX
 from mgdn_edge.precision import Precision
+from mgdn_edge.results import REFERENCE_VARIANT
+from mgdn_edge.runtimes.budgets import SpeedTarget
 
 FP32, FP16, BF16, INT8 = Precision.FP32, Precision.FP16, Precision.BF16, Precision.INT8
 
@@ -30,7 +38,7 @@ FP32, FP16, BF16, INT8 = Precision.FP32, Precision.FP16, Precision.BF16, Precisi
 class Builder:
     """How a backend makes one kind of artefact from an export folder: ``function`` and what it writes."""
 
-    name: str  # how the CLI names this kind of artefact (``quantize --backend onnx``)
+    name: str  # the backend it builds for, as ``--runtime`` names it (``quantize --runtime onnxruntime``)
     function: str  # "module:attribute"
     precisions: tuple[Precision, ...]  # the precisions this builder writes
     suffix: str  # the suffix of the file it writes
@@ -48,6 +56,23 @@ class Builder:
 
 
 @dataclass(frozen=True)
+class VariantSpec:
+    """One deployable form a backend offers the pipeline: its artefact at one precision.
+
+    ``build``: how the artefact is made - ``checkpoint`` (the PyTorch file itself), ``export`` /
+    ``export-fp16`` (the export's FP32 / FP16 graph), ``reuse`` (``source``'s artefact, run at
+    another precision) or the name of one of the backend's builders (``convert``, ``quantize``,
+    ``engine``; ``source``: the variant whose artefact an engine is built from).
+    """
+
+    name: str  # unique across backends: what `pipeline --runtimes` and the report call it
+    label: str
+    precision: Precision
+    build: str
+    source: str | None = None
+
+
+@dataclass(frozen=True)
 class Backend:
     name: str
     label: str  # how reports name it
@@ -61,6 +86,11 @@ class Backend:
     quantize: Builder | None = None  # export + calibration data -> a quantized file
     engine: Builder | None = None  # export -> a device-specific engine
     checks: str | None = None  # "module:function(precision) -> reason | None": machine checks
+    variants: tuple[VariantSpec, ...] = ()  # what the pipeline builds and measures, in report order
+    # INT8 must earn its accuracy cost in speed: (float precision, ratio) - the INT8 variant's p50
+    # must be at least ``ratio`` times faster than that float variant's of this backend.
+    int8_targets: tuple[tuple[Precision, float], ...] = ()
+    profiled: bool = False  # the runtime implements profile_layers (`bench --profile`)
 
     def unavailable_reason(self, precision: str | None = None) -> str | None:
         """Why this backend (at ``precision``) cannot run on this machine now, or None."""
@@ -109,6 +139,8 @@ BACKENDS: dict[str, Backend] = {
             precisions=(FP32,),
             aliases=("pytorch",),
             suffixes=(".pth", ".pt"),
+            variants=(VariantSpec(REFERENCE_VARIANT, "PyTorch FP32 (reference)", FP32, "checkpoint"),),
+            profiled=True,
         ),
         Backend(
             name="onnxruntime",
@@ -120,8 +152,18 @@ BACKENDS: dict[str, Backend] = {
             aliases=("ort",),
             suffixes=(ONNX_SUFFIX,),
             quantize=Builder(
-                "onnx", "mgdn_edge.calibration.quantize_onnx:quantize_export", (INT8, FP16), ONNX_SUFFIX
+                "onnxruntime",
+                "mgdn_edge.calibration.quantize_onnx:quantize_export",
+                (INT8, FP16),
+                ONNX_SUFFIX,
             ),
+            variants=(
+                VariantSpec("ort-fp32", "ONNX Runtime FP32", FP32, "export"),
+                VariantSpec("ort-fp16", "ONNX Runtime FP16 graph", FP16, "export-fp16"),
+                VariantSpec("ort-int8", "ONNX Runtime INT8 (QDQ)", INT8, "quantize"),
+            ),
+            int8_targets=((FP32, 1.3),),
+            profiled=True,
         ),
         Backend(
             name="openvino",
@@ -143,6 +185,14 @@ BACKENDS: dict[str, Backend] = {
                 requires=("nncf",),
             ),
             checks="mgdn_edge.runtimes.openvino_runtime:unavailable_reason",
+            variants=(
+                VariantSpec("ov-fp32", "OpenVINO FP32 IR", FP32, "convert"),
+                VariantSpec("ov-fp16", "OpenVINO FP16 IR", FP16, "convert"),
+                VariantSpec("ov-bf16", "OpenVINO BF16 (FP32 IR, bf16 hint)", BF16, "reuse", source="ov-fp32"),
+                VariantSpec("ov-int8", "OpenVINO INT8 (NNCF)", INT8, "quantize"),
+            ),
+            int8_targets=((FP32, 2.5), (BF16, 1.2)),
+            profiled=True,
         ),
         Backend(
             name="tensorrt",
@@ -160,6 +210,12 @@ BACKENDS: dict[str, Backend] = {
                 Path(ENGINE_FILE).suffix,
             ),
             checks="mgdn_edge.runtimes.tensorrt_runtime:unavailable_reason",
+            # TensorRT's per-layer profiler needs an IProfiler bound to a GPU context: not profiled.
+            variants=(
+                VariantSpec("trt-fp32", "TensorRT FP32", FP32, "engine"),
+                VariantSpec("trt-fp16", "TensorRT FP16", FP16, "engine"),
+                VariantSpec("trt-int8", "TensorRT INT8 (QDQ)", INT8, "engine", source="ort-int8"),
+            ),
         ),
     )
 }
@@ -168,6 +224,37 @@ BACKENDS: dict[str, Backend] = {
 def register_backend(backend: Backend) -> None:
     """Add (or replace) a backend record, e.g. from a plugin package."""
     BACKENDS[backend.name] = backend
+
+
+PLUGINS_ENV = "MGDN_EDGE_BACKENDS"
+ENTRY_POINT_GROUP = "mgdn_edge.backends"
+
+
+def load_plugin_backends() -> None:
+    """Register the records named by ``$MGDN_EDGE_BACKENDS`` and the ``mgdn_edge.backends``
+    entry points; a name that does not load is a BackendError naming it."""
+    specs = [s.strip() for s in os.environ.get(PLUGINS_ENV, "").split(",") if s.strip()]
+    specs += [ep.value for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)]
+    for spec in specs:
+        try:
+            record = load_attribute(spec)
+        except (ImportError, AttributeError, ValueError) as exc:
+            raise BackendError(f"backend plugin {spec!r} ({PLUGINS_ENV}) does not load: {exc}") from exc
+        if not isinstance(record, Backend):
+            raise BackendError(f"backend plugin {spec!r} is a {type(record).__name__}, not a Backend record")
+        register_backend(record)
+
+
+def int8_speed_targets() -> tuple[SpeedTarget, ...]:
+    """Every backend's INT8 speed targets (what the report, quantize and bench_int8 judge by)."""
+    return tuple(
+        SpeedTarget(b.name, versus, ratio) for b in BACKENDS.values() for versus, ratio in b.int8_targets
+    )
+
+
+def profiled_backends() -> list[str]:
+    """The backends whose runtimes time layers (`bench --profile`)."""
+    return [b.name for b in BACKENDS.values() if b.profiled]
 
 
 def backend_names() -> list[str]:
@@ -221,3 +308,6 @@ def _missing_module(name: str) -> bool:
         return importlib.util.find_spec(name) is None
     except (ImportError, ValueError):
         return True
+
+
+load_plugin_backends()

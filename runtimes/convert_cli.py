@@ -1,11 +1,11 @@
-"""``mgdn-edge convert --to openvino``: an exported ONNX model -> OpenVINO IR (model.xml + model.bin)."""
+"""``mgdn-edge convert --runtime openvino``: an exported ONNX model -> OpenVINO IR (model.xml + model.bin)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from mgdn_edge.runtimes.backends import builders
+from mgdn_edge.cli_args import add_builder_runtime, builder_precisions, builder_runtime
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,13 +15,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="The IR keeps the DynamicFilter op, so loading it needs the OpenVINO extension "
         "(built on first use, or with `mgdn-edge build-plugins --openvino`).",
     )
-    p.add_argument("--to", required=True, choices=sorted(builders("convert")), help="target format")
+    add_builder_runtime(p, "convert", "--to")
     p.add_argument("--model", required=True, help="export folder or its model.onnx")
     p.add_argument("--out", required=True, type=Path, help="output .xml (the .bin is written beside it)")
     p.add_argument(
         "--precision",
         default="fp32",
-        choices=["fp32", "fp16"],
+        choices=builder_precisions("convert"),
         help="fp32 (default) or fp16 (FP16-compressed weights; OpenVINO CPU computes in f32)",
     )
     p.add_argument("--extension", help="the OpenVINO extension library (default: found as `fuse` finds it)")
@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from mgdn_edge.runtimes.base import export_folder_files, resolve_onnx_path
     from mgdn_edge.runtimes.openvino_convert import convert_to_openvino, describe_ir
 
+    builder_runtime(args, "convert")
     source = resolve_onnx_path(args.model)  # also checks it against its manifest
     xml = args.out / IR_XML if args.out.is_dir() else args.out
     refuse_overwriting_inputs(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mgdn_edge.cli_args import add_task
+from mgdn_edge.cli_args import add_task, builder_precisions
 
 
 def _bytes(text: str) -> int:
@@ -25,14 +25,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Build on the machine that will run the engine: engines are specific to one GPU and "
         "TensorRT version. From an export folder it builds the TensorRT graphs (model.trt.onnx, "
         "model.trt.fp16.onnx on TensorRT >= 10 (strongly typed), model.trt.int8.onnx from "
-        "`mgdn-edge quantize --backend onnx`), after checking them against this TensorRT's ONNX parser "
-        "(`mgdn-edge lint --tensorrt`).",
+        "`mgdn-edge quantize --runtime onnxruntime`), after checking them against this TensorRT's ONNX "
+        "parser (`mgdn-edge lint --tensorrt`).",
     )
     p.add_argument("--model", required=True, help="export folder or an .onnx file from it")
     p.add_argument(
         "--out", required=True, help="engine file to write (.engine or .plan); X.engine.json beside it"
     )
-    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"], help="default fp32")
+    p.add_argument("--precision", default="fp32", choices=builder_precisions("engine"), help="default fp32")
     p.add_argument(
         "--plugin", help="libmgdn_trt.so (default: the `mgdn-edge build-plugins --tensorrt` build)"
     )
@@ -50,6 +50,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max", metavar="HxW", help="largest input size (default 1024x1024)")
     p.add_argument("--max-batch", type=int, default=1, help="largest batch (default 1)")
     p.add_argument("--workspace", type=_bytes, default="2G", help="builder workspace, e.g. 2G (default)")
+    p.add_argument(
+        "--keep-float",
+        nargs="+",
+        default=[],
+        metavar="MODULE",
+        help="fp16 from model.trt.onnx (weakly typed, TensorRT 8.x): pin these modules' layers to FP32, "
+        "named as `mgdn-edge diff` names stages; strongly typed builds take them from the graph "
+        "(`quantize --runtime onnxruntime --precision fp16 --keep-float`)",
+    )
     p.add_argument("--verbose", action="store_true", help="TensorRT's verbose build log")
     p.set_defaults(handler=run)
 
@@ -84,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         workspace=args.workspace,
         task=args.task,
         log_level="VERBOSE" if args.verbose else "WARNING",
+        keep_float=args.keep_float,
     )
     prof = result.profile.to_dict()
     print(

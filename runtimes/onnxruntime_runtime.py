@@ -243,7 +243,7 @@ class OnnxRuntime:
             return "fp16"
         how = {
             "fp16": f"an export folder's {FP16_ONNX} (written by `mgdn-edge export`)",
-            "int8": "a QDQ file from `mgdn-edge quantize --backend onnx`",
+            "int8": "a QDQ file from `mgdn-edge quantize --runtime onnxruntime`",
         }.get(requested, "no ONNX graph; use the openvino runtime")
         raise BackendError(
             f"{self.model_path.name} was built as {file_p} and {provider} does not run it as {requested}; "

@@ -39,7 +39,7 @@ def convert_to_openvino(
     writes = BACKENDS["openvino"].builder("convert").precisions
     if precision not in writes:
         raise BackendError(
-            f"convert --to openvino writes {' or '.join(writes)}, not {precision!r} "
+            f"convert --runtime openvino writes {' or '.join(writes)}, not {precision!r} "
             f"(INT8 IRs come from NNCF quantization; bf16 is an execution mode: run with --precision bf16)"
         )
     source = resolve_onnx_path(model_path)

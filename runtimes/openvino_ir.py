@@ -152,7 +152,7 @@ def read_ir_description(ov_model: Any, source: str | os.PathLike[str] = "the mod
     if not text:
         raise BackendError(
             f"{source} carries no MGDN config (rt_info {IR_RT_SECTION}/{IR_RT_CONFIG}); convert it with "
-            f"`mgdn-edge convert --to openvino`"
+            f"`mgdn-edge convert --runtime openvino`"
         )
     try:
         config = MGDNConfig.from_dict(json.loads(text))

@@ -17,7 +17,7 @@ The steps are the ones NVIDIA's ONNX samples take, with the choices this network
    input, opt 256x256, max 1024x1024, batch 1; a ``--static`` export uses its size).
 4. Precision. TensorRT 11 networks are strongly typed only, and TensorRT 10 supports that mode:
    the graph's types decide, so fp16 builds ``model.fp16.onnx`` (norms kept FP32 by the export)
-   and int8 builds a Q/DQ graph (``mgdn-edge quantize --backend onnx``). On TensorRT 8.x the
+   and int8 builds a Q/DQ graph (``mgdn-edge quantize --runtime onnxruntime``). On TensorRT 8.x the
    network is weakly typed: fp16 sets ``BuilderFlag.FP16`` on the FP32 graph and pins the
    normalisation/reduction layers to FP32 (they overflow in FP16 on large images, see
    :mod:`mgdn_edge.export.fp16`); int8 sets INT8 (+FP16) for the Q/DQ graph. Implicit INT8
@@ -178,14 +178,42 @@ def _plugin_layers(trt: Any, network: Any) -> int:
     return sum(1 for i in range(network.num_layers) if network.get_layer(i).type in kinds)
 
 
-def _pin_fp32(trt: Any, network: Any, layer_types: Sequence[str]) -> int:
+def pinned_layers(layer_names: Sequence[str], config: Any, modules: Sequence[str]) -> list[str]:
+    """The layers ``build-engine --keep-float MODULE...`` pins to FP32. TensorRT's ONNX parser names
+    each layer after the ONNX node it comes from, so the node-scope patterns ``quantize
+    --keep-float`` uses (:mod:`mgdn_edge.calibration.keep_float`, matched from the start of the
+    name) pick the same layers; an unknown module is an InputError listing the valid ones."""
+    from mgdn_edge.calibration.keep_float import keep_float_patterns, matching
+
+    patterns = [p for found in keep_float_patterns(config, modules).values() for p in found]
+    return matching(layer_names, patterns)
+
+
+def check_keep_float(plan: Any, keep_float: Sequence[str]) -> None:
+    """``--keep-float`` pins layers in weakly typed FP16 builds only: elsewhere it would do nothing."""
+    if not keep_float:
+        return
+    if plan.precision != "fp16":
+        raise BackendError(f"--keep-float pins layers of fp16 engines to FP32, not of {plan.precision} ones")
+    if plan.strongly_typed:
+        raise BackendError(
+            f"a strongly typed build takes every layer's type from {plan.onnx_path.name}: make the graph "
+            "with `mgdn-edge quantize --runtime onnxruntime --precision fp16 --keep-float MODULE... "
+            "--out X.onnx` "
+            "and build the engine from X.trt.onnx"
+        )
+
+
+def _pin_fp32(trt: Any, network: Any, layer_types: Sequence[str], names: Sequence[str] = ()) -> int:
     kinds = {getattr(trt.LayerType, n) for n in layer_types if hasattr(trt.LayerType, n)}
+    named = set(names)
     pinned = 0
     for i in range(network.num_layers):
         layer = network.get_layer(i)
         # Only floating-point layers: integer reductions belong to shape arithmetic. The written-out
-        # LayerNormalization of the TensorRT graph is pinned by the scope in its node names.
-        wanted = layer.type in kinds or FP32_SCOPE in layer.name
+        # LayerNormalization of the TensorRT graph is pinned by the scope in its node names, the
+        # modules kept FP32 (``keep_float``) by theirs.
+        wanted = layer.type in kinds or FP32_SCOPE in layer.name or layer.name in named
         if wanted and layer.get_output(0).dtype in (trt.float32, trt.float16):
             layer.precision = trt.float32
             for j in range(layer.num_outputs):
@@ -211,12 +239,16 @@ def build_engine(
     workspace: int = DEFAULT_WORKSPACE,
     task: str | None = None,
     log_level: str = "WARNING",
+    keep_float: Sequence[str] = (),
+    extra_outputs: Sequence[str] = (),
 ) -> EngineBuildResult:
     """Build ``engine_path`` (+ ``.json`` sidecar) from an export folder or ONNX file.
 
     ``plugin``: the plugin library path; None finds the default build (`mgdn-edge build-plugins
     --tensorrt`); False builds without it (TensorRT inlines the DynamicFilter function body into
-    standard layers -- slower, for comparison only).
+    standard layers -- slower, for comparison only). ``keep_float``: modules whose layers a weakly
+    typed FP16 build pins to FP32 (:func:`pinned_layers`). ``extra_outputs``: ONNX tensor names
+    marked as network outputs too (``diff``, :mod:`.tensorrt_runtime`), recorded in the sidecar.
     """
     from mgdn_edge.plugins.tensorrt_plugin import find_tensorrt_plugin
 
@@ -226,6 +258,7 @@ def build_engine(
     library = None if plugin is False else find_tensorrt_plugin(None if plugin in (None, True) else plugin)
     trt = import_tensorrt()
     plan = plan_build(model, precision, tensorrt_major(trt.__version__), plugin=library is not None)
+    check_keep_float(plan, keep_float)
     lint_before_parse(plan.onnx_path, trt.__version__, plugin=library is not None)
     metadata = {
         p.key: p.value for p in onnx.load(str(plan.onnx_path), load_external_data=False).metadata_props
@@ -256,7 +289,13 @@ def build_engine(
     build_config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace))
     for flag in plan.builder_flags:
         build_config.set_flag(getattr(trt.BuilderFlag, flag))
-    pinned = _pin_fp32(trt, network, plan.fp32_layer_types) if plan.fp32_layer_types else 0
+    names = [network.get_layer(i).name for i in range(network.num_layers)]
+    kept = pinned_layers(names, config, keep_float) if keep_float else []
+    pinned = _pin_fp32(trt, network, plan.fp32_layer_types, kept) if plan.fp32_layer_types else 0
+    if extra_outputs:
+        from mgdn_edge.runtimes.tensorrt_runtime import mark_outputs
+
+        mark_outputs(network, extra_outputs)
     opt_profile = builder.create_optimization_profile()
     channels = dict(zip(config.io.input_names, config.io.input_channels, strict=True))
     for i in range(network.num_inputs):
@@ -283,6 +322,8 @@ def build_engine(
         "strongly_typed": plan.strongly_typed,
         "builder_flags": plan.builder_flags,
         "fp32_pinned_layers": pinned,
+        "keep_float": list(keep_float),
+        "extra_outputs": list(extra_outputs),
         "profile": profile.to_dict(),
         "inputs": list(config.io.input_names),
         "plugin": str(library.resolve()) if library is not None else None,

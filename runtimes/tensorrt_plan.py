@@ -175,12 +175,12 @@ def plan_build(
             how = {
                 MODEL_ONNX: "export the checkpoint with `mgdn-edge export`",
                 FP16_ONNX: "re-export without --no-fp16 (`mgdn-edge export` writes it)",
-                INT8_ONNX: "quantize it with `mgdn-edge quantize --backend onnx --out "
+                INT8_ONNX: "quantize it with `mgdn-edge quantize --runtime onnxruntime --out "
                 f"{path / INT8_ONNX}` (explicit Q/DQ quantization)",
                 TRT_ONNX: "re-export with `mgdn-edge export` (it writes the TensorRT graph, which has "
                 "no ONNX function for the parser to prefer over the plugin)",
                 TRT_FP16_ONNX: "re-export with `mgdn-edge export` without --no-fp16",
-                TRT_INT8_ONNX: "quantize it with `mgdn-edge quantize --backend onnx --out "
+                TRT_INT8_ONNX: "quantize it with `mgdn-edge quantize --runtime onnxruntime --out "
                 f"{path / INT8_ONNX}` (writes {TRT_INT8_ONNX} beside it)",
             }[name]
             raise BackendError(f"{candidate} not found for a {precision} engine: {how}")
@@ -196,7 +196,7 @@ def plan_build(
             raise BackendError(
                 f"{path.name} has no QuantizeLinear/DequantizeLinear nodes: INT8 engines are built only "
                 "from an explicitly quantized (Q/DQ) graph; implicit calibration is not supported. "
-                "Run `mgdn-edge quantize --backend onnx` first"
+                "Run `mgdn-edge quantize --runtime onnxruntime` first"
             )
         if strongly_typed_ok:
             return BuildPlan(path, precision, True, [], [])

@@ -13,6 +13,14 @@ FP16 engines come from ``model.fp16.onnx`` whose inputs/output stay float32 -- a
 type the engine reports is converted at the boundary rather than assumed.
 
 The precision is the engine's own (sidecar); asking for another one is an error, never a relabel.
+
+Intermediate tensors (``mgdn-edge diff``): :meth:`TensorRTRuntime.graph_tensors` lists the tensors
+of the ONNX file the engine was built from (its sidecar names it) in node order, and
+:meth:`TensorRTRuntime.run_tensors` builds one more engine from that file, with the same precision,
+profile, plugin and FP32 modules, in which those tensors are marked as network outputs
+(:func:`mark_outputs`: after parsing, before building; the ONNX parser names each network tensor
+after its ONNX tensor), runs it once and returns them. An engine marks only what one diff pass
+asks for, so each pass costs one build and holds only its own tensors.
 """
 
 from __future__ import annotations
@@ -50,6 +58,37 @@ def unavailable_reason(precision: str | None = None) -> str | None:
     except Exception:
         has_gpu = False
     return None if has_gpu else "not available: no CUDA GPU"
+
+def mark_outputs(network: Any, names: Sequence[str]) -> None:
+    """Mark the network tensors named ``names`` (ONNX tensor names) as outputs; BackendError naming
+    the ones the parsed network does not hold (a tensor the parser folded into a constant)."""
+    tensors = {}
+    for i in range(network.num_layers):
+        layer = network.get_layer(i)
+        for j in range(layer.num_outputs):
+            tensors.setdefault(layer.get_output(j).name, layer.get_output(j))
+    missing = missing_tensors(list(tensors), names)
+    if missing:
+        raise BackendError(
+            f"the parsed TensorRT network has no tensor {missing[0]!r} ({len(missing)} of {len(names)} "
+            "asked for are missing): the parser folded or renamed it"
+        )
+    for name in names:
+        if not tensors[name].is_network_output:
+            network.mark_output(tensors[name])
+
+
+def missing_tensors(available: Sequence[str], names: Sequence[str]) -> list[str]:
+    """``names`` that are not in ``available``, in their order (what :func:`mark_outputs` refuses)."""
+    have = set(available)
+    return [n for n in names if n not in have]
+
+
+def model_output(outputs: Sequence[str], extra: Sequence[str]) -> list[str]:
+    """The engine's own output(s): its outputs less the tensors marked for a diff pass."""
+    marked = set(extra)
+    return [n for n in outputs if n not in marked]
+
 
 def check_profile(shape: Sequence[int], profile: ShapeProfile, name: str) -> None:
     """InputError unless the NCHW ``shape`` lies within the engine's profile (batch, H, W)."""
@@ -159,7 +198,9 @@ class TensorRTRuntime:
         mode = trt.TensorIOMode.INPUT
         self.input_names = [n for n in names if self.engine.get_tensor_mode(n) == mode]
         self.output_names = [n for n in names if self.engine.get_tensor_mode(n) != mode]
-        if sorted(self.input_names) != sorted(self.config.io.input_names) or len(self.output_names) != 1:
+        self.extra_outputs = list((self.sidecar or {}).get("extra_outputs") or [])
+        own = model_output(self.output_names, self.extra_outputs)
+        if sorted(self.input_names) != sorted(self.config.io.input_names) or len(own) != 1:
             raise BackendError(
                 f"{path.name} has inputs {self.input_names} and outputs {self.output_names}; a "
                 f"{self.config.task} model takes {list(self.config.io.input_names)} and gives one output"
@@ -189,6 +230,11 @@ class TensorRTRuntime:
         return table[dtype]
 
     def run(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        own = model_output(self.output_names, self.extra_outputs)[0]
+        return self._execute(inputs, [own])[own]
+
+    def _execute(self, inputs: Sequence[np.ndarray], wanted: Sequence[str]) -> dict[str, np.ndarray]:
+        """One run: every output bound (TensorRT needs an address for each), ``wanted`` returned."""
         arrays = check_inputs(self.config, inputs, self.static_size)
         if self.profile is not None:
             for name, x in zip(self.config.io.input_names, arrays, strict=True):
@@ -204,18 +250,58 @@ class TensorRTRuntime:
                 if not self.context.set_input_shape(name, tuple(x.shape)):
                     raise InputError(f"TensorRT refused shape {tuple(x.shape)} for input {name!r}")
                 self.context.set_tensor_address(name, x.data_ptr())
-            out_name = self.output_names[0]
-            shape = tuple(self.context.get_tensor_shape(out_name))
-            if any(d < 0 for d in shape):
-                raise BackendError(f"TensorRT could not resolve the output shape ({shape})")
-            out = torch.empty(shape, dtype=self._torch_dtype(out_name), device=self.device)
-            self.context.set_tensor_address(out_name, out.data_ptr())
+            outputs = {}
+            for out_name in self.output_names:
+                shape = tuple(self.context.get_tensor_shape(out_name))
+                if any(d < 0 for d in shape):
+                    raise BackendError(f"TensorRT could not resolve the shape of {out_name!r} ({shape})")
+                outputs[out_name] = torch.empty(shape, dtype=self._torch_dtype(out_name), device=self.device)
+                self.context.set_tensor_address(out_name, outputs[out_name].data_ptr())
             if not self.context.execute_async_v3(self.stream.cuda_stream):
                 raise BackendError(f"TensorRT failed to run {self.model_path.name} (see its log above)")
-            result = out.float().cpu()  # synchronises with the stream
+            results = {n: outputs[n].float().cpu() for n in wanted}  # synchronises with the stream
             self.stream.synchronize()
         del keep
-        return result.numpy()
+        return {n: r.numpy() for n, r in results.items()}
+
+    # -- intermediate tensors ------------------------------------------------------------------
+    def _source_onnx(self) -> Path:
+        recorded = (self.sidecar or {}).get("onnx")
+        if not recorded or not Path(recorded).is_file():
+            raise BackendError(
+                f"{self.model_path.name}'s source ONNX file ({recorded or 'not recorded'}) is not here: "
+                "diff names and marks the engine's tensors in it; rebuild with `mgdn-edge build-engine`"
+            )
+        return Path(recorded)
+
+    def graph_tensors(self) -> list[str]:
+        """The tensors of the ONNX file the engine was built from, in node order."""
+        import onnx
+
+        graph = onnx.load(str(self._source_onnx()), load_external_data=False).graph
+        return [name for node in graph.node for name in node.output if name]
+
+    def run_tensors(self, inputs: Sequence[np.ndarray], names: Sequence[str]) -> dict[str, np.ndarray]:
+        """One run of an engine built like this one with ``names`` marked as outputs (module doc)."""
+        import tempfile
+
+        from mgdn_edge.runtimes.tensorrt_build import build_engine
+
+        side = self.sidecar or {}
+        profile = self.profile
+        sizes = {} if profile is None else {
+            "min_hw": profile.min_hw, "opt_hw": profile.opt_hw, "max_hw": profile.max_hw,
+            "max_batch": profile.max_batch,
+        }  # fmt: skip
+        with tempfile.TemporaryDirectory(prefix="mgdn_trt_diff_") as tmp:
+            probe = build_engine(
+                self._source_onnx(), Path(tmp) / "probe.engine", precision=self.precision,
+                plugin=False if self.plugin is None else self.plugin, task=self.config.task,
+                keep_float=side.get("keep_float") or (), extra_outputs=list(names), **sizes,
+            )  # fmt: skip
+            runner = TensorRTRuntime(probe.path, task=self.config.task, plugin=self.plugin,
+                                     device=self.device.index or 0)  # fmt: skip
+            return runner._execute(inputs, list(names))
 
     def describe(self) -> dict[str, Any]:
         side = self.sidecar or {}

@@ -271,7 +271,7 @@ def test_suggest_finds_the_modules_that_bring_a_broken_int8_recipe_within_budget
 
 def test_keep_float_names_are_checked(mff_export, tmp_path, cli_error):
     line = cli_error(
-        ["quantize", "--model", str(mff_export), "--data", str(tmp_path), "--backend", "openvino",
+        ["quantize", "--model", str(mff_export), "--data", str(tmp_path), "--runtime", "openvino",
          "--keep-float", "layers.7.adjust_channel", "--out", str(tmp_path / "q.xml")]
     )  # fmt: skip
     assert "--keep-float: no module layers.7.adjust_channel in this network" in line

@@ -144,8 +144,8 @@ def test_broken_image_in_data_folders(kind, command, work, tmp_path, cli_error) 
     argv = {
         "parity": ["parity", "--runtime", "onnxruntime", "--model", str(work["export"] / "model.onnx")]
         + ["--reference", str(work["ckpt"]), "--data", str(data)],
-        "quantize": ["quantize", "--model", str(work["export"]), "--data", str(data), "--backend", "onnx"]
-        + ["--out", str(out / "q.onnx"), "--no-progress"],
+        "quantize": ["quantize", "--model", str(work["export"]), "--data", str(data)]
+        + ["--runtime", "onnxruntime", "--out", str(out / "q.onnx"), "--quiet"],
         "train": ["train", "--task", "mff", "--model", str(work["ckpt"]), "--data", str(data)]
         + ["--out", str(out / "t.pth"), "--steps", "1", "--batch-size", "1", "--crop", "16"],
     }[command]
@@ -312,8 +312,8 @@ def test_onnx_of_random_bytes_and_ir_without_bin(work, tmp_path, cli_error) -> N
             str(onnx_file),
             "--data",
             "synthetic:2",
-            "--backend",
-            "onnx",
+            "--runtime",
+            "onnxruntime",
             "--out",
             str(tmp_path / "q.onnx"),
         ],

@@ -102,8 +102,8 @@ def test_interrupted_re_export_leaves_old_or_new_export(world, seed, sig):
 
 def test_interrupted_quantize_writes_both_files_or_neither(world, tmp_path):
     out = tmp_path / "q" / "model.int8.onnx"
-    argv = ["quantize", "--model", str(world["export"]), "--backend", "onnx", "--data", "synthetic:2"]
-    argv += ["--crop", "32", "--samples", "2", "--out", str(out), "--no-progress"]
+    argv = ["quantize", "--model", str(world["export"]), "--runtime", "onnxruntime", "--data", "synthetic:2"]
+    argv += ["--crop", "32", "--samples", "2", "--out", str(out), "--quiet"]
     result = interrupt(argv, 4, signal.SIGINT, tmp_path)
     twin = out.with_name("model.trt.int8.onnx")
     assert out.is_file() == twin.is_file()  # (a signal after the rename finds both whole)
@@ -119,7 +119,7 @@ def test_interrupted_convert_writes_the_ir_pair_or_nothing(world, tmp_path):
     if not (default_extension_dir() / "libmgdn_openvino.so").is_file():
         pytest.skip("the OpenVINO extension is not built here (mgdn-edge build-plugins --openvino)")
     xml = tmp_path / "ir" / "model.xml"
-    argv = ["convert", "--to", "openvino", "--model", str(world["export"]), "--out", str(xml)]
+    argv = ["convert", "--runtime", "openvino", "--model", str(world["export"]), "--out", str(xml)]
     result = interrupt(argv, 5, signal.SIGTERM, tmp_path)
     assert xml.is_file() == xml.with_suffix(".bin").is_file()
     assert xml.is_file() or result.returncode != 0

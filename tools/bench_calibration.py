@@ -57,7 +57,7 @@ def main() -> None:
         "--calib-pairs", type=int, default=12, help="pairs used for calibration; the rest evaluate"
     )
     parser.add_argument("--eval", type=int, default=8, help="evaluation pairs (full frames)")
-    parser.add_argument("--backends", nargs="+", default=["openvino", "onnx"])
+    parser.add_argument("--backends", nargs="+", default=["openvino", "onnxruntime"])
     parser.add_argument("--method", help="calibration method (backend's default)")
     parser.add_argument("--max-drop", type=float, help="accuracy-aware mode (dB from the 58.9 dB ceiling)")
     args = parser.parse_args()

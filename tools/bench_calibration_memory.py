@@ -1,10 +1,10 @@
 """Peak memory and time of `mgdn-edge quantize` against the number of calibration pairs.
 
     python -m mgdn_edge.tools.bench_calibration_memory --checkpoint mff_62000_E.pth
-        [--export DIR] [--pairs 10 40] [--size 520] [--backends onnx openvino] [--out DIR]
+        [--export DIR] [--pairs 10 40] [--size 520] [--backends onnxruntime openvino] [--out DIR]
         [--calib-memory MB]
 
-Each row is one `python -m mgdn_edge.cli quantize --backend B --data PAIRS` process on N synthetic
+Each row is one `python -m mgdn_edge.cli quantize --runtime B --data PAIRS` process on N synthetic
 but image-like SIZExSIZE MFF pairs: the 96x96 Lytro fixture crop of ../shared reflected out to the
 size, each pair with its own offset, flips and transposition (blurred random textures where the
 fixture is absent). Reported per row: the peak resident memory of the process tree (the sum of
@@ -134,7 +134,7 @@ def quantize_argv(
     export: Path, pairs: Path, backend: str, out: Path, calib_memory: float | None
 ) -> list[str]:
     argv = [sys.executable, "-m", "mgdn_edge.cli", "quantize", "--model", str(export), "--data", str(pairs),
-            "--backend", backend, "--out", str(out), "--no-progress"]  # fmt: skip
+            "--runtime", backend, "--out", str(out), "--quiet"]  # fmt: skip
     return argv + ([] if calib_memory is None else ["--calib-memory", str(calib_memory)])
 
 
@@ -167,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--export", type=Path, help="an MFF export folder (instead of --checkpoint)")
     parser.add_argument("--pairs", type=int, nargs="+", default=[10, 40], help="pair counts (default 10 40)")
     parser.add_argument("--size", type=int, default=520, help="square pair size (default 520)")
-    parser.add_argument("--backends", nargs="+", default=["onnx", "openvino"], choices=["onnx", "openvino"])
+    runtimes = ["onnxruntime", "openvino"]
+    parser.add_argument("--backends", nargs="+", default=runtimes, choices=runtimes)
     parser.add_argument("--calib-memory", type=float, help="quantize --calib-memory MB (default: quantize's)")
     parser.add_argument("--out", type=Path, help="work folder (default: a temp folder, removed)")
     args = parser.parse_args(argv)

@@ -9,8 +9,8 @@ held-out pair (one call each per round, medians, so a load change on a shared ma
 rows alike) and measures each INT8 variant against its own runtime's FP32 output on every
 held-out pair (PSNR, data range 1). Rows: OpenVINO FP32, bf16 (where the CPU has it), INT8 with
 the float remainder in bf16 (the default there) and in f32; ONNX Runtime FP32 and INT8.
-Targets: ``INT8_SPEED_TARGETS`` (runtimes/budgets.py, as the pipeline report judges) and PSNR >= 40
-dB on every held-out pair. ``--work`` keeps (and reuses) the built
+Targets: the backend records' ``int8_targets`` (runtimes/backends.py, as the pipeline report
+judges) and PSNR >= 40 dB on every held-out pair. ``--work`` keeps (and reuses) the built
 files; without it they go to a temporary folder.
 """
 
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from mgdn_edge.runtimes.budgets import INT8_SPEED_TARGETS
+from mgdn_edge.runtimes.backends import int8_speed_targets
 from mgdn_edge.tools.timing import round_robin_ms
 
 PSNR_FLOOR_DB = 40.0
@@ -50,7 +50,7 @@ def build(model: Path, calib: Path, work: Path) -> dict[str, Path]:
         (export / "model.onnx", lambda: export_checkpoint(model, export, fp16=False)),
         (ir, lambda: convert_to_openvino(export, ir)),
         (ir_int8, lambda: quantize_model(export, calib, "openvino", out=ir_int8, progress=False)),
-        (onnx_int8, lambda: quantize_model(export, calib, "onnx", out=onnx_int8, progress=False)),
+        (onnx_int8, lambda: quantize_model(export, calib, "onnxruntime", out=onnx_int8, progress=False)),
     )
     for path, make in steps:
         if not path.exists():
@@ -113,7 +113,7 @@ def report(ms: dict[str, float], psnr: dict[str, list[float]], executes: dict[st
         quality = f"{min(psnr[name]):6.2f} / {statistics.mean(psnr[name]):6.2f}" if name in psnr else "-"
         print(f"  {name:26s} {value:10.1f} {fp32 / value:7.2f}x {bf16:>8s} {quality:>15s}  {executes[name]}")
     verdicts = []
-    for target in INT8_SPEED_TARGETS:
+    for target in int8_speed_targets():
         row, versus, wanted = f"{target.runtime} int8", f"{target.runtime} {target.versus}", target.ratio
         if row in ms and versus in ms:
             ratio = ms[versus] / ms[row]

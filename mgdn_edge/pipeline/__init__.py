@@ -29,7 +29,7 @@ _EXPORTS = {
     "run_pipeline": "orchestrate",
     "PipelineOptions": "state",
     "Variant": "catalogue",
-    "VARIANTS": "catalogue",
+    "all_variants": "catalogue",
     "select_variants": "catalogue",
 }
 __all__ = sorted(_EXPORTS)

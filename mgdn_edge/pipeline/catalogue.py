@@ -1,9 +1,9 @@
 """Which variants the pipeline knows, which the user asked for, and which this machine can build.
 
 A variant is one deployable form of the model: a backend (its :class:`~mgdn_edge.runtimes.
-backends.Backend` record) running one artefact at one precision. How the artefact is made is
-the variant's ``build`` kind; for ``convert``, ``quantize`` and ``engine`` the backend record
-names the builder, so nothing here knows a backend's internals.
+backends.Backend` record) running one artefact at one precision. The records list their
+variants (``Backend.variants``) and name the builder of each artefact, so nothing here knows a
+backend: a backend registered later (a plugin) brings its variants with it.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from mgdn_edge.errors import InputError
 from mgdn_edge.export.artefacts import FP16_ONNX
 from mgdn_edge.precision import Precision
 from mgdn_edge.results import REFERENCE_VARIANT
-from mgdn_edge.runtimes.backends import Builder, get_backend
+from mgdn_edge.runtimes.backends import BACKENDS, Builder, get_backend
 
-FP32, FP16, BF16, INT8 = Precision.FP32, Precision.FP16, Precision.BF16, Precision.INT8
 # Artefacts made by a backend's builder, named as the Backend record's fields.
 BUILDER_KINDS = ("convert", "quantize", "engine")
 
@@ -39,19 +38,13 @@ class Variant:
         return getattr(get_backend(self.runtime), self.build) if self.build in BUILDER_KINDS else None
 
 
-VARIANTS: tuple[Variant, ...] = (
-    Variant(REFERENCE_VARIANT, "PyTorch FP32 (reference)", "torch", FP32, "checkpoint"),
-    Variant("ort-fp32", "ONNX Runtime FP32", "onnxruntime", FP32, "export"),
-    Variant("ort-fp16", "ONNX Runtime FP16 graph", "onnxruntime", FP16, "export-fp16"),
-    Variant("ort-int8", "ONNX Runtime INT8 (QDQ)", "onnxruntime", INT8, "quantize"),
-    Variant("ov-fp32", "OpenVINO FP32 IR", "openvino", FP32, "convert"),
-    Variant("ov-fp16", "OpenVINO FP16 IR", "openvino", FP16, "convert"),
-    Variant("ov-bf16", "OpenVINO BF16 (FP32 IR, bf16 hint)", "openvino", BF16, "reuse", source="ov-fp32"),
-    Variant("ov-int8", "OpenVINO INT8 (NNCF)", "openvino", INT8, "quantize"),
-    Variant("trt-fp32", "TensorRT FP32", "tensorrt", FP32, "engine"),
-    Variant("trt-fp16", "TensorRT FP16", "tensorrt", FP16, "engine"),
-    Variant("trt-int8", "TensorRT INT8 (QDQ)", "tensorrt", INT8, "engine", source="ort-int8"),
-)
+def all_variants() -> tuple[Variant, ...]:
+    """Every variant the backend records offer (``Backend.variants``), in the records' order."""
+    return tuple(
+        Variant(spec.name, spec.label, backend.name, spec.precision, spec.build, spec.source)
+        for backend in BACKENDS.values()
+        for spec in backend.variants
+    )
 
 
 def select_variants(requested: Sequence[str] | None) -> list[Variant]:
@@ -59,7 +52,7 @@ def select_variants(requested: Sequence[str] | None) -> list[Variant]:
 
     The PyTorch reference is always included: every speed-up and parity figure is relative to it.
     """
-    catalogue = VARIANTS
+    catalogue = all_variants()
     if not requested:
         return list(catalogue)
     wanted: set[str] = {REFERENCE_VARIANT}

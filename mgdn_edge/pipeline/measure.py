@@ -7,13 +7,13 @@ from typing import Any
 
 from mgdn_edge.atomic import write_json
 from mgdn_edge.bench import BenchJob, run_job_isolated
-from mgdn_edge.layer_profile import PROFILED_BACKENDS
 from mgdn_edge.pipeline.cache import cache_key, read_record
 from mgdn_edge.pipeline.catalogue import Variant
 from mgdn_edge.pipeline.state import MEASURE_LOG, RESULT_RECORD, RunState
 from mgdn_edge.pipeline.steps import EVAL_NPZ
 from mgdn_edge.precision import Precision
 from mgdn_edge.results import Measurement
+from mgdn_edge.runtimes.backends import profiled_backends
 
 
 def _result_key(state: RunState, variant: Variant, build: dict[str, Any]) -> str:
@@ -34,7 +34,7 @@ def _result_key(state: RunState, variant: Variant, build: dict[str, Any]) -> str
 
 
 def profiled(variant: Variant) -> bool:
-    return variant.precision == Precision.INT8 and variant.runtime in PROFILED_BACKENDS
+    return variant.precision == Precision.INT8 and variant.runtime in profiled_backends()
 
 
 def measure_step(state: RunState, variant: Variant, build: dict[str, Any]) -> tuple[Measurement, bool]:

@@ -10,7 +10,7 @@ from typing import Any
 from mgdn_edge.precision import Precision
 from mgdn_edge.report.derive import quantize_to
 from mgdn_edge.results import LayerTime, PipelineResults, VariantResult
-from mgdn_edge.runtimes.budgets import INT8_SPEED_TARGETS
+from mgdn_edge.runtimes.backends import int8_speed_targets
 
 # Integer kernels as OpenVINO (brgconv_avx512_I8, brgemm_avx512_i8) and ONNX Runtime (provider
 # plus an int8/uint8 input type) name them.
@@ -124,12 +124,12 @@ def _float_time(layer_times: list[LayerTime] | None, top: int = 3) -> str:
 
 
 def int8_rows(results: PipelineResults) -> tuple[list[str], list[list[str]]]:
-    """INT8 speed against the float variants of the same runtime, judged by INT8_SPEED_TARGETS,
+    """INT8 speed against the float variants of the same runtime, judged by the backends' INT8 targets,
     at the largest size both measured; a missed target says where the INT8 time goes."""
     header = ["INT8 variant", "versus", "size", "speed-up", "target", "verdict"]
     measured = {(v.runtime, v.precision): v for v in results.variants if v.ok and v.bench}
     rows = []
-    for target in INT8_SPEED_TARGETS:
+    for target in int8_speed_targets():
         int8 = measured.get((target.runtime, Precision.INT8))
         other = measured.get((target.runtime, target.versus))
         if int8 is None or other is None:
@@ -219,6 +219,14 @@ def notes(results: PipelineResults, derived: dict[str, Any]) -> list[str]:
     if any(p["cross_run"] for p in derived["points"]):
         notes.append(
             "†: the variant and the PyTorch reference were measured in different runs (one was cached)."
+        )
+    on_devices = [v for v in results.variants if v.runtime.startswith("mgdn-fuse/")]
+    devices = sorted({str(v.describe.get("device")) for v in on_devices})
+    if devices:
+        notes.append(
+            f"@device rows ({', '.join(devices)}): run by mgdn-fuse on that device (--json run record) and "
+            "judged on this PC against PyTorch on the run's own inputs, not the evaluation split; their "
+            "latencies are the device's, so a speed-up compares the device with PyTorch on this machine."
         )
     cached = [v.name for v in results.variants if v.cached]
     if cached:

@@ -102,6 +102,10 @@ def test_onnx_int8_is_legal_keeps_filter_float_and_matches_fp32(
     meta = {p.key: p.value for p in model.metadata_props}
     assert meta[METADATA_PRECISION_KEY] == "int8" and "mgdn_edge.config" in meta
     assert parity_psnr(result.path, export_dir) >= PSNR_FLOOR
+    # timed against the FP32 model in ONNX Runtime on the largest calibration sample
+    speed = result.speed
+    assert speed is not None and (speed["runtime"], speed["versus"]) == ("onnxruntime", "fp32")
+    assert speed["int8_ms"] > 0 and speed["float_ms"] > 0 and speed["size"] == "48x48"
     # no temporary file left behind; the TensorRT twin beside it (test_tensorrt_int8_twin...)
     assert sorted(os.listdir(tmp_path)) == ["q.onnx", "q.trt.onnx"]
     # `mgdn-edge fuse` runs the file at its own precision with the runtime picked by suffix
@@ -245,7 +249,7 @@ def _empty(root: Path) -> str:
 
 
 @pytest.mark.parametrize("spoil", [_corrupt, _unmatched, _empty])
-@pytest.mark.parametrize("backend", ["onnx", "openvino"])
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
 def test_bad_data_fails_clearly_and_writes_nothing(
     export_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], spoil: object, backend: str
 ) -> None:
@@ -254,8 +258,8 @@ def test_bad_data_fails_clearly_and_writes_nothing(
     out = tmp_path / "out"
     out.mkdir()
     target = out / ("q.xml" if backend == "openvino" else "q.onnx")
-    args = ["quantize", "--model", str(export_dir), "--data", str(data), "--backend", backend]
-    assert main([*args, "--out", str(target), "--no-progress"]) == 2
+    args = ["quantize", "--model", str(export_dir), "--data", str(data), "--runtime", backend]
+    assert main([*args, "--out", str(target), "--quiet"]) == 2
     assert needle in capsys.readouterr().err
     assert list(out.iterdir()) == []
 
@@ -266,7 +270,7 @@ def test_fp16_onnx_without_fp16_export_is_a_clear_error(export_dir: Path, tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("backend", ["onnx", "openvino"])
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
 def test_wrong_exposure_count_names_the_file_and_writes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], backend: str
 ) -> None:
@@ -284,8 +288,8 @@ def test_wrong_exposure_count_names_the_file_and_writes_nothing(
     out = tmp_path / "out"
     out.mkdir()
     target = out / ("q.xml" if backend == "openvino" else "q.onnx")
-    args = ["quantize", "--model", str(export), "--data", str(tmp_path / "data"), "--backend", backend]
-    assert main([*args, "--out", str(target), "--no-progress"]) == 2
+    args = ["quantize", "--model", str(export), "--data", str(tmp_path / "data"), "--runtime", backend]
+    assert main([*args, "--out", str(target), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert f"{tmp_path / 'data' / 'scene1' / 'exposure.txt'} has 2 exposure values, expected 3" in err
     assert list(out.iterdir()) == []
@@ -294,7 +298,7 @@ def test_wrong_exposure_count_names_the_file_and_writes_nothing(
 def test_tensorrt_int8_twin_is_function_free_linted_and_computes_the_same(
     export_dir: Path, pairs: Path, tmp_path: Path
 ) -> None:
-    """quantize --backend onnx writes model.trt.int8.onnx beside model.int8.onnx: the same Q/DQ graph
+    """quantize --runtime onnxruntime writes model.trt.int8.onnx beside model.int8.onnx: the same Q/DQ graph
     without function bodies and with LayerNormalization written out, which TensorRT 8.5, 8.6, 10.3
     and 11 parse natively with every DynamicFilter on the plugin; ONNX Runtime (function bodies
     re-attached) gives what the ONNX Runtime file gives."""
@@ -326,7 +330,20 @@ def test_quantize_says_whether_int8_pays_against_bf16():
     """Judged by the OpenVINO INT8-vs-bf16 speed target (1.2x): closed-form figures."""
     from mgdn_edge.calibration.quantize_cli import _speed_advice
 
-    slow = _speed_advice({"cpu": "Test CPU", "size": "520x520", "int8_ms": 1262.0, "bf16_ms": 1401.0})
+    figures = {"runtime": "openvino", "versus": "bf16", "cpu": "Test CPU", "size": "520x520"}
+    slow = _speed_advice({**figures, "int8_ms": 1262.0, "float_ms": 1401.0})
     assert "INT8 1262 ms, bf16 1401 ms (1.11x)" in slow and "use bf16 on this CPU" in slow
-    fast = _speed_advice({"cpu": "Test CPU", "size": "520x520", "int8_ms": 1000.0, "bf16_ms": 1300.0})
+    fast = _speed_advice({**figures, "int8_ms": 1000.0, "float_ms": 1300.0})
     assert fast.endswith("(1.30x): INT8 pays here (target 1.2x)")
+
+
+def test_quantize_says_whether_int8_pays_in_onnxruntime():
+    """Judged by the ONNX Runtime INT8-vs-FP32 target (1.3x): closed-form figures."""
+    from mgdn_edge.calibration.quantize_cli import _speed_advice
+
+    figures = {"runtime": "onnxruntime", "versus": "fp32", "cpu": "Test CPU", "size": "520x520"}
+    slow = _speed_advice({**figures, "int8_ms": 2151.0, "float_ms": 2055.0})
+    assert "INT8 2151 ms, FP32 2055 ms (0.96x): below the 1.3x" in slow
+    assert "run model.onnx (FP32, native DynamicFilter)" in slow
+    fast = _speed_advice({**figures, "int8_ms": 1000.0, "float_ms": 1400.0})
+    assert fast.endswith("(1.40x): INT8 pays here (target 1.3x)")

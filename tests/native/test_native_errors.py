@@ -152,5 +152,9 @@ def test_missing_model_and_unsupported_flags(native, tmp_path: Path) -> None:
     model = str(tmp_path / "none.onnx")
     base = ["--task", "mff", "--model", model, str(a), str(b), "--out", str(tmp_path / "o.png")]
     assert model in _one_error_line(native(*base))
-    assert "tiled inference" in _one_error_line(native(*base, "--tile", "256"))
-    assert "OpenVINO only" in _one_error_line(native(*base, "--runtime", "onnxruntime"))
+    assert "tiles only where --tile asks" in _one_error_line(native(*base, "--max-memory", "512"))
+    assert "or tensorrt (trt)" in _one_error_line(native(*base, "--runtime", "onnxruntime"))
+    # the OpenVINO-only build names what it lacks and how to get it
+    assert _one_error_line(native(*base, "--runtime", "trt")).endswith(
+        "built without the tensorrt backend (it has: openvino); rebuild it with -DMGDN_WITH_TENSORRT=ON"
+    )

@@ -41,7 +41,8 @@ def _sha(path: Path) -> str:
 
 
 def test_pipeline_end_to_end_then_from_cache(tiny_checkpoint, tmp_path, monkeypatch):
-    monkeypatch.setattr(catalogue, "VARIANTS", (*catalogue.VARIANTS, BROKEN))
+    every = catalogue.all_variants()
+    monkeypatch.setattr(catalogue, "all_variants", lambda: (*every, BROKEN))
     wanted = ["torch", "ort-fp32", "trt-fp32", "broken-fp32"] + (["ov-fp32"] if HAS_OPENVINO else [])
     out = tmp_path / "out"
     options = PipelineOptions(
@@ -70,7 +71,7 @@ def test_pipeline_end_to_end_then_from_cache(tiny_checkpoint, tmp_path, monkeypa
         assert (out / name).is_file(), name
 
     # skipped / failed variants carry one-line reasons and do not stop the others
-    trt = next(v for v in catalogue.VARIANTS if v.name == "trt-fp32")
+    trt = next(v for v in catalogue.all_variants() if v.name == "trt-fp32")
     if catalogue.unavailable_reason(trt) is not None:  # no TensorRT + GPU here
         assert by_name["trt-fp32"]["status"] == "skipped"
         assert by_name["trt-fp32"]["reason"].startswith("not available: ")
@@ -148,7 +149,7 @@ def test_variant_selection():
     # bf16 runs the FP32 IR, TensorRT INT8 the QDQ ONNX: selecting them brings those along
     assert [v.name for v in select_variants(["ov-bf16"])] == ["torch-fp32", "ov-fp32", "ov-bf16"]
     assert [v.name for v in select_variants(["trt-int8"])] == ["torch-fp32", "ort-int8", "trt-int8"]
-    assert len(select_variants(None)) == len(catalogue.VARIANTS)
+    assert len(select_variants(None)) == len(catalogue.all_variants())
     with pytest.raises(InputError, match="unknown runtime or variant 'onnx'"):
         select_variants(["onnx"])
 

@@ -77,9 +77,9 @@ def test_every_command_refuses_the_mixed_folder_in_one_line(exports, mixed, tmp_
     for i, path in enumerate(brackets):
         cv2.imwrite(str(path), np.full((16, 16, 3), 60 * (i + 1), np.uint8))
     commands = [
-        ["convert", "--to", "openvino", "--model", str(mixed), "--out", str(tmp_path / "ir.xml")],
-        ["quantize", "--model", str(mixed), "--backend", "onnx", "--data", "synthetic:2"]
-        + ["--out", str(tmp_path / "q.onnx"), "--no-progress"],
+        ["convert", "--runtime", "openvino", "--model", str(mixed), "--out", str(tmp_path / "ir.xml")],
+        ["quantize", "--model", str(mixed), "--runtime", "onnxruntime", "--data", "synthetic:2"]
+        + ["--out", str(tmp_path / "q.onnx"), "--quiet"],
         ["build-engine", "--model", str(mixed), "--out", str(tmp_path / "m.engine")],
         ["parity", "--runtime", "onnxruntime", "--model", str(mixed / "model.onnx")]
         + ["--reference", str(exports["ckpt"])],
@@ -96,8 +96,8 @@ def test_portable_file_checked_too_and_a_truncated_file_is_named(exports, tmp_pa
     shutil.copytree(exports["hdr"], folder)
     data = (folder / "model.portable.onnx").read_bytes()
     (folder / "model.portable.onnx").write_bytes(data[: len(data) // 2])  # a copy cut short
-    argv = ["quantize", "--model", str(folder), "--backend", "onnx", "--data", "synthetic:2"]
-    err = cli_error([*argv, "--out", str(tmp_path / "q.onnx"), "--no-progress"])
+    argv = ["quantize", "--model", str(folder), "--runtime", "onnxruntime", "--data", "synthetic:2"]
+    err = cli_error([*argv, "--out", str(tmp_path / "q.onnx"), "--quiet"])
     assert err.startswith(_expected(folder, "model.portable.onnx"))
     with pytest.raises(BackendError, match="model.portable.onnx does not match"):
         open_runtime("onnxruntime", folder, portable=True)
@@ -137,7 +137,7 @@ def test_quantize_never_writes_over_its_source(exports, tmp_path, cli_error):
     folder = tmp_path / "export"
     shutil.copytree(exports["hdr"], folder)
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    q = ["quantize", "--model", str(folder), "--backend", "onnx", "--data", "synthetic:2", "--no-progress"]
+    q = ["quantize", "--model", str(folder), "--runtime", "onnxruntime", "--data", "synthetic:2", "--quiet"]
     err = cli_error([*q, "--out", str(folder / "model.onnx")])
     assert err == (
         f"error: --out {folder / 'model.onnx'} is the input {folder.resolve() / 'model.onnx'} of this "

@@ -303,10 +303,10 @@ def test_failed_convert_leaves_nothing(exports, extension, tmp_path, monkeypatch
 def test_convert_cli(exports, extension, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv(openvino_ext.ENV_VAR, str(extension))
     out = tmp_path / "gdsr.xml"
-    assert main(["convert", "--to", "openvino", "--model", str(exports["gdsr"]), "--out", str(out)]) == 0
+    assert main(["convert", "--runtime", "openvino", "--model", str(exports["gdsr"]), "--out", str(out)]) == 0
     assert f"{_onnx_filter_nodes(exports['gdsr'])} DynamicFilter ops" in capsys.readouterr().out
     assert out.is_file() and out.with_suffix(".bin").is_file()
-    argv = ["convert", "--to", "openvino", "--model", str(tmp_path / "none"), "--out", str(out)]
+    argv = ["convert", "--runtime", "openvino", "--model", str(tmp_path / "none"), "--out", str(out)]
     assert main(argv) == 2
     assert "model file not found" in capsys.readouterr().err
 

@@ -154,6 +154,8 @@ std::vector<double> read_exposures(const std::string& path) {
   return values;
 }
 
+}  // namespace
+
 // A Kalantari scene folder: its three .tif brackets sorted by name, and exposure.txt.
 std::vector<std::string> kalantari_scene(const std::string& folder, std::vector<double>& evs) {
   std::vector<std::string> ldrs;
@@ -171,6 +173,8 @@ std::vector<std::string> kalantari_scene(const std::string& folder, std::vector<
   evs = read_exposures(folder + (folder.back() == '/' ? "" : "/") + "exposure.txt");
   return ldrs;
 }
+
+namespace {
 
 // torch's bicubic tap positions and weights along one axis (A = -0.75, clamped borders).
 void cubic_taps(int in, int out, std::vector<int>& index, std::vector<float>& weight) {
@@ -228,6 +232,7 @@ Prepared prepare_inputs(const std::string& task, std::vector<std::string> paths,
     throw UserError("task '" + task + "' takes " + std::to_string(names.size()) + " inputs (" + joined(names) +
                     "), got " + std::to_string(paths.size()));
   prepared.sources = paths;
+  if (task == "hdr") prepared.exposures = exposures;
 
   if (task == "mff" || task == "mef") {
     std::vector<Image> images;

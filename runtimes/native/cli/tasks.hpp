@@ -21,10 +21,13 @@ struct Prepared {
   bool has_depth_range = false;  // GDSR: the depth map's (lo, hi) before normalisation
   double lo = 0, hi = 0;
   std::vector<std::string> sources;  // the files read (a scene folder's brackets included)
+  std::optional<std::vector<double>> exposures;  // HDR: the EVs used (given, or the scene's exposure.txt)
 };
 
 Prepared prepare_inputs(const std::string& task, std::vector<std::string> paths,
                         std::optional<std::vector<double>> exposures);
+// tasks.kalantari_scene: a scene folder's three .tif brackets sorted by name, and its exposure.txt.
+std::vector<std::string> kalantari_scene(const std::string& folder, std::vector<double>& evs);
 Image to_hwc(const float* nchw, long long c, long long h, long long w);  // 1xCxHxW -> HxWxC
 Image postprocess(const Prepared& prepared, const Image& output);       // clip; GDSR: depth units
 Image mu_law(const Image& linear);                                       // HDR tonemapping, mu = 5000

@@ -1,6 +1,7 @@
 /* mgdn_edge.h: the C API of the native MGDN runner (libmgdn_edge.so).
  *
- * One context holds one model opened on one backend (OpenVINO today; a TensorRT engine later).
+ * One context holds one model opened on one backend: OpenVINO (CPU) or TensorRT (NVIDIA GPU),
+ * whichever the library was built with (MGDN_WITH_OPENVINO / MGDN_WITH_TENSORRT).
  * Inputs and the output are float32 NCHW tensors with explicit shapes; pre- and
  * post-processing of image files is the runner's (mgdn-fuse) business, not this library's.
  *
@@ -8,7 +9,8 @@
  * one-line message, naming the file or the mismatch, in mgdn_last_error(context). A failed
  * mgdn_create leaves its message in mgdn_last_error(NULL), per thread.
  *
- * A context is not thread-safe: use one per thread, or serialise calls to mgdn_fuse.
+ * A context is not thread-safe: use one per thread, or serialise calls to mgdn_fuse. TensorRT's
+ * plugin library is registered once per process: every TensorRT context must use the same one.
  *
  *   mgdn_options options = {0};
  *   options.model_path = "model.onnx";
@@ -53,11 +55,14 @@ typedef struct mgdn_context mgdn_context;
 
 /* What to open. Zero-initialise it, then set what you need. */
 typedef struct mgdn_options {
-  const char* model_path;     /* model.onnx, an OpenVINO IR .xml (its .bin beside it) */
-  const char* extension_path; /* libmgdn_openvino.so; NULL: none (only a model without the op runs) */
-  const char* backend;        /* "openvino" (also NULL); "tensorrt" is reserved */
-  const char* device;         /* OpenVINO device; NULL: "CPU" */
-  int32_t threads;            /* inference threads; 0: the backend's default */
+  const char* model_path;     /* OpenVINO: model.onnx or an IR .xml (its .bin beside it);
+                                 TensorRT: an .engine/.plan (X.engine.json beside it is checked), or
+                                 model.trt.onnx, built once into model.trt.engine beside it */
+  const char* extension_path; /* OpenVINO: libmgdn_openvino.so; TensorRT: libmgdn_trt.so (NULL: the one
+                                 the engine's sidecar names); NULL: none (only a model without the op) */
+  const char* backend;        /* "openvino" or "tensorrt", as built in; NULL: openvino where built in */
+  const char* device;         /* OpenVINO device (NULL: "CPU"); TensorRT GPU "0" / "cuda:N" (NULL: 0) */
+  int32_t threads;            /* OpenVINO inference threads; 0: the backend's default (TensorRT: 0) */
 } mgdn_options;
 
 /* A read-only float32 NCHW input. */

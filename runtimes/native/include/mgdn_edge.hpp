@@ -23,12 +23,15 @@ class Failure : public std::runtime_error {
 
 class Model {
  public:
+  // extension_path: the OpenVINO extension, or TensorRT's plugin library; "" device or backend:
+  // the library's default (OpenVINO on "CPU" where it is built in, TensorRT on GPU 0).
   explicit Model(const std::string& model_path, const std::string& extension_path = "", int threads = 0,
-                 const std::string& device = "CPU") {
+                 const std::string& device = "", const std::string& backend = "") {
     mgdn_options options{};
     options.model_path = model_path.c_str();
     options.extension_path = extension_path.empty() ? nullptr : extension_path.c_str();
-    options.device = device.c_str();
+    options.backend = backend.empty() ? nullptr : backend.c_str();
+    options.device = device.empty() ? nullptr : device.c_str();
     options.threads = threads;
     int status = mgdn_create(&options, &ctx_);
     if (status != MGDN_OK) throw Failure(status, mgdn_last_error(nullptr));

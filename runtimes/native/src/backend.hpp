@@ -1,4 +1,4 @@
-// The one small interface every inference backend implements (OpenVINO now, TensorRT next), and
+// The one small interface every inference backend implements (OpenVINO, TensorRT), and
 // the error type the C API turns into status codes and one-line messages.
 #pragma once
 
@@ -56,10 +56,19 @@ struct BackendOptions {
 };
 
 std::unique_ptr<Backend> open_openvino(const BackendOptions& options);
+std::unique_ptr<Backend> open_tensorrt(const BackendOptions& options);
+
+// The task's input names in its order, as mgdn_edge.model.config.TASK_IO names them ({} if unknown).
+std::vector<std::string> task_input_names(const std::string& task);
 
 // Small helpers shared by backends: a string / integer field of a flat JSON object (the config
 // the exporter writes), without a JSON library; "" / 0 when absent.
 std::string json_string_field(const std::string& json, const std::string& key);
 int64_t json_int_field(const std::string& json, const std::string& key);
+bool json_has_field(const std::string& json, const std::string& key);
+bool json_is_null(const std::string& json, const std::string& key);  // present and null
+std::string json_object_field(const std::string& json, const std::string& key);  // "{...}" or ""
+// The items of a flat list of numbers or strings (strings without their quotes); {} when absent.
+std::vector<std::string> json_list_items(const std::string& json, const std::string& key);
 
 }  // namespace mgdn

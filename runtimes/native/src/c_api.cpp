@@ -14,17 +14,26 @@ struct mgdn_context {
   std::string error;
 };
 
-namespace {
+namespace mgdn {
 
-thread_local std::string g_create_error;  // mgdn_last_error(NULL): the thread's last failed create
-
-// The task's input names, as mgdn_edge.model.config.TASK_IO names them (for messages).
-std::vector<std::string> input_names(const std::string& task, size_t count) {
+std::vector<std::string> task_input_names(const std::string& task) {
   if (task == "mff") return {"a", "b"};
   if (task == "mef") return {"under", "over"};
   if (task == "hdr") return {"under", "ref", "over"};
   if (task == "gdsr") return {"rgb", "depth"};
-  std::vector<std::string> names;
+  return {};
+}
+
+}  // namespace mgdn
+
+namespace {
+
+thread_local std::string g_create_error;  // mgdn_last_error(NULL): the thread's last failed create
+
+// The task's input names (for messages), or input0, input1, ... when the task is unknown.
+std::vector<std::string> input_names(const std::string& task, size_t count) {
+  std::vector<std::string> names = mgdn::task_input_names(task);
+  if (!names.empty()) return names;
   for (size_t i = 0; i < count; ++i) names.push_back("input" + std::to_string(i));
   return names;
 }
@@ -92,6 +101,47 @@ void validate(const mgdn::ModelInfo& info, const mgdn_tensor* inputs, int32_t n_
                                   "; re-export without --static for any size");
 }
 
+// NULL mgdn_options.backend: OpenVINO where it is built in, else TensorRT.
+const char* default_backend() {
+#ifdef MGDN_WITH_OPENVINO
+  return "openvino";
+#else
+  return "tensorrt";
+#endif
+}
+
+// The backends this library was built with (MGDN_WITH_OPENVINO / MGDN_WITH_TENSORRT), for messages.
+const char* built_backends() {
+#if defined(MGDN_WITH_OPENVINO) && defined(MGDN_WITH_TENSORRT)
+  return "openvino, tensorrt";
+#elif defined(MGDN_WITH_TENSORRT)
+  return "tensorrt";
+#else
+  return "openvino";
+#endif
+}
+
+std::unique_ptr<mgdn::Backend> open_backend(const std::string& name, mgdn::BackendOptions options) {
+  using mgdn::Error;
+  if (name == "openvino") {
+#ifdef MGDN_WITH_OPENVINO
+    if (options.device.empty()) options.device = "CPU";
+    return mgdn::open_openvino(options);
+#endif
+  } else if (name == "tensorrt") {
+#ifdef MGDN_WITH_TENSORRT
+    if (options.threads > 0)
+      throw Error(MGDN_E_ARGUMENT, "threads do not apply to the tensorrt backend (it runs on the GPU)");
+    return mgdn::open_tensorrt(options);
+#endif
+  } else {
+    throw Error(MGDN_E_ARGUMENT, "unknown backend '" + name + "'; expected " + built_backends());
+  }
+  throw Error(MGDN_E_ARGUMENT, "this libmgdn_edge was built without the " + name + " backend (it has: " +
+                                   built_backends() + "); rebuild it with -DMGDN_WITH_" +
+                                   (name == "openvino" ? "OPENVINO" : "TENSORRT") + "=ON");
+}
+
 // Run `body`, turning any exception into a status and the message into `error`.
 template <typename Body>
 int guarded(std::string& error, Body body) {
@@ -144,22 +194,17 @@ int mgdn_create(const mgdn_options* options, mgdn_context** context) {
     *context = nullptr;
     if (options == nullptr || options->model_path == nullptr || !*options->model_path)
       throw mgdn::Error(MGDN_E_ARGUMENT, "no model path given (mgdn_options.model_path)");
-    std::string backend = options->backend ? options->backend : "openvino";
+    std::string backend = options->backend ? options->backend : default_backend();
     if (options->threads < 0)
       throw mgdn::Error(MGDN_E_ARGUMENT, "threads must be >= 0 (0: the backend's default), got " +
                                              std::to_string(options->threads));
     mgdn::BackendOptions opened;
     opened.model_path = options->model_path;
     opened.extension_path = options->extension_path ? options->extension_path : "";
-    opened.device = options->device ? options->device : "CPU";
+    opened.device = options->device ? options->device : "";
     opened.threads = options->threads;
     auto ctx = std::make_unique<mgdn_context>();
-    if (backend == "openvino")
-      ctx->backend = mgdn::open_openvino(opened);
-    else if (backend == "tensorrt")
-      throw mgdn::Error(MGDN_E_ARGUMENT, "the TensorRT backend is not built into this library yet");
-    else
-      throw mgdn::Error(MGDN_E_ARGUMENT, "unknown backend '" + backend + "'; expected openvino");
+    ctx->backend = open_backend(backend, opened);
     *context = ctx.release();
   });
 }
