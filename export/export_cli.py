@@ -63,6 +63,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mgdn_edge.extras import require
+
+    require("torch", "mgdn-edge export")  # the exporter traces the PyTorch network
     from mgdn_edge.export.onnx_export import export_checkpoint
     from mgdn_edge.size import Size
 

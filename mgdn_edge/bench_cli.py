@@ -96,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
         check_profiled(args.runtime, args.model)
     if not Path(args.model).exists():
         raise InputError(f"model not found: {args.model}")
+    if args.reference:  # before the main measurement, not after it
+        from mgdn_edge.extras import require
+
+        require("torch", "mgdn-edge bench --reference (the PyTorch FP32 reference)")
     common.update(seed=args.seed, task=args.task)
     options = {"profile": True} if args.profile else {}
     job = BenchJob(

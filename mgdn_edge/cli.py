@@ -3,8 +3,10 @@
 Each subcommand lives in a small ``*_cli`` module with ``register(subparsers)``; registration
 must stay light (heavy imports such as openvino or onnxruntime happen inside the handler), so
 ``mgdn-edge --help`` is instant. Handlers raise :class:`MgdnEdgeError` for anything a user can
-fix; ``main`` turns it, and a filesystem that refuses a write (full, read-only, over quota, not
-permitted), into a one-line ``error:`` message and exit code 2.
+fix; ``main`` turns it, a filesystem that refuses a write (full, read-only, over quota, not
+permitted) and an optional package that is not installed (torch, onnxruntime, openvino, ...:
+named with the extra that brings it, :mod:`mgdn_edge.extras`) into a one-line ``error:`` message
+and exit code 2.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import threading
 
 from mgdn_edge import __version__
 from mgdn_edge.errors import FILESYSTEM_ERRNOS, MgdnEdgeError, filesystem_error_line
+from mgdn_edge.extras import missing_extra
 
 COMMAND_MODULES = [
     "mgdn_edge.info_cli",
@@ -61,6 +64,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except MgdnEdgeError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:  # an extra that is not installed, reached by a lazy import
+        error = missing_extra(exc, f"mgdn-edge {args.command}")
+        if error is None:
+            raise
+        print(f"error: {error}", file=sys.stderr)
         return 2
     except OSError as exc:  # a full, read-only or forbidden filesystem outside the atomic writers
         if exc.errno not in FILESYSTEM_ERRNOS:

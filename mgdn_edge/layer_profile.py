@@ -43,8 +43,9 @@ class LayerProfiler(Protocol):
         ...
 
 
-def check_profiled(runtime: str, model: str | Path) -> None:
-    """InputError unless ``runtime`` (a name, alias or ``auto`` for ``model``) can be profiled."""
+def check_profiled(runtime: str, model: str | Path) -> str:
+    """The backend ``runtime`` names (a name, alias or ``auto`` for ``model``); InputError unless it
+    can be profiled."""
     from mgdn_edge.runtimes import get_backend, runtime_for_model
     from mgdn_edge.runtimes.backends import profiled_backends
 
@@ -52,6 +53,7 @@ def check_profiled(runtime: str, model: str | Path) -> None:
     offered = profiled_backends()
     if name not in offered:
         raise InputError(f"--profile is offered for {', '.join(offered)}, not {name}")
+    return name
 
 
 def check_runs(runs: int) -> int:

@@ -49,6 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mgdn_edge.extras import require
+
+    require("torch", "mgdn-edge pipeline")  # it exports, and its reference is the PyTorch model
     from mgdn_edge.pipeline import PipelineOptions, run_pipeline
 
     options = PipelineOptions(

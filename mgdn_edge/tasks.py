@@ -31,7 +31,6 @@ GAMMA = 2.2
 MU = 5000.0
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-LDR_SUFFIXES = {".tif", ".tiff", ".png", ".jpg", ".jpeg"}
 
 
 @dataclass
@@ -220,16 +219,6 @@ def hdr_output_paths(path: str | Path) -> tuple[Path, Path]:
         return path.with_suffix(".hdr"), path
     known = ", ".join(sorted(HDR_SUFFIXES | HDR_TONEMAPPED_SUFFIXES | {".npy"}))
     raise InputError(f"HDR output {path} needs one of the suffixes {known} (e.g. out.hdr)")
-
-
-def save_hdr_pair(path: str | Path, image: np.ndarray) -> list[Path]:
-    """Write the HDR result twice: linear radiance (float, unclipped by the format) and its mu-law
-    tonemapped 8/16-bit image, both or neither; returns both paths, the one named by ``path`` first."""
-    radiance, tonemapped = hdr_output_paths(path)
-    with atomic_files(radiance, tonemapped) as (tmp_radiance, tmp_tonemapped):
-        save_output("hdr", tmp_radiance, image)
-        save_output("hdr", tmp_tonemapped, image)
-    return [radiance, tonemapped] if Path(path) == radiance else [tonemapped, radiance]
 
 
 def save_output(

@@ -55,6 +55,9 @@ def _square_crop(text: str | None) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mgdn_edge.extras import require
+
+    require("torch", "mgdn-edge train")
     from mgdn_edge.errors import InputError
     from mgdn_edge.losses import DEFAULT_MI_WEIGHT
     from mgdn_edge.train import build_config, train

@@ -3,7 +3,7 @@
 A truncated or broken native library kills the process that loads it (SIGBUS, SIGSEGV) before
 Python can say anything, so a library is first registered by ``python -m
 mgdn_edge.plugins.onnxruntime_selfcheck LIB``: one ``mgdn.DynamicFilter`` node *without* a
-function body (so only the library's kernel can run it), compared with the PyTorch lean filter.
+function body (so only the library's kernel can run it), compared with the lean filter (its numpy form).
 The parent (:func:`run_self_check`) turns a crash or a wrong result into a one-line reason.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mgdn_edge.plugins.library_cache import against_lean_filter, child_main, run_child_check
 
-SELF_CHECK_TIMEOUT_S = 600  # a cold child imports torch + onnxruntime; a hung one must still end
+SELF_CHECK_TIMEOUT_S = 600  # a cold child imports onnxruntime; a hung one must still end
 TOLERANCE = 1e-5
 
 
@@ -28,7 +28,7 @@ def check(library: str) -> str:
     import numpy as np
     import onnxruntime as ort
 
-    from mgdn_edge.export.dynamic_filter_onnx import standalone_model
+    from mgdn_edge.export.dynamic_filter_function import standalone_model
 
     k, c = 3, 4
     model = standalone_model(k, c)

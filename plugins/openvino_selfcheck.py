@@ -4,7 +4,7 @@ A native library that is corrupt or built against another OpenVINO can kill the 
 loads it (SIGBUS on a truncated file, SIGSEGV on an ABI mismatch) before Python can report
 anything. So a library is first loaded by ``python -m mgdn_edge.plugins.openvino_selfcheck LIB``:
 load the extension, read a one-DynamicFilter ONNX model, compile, run it and compare with the
-PyTorch lean filter. The parent (:func:`run_self_check`) turns a crash or a wrong result into a
+lean filter (its numpy form). The parent (:func:`run_self_check`) turns a crash or a wrong result into a
 one-line reason; the user's own process never loads a library that has not passed.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mgdn_edge.plugins.library_cache import against_lean_filter, child_main, run_child_check
 
-SELF_CHECK_TIMEOUT_S = 600  # a cold child imports torch + openvino; a hung one must still end
+SELF_CHECK_TIMEOUT_S = 600  # a cold child imports openvino; a hung one must still end
 TOLERANCE = 1e-5
 
 
@@ -29,7 +29,7 @@ def check(library: str) -> str:
     import numpy as np
     import openvino as ov
 
-    from mgdn_edge.export.dynamic_filter_onnx import standalone_model
+    from mgdn_edge.export.dynamic_filter_function import standalone_model
 
     core = ov.Core()
     core.add_extension(library)

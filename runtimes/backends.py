@@ -116,6 +116,11 @@ class Backend:
         try:
             return load_attribute(self.runtime)
         except ModuleNotFoundError as exc:
+            from mgdn_edge.extras import MissingExtraError, needs_line
+
+            line = needs_line(f"the {self.label} runtime ({self.name})", exc.name or self.package)
+            if line is not None:
+                raise MissingExtraError(line) from exc
             raise BackendError(
                 f"runtime {self.name!r} needs the Python package {exc.name!r}, which is not installed "
                 f"({self.install})"
@@ -130,7 +135,7 @@ BACKENDS: dict[str, Backend] = {
             label="PyTorch",
             runtime="mgdn_edge.runtimes.torch_runtime:TorchRuntime",
             package="torch",
-            install="pip install torch",
+            install="pip install 'mgdn-edge[torch]'",
             precisions=(FP32,),
             aliases=("pytorch",),
             suffixes=(".pth", ".pt"),
@@ -142,7 +147,7 @@ BACKENDS: dict[str, Backend] = {
             label="ONNX Runtime",
             runtime="mgdn_edge.runtimes.onnxruntime_runtime:OnnxRuntime",
             package="onnxruntime",
-            install="pip install 'mgdn-edge[onnx]'",
+            install="pip install 'mgdn-edge[onnxruntime]'",
             precisions=(FP32, FP16, INT8),
             aliases=("ort",),
             suffixes=(ONNX_SUFFIX,),

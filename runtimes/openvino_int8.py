@@ -1,21 +1,21 @@
 """Which INT8 graphs OpenVINO's CPU plugin must not run through its snippets, and how we avoid them.
 
-Root cause of the INT8 crash (SIGSEGV, "double free or corruption" in a later node) that
-OpenVINO 2026.4 showed on shape-specialised INT8 IRs: the CPU plugin tokenises the mutual-guided
-cross attention (module ``TCA``: ``softmax(q @ k^T) @ v`` over channels, reducing over all
-H*W pixels) into one MHA snippet. When NNCF has quantized that attention's MatMuls, the int8
-MHA kernel it generates corrupts the heap at run time. How it was pinned down: bisection over
-NNCF ignored scopes (the crash stays with every other layer quantized and goes as soon as the two
-TCA MatMuls stay float); ``ONEDNN_MAX_CPU_ISA=AVX512_CORE`` (no VNNI, so no int8 brgemm inside
-the snippet) also makes it go; gdb shows the SIGSEGV inside the plugin's node execution, reading a
-pointer clobbered earlier. valgrind cannot reproduce it: its virtual CPU has no AVX-512, so
-OpenVINO takes other kernels. The extension is not involved (the portable graph, quantized
-without it, crashed alike).
+Guarantee: mgdn-edge never runs an INT8 IR in which int8 data reaches the channel attention's
+MatMuls inside an MHA snippet. OpenVINO's CPU plugin (2026.4) tokenises the mutual-guided
+cross attention (module ``TCA``: ``softmax(q @ k^T) @ v`` over channels, reducing over all H*W
+pixels) into one MHA snippet; when NNCF has quantized those MatMuls, the int8 MHA kernel it
+generates on AVX-512 VNNI CPUs corrupts the heap of shape-specialised INT8 IRs at run time
+(SIGSEGV or "double free or corruption" in a later node). The fault needs both the int8 TCA
+MatMuls and the VNNI int8 brgemm (``ONEDNN_MAX_CPU_ISA=AVX512_CORE`` avoids it), and it does not
+depend on our extension (the portable graph, quantized without it, faults alike).
 
-So :mod:`mgdn_edge.calibration.quantize_openvino` keeps the TCA MatMuls float (under 1 % of the
-multiply-adds), and the runtime keeps snippets on for INT8 IRs, which fuse the element-wise
-chains around every quantized layer. An IR quantized before that (its TCA MatMul reads int8
-data) still runs, with snippets disabled: slower, never a crash.
+Two rules follow:
+
+* :mod:`mgdn_edge.calibration.quantize_openvino` keeps the TCA MatMuls float (under 1 % of the
+  multiply-adds), so the IRs it writes run with snippets on, which fuse the element-wise chains
+  around every quantized layer.
+* An IR whose TCA MatMul reads int8 data (:func:`quantized_channel_attention` finds it; quantized by
+  other settings or tools) runs with snippets disabled: slower, but it never reaches that kernel.
 """
 
 from __future__ import annotations

@@ -253,6 +253,59 @@ def _finite_min(values: Sequence[float | None]) -> float | None:
     return min(finite) if finite else None
 
 
+def _stored_keys(i: int, n_inputs: int) -> list[str]:
+    return [f"s{i}_in{j}" for j in range(n_inputs)] + [f"s{i}_ref"]
+
+
+def read_stored_split(
+    npz_path: str | Path, config: MGDNConfig
+) -> tuple[list[Case], Runtime, dict[str, np.ndarray]]:
+    """The cases of a stored split, a reference that returns their stored outputs, and the arrays.
+
+    The ``.npz`` holds ``names`` and per sample ``s<i>_in<j>`` (``config``'s inputs) and
+    ``s<i>_ref`` (the PyTorch FP32 output), as :func:`write_stored_split` and the pipeline write
+    it; comparing against it needs no torch. A file of another layout or task is an
+    :class:`InputError` naming the missing key.
+    """
+    path = Path(npz_path)
+    if not path.is_file():
+        raise ImageReadError(f"stored reference outputs not found: {path}")
+    try:
+        with np.load(path) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError) as exc:
+        raise ImageReadError(f"cannot read {path} as .npz: {exc}") from exc
+    if "names" not in arrays:
+        raise InputError(
+            f"{path} holds no stored reference outputs (no 'names'; expected s<i>_in<j>, s<i>_ref)"
+        )
+    cases, refs = [], {}
+    for i, name in enumerate(str(n) for n in arrays["names"]):
+        missing = [k for k in _stored_keys(i, config.n_inputs) if k not in arrays]
+        if missing:
+            raise InputError(f"{path} has no {missing[0]!r}: not stored outputs of a {config.task} model")
+        inputs = [arrays[f"s{i}_in{j}"].astype(np.float32, copy=False) for j in range(config.n_inputs)]
+        cases.append(Case(name, inputs))
+        refs[_StoredReference.key(inputs)] = arrays[f"s{i}_ref"]
+    return cases, _StoredReference(config, refs), arrays
+
+
+def write_stored_split(path: str | Path, cases: Sequence[Case], reference: Runtime) -> Path:
+    """Run ``reference`` on every case and store inputs and outputs for :func:`read_stored_split`
+    (written whole or not at all)."""
+    from mgdn_edge.atomic import atomic_files
+
+    arrays: dict[str, np.ndarray] = {"names": np.array([c.name for c in cases])}
+    for i, case in enumerate(cases):
+        for j, x in enumerate(case.inputs):
+            arrays[f"s{i}_in{j}"] = x
+        arrays[f"s{i}_ref"] = reference.run(case.inputs)
+    # A file object: np.savez would append .npz to the temporary's name.
+    with atomic_files(path) as (tmp,), open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    return Path(path)
+
+
 def evaluate_stored_split(runtime: Runtime, npz_path: str | Path, precision: str) -> Evaluation:
     """Parity on a stored split (vs its stored reference outputs) + the task metric vs ground truth.
 
@@ -260,19 +313,11 @@ def evaluate_stored_split(runtime: Runtime, npz_path: str | Path, precision: str
     output) and optionally ``s<i>_target``. The verdict is :func:`run_parity`'s, with the budget
     of ``precision``.
     """
-    with np.load(npz_path) as data:
-        arrays = {k: data[k] for k in data.files}
-    names = [str(n) for n in arrays["names"]]
-    cases, refs, targets = [], {}, []
-    for i, name in enumerate(names):
-        inputs = [arrays[f"s{i}_in{j}"] for j in range(runtime.config.n_inputs)]
-        cases.append(Case(name, inputs))
-        refs[_StoredReference.key(inputs)] = arrays[f"s{i}_ref"]
-        targets.append(arrays.get(f"s{i}_target"))
+    cases, reference, arrays = read_stored_split(npz_path, runtime.config)
+    targets = [arrays.get(f"s{i}_target") for i in range(len(cases))]
     task = runtime.config.task
     recorder = _Recorder(runtime)
-    reference = _StoredReference(runtime.config, refs)
-    report = run_parity(recorder, reference, cases, budget_for(precision), precision)
+    report = run_parity(recorder, reference, cases, budget_for(precision, task), precision)
     metrics = [c["outputs"]["output"] for c in report["cases"]]
     psnr_key, ssim_key = ("psnr_mu", "ssim_mu") if task == "hdr" else ("psnr", "ssim")
     parity = ParitySummary(

@@ -79,9 +79,20 @@ def test_measurement_json_round_trips_the_layer_times():
     assert Measurement.from_dict(unprofiled).layer_times is None
 
 
-@pytest.mark.parametrize("runtime", ["openvino", "ov", "onnxruntime", "torch"])
-def test_profiled_runtimes_are_accepted(runtime):
-    check_profiled(runtime, "model.onnx")
+@pytest.mark.parametrize(
+    ("runtime", "model", "backend"),
+    [
+        ("openvino", "model.onnx", "openvino"),
+        ("ov", "model.onnx", "openvino"),
+        ("ORT", "model.onnx", "onnxruntime"),
+        ("torch", "model.pth", "torch"),
+        ("auto", "ir/model.xml", "openvino"),
+        ("auto", "model.onnx", "onnxruntime"),
+        ("auto", "mff.pth", "torch"),
+    ],
+)
+def test_profiled_runtimes_are_accepted_as_the_backend_they_name(runtime, model, backend):
+    assert check_profiled(runtime, model) == backend
 
 
 @pytest.mark.parametrize(("runtime", "model"), [("tensorrt", "m.engine"), ("trt", "x"), ("auto", "m.plan")])

@@ -8,12 +8,12 @@
 // (C * (k+1) * tile floats, sized to about 1 MiB) stays in L2. The k*k kernel taps of the current
 // row are copied into a contiguous, aligned f32 block that all channels reuse.
 //
-// Where the time went (C=60, 512x512, k=7, 2 Zen 4 cores; the op alone, OpenVINO's per-node
-// profiling): 23 ms before, ~17 ms after three changes, the bound being ~7 ms of DRAM traffic and
-// ~10 ms of FMAs at the core's peak rate.
-//  * Prefetch: the copies into the ring and tap block used to wait on DRAM with the FMA units
-//    idle. The kernel now issues L2 prefetches of the rows the *next* call copies, spread over
-//    its loop, so the memory traffic overlaps the arithmetic.
+// Cost (C=60, 512x512, k=7, 2 Zen 4 cores; the op alone, OpenVINO's per-node profiling): ~17 ms,
+// against a floor of ~7 ms of DRAM traffic plus ~10 ms of FMAs at the cores' peak rate. Three
+// choices keep it there:
+//  * Prefetch: the kernel issues L2 prefetches of the rows the *next* call copies into the ring
+//    and tap block, spread over its loop, so those copies do not wait on DRAM with the FMA units
+//    idle: the memory traffic overlaps the arithmetic.
 //  * f32 output is written in place by the kernel (masked tail), not via a result block and a
 //    second pass; big aligned outputs use streaming stores (no read-for-ownership).
 //  * Two output rows per kernel call where the ISA offers it (see dynamic_filter_isa_avx512.cpp),

@@ -19,7 +19,7 @@
 #include "dynamic_filter_simd.hpp"
 
 // The unrolled tap recursion must inline completely: a call boundary would put the accumulator
-// and feature arrays in memory (measured 40 % slower when GCC's inliner gave up on it).
+// and feature arrays in memory (40 % slower, measured with GCC when it did not inline the recursion).
 #define MGDN_INLINE __attribute__((always_inline)) inline
 
 namespace {
