@@ -46,10 +46,12 @@ BUDGETS: dict[Precision, Budget] = {
         ssim_mu_min=0.9999,  # measured 1 - 3e-7 (float32 mu-law SSIM); 0.9999 flags any structural change
     ),
     Precision.FP16: Budget(
-        max_abs=3e-3,  # 4x the worst measured, 7.2e-4 (model.fp16.onnx, MFF crop 61x75)
-        mean_abs=5e-4,  # 4x the worst measured mean, 1.27e-4 (model.fp16.onnx, MFF crop 64)
-        psnr_min=66.0,  # 10 dB under the worst measured, 76.0 dB (model.fp16.onnx, MFF crop 64)
-        ssim_min=0.9999,  # 12x the worst measured SSIM deficit (1 - 0.9999915, MFF crop 64)
+        # FP16 as a GPU rounds it (every stored FP16 tensor rounded: export/fp16_emulation.py);
+        # ONNX Runtime's CPU provider keeps most tensors FP32 and errs 2-3x less.
+        max_abs=7e-3,  # 4.1x the worst measured, 1.71e-3 (model.fp16.onnx emulated, MFF crop 61x75)
+        mean_abs=8e-4,  # 4.4x the worst measured mean, 1.8e-4 (emulated, MFF crop 64)
+        psnr_min=62.0,  # 10.6 dB under the worst measured, 72.6 dB (emulated, MFF crop 61x75)
+        ssim_min=0.9996,  # 20x the worst measured SSIM deficit (1 - 0.99998, emulated, MFF crop 64)
         psnr_mu_min=75.0,  # 10.3 dB under the worst measured, 85.3 dB (model.fp16.onnx, demo HDR)
         ssim_mu_min=0.99999,  # 21x the worst measured SSIM-mu deficit (1 - 0.99999952, demo HDR)
     ),
