@@ -235,19 +235,25 @@ def quantize_model(
         keep_float=tuple(keep_float), progress=progress, calib_memory_mb=calib_memory_mb,
     )  # fmt: skip
     report = quantize(request)
+    return _result(request, backend, report, time.perf_counter() - start)
+
+
+def _result(request: QuantizeRequest, backend: str, report: dict[str, Any], seconds: float) -> QuantizeResult:
+    """The :class:`QuantizeResult` of an INT8 ``request`` from its builder's ``report``."""
     psnr = report.get("eval_psnr_db")
+    evals = request.evaluation
     return QuantizeResult(
-        path=out_path,
+        path=request.out,
         backend=backend,
-        precision=precision,
+        precision=request.precision,
         method=report["method"],
-        samples=len(calib),
-        seconds=time.perf_counter() - start,
+        samples=len(request.calib),
+        seconds=seconds,
         float_layers=report["float_layers"],
         eval_samples=0 if evals is None else len(evals),
         eval_psnr_db=psnr,
         eval_drop_db=None if psnr is None else PSNR_CEILING_DB - psnr,
-        max_drop_db=max_drop,
+        max_drop_db=request.max_drop,
         speed=report.get("speed"),
         notes=list(report.get("notes", [])),
     )
