@@ -58,17 +58,11 @@ def search_float_layers(
     evaluation)`` is the budgeted metric. Sensitivity of a layer = the probe score with that
     layer alone float minus the probe score with everything quantized.
     """
-    from tqdm import tqdm
-
     pairs = quantize_static(model, ranges, method, op_types, (), weight_pairs=True)
     candidates = quantizable_nodes(model, op_types)
     pairs = keep_float_consumers(pairs, set(candidates))
     quantized = [n for n in candidates if n in set(quantized_nodes(pairs))]
-    base = probe_score(run_all(session(pairs, fast=True), probe))
-    gains: dict[str, float] = {}
-    for name in tqdm(quantized, desc="layer sensitivity", unit="layer", disable=not progress):
-        graph = restore_float(pairs, [name], quantized)
-        gains[name] = probe_score(run_all(session(graph, fast=True), probe)) - base
+    base, gains = _sensitivities(pairs, quantized, probe, probe_score, progress)
     ranked = sorted(quantized, key=lambda n: gains[n], reverse=True)
 
     cache: dict[int, float] = {}
@@ -81,25 +75,7 @@ def search_float_layers(
     def fits(k: int) -> bool:
         return reference_score - score_at(k) <= max_drop
 
-    bar = tqdm(desc="accuracy search", unit="eval", disable=not progress)
-    lo, hi = -1, None  # lo: largest k known to fail; hi: smallest k known to pass
-    k = 0
-    while hi is None:
-        bar.update()
-        if fits(k):
-            hi = k
-        elif k >= len(ranked):
-            hi = len(ranked)  # everything float: the best this recipe can do
-        else:
-            lo, k = k, min(len(ranked), max(1, 2 * k))
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        bar.update()
-        if fits(mid):
-            hi = mid
-        else:
-            lo = mid
-    bar.close()
+    hi = _fewest_passing(fits, len(ranked), progress)
     return SearchResult(
         keep_float=ranked[:hi],
         score=score_at(hi),
@@ -108,3 +84,47 @@ def search_float_layers(
         base_score=base,
         steps=sorted(cache.items()),
     )
+
+
+def _sensitivities(
+    pairs: onnx.ModelProto,
+    quantized: list[str],
+    probe: Sequence[Sample],
+    probe_score: Callable[[list[np.ndarray]], float],
+    progress: bool,
+) -> tuple[float, dict[str, float]]:
+    """The all-quantized probe score, and each layer's gain in it when that layer alone is float."""
+    from tqdm import tqdm
+
+    base = probe_score(run_all(session(pairs, fast=True), probe))
+    gains: dict[str, float] = {}
+    for name in tqdm(quantized, desc="layer sensitivity", unit="layer", disable=not progress):
+        graph = restore_float(pairs, [name], quantized)
+        gains[name] = probe_score(run_all(session(graph, fast=True), probe)) - base
+    return base, gains
+
+
+def _fewest_passing(fits: Callable[[int], bool], count: int, progress: bool) -> int:
+    """The smallest k in 0..count that ``fits`` (count when none does), by doubling then bisecting."""
+    from tqdm import tqdm
+
+    bar = tqdm(desc="accuracy search", unit="eval", disable=not progress)
+    lo, hi = -1, None  # lo: largest k known to fail; hi: smallest k known to pass
+    k = 0
+    while hi is None:
+        bar.update()
+        if fits(k):
+            hi = k
+        elif k >= count:
+            hi = count  # everything float: the best this recipe can do
+        else:
+            lo, k = k, min(count, max(1, 2 * k))
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        bar.update()
+        if fits(mid):
+            hi = mid
+        else:
+            lo = mid
+    bar.close()
+    return hi

@@ -119,19 +119,10 @@ def calibrate(
     quant = _ort_quant()
     if not samples:
         raise BackendError("calibration needs at least one sample")
-    options: dict[str, Any] = {"symmetric": True}
-    if method == "percentile":
-        options["percentile"] = percentile
     with tempfile.TemporaryDirectory(prefix="mgdn_calib_") as tmp:
         path = Path(tmp) / "portable.onnx"
         onnx.save(portable, path)
-        calibrator = quant.create_calibrator(
-            path,
-            list(op_types),
-            augmented_model_path=str(Path(tmp) / "augmented.onnx"),
-            calibrate_method=calibration_method(method),
-            extra_options=options,
-        )
+        calibrator = _ort_calibrator(quant, path, op_types, method, percentile)
         calibrator.infer_session = None  # made on the whole augmented graph: segments run instead
         model = quant.quant_utils.load_model_with_shape_infer(path)
         tensors, _ = calibrator.select_tensors_to_calibrate(model)
@@ -141,22 +132,8 @@ def calibrate(
         segments = plan_segments(model, set(tensors), sizes, int(memory_mb * 2**20))
         sessions = [calibration_session(s.model.SerializeToString()) for s in segments]
         if notes is not None and len(segments) > 1:
-            h, w = big.size
-            notes.append(
-                f"ONNX Runtime calibration in {len(segments)} graph segments of at most {memory_mb:g} MB "
-                f"of activations at {w}x{h} (--calib-memory)"
-            )
-        if method == "minmax":
-            collector: Any = MinMaxCollector()
-        else:
-            collector = calibrator.collector = quant.calibrate.HistogramCollector(
-                method=calibrator.method,
-                symmetric=calibrator.symmetric,
-                num_bins=calibrator.num_bins,
-                num_quantized_bins=calibrator.num_quantized_bins,
-                percentile=calibrator.percentile,
-                scenario=calibrator.scenario,
-            )
+            notes.append(_segments_note(len(segments), memory_mb, big.size))
+        collector = MinMaxCollector() if method == "minmax" else _histogram_collector(quant, calibrator)
         label = f"calibrating ({method}, {len(segments)} segment{'s' * (len(segments) > 1)})"
         total = len(samples) * len(segments)
         with tqdm(total=total, desc=label, unit="segment", disable=not progress) as bar:
@@ -170,6 +147,42 @@ def calibrate(
         del calibrator
     release_freed_memory()
     return ranges
+
+
+def _ort_calibrator(quant: Any, path: Path, op_types: Sequence[str], method: str, percentile: float) -> Any:
+    """ONNX Runtime's symmetric calibrator for the model saved at ``path`` (its augmented copy beside it)."""
+    options: dict[str, Any] = {"symmetric": True}
+    if method == "percentile":
+        options["percentile"] = percentile
+    return quant.create_calibrator(
+        path,
+        list(op_types),
+        augmented_model_path=str(path.parent / "augmented.onnx"),
+        calibrate_method=calibration_method(method),
+        extra_options=options,
+    )
+
+
+def _histogram_collector(quant: Any, calibrator: Any) -> Any:
+    """ONNX Runtime's histogram collector with ``calibrator``'s settings, installed as its collector."""
+    collector = calibrator.collector = quant.calibrate.HistogramCollector(
+        method=calibrator.method,
+        symmetric=calibrator.symmetric,
+        num_bins=calibrator.num_bins,
+        num_quantized_bins=calibrator.num_quantized_bins,
+        percentile=calibrator.percentile,
+        scenario=calibrator.scenario,
+    )
+    return collector
+
+
+def _segments_note(count: int, memory_mb: float, size: tuple[int, int]) -> str:
+    """The note saying into how many segments calibration split the graph."""
+    h, w = size
+    return (
+        f"ONNX Runtime calibration in {count} graph segments of at most {memory_mb:g} MB "
+        f"of activations at {w}x{h} (--calib-memory)"
+    )
 
 
 def quantize_static(

@@ -173,52 +173,69 @@ def lint_qdq(
     if not qs and not dqs:
         problems.append("no QuantizeLinear/DequantizeLinear nodes: this is not a QDQ model")
     for q in qs:
-        where = f"QuantizeLinear {q.name or q.output[0]!r}"
-        problems += _check_scale_zp(g, q, where)
-        scale = g.const(q.input[1])
-        if q.input[0] not in g.consts and scale is not None and scale.size != 1:
-            problems.append(
-                f"{where}: activation quantized per channel ({scale.size} scales); use per tensor"
-            )
-        users = g.consumers.get(q.output[0], [])
-        if not users:
-            problems.append(f"{where}: output is not used (dangling Q)")
-        for user in users:
-            if user.op_type != "DequantizeLinear":
-                problems.append(f"{where}: feeds {user.op_type} {user.name!r} instead of a DequantizeLinear")
-                continue
-            same = (
-                user.input[1:3] == q.input[1:3]
-                or (
-                    np.array_equal(g.const(user.input[1]), scale)
-                    and len(user.input) > 2
-                    and len(q.input) > 2
-                    and np.array_equal(g.const(user.input[2]), g.const(q.input[2]))
-                )
-            ) and _attr(user, "axis", 1) == _attr(q, "axis", 1)
-            if not same:
-                problems.append(
-                    f"{where}: paired DequantizeLinear {user.name!r} uses another scale/zero point"
-                )
+        problems += _quantize_problems(g, q)
     for dq in dqs:
-        where = f"DequantizeLinear {dq.name or dq.output[0]!r}"
-        problems += _check_scale_zp(g, dq, where)
-        source = dq.input[0]
-        scale = g.const(dq.input[1])
-        if source in g.consts:
-            weight_tensor = g.consts[source]
-            if weight_tensor.data_type != TensorProto.INT8:
-                kind = TensorProto.DataType.Name(weight_tensor.data_type).lower()
-                problems.append(f"{where}: dequantizes a {kind} constant, not int8 (e.g. a quantized bias)")
-            elif scale is not None:
-                problems += _weight_axis_problems(g, dq, numpy_helper.to_array(weight_tensor), scale, where)
-        else:
-            producer = g.producer.get(source)
-            if producer is None or producer.op_type != "QuantizeLinear":
-                kind = "a graph input" if producer is None else f"{producer.op_type} {producer.name!r}"
-                problems.append(f"{where}: reads {kind}, not a QuantizeLinear or an int8 weight")
-            elif scale is not None and scale.size != 1:
-                problems.append(f"{where}: activation dequantized per channel; use per tensor")
+        problems += _dequantize_problems(g, dq)
+    problems += _filter_problems(model, g, require_filters)
+    return problems
+
+
+def _quantize_problems(g: _Graph, q: onnx.NodeProto) -> list[str]:
+    """What breaks the rules at one QuantizeLinear: its scale, per-channel activations, its users."""
+    problems: list[str] = []
+    where = f"QuantizeLinear {q.name or q.output[0]!r}"
+    problems += _check_scale_zp(g, q, where)
+    scale = g.const(q.input[1])
+    if q.input[0] not in g.consts and scale is not None and scale.size != 1:
+        problems.append(f"{where}: activation quantized per channel ({scale.size} scales); use per tensor")
+    users = g.consumers.get(q.output[0], [])
+    if not users:
+        problems.append(f"{where}: output is not used (dangling Q)")
+    for user in users:
+        if user.op_type != "DequantizeLinear":
+            problems.append(f"{where}: feeds {user.op_type} {user.name!r} instead of a DequantizeLinear")
+            continue
+        same = (
+            user.input[1:3] == q.input[1:3]
+            or (
+                np.array_equal(g.const(user.input[1]), scale)
+                and len(user.input) > 2
+                and len(q.input) > 2
+                and np.array_equal(g.const(user.input[2]), g.const(q.input[2]))
+            )
+        ) and _attr(user, "axis", 1) == _attr(q, "axis", 1)
+        if not same:
+            problems.append(f"{where}: paired DequantizeLinear {user.name!r} uses another scale/zero point")
+    return problems
+
+
+def _dequantize_problems(g: _Graph, dq: onnx.NodeProto) -> list[str]:
+    """What breaks the rules at one DequantizeLinear: its scale and what it reads (int8 weight or a Q)."""
+    problems: list[str] = []
+    where = f"DequantizeLinear {dq.name or dq.output[0]!r}"
+    problems += _check_scale_zp(g, dq, where)
+    source = dq.input[0]
+    scale = g.const(dq.input[1])
+    if source in g.consts:
+        weight_tensor = g.consts[source]
+        if weight_tensor.data_type != TensorProto.INT8:
+            kind = TensorProto.DataType.Name(weight_tensor.data_type).lower()
+            problems.append(f"{where}: dequantizes a {kind} constant, not int8 (e.g. a quantized bias)")
+        elif scale is not None:
+            problems += _weight_axis_problems(g, dq, numpy_helper.to_array(weight_tensor), scale, where)
+    else:
+        producer = g.producer.get(source)
+        if producer is None or producer.op_type != "QuantizeLinear":
+            kind = "a graph input" if producer is None else f"{producer.op_type} {producer.name!r}"
+            problems.append(f"{where}: reads {kind}, not a QuantizeLinear or an int8 weight")
+        elif scale is not None and scale.size != 1:
+            problems.append(f"{where}: activation dequantized per channel; use per tensor")
+    return problems
+
+
+def _filter_problems(model: onnx.ModelProto, g: _Graph, require_filters: bool) -> list[str]:
+    """A missing dynamic filter node, or one fed by a Q/DQ node or a non-float tensor."""
+    problems: list[str] = []
     filters = [n for n in model.graph.node if is_filter_node(n)]
     if require_filters and not filters:
         problems.append(f"no {OP_DOMAIN}.{OP_TYPE} node: the dynamic filter was lost or inlined")

@@ -27,7 +27,7 @@ from typing import Any
 from mgdn_edge.atomic import refuse_overwriting_inputs
 from mgdn_edge.calibration.accuracy import PSNR_CEILING_DB
 from mgdn_edge.calibration.base import DataSource, Sample
-from mgdn_edge.calibration.export_files import export_files
+from mgdn_edge.calibration.export_files import ExportFiles, export_files
 from mgdn_edge.calibration.quantize_request import DEFAULT_CALIB_MEMORY_MB, QuantizeRequest
 from mgdn_edge.calibration.sample_stream import checked_stream
 from mgdn_edge.errors import BackendError, InputError
@@ -141,6 +141,53 @@ def written_files(out_path: Path) -> list[Path]:
     return [out_path, out_path.with_name(tensorrt_file(out_path.name))]
 
 
+def _check_limits(max_drop: float | None, calib_memory_mb: float) -> None:
+    """Refuse a negative ``max_drop`` or a calibration memory bound that is not positive."""
+    if max_drop is not None and not max_drop >= 0:
+        raise InputError(f"max_drop must be >= 0 dB, got {max_drop}")
+    if not calib_memory_mb > 0:
+        raise InputError(f"--calib-memory must be > 0 MB, got {calib_memory_mb:g}")
+
+
+def _check_export(
+    files: ExportFiles,
+    keep_float: Sequence[str],
+    out_path: Path,
+    data: DataSource | str | os.PathLike[str] | Sequence[Sample],
+) -> None:
+    """Refuse unknown ``keep_float`` names, a portable graph the manifest disowns and an ``out``
+    that would overwrite an input, all before any data is read."""
+    if keep_float:
+        from mgdn_edge.calibration.keep_float import keep_float_patterns
+
+        keep_float_patterns(files.config, keep_float)  # unknown names fail before any data is read
+    if files.portable is not None:
+        check_against_manifest(files.portable)  # model.onnx was checked when it was opened
+    refuse_overwriting_inputs(
+        [("--out", p) for p in written_files(out_path)],
+        [*export_folder_files(files.onnx), files.portable, data if isinstance(data, (str, Path)) else None],
+    )
+
+
+def _read_samples(
+    task: str,
+    data: DataSource | str | os.PathLike[str] | Sequence[Sample],
+    eval_data: DataSource | str | os.PathLike[str] | Sequence[Sample] | None,
+    samples: int | None,
+    crop: str | int | None,
+    seed: int,
+    max_drop: float | None,
+    progress: bool,
+) -> tuple[Sequence[Sample], Sequence[Sample] | None]:
+    """The calibration and evaluation samples, split and decoded before any work or output."""
+    source = _load_samples(data, task, samples, crop, seed)
+    evaluation = None if eval_data is None else _load_samples(eval_data, task, None, crop, seed)
+    source, evaluation = calibration_and_evaluation(source, evaluation, max_drop is not None, seed)
+    calib = _checked(source, "calibration", progress)  # decode all before any work or output
+    evals = None if evaluation is None else _checked(evaluation, "evaluation", progress)
+    return calib, evals
+
+
 def quantize_model(
     model: str | os.PathLike[str],
     data: DataSource | str | os.PathLike[str] | Sequence[Sample],
@@ -173,22 +220,10 @@ def quantize_model(
     backend = _quantizer_name(backend, quantizers)
     _, builder = quantizers[backend]
     precision = Precision.parse(precision, builder.precisions).value
-    if max_drop is not None and not max_drop >= 0:
-        raise InputError(f"max_drop must be >= 0 dB, got {max_drop}")
-    if not calib_memory_mb > 0:
-        raise InputError(f"--calib-memory must be > 0 MB, got {calib_memory_mb:g}")
+    _check_limits(max_drop, calib_memory_mb)
     out_path = _out_path(out, backend, builder.suffix, precision)
     files = export_files(model)
-    if keep_float:
-        from mgdn_edge.calibration.keep_float import keep_float_patterns
-
-        keep_float_patterns(files.config, keep_float)  # unknown names fail before any data is read
-    if files.portable is not None:
-        check_against_manifest(files.portable)  # model.onnx was checked when it was opened
-    refuse_overwriting_inputs(
-        [("--out", p) for p in written_files(out_path)],
-        [*export_folder_files(files.onnx), files.portable, data if isinstance(data, (str, Path)) else None],
-    )
+    _check_export(files, keep_float, out_path, data)
     quantize = load_attribute(builder.function)
     if precision == "fp16":
         if (keep_float or method) and backend != "onnxruntime":
@@ -203,30 +238,31 @@ def quantize_model(
             float_layers=report["float_layers"],
         )  # fmt: skip
 
-    task = files.config.task
-    source = _load_samples(data, task, samples, crop, seed)
-    evaluation = None if eval_data is None else _load_samples(eval_data, task, None, crop, seed)
-    source, evaluation = calibration_and_evaluation(source, evaluation, max_drop is not None, seed)
-    calib = _checked(source, "calibration", progress)  # decode all before any work or output
-    evals = None if evaluation is None else _checked(evaluation, "evaluation", progress)
+    calib, evals = _read_samples(files.config.task, data, eval_data, samples, crop, seed, max_drop, progress)
     request = QuantizeRequest(
         files, precision, out_path, calib, evals, method, max_drop,
         keep_float=tuple(keep_float), progress=progress, calib_memory_mb=calib_memory_mb,
     )  # fmt: skip
     report = quantize(request)
+    return _result(request, backend, report, time.perf_counter() - start)
+
+
+def _result(request: QuantizeRequest, backend: str, report: dict[str, Any], seconds: float) -> QuantizeResult:
+    """The :class:`QuantizeResult` of an INT8 ``request`` from its builder's ``report``."""
     psnr = report.get("eval_psnr_db")
+    evals = request.evaluation
     return QuantizeResult(
-        path=out_path,
+        path=request.out,
         backend=backend,
-        precision=precision,
+        precision=request.precision,
         method=report["method"],
-        samples=len(calib),
-        seconds=time.perf_counter() - start,
+        samples=len(request.calib),
+        seconds=seconds,
         float_layers=report["float_layers"],
         eval_samples=0 if evals is None else len(evals),
         eval_psnr_db=psnr,
         eval_drop_db=None if psnr is None else PSNR_CEILING_DB - psnr,
-        max_drop_db=max_drop,
+        max_drop_db=request.max_drop,
         speed=report.get("speed"),
         notes=list(report.get("notes", [])),
     )

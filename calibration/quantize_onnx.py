@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
@@ -64,6 +64,10 @@ from mgdn_edge.calibration.qdq_lint import lint_qdq
 from mgdn_edge.calibration.quantize_request import QuantizeRequest
 from mgdn_edge.errors import BackendError
 from mgdn_edge.export.artefacts import FP16_ONNX, METADATA_PRECISION_KEY, is_filter_node, tensorrt_file
+
+if TYPE_CHECKING:
+    from mgdn_edge.calibration.export_files import ExportFiles
+    from mgdn_edge.calibration.onnx_search import SearchResult
 
 
 def filter_nodes(model: onnx.ModelProto) -> list[str]:
@@ -115,16 +119,7 @@ def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
             from mgdn_edge.export.fp16_variant import write_fp16_variant
 
             return write_fp16_variant(files.onnx, files.config, out, method, req.keep_float)
-        src = files.onnx.parent / FP16_ONNX
-        if not src.is_file():
-            raise BackendError(
-                f"{files.onnx.parent} has no {FP16_ONNX}; FP16 ONNX graphs are made by `mgdn-edge export` "
-                f"(re-export with its FP16 option), not by quantize"
-            )
-        if src.resolve() != out.resolve():
-            with atomic_files(out) as (tmp,):
-                shutil.copyfile(src, tmp)
-        return {"method": None, "float_layers": {}, "eval_psnr_db": None}
+        return _copy_fp16(files, out)
     method = method or ONNX_METHODS[0]
     model = onnx.load(files.onnx)
     portable = None if files.portable is None else onnx.load(files.portable)
@@ -147,27 +142,7 @@ def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
     forced = _kept_by_request(req, model)
     if max_drop is not None:
         assert evaluation is not None and reference is not None
-        probe = [_center_crop(s, PROBE_SIZE) for s in calib[:PROBE_SAMPLES]]
-        probe_ref = run_all(session(model), probe)
-        from mgdn_edge.calibration.onnx_search import search_float_layers
-
-        found = search_float_layers(
-            model,
-            ranges,
-            method,
-            DEFAULT_OP_TYPES,
-            probe,
-            lambda outs: capped_psnr(probe_ref, outs),
-            lambda outs: capped_psnr(reference, outs),
-            evaluation,
-            PSNR_CEILING_DB,
-            max_drop,
-            progress=progress,
-        )
-        if found.drop > max_drop:
-            raise BackendError(
-                f"even with every layer float the drop is {found.drop:.2f} dB > --max-drop {max_drop:g}"
-            )
+        found = _accuracy_search(model, ranges, method, calib, evaluation, reference, max_drop, progress)
         keep = found.keep_float
         del float_layers[output_conv]
         float_layers |= {n: f"accuracy search: +{found.gains[n]:.2f} dB when float" for n in keep}
@@ -176,18 +151,11 @@ def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
     problems = lint_qdq(qdq)
     if problems:
         raise BackendError("the QDQ model breaks TensorRT's rules: " + "; ".join(problems[:3]))
-    done = set(quantized_nodes(qdq))
-    for name in quantizable_nodes(model):
-        if name not in done and name not in float_layers:
-            float_layers[name] = "left float by onnxruntime's quantizer (no calibrated range)"
+    _note_unquantized(model, qdq, float_layers)
     props = {p.key: p.value for p in model.metadata_props}
     onnx.helper.set_model_props(qdq, {**props, METADATA_PRECISION_KEY: "int8"})
     psnr = None if reference is None else capped_psnr(reference, run_all(session(qdq), evaluation or []))
-    trt_qdq, trt_lint = tensorrt_qdq(qdq)
-    trt_path = out.with_name(tensorrt_file(out.name))
-    with atomic_files(out, trt_path) as (tmp, trt_tmp):
-        onnx.save(qdq, tmp)
-        onnx.save(trt_qdq, trt_tmp)
+    trt_path, trt_lint = _save_with_tensorrt_copy(qdq, out)
     from mgdn_edge.calibration.sample_stream import largest_sample
 
     return {
@@ -199,6 +167,73 @@ def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
         "notes": notes,
         "speed": int8_versus_fp32(files.onnx, out, largest_sample(calib)),
     }
+
+
+def _copy_fp16(files: ExportFiles, out: Path) -> dict[str, Any]:
+    """The FP16 "quantization": copy the export's own FP16 graph to ``out``."""
+    src = files.onnx.parent / FP16_ONNX
+    if not src.is_file():
+        raise BackendError(
+            f"{files.onnx.parent} has no {FP16_ONNX}; FP16 ONNX graphs are made by `mgdn-edge export` "
+            f"(re-export with its FP16 option), not by quantize"
+        )
+    if src.resolve() != out.resolve():
+        with atomic_files(out) as (tmp,):
+            shutil.copyfile(src, tmp)
+    return {"method": None, "float_layers": {}, "eval_psnr_db": None}
+
+
+def _accuracy_search(
+    model: onnx.ModelProto,
+    ranges: Any,
+    method: str,
+    calib: list[Sample],
+    evaluation: list[Sample],
+    reference: list,
+    max_drop: float,
+    progress: bool,
+) -> SearchResult:
+    """Search the layers to keep float for ``--max-drop``; refuse when even all-float misses it."""
+    probe = [_center_crop(s, PROBE_SIZE) for s in calib[:PROBE_SAMPLES]]
+    probe_ref = run_all(session(model), probe)
+    from mgdn_edge.calibration.onnx_search import search_float_layers
+
+    found = search_float_layers(
+        model,
+        ranges,
+        method,
+        DEFAULT_OP_TYPES,
+        probe,
+        lambda outs: capped_psnr(probe_ref, outs),
+        lambda outs: capped_psnr(reference, outs),
+        evaluation,
+        PSNR_CEILING_DB,
+        max_drop,
+        progress=progress,
+    )
+    if found.drop > max_drop:
+        raise BackendError(
+            f"even with every layer float the drop is {found.drop:.2f} dB > --max-drop {max_drop:g}"
+        )
+    return found
+
+
+def _note_unquantized(model: onnx.ModelProto, qdq: onnx.ModelProto, float_layers: dict[str, str]) -> None:
+    """Add to ``float_layers`` the quantizable nodes the quantizer left float without being asked."""
+    done = set(quantized_nodes(qdq))
+    for name in quantizable_nodes(model):
+        if name not in done and name not in float_layers:
+            float_layers[name] = "left float by onnxruntime's quantizer (no calibrated range)"
+
+
+def _save_with_tensorrt_copy(qdq: onnx.ModelProto, out: Path) -> tuple[Path, dict[str, str]]:
+    """Write ``qdq`` to ``out`` and its TensorRT-ready variant beside it; return that path and its lint."""
+    trt_qdq, trt_lint = tensorrt_qdq(qdq)
+    trt_path = out.with_name(tensorrt_file(out.name))
+    with atomic_files(out, trt_path) as (tmp, trt_tmp):
+        onnx.save(qdq, tmp)
+        onnx.save(trt_qdq, trt_tmp)
+    return trt_path, trt_lint
 
 
 def int8_versus_fp32(fp32: Path, int8: Path, sample: Sample, repeats: int = 3) -> dict[str, Any]:

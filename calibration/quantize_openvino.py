@@ -19,6 +19,7 @@ Recipe, and why (authors' MFF checkpoint, Lytro crops; ``mgdn_edge.tools.bench_c
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from mgdn_edge.calibration.accuracy import PSNR_CEILING_DB, capped_psnr
@@ -71,6 +72,57 @@ def float_ops(ov_model: Any) -> dict[str, str]:
     return out
 
 
+def _fp16_ir(onnx_path: Path, out: Path) -> dict[str, Any]:
+    """The FP16 "quantization": convert the export's model to an IR with FP16-compressed weights."""
+    from mgdn_edge.runtimes.openvino_convert import convert_to_openvino
+
+    convert_to_openvino(onnx_path, out, precision="fp16")
+    return {"method": None, "float_layers": {}, "eval_psnr_db": None}
+
+
+def _import_nncf() -> tuple[Any, Any]:
+    """The nncf and openvino modules, or a BackendError saying how to install them."""
+    try:
+        import nncf
+        import openvino as ov
+    except ImportError as exc:
+        raise BackendError(
+            "INT8 for OpenVINO needs nncf and openvino (pip install 'mgdn-edge[openvino]')"
+        ) from exc
+    return nncf, ov
+
+
+def _run_nncf_grouped(
+    calib_memory_mb: float,
+    shapes: dict[str, Any],
+    model: Any,
+    dataset: Any,
+    count: int,
+    options: dict[str, Any],
+    evaluation: Sequence[Sample] | None,
+    validate: Callable[[Any, Any], float],
+    max_drop: float | None,
+) -> tuple[Any, list[str]]:
+    """Run NNCF with statistics passes of about ``calib_memory_mb`` each; return the model and notes."""
+    from mgdn_edge.runtimes.openvino_ir import ov_error_line
+
+    budget = int(calib_memory_mb * 2**20)
+    try:
+        with grouped_statistics(budget, shapes) as groups:
+            quantized = _run_nncf(model, dataset, count, options, evaluation, validate, max_drop)
+    except BackendError:
+        raise
+    except Exception as exc:
+        raise BackendError(f"NNCF quantization failed: {ov_error_line(exc)}") from exc
+    notes = []
+    if max(groups, default=1) > 1:
+        notes.append(
+            f"NNCF statistics in {'+'.join(map(str, groups))} passes over the data, each holding at "
+            f"most {calib_memory_mb:g} MB of tensors (--calib-memory)"
+        )
+    return quantized, notes
+
+
 def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
     """The OpenVINO quantize builder (see the backend record): an NNCF INT8 IR, or an FP16 IR.
 
@@ -82,20 +134,11 @@ def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
     files, precision, out, calib, evaluation = req.files, req.precision, req.out, req.calib, req.evaluation
     method, max_drop = req.method, req.max_drop
     if precision == "fp16":
-        from mgdn_edge.runtimes.openvino_convert import convert_to_openvino
-
-        convert_to_openvino(files.onnx, out, precision="fp16")
-        return {"method": None, "float_layers": {}, "eval_psnr_db": None}
+        return _fp16_ir(files.onnx, out)
     method = method or OPENVINO_METHODS[0]
-    try:
-        import nncf
-        import openvino as ov
-    except ImportError as exc:
-        raise BackendError(
-            "INT8 for OpenVINO needs nncf and openvino (pip install 'mgdn-edge[openvino]')"
-        ) from exc
+    nncf, ov = _import_nncf()
     from mgdn_edge.calibration.keep_float import keep_float_patterns
-    from mgdn_edge.runtimes.openvino_ir import ov_error_line, read_model, save_ir
+    from mgdn_edge.runtimes.openvino_ir import read_model, save_ir
 
     kept = keep_float_patterns(files.config, req.keep_float)
     options = _nncf_options(method, [p for patterns in kept.values() for p in patterns])
@@ -121,20 +164,9 @@ def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
         picked = list(indices)
         return capped_psnr([reference[i] for i in picked], [compiled(feed(evaluation[i]))[0] for i in picked])
 
-    budget = int(req.calib_memory_mb * 2**20)
-    try:
-        with grouped_statistics(budget, shapes) as groups:
-            quantized = _run_nncf(model, dataset, len(calib), options, evaluation, validate, max_drop)
-    except BackendError:
-        raise
-    except Exception as exc:
-        raise BackendError(f"NNCF quantization failed: {ov_error_line(exc)}") from exc
-    notes = []
-    if max(groups, default=1) > 1:
-        notes.append(
-            f"NNCF statistics in {'+'.join(map(str, groups))} passes over the data, each holding at "
-            f"most {req.calib_memory_mb:g} MB of tensors (--calib-memory)"
-        )
+    quantized, notes = _run_nncf_grouped(
+        req.calib_memory_mb, shapes, model, dataset, len(calib), options, evaluation, validate, max_drop
+    )
     psnr = None
     if evaluation is not None:
         psnr = validate(core.compile_model(quantized, "CPU", f32), range(len(evaluation)))

@@ -270,17 +270,11 @@ def carry_over_extras(old: Path, new: Path) -> None:
                 shutil.copy2(entry, new / entry.name, follow_symlinks=False)
 
 
-def _export_into(
-    model: MGDN,
-    out: Path,
-    opset: int,
-    static: tuple[int, int] | None,
-    checkpoint: str | Path | None,
-    decomposition: str,
-    verify: bool,
-    fp16: bool,
-) -> ExportResult:
-    """Every export step, writing into ``out`` (a temporary folder the caller renames into place)."""
+def _checked_graphs(
+    model: MGDN, opset: int, static: tuple[int, int] | None, decomposition: str
+) -> tuple[onnx.ModelProto, onnx.ModelProto, int]:
+    """The traced, simplified graph with its filter function, the portable (inlined) graph, and
+    the number of filter nodes, each graph checked."""
     config = model.config
     traced = _trace(model, opset, static)
     expected_filters = 2 * len(config.depths)
@@ -296,6 +290,22 @@ def _export_into(
     check_model(graph, MODEL_ONNX)
     portable = simplify(inline_functions(graph), optimize=False)
     check_model(portable, PORTABLE_ONNX)
+    return graph, portable, n_filters
+
+
+def _export_into(
+    model: MGDN,
+    out: Path,
+    opset: int,
+    static: tuple[int, int] | None,
+    checkpoint: str | Path | None,
+    decomposition: str,
+    verify: bool,
+    fp16: bool,
+) -> ExportResult:
+    """Every export step, writing into ``out`` (a temporary folder the caller renames into place)."""
+    config = model.config
+    graph, portable, n_filters = _checked_graphs(model, opset, static, decomposition)
 
     for proto in (graph, portable):
         set_metadata(proto, config, static)

@@ -63,10 +63,10 @@ def _value_types(model: onnx.ModelProto) -> dict[str, tuple[int, int | None]]:
     return out
 
 
-def _layer_norm_nodes(
-    node: onnx.NodeProto, types: dict[str, tuple[int, int | None]], opset: int
-) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
-    """The written-out LayerNormalization ``node`` (its nodes and the constants they read)."""
+def _layer_norm_settings(
+    node: onnx.NodeProto, types: dict[str, tuple[int, int | None]]
+) -> tuple[int, list[int], float]:
+    """Element type, normalized axes and epsilon of a LayerNormalization this rewrite can write out."""
     if len(node.output) > 1 and any(node.output[1:]):
         raise TrtGraphError(f"{node.name}: LayerNormalization's Mean/InvStdDev outputs are used")
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
@@ -81,6 +81,15 @@ def _layer_norm_nodes(
         raise TrtGraphError(f"{node.name}: LayerNormalization axis {axis} on an input of unknown rank")
     if elem not in (TensorProto.FLOAT, TensorProto.FLOAT16):
         raise TrtGraphError(f"{node.name}: LayerNormalization input {x!r} is not float32/float16")
+    return elem, axes, eps
+
+
+def _layer_norm_nodes(
+    node: onnx.NodeProto, types: dict[str, tuple[int, int | None]], opset: int
+) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
+    """The written-out LayerNormalization ``node`` (its nodes and the constants they read)."""
+    x = node.input[0]
+    elem, axes, eps = _layer_norm_settings(node, types)
     base = f"{node.name or node.output[0]}{FP32_SCOPE}"
     name = lambda part: f"{base}{part}"  # noqa: E731 - one naming rule for nodes and tensors
     nodes: list[onnx.NodeProto] = []

@@ -221,74 +221,86 @@ def lint_tensorrt(
     table = parser_table(version)
     report = LintReport(name, table, plugin)
     functions = {f.name: f for f in proto.functions}
-    expected = (PLUGIN_VERSION, PLUGIN_NAMESPACE)
     opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
     if opset is not None and table.max_opset is not None and opset > table.max_opset:
         report.issues.append(
             LintIssue("(model)", f"opset {opset}", f"the parser documents opsets up to {table.max_opset}")
         )
 
-    def visit(nodes: Any, seen_functions: frozenset[str]) -> None:
-        for node in nodes:
-            label = node.name or f"<unnamed {node.op_type}>"
-            op = node.op_type
-            ours = node.domain == OP_DOMAIN and op == OP_TYPE
-            shown = f"{node.domain}.{op}" if node.domain not in ("", "ai.onnx") else op
-            for sub in _subgraphs(node):
-                visit(sub.node, seen_functions)
-            if op in table.ops:
-                if ours:
-                    report.issues.append(LintIssue(label, shown, f"a builtin {op} importer would claim it"))
-                continue
-            has_function = op in functions and op not in seen_functions
-            lookup = _plugin_lookup(node, table)
-            found = plugin and ours and lookup == expected
-            if has_function and (
-                table.routing == "function_first" or (table.routing == "plugin_then_function" and not found)
-            ):
-                report.function_nodes.append(label)
-                if ours and plugin:
-                    why = (
-                        "imported through the model's local ONNX function, not the plugin (this parser "
-                        "tries local functions before plugins)"
-                        if table.routing == "function_first"
-                        else f"plugin lookup {op}/{lookup[0]}/{lookup[1]!r} misses the creator "
-                        f"{op}/{expected[0]}/{expected[1]!r}, so the local function is used"
-                    )
-                    report.issues.append(LintIssue(label, shown, why))
-                visit(functions[op].node, seen_functions | {op})  # the body must import too
-                continue
-            if found:
-                report.plugin_nodes.append(label)
-            elif ours and plugin:
-                report.issues.append(
-                    LintIssue(
-                        label,
-                        shown,
-                        f"plugin lookup {op}/{lookup[0]}/{lookup[1]!r} misses the creator "
-                        f"{op}/{expected[0]}/{expected[1]!r} "
-                        f"(set {PLUGIN_VERSION_ATTR}/{PLUGIN_NAMESPACE_ATTR})",
-                    )
-                )
-            elif ours:
-                why = (
-                    "this parser has no local-function support, so it needs the plugin"
-                    if table.routing == "plugin"
-                    else "no function body in the model and no plugin to claim it"
-                )
-                report.issues.append(LintIssue(label, shown, why))
-            else:
-                report.issues.append(
-                    LintIssue(
-                        label, shown, "no builtin importer: the parser would look for a plugin of that name"
-                    )
-                )
-
-    visit(proto.graph.node, frozenset())
+    _visit(report, table, functions, plugin, proto.graph.node, frozenset())
     # The plugin reads kernel_size; a node it disagrees with is refused by every runtime alike.
     for node_name, why in onnx_filter_problems(proto)[0]:
         report.issues.append(LintIssue(node_name, f"{OP_DOMAIN}.{OP_TYPE}", why))
     return report
+
+
+def _visit(
+    report: LintReport,
+    table: ParserTable,
+    functions: dict[str, onnx.FunctionProto],
+    plugin: bool,
+    nodes: Any,
+    seen_functions: frozenset[str],
+) -> None:
+    """Route each of ``nodes`` (subgraphs and function bodies first) as the parser would, into ``report``."""
+    expected = (PLUGIN_VERSION, PLUGIN_NAMESPACE)
+    for node in nodes:
+        label = node.name or f"<unnamed {node.op_type}>"
+        op = node.op_type
+        ours = node.domain == OP_DOMAIN and op == OP_TYPE
+        shown = f"{node.domain}.{op}" if node.domain not in ("", "ai.onnx") else op
+        for sub in _subgraphs(node):
+            _visit(report, table, functions, plugin, sub.node, seen_functions)
+        if op in table.ops:
+            if ours:
+                report.issues.append(LintIssue(label, shown, f"a builtin {op} importer would claim it"))
+            continue
+        has_function = op in functions and op not in seen_functions
+        lookup = _plugin_lookup(node, table)
+        found = plugin and ours and lookup == expected
+        if has_function and (
+            table.routing == "function_first" or (table.routing == "plugin_then_function" and not found)
+        ):
+            report.function_nodes.append(label)
+            if ours and plugin:
+                why = (
+                    "imported through the model's local ONNX function, not the plugin (this parser "
+                    "tries local functions before plugins)"
+                    if table.routing == "function_first"
+                    else f"plugin lookup {op}/{lookup[0]}/{lookup[1]!r} misses the creator "
+                    f"{op}/{expected[0]}/{expected[1]!r}, so the local function is used"
+                )
+                report.issues.append(LintIssue(label, shown, why))
+            # the body must import too
+            _visit(report, table, functions, plugin, functions[op].node, seen_functions | {op})
+            continue
+        if found:
+            report.plugin_nodes.append(label)
+        else:
+            report.issues.append(_unclaimed_issue(table, label, shown, op, ours, plugin, lookup))
+
+
+def _unclaimed_issue(
+    table: ParserTable, label: str, shown: str, op: str, ours: bool, plugin: bool, lookup: tuple[str, str]
+) -> LintIssue:
+    """Why a node that no builtin importer, local function or plugin claims fails to import."""
+    expected = (PLUGIN_VERSION, PLUGIN_NAMESPACE)
+    if ours and plugin:
+        return LintIssue(
+            label,
+            shown,
+            f"plugin lookup {op}/{lookup[0]}/{lookup[1]!r} misses the creator "
+            f"{op}/{expected[0]}/{expected[1]!r} "
+            f"(set {PLUGIN_VERSION_ATTR}/{PLUGIN_NAMESPACE_ATTR})",
+        )
+    if ours:
+        why = (
+            "this parser has no local-function support, so it needs the plugin"
+            if table.routing == "plugin"
+            else "no function body in the model and no plugin to claim it"
+        )
+        return LintIssue(label, shown, why)
+    return LintIssue(label, shown, "no builtin importer: the parser would look for a plugin of that name")
 
 
 def check_tensorrt(

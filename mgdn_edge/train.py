@@ -123,7 +123,81 @@ def train(
     scratch, seeded init) chooses the starting model. ``mi_weight=0`` trains with L1 only and
     builds no MI heads. On CUDA, deterministic mode only warns where cuBLAS/cuDNN cannot comply
     (bit-exact GPU reruns need CUBLAS_WORKSPACE_CONFIG=:4096:8 set before the process starts).
+    It stays over 60 lines only for its keyword signature and the run record it saves; the
+    checks, the device move and the step loop are helpers.
     """
+    out = _check_train_args(task, data, out, checkpoint, config, steps, batch_size, lr, mi_weight)
+
+    dataset = PairedDataset(task, data)
+    samples = [dataset[i] for i in range(len(dataset))]  # small sets: read once, errors up front
+
+    torch.manual_seed(seed)
+    if checkpoint is not None:
+        model = load_model(checkpoint, task=task)
+        config = model.config
+    else:
+        assert config is not None
+        model = MGDN(config)
+    crop = _resolve_crop(crop, config.window_size, samples)
+    heads = MaskedMILoss(config) if mi_weight > 0 else None
+    target_device = _to_device(device, model, heads)
+    params = list(model.parameters()) + (list(heads.parameters()) if heads is not None else [])
+    optimizer = torch.optim.Adam(params, lr=lr)
+    rng = np.random.default_rng(seed)
+
+    start = time.perf_counter()
+    curve = _run_steps(
+        task,
+        model,
+        heads,
+        optimizer,
+        samples,
+        rng,
+        target_device,
+        steps=steps,
+        batch_size=batch_size,
+        crop=crop,
+        mi_weight=mi_weight,
+        log=log,
+        log_every=log_every,
+        start=start,
+    )
+
+    return _save(
+        out,
+        model,
+        heads,
+        config,
+        curve,
+        {
+            "task": task,
+            "init": str(checkpoint) if checkpoint is not None else "scratch",
+            "data": str(Path(data)),
+            "pairs": dataset.names,
+            "steps": steps,
+            "batch_size": batch_size,
+            "crop": crop,
+            "lr": lr,
+            "mi_weight": mi_weight,
+            "seed": seed,
+            "device": str(target_device),
+            "seconds": round(time.perf_counter() - start, 3),
+        },
+    )
+
+
+def _check_train_args(
+    task: str,
+    data: str | Path,
+    out: str | Path,
+    checkpoint: str | Path | None,
+    config: MGDNConfig | None,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    mi_weight: float,
+) -> Path:
+    """Refuse bad arguments for :func:`train` before anything is read; return ``out`` as a Path."""
     if (checkpoint is None) == (config is None):
         raise InputError("give exactly one start: a checkpoint to fine-tune or a config (from scratch)")
     if steps < 1 or batch_size < 1:
@@ -139,19 +213,11 @@ def train(
         raise InputError(f"--out {out} is a folder; give the checkpoint file to write (e.g. {out}/tuned.pth)")
     written = [out, out.with_suffix(".mi_heads.pth"), out.with_suffix(".json")]
     refuse_overwriting_inputs([("--out", p) for p in written], [checkpoint, data])
+    return out
 
-    dataset = PairedDataset(task, data)
-    samples = [dataset[i] for i in range(len(dataset))]  # small sets: read once, errors up front
 
-    torch.manual_seed(seed)
-    if checkpoint is not None:
-        model = load_model(checkpoint, task=task)
-        config = model.config
-    else:
-        assert config is not None
-        model = MGDN(config)
-    crop = _resolve_crop(crop, config.window_size, samples)
-    heads = MaskedMILoss(config) if mi_weight > 0 else None
+def _to_device(device: str, model: MGDN, heads: MaskedMILoss | None) -> torch.device:
+    """Move the model (and the MI heads, if any) to ``device``; an unusable device is an input error."""
     try:
         target_device = torch.device(device)
         model.to(target_device)
@@ -159,16 +225,36 @@ def train(
             heads.to(target_device)
     except (RuntimeError, AssertionError) as exc:
         raise InputError(f"cannot use device {device!r}: {str(exc).splitlines()[0]}") from exc
-    params = list(model.parameters()) + (list(heads.parameters()) if heads is not None else [])
-    optimizer = torch.optim.Adam(params, lr=lr)
-    rng = np.random.default_rng(seed)
+    return target_device
 
+
+def _run_steps(
+    task: str,
+    model: MGDN,
+    heads: MaskedMILoss | None,
+    optimizer: torch.optim.Optimizer,
+    samples: list[Sample],
+    rng: np.random.Generator,
+    target_device: torch.device,
+    *,
+    steps: int,
+    batch_size: int,
+    crop: int,
+    mi_weight: float,
+    log: Callable[[str], None] | None,
+    log_every: int,
+    start: float,
+) -> list[dict[str, object]]:
+    """The optimisation loop of :func:`train`, in deterministic mode; return the loss curve.
+
+    It stays one function because one training step reads best whole: batch, forward, loss,
+    backward, record and log.
+    """
     curve: list[dict[str, object]] = []
     was_deterministic = torch.are_deterministic_algorithms_enabled()
     was_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     torch.use_deterministic_algorithms(True, warn_only=target_device.type != "cpu")
     model.train()
-    start = time.perf_counter()
     try:
         for step in range(1, steps + 1):
             inputs, target = _batch(samples, rng, batch_size, crop)
@@ -202,28 +288,7 @@ def train(
                 )
     finally:
         torch.use_deterministic_algorithms(was_deterministic, warn_only=was_warn_only)
-
-    return _save(
-        out,
-        model,
-        heads,
-        config,
-        curve,
-        {
-            "task": task,
-            "init": str(checkpoint) if checkpoint is not None else "scratch",
-            "data": str(Path(data)),
-            "pairs": dataset.names,
-            "steps": steps,
-            "batch_size": batch_size,
-            "crop": crop,
-            "lr": lr,
-            "mi_weight": mi_weight,
-            "seed": seed,
-            "device": str(target_device),
-            "seconds": round(time.perf_counter() - start, 3),
-        },
-    )
+    return curve
 
 
 def _save(

@@ -207,31 +207,12 @@ class OpenVinoRuntime:
         auto = precision == AUTO
         requested = None if precision is None or auto else check_precision(precision, supported, self.name)
         self.model_path = resolve_model_file(model_path)
-        self.device = device.upper()
-        self.hint = None if hint is None else hint.upper()
-        if self.hint is not None and self.hint not in HINTS:
-            raise BackendError(f"unknown performance hint {hint!r}; expected one of {', '.join(HINTS)}")
-        if threads is not None and int(threads) < 1:
-            raise BackendError(f"threads must be >= 1, got {threads}")
-        self.threads = None if threads is None else int(threads)
+        self._set_execution(device, hint, threads)
         self.profile = bool(profile)
         self._last_request: Any = None  # the infer request that ran last (its profiling_info)
-        self.core = ov.Core()
-        if self.device not in self.core.available_devices:
-            raise BackendError(
-                f"OpenVINO device {device!r} is not available here; available: "
-                f"{', '.join(self.core.available_devices)}"
-            )
+        self._open_core(device)
         model, self.extension = read_model(self.core, self.model_path, extension, auto_build)
-        if self.model_path.suffix.lower() == ".xml":
-            described = read_ir_description(model, self.model_path)
-            self.config, self.static_size = described.config, described.static_size
-            self.file_precision = described.precision
-            self.config = for_task(self.config, task, self.model_path)
-        else:
-            metadata = onnx_metadata(model)
-            self.config, self.static_size = model_description(self.model_path, metadata, task)
-            self.file_precision = metadata.get(METADATA_PRECISION_KEY, "fp32") or "fp32"
+        self._read_description(model, task)
         check_input_count(self.model_path, len(model.inputs), self.config)
         self.precision_choice: str | None = None  # why, when the precision was chosen by "auto"
         if auto:
@@ -255,6 +236,37 @@ class OpenVinoRuntime:
         self.model_cache = model_cache_dir(self.extension) if cache else None
 
     # -- loading -------------------------------------------------------------------------------
+    def _set_execution(self, device: str, hint: str | None, threads: int | None) -> None:
+        """Check and keep the device name, performance hint and thread count."""
+        self.device = device.upper()
+        self.hint = None if hint is None else hint.upper()
+        if self.hint is not None and self.hint not in HINTS:
+            raise BackendError(f"unknown performance hint {hint!r}; expected one of {', '.join(HINTS)}")
+        if threads is not None and int(threads) < 1:
+            raise BackendError(f"threads must be >= 1, got {threads}")
+        self.threads = None if threads is None else int(threads)
+
+    def _open_core(self, device: str) -> None:
+        """An OpenVINO core on which ``self.device`` is available."""
+        self.core = self._ov.Core()
+        if self.device not in self.core.available_devices:
+            raise BackendError(
+                f"OpenVINO device {device!r} is not available here; available: "
+                f"{', '.join(self.core.available_devices)}"
+            )
+
+    def _read_description(self, model: Any, task: str | None) -> None:
+        """The network config, static size and file precision, from the IR's rt_info or the ONNX metadata."""
+        if self.model_path.suffix.lower() == ".xml":
+            described = read_ir_description(model, self.model_path)
+            self.config, self.static_size = described.config, described.static_size
+            self.file_precision = described.precision
+            self.config = for_task(self.config, task, self.model_path)
+        else:
+            metadata = onnx_metadata(model)
+            self.config, self.static_size = model_description(self.model_path, metadata, task)
+            self.file_precision = metadata.get(METADATA_PRECISION_KEY, "fp32") or "fp32"
+
     def _apply_precision(self, model: Any) -> Any:
         """Check the requested precision against the file; make an FP16-weight model if asked."""
         file_p, want = self.file_precision, self.precision

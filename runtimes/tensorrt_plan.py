@@ -140,28 +140,8 @@ def make_profile(
     return ShapeProfile(lo, mid, hi, 1, opt_b, max_batch)  # type: ignore[arg-type]
 
 
-def plan_build(
-    model: str | os.PathLike[str],
-    precision: str,
-    trt_major: int,
-    file_precision: Callable[[Path], str] = onnx_file_precision,
-    plugin: bool = False,
-) -> BuildPlan:
-    """Which ONNX file to build and how, for ``precision`` on TensorRT ``trt_major``.
-
-    ``model`` is an export folder or one .onnx file, whose own precision must fit the request.
-    ``plugin``: the plugin library will be loaded (:func:`build_engine` says so), and from a
-    folder the TensorRT graphs are picked (model.trt.onnx / model.trt.fp16.onnx /
-    model.trt.int8.onnx); without it the build needs the nodes' function bodies and picks
-    model.onnx / model.fp16.onnx / model.int8.onnx.
-    """
-    precision = precision.lower()
-    builds = BACKENDS["tensorrt"].builder("engine").precisions
-    if precision not in builds:
-        raise BackendError(f"TensorRT engines are built as {', '.join(builds)}, not {precision!r}")
-    path = Path(model)
-    strongly_typed_ok = trt_major >= 10  # NetworkDefinitionCreationFlag.STRONGLY_TYPED
-    strongly_typed_only = trt_major >= 11  # precision builder flags are gone
+def _onnx_to_build(path: Path, precision: str, plugin: bool, strongly_typed_ok: bool) -> Path:
+    """The ONNX file :func:`plan_build` builds from: ``path`` itself, or the right graph in that folder."""
     if path.is_dir():
         if plugin:
             names = {"fp32": TRT_ONNX, "fp16": TRT_FP16_ONNX, "int8": TRT_INT8_ONNX}
@@ -189,6 +169,32 @@ def plan_build(
         raise BackendError(f"model file not found: {path}")
     elif path.suffix.lower() != ".onnx":
         raise BackendError(f"{path} is not an .onnx file (pass an export folder or its ONNX file)")
+    return path
+
+
+def plan_build(
+    model: str | os.PathLike[str],
+    precision: str,
+    trt_major: int,
+    file_precision: Callable[[Path], str] = onnx_file_precision,
+    plugin: bool = False,
+) -> BuildPlan:
+    """Which ONNX file to build and how, for ``precision`` on TensorRT ``trt_major``.
+
+    ``model`` is an export folder or one .onnx file, whose own precision must fit the request.
+    ``plugin``: the plugin library will be loaded (:func:`build_engine` says so), and from a
+    folder the TensorRT graphs are picked (model.trt.onnx / model.trt.fp16.onnx /
+    model.trt.int8.onnx); without it the build needs the nodes' function bodies and picks
+    model.onnx / model.fp16.onnx / model.int8.onnx.
+    """
+    precision = precision.lower()
+    builds = BACKENDS["tensorrt"].builder("engine").precisions
+    if precision not in builds:
+        raise BackendError(f"TensorRT engines are built as {', '.join(builds)}, not {precision!r}")
+    path = Path(model)
+    strongly_typed_ok = trt_major >= 10  # NetworkDefinitionCreationFlag.STRONGLY_TYPED
+    strongly_typed_only = trt_major >= 11  # precision builder flags are gone
+    path = _onnx_to_build(path, precision, plugin, strongly_typed_ok)
 
     own = file_precision(path)
     if precision == "int8":

@@ -43,6 +43,11 @@ def random_crops(pairs: list[Sample], n: int, size: int, seed: int = 0) -> list[
 
 
 def main() -> None:
+    """Calibrate the MFF export with each method and print the quality and time of each.
+
+    It stays one function because it is a benchmark script read top to bottom: parse the
+    arguments, load the samples, then run and report each method in turn.
+    """
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -202,6 +202,11 @@ def device_spec(lib: ctypes.CDLL, dram_gbs: float) -> GpuSpec:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Time the DynamicFilter kernel on this GPU (or print the model's predictions only).
+
+    It stays one function because it is a benchmark script read top to bottom: check the
+    GPU, then time every dtype, channel count and size in the order the table prints.
+    """
     args = build_parser().parse_args(argv)
     if args.model_only:
         gpus = [GPUS[name] for name in (args.gpu or GPUS)]

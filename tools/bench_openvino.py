@@ -47,6 +47,11 @@ def make_inputs(args: argparse.Namespace) -> list[np.ndarray]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Time the PyTorch and OpenVINO rows of the module docstring and print the table.
+
+    It stays one function because it is a benchmark script read top to bottom: parse the
+    arguments, build the inputs, open and time every row, then print the table and targets.
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True, help="the authors' MFF checkpoint")
     parser.add_argument("--size", type=int, default=520, help="square input size (ignored with --inputs)")

@@ -60,16 +60,8 @@ def _shape(sd: Mapping[str, Tensor], key: str, rank: int, used: dict[str, list[i
     return shape
 
 
-def detect_config(state_dict: Mapping[str, Tensor], task: str | None = None) -> MGDNConfig:
-    """Infer task and sizes from parameter names and shapes.
-
-    MFF and MEF nets are the same architecture; a checkpoint matching a published preset gets
-    that preset's task, other two-input RGB nets default to ``mff`` unless ``task`` says otherwise.
-    Shapes that describe no buildable network (e.g. a resized first layer whose width the
-    attention heads do not divide) are refused naming every key the sizes were read from.
-    """
-    sd = state_dict
-    used: dict[str, list[int]] = {}
+def _detect_stem(sd: Mapping[str, Tensor], used: dict[str, list[int]]) -> tuple[str, int]:
+    """The task family and embedding width from the first convolution(s)."""
     if "conv1.weight" in sd:
         detected_task, embed_dim = "hdr", _shape(sd, "conv1.weight", 4, used)[0]
     elif "inconv1.weight" in sd and "inconv2.weight" in sd:
@@ -79,7 +71,11 @@ def detect_config(state_dict: Mapping[str, Tensor], task: str | None = None) -> 
         raise CheckpointError(
             "not an MGDN checkpoint: it has neither conv1.weight (HDR) nor inconv1/inconv2 weights"
         )
+    return detected_task, embed_dim
 
+
+def _detect_stages(sd: Mapping[str, Tensor], used: dict[str, list[int]]) -> tuple[list[int], list[int]]:
+    """Blocks and attention heads of every ``layers.<i>`` stage."""
     stages = sorted({int(m.group(1)) for k in sd if (m := re.match(r"layers\.(\d+)\.", k))})
     if not stages:
         raise CheckpointError("not an MGDN checkpoint: no layers.<i>.* parameters")
@@ -97,6 +93,34 @@ def detect_config(state_dict: Mapping[str, Tensor], task: str | None = None) -> 
                 f"stage {s} has no transformer blocks (missing relative_position_bias_table)"
             )
         heads.append(_shape(sd, table, 2, used)[1])
+    return depths, heads
+
+
+def _check_task(sd: Mapping[str, Tensor], detected_task: str, task: str) -> str:
+    """``task``, when the detected network family can run it; otherwise a CheckpointError."""
+    compatible = {"hdr": {"hdr"}, "gdsr": {"gdsr"}, "mff": {"mff", "mef"}}[detected_task]
+    if task not in compatible:
+        evidence = "conv1.weight" if detected_task == "hdr" else "inconv2.weight"
+        raise CheckpointError(
+            f"checkpoint is a {detected_task.upper()} network ({evidence} {list(sd[evidence].shape)}), "
+            f"not usable for task {task!r}"
+        )
+    return task
+
+
+def detect_config(state_dict: Mapping[str, Tensor], task: str | None = None) -> MGDNConfig:
+    """Infer task and sizes from parameter names and shapes.
+
+    MFF and MEF nets are the same architecture; a checkpoint matching a published preset gets
+    that preset's task, other two-input RGB nets default to ``mff`` unless ``task`` says otherwise.
+    Shapes that describe no buildable network (e.g. a resized first layer whose width the
+    attention heads do not divide) are refused naming every key the sizes were read from.
+    """
+    sd = state_dict
+    used: dict[str, list[int]] = {}
+    detected_task, embed_dim = _detect_stem(sd, used)
+
+    depths, heads = _detect_stages(sd, used)
     block0 = "layers.0.residual_group.blocks.0"
     window = math.isqrt(_shape(sd, f"{block0}.attn.relative_position_index", 2, used)[0])
     mlp_ratio = _shape(sd, f"{block0}.mlp.fc1.weight", 2, used)[0] / embed_dim
@@ -105,14 +129,7 @@ def detect_config(state_dict: Mapping[str, Tensor], task: str | None = None) -> 
     mgca_heads = _shape(sd, "layers.0.MGF.TCA.temperature", 3, used)[0]
 
     if task is not None:
-        compatible = {"hdr": {"hdr"}, "gdsr": {"gdsr"}, "mff": {"mff", "mef"}}[detected_task]
-        if task not in compatible:
-            evidence = "conv1.weight" if detected_task == "hdr" else "inconv2.weight"
-            raise CheckpointError(
-                f"checkpoint is a {detected_task.upper()} network ({evidence} {list(sd[evidence].shape)}), "
-                f"not usable for task {task!r}"
-            )
-        detected_task = task
+        detected_task = _check_task(sd, detected_task, task)
     try:
         config = MGDNConfig(
             detected_task,

@@ -58,6 +58,30 @@ def _source_record(state: RunState, variant: Variant) -> dict[str, Any]:
     return source
 
 
+def _worker_job(state: RunState, variant: Variant, vdir: Path) -> dict[str, Any]:
+    """The job a build worker runs for ``variant``: its builder, the export, the calibration data."""
+    root = state.out
+    return {
+        "runtime": variant.runtime,
+        "build": variant.build,
+        "precision": str(variant.precision),
+        "export_dir": str(state.export_dir),
+        "out_dir": str(vdir),
+        "root": str(root),
+        "task": state.task,
+        "data": {
+            "spec": state.options.data,
+            "crop": state.data.get("crop"),
+            "seed": state.options.seed,
+            "items": state.data.get("calib_items"),
+        },
+        # a builder reads a folder: the export, or the source variant's (the QDQ files for int8)
+        "source_dir": str(
+            (root / _source_record(state, variant)["model"]).parent if variant.source else state.export_dir
+        ),
+    }
+
+
 def build_step(state: RunState, variant: Variant) -> dict[str, Any]:
     """Artefacts of ``variant`` (reused when its key and hashes match); raises on failure."""
     vdir, root = state.variant_dir(variant.name), state.out
@@ -89,27 +113,7 @@ def build_step(state: RunState, variant: Variant) -> dict[str, Any]:
         model = root / source["model"]
         files = [root / a["path"] for a in source["artefacts"]]
     else:
-        job = {
-            "runtime": variant.runtime,
-            "build": variant.build,
-            "precision": str(variant.precision),
-            "export_dir": str(state.export_dir),
-            "out_dir": str(vdir),
-            "root": str(root),
-            "task": state.task,
-            "data": {
-                "spec": state.options.data,
-                "crop": state.data.get("crop"),
-                "seed": state.options.seed,
-                "items": state.data.get("calib_items"),
-            },
-            # a builder reads a folder: the export, or the source variant's (the QDQ files for int8)
-            "source_dir": str(
-                (root / _source_record(state, variant)["model"]).parent
-                if variant.source
-                else state.export_dir
-            ),
-        }
+        job = _worker_job(state, variant, vdir)
         produced = run_in_worker("build", job, vdir / BUILD_LOG, state.options.timeout_s)
         model = Path(produced["model"])
         info = produced.get("info", {})

@@ -90,10 +90,27 @@ def _resolved(options: PipelineOptions) -> PipelineOptions:
     )
 
 
-def run_pipeline(options: PipelineOptions) -> PipelineResults:
-    """Run every step; write results.json, the report and manifest.json under ``options.out``."""
+def _run_steps(state: RunState, variants: list[Variant], progress: bool) -> list[VariantResult]:
+    """The data and export steps, then every variant, under one progress bar; the variants' rows."""
     from tqdm import tqdm
 
+    bar = tqdm(total=2 + len(variants), desc="pipeline", unit="step", disable=not progress)
+    with bar:
+        bar.set_postfix_str("data + reference outputs")
+        data_step(state)  # first: bad data fails the run before anything slow happens
+        bar.update(1)
+        bar.set_postfix_str("export")
+        export_step(state)
+        bar.update(1)
+        rows = []
+        for variant in variants:
+            rows.append(process_variant(state, variant, bar.set_postfix_str))
+            bar.update(1)
+    return rows
+
+
+def run_pipeline(options: PipelineOptions) -> PipelineResults:
+    """Run every step; write results.json, the report and manifest.json under ``options.out``."""
     from mgdn_edge.bench import machine_info
     from mgdn_edge.model import count_parameters, load_model
 
@@ -111,18 +128,7 @@ def run_pipeline(options: PipelineOptions) -> PipelineResults:
     n_params = count_parameters(model)
     del model
 
-    bar = tqdm(total=2 + len(variants), desc="pipeline", unit="step", disable=not opts.progress)
-    with bar:
-        bar.set_postfix_str("data + reference outputs")
-        data_step(state)  # first: bad data fails the run before anything slow happens
-        bar.update(1)
-        bar.set_postfix_str("export")
-        export_step(state)
-        bar.update(1)
-        rows = []
-        for variant in variants:
-            rows.append(process_variant(state, variant, bar.set_postfix_str))
-            bar.update(1)
+    rows = _run_steps(state, variants, opts.progress)
 
     results = PipelineResults(
         run_id=run_id,

@@ -11,6 +11,9 @@ built in a temporary folder and renamed into place whole.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from mgdn_edge.atomic import atomic_files, write_json
@@ -24,6 +27,10 @@ from mgdn_edge.pipeline.cache import (
     tool_versions,
 )
 from mgdn_edge.pipeline.state import RunState
+
+if TYPE_CHECKING:
+    from mgdn_edge.calibration.base import Sample
+    from mgdn_edge.calibration.splits import Split
 
 MAX_DEFAULT_CALIB, MAX_DEFAULT_EVAL = 16, 8
 EXPORT_RECORD = "export.json"
@@ -63,6 +70,43 @@ def export_step(state: RunState) -> None:
     state.export_dir, state.export_key = out, cache_key(record["artefacts"])
 
 
+def _data_key(state: RunState, crop: tuple[int, int] | None, parts: Split) -> str:
+    """The cache key of the data step: checkpoint, data, crop, seed, split, threads and torch version."""
+    opts = state.options
+    return cache_key(
+        {
+            "checkpoint": state.checkpoint_sha,
+            "data": data_fingerprint(opts.data),
+            "crop": crop,
+            "seed": opts.seed,
+            "calib": parts.calib,
+            "eval": parts.eval,
+            "threads": opts.threads,
+            "versions": tool_versions("torch"),
+        }
+    )
+
+
+def _reference_arrays(state: RunState, samples: Sequence[Sample]) -> dict[str, np.ndarray]:
+    """The eval.npz arrays: each sample's inputs, its PyTorch reference output and its target if any."""
+    from tqdm import tqdm
+
+    from mgdn_edge.runtimes import open_runtime
+
+    opts = state.options
+    reference = open_runtime("torch", state.checkpoint, task=state.task, threads=opts.threads)
+    arrays: dict[str, np.ndarray] = {"names": np.array([s.name for s in samples])}
+    for i, sample in enumerate(
+        tqdm(samples, desc="reference outputs", unit="sample", disable=not opts.progress)
+    ):
+        for j, x in enumerate(sample.inputs):
+            arrays[f"s{i}_in{j}"] = x
+        arrays[f"s{i}_ref"] = reference.run(sample.inputs)
+        if sample.target is not None:
+            arrays[f"s{i}_target"] = sample.target
+    return arrays
+
+
 def data_step(state: RunState) -> None:
     """Split the data, load the evaluation samples, compute the reference outputs once (eval.npz)."""
     from mgdn_edge.calibration import open_source, split
@@ -74,18 +118,7 @@ def data_step(state: RunState) -> None:
     n_calib = opts.calib if opts.calib is not None else min(MAX_DEFAULT_CALIB, n - n_eval)
     parts = split(src, n_calib, n_eval, seed=opts.seed)  # raises if the sets would overlap
     out = state.out / "data"
-    key = cache_key(
-        {
-            "checkpoint": state.checkpoint_sha,
-            "data": data_fingerprint(opts.data),
-            "crop": src.crop,
-            "seed": opts.seed,
-            "calib": parts.calib,
-            "eval": parts.eval,
-            "threads": opts.threads,
-            "versions": tool_versions("torch"),
-        }
-    )
+    key = _data_key(state, src.crop, parts)
     record = read_record(out / DATA_RECORD)
     npz = out / EVAL_NPZ
     if (
@@ -97,22 +130,9 @@ def data_step(state: RunState) -> None:
     ):
         state.data = record
         return
-    from tqdm import tqdm
-
-    from mgdn_edge.runtimes import open_runtime
-
     _, eval_src = parts.sources(src)
     samples = eval_src.load(progress=opts.progress, desc="loading evaluation samples")
-    reference = open_runtime("torch", state.checkpoint, task=state.task, threads=opts.threads)
-    arrays: dict[str, np.ndarray] = {"names": np.array([s.name for s in samples])}
-    for i, sample in enumerate(
-        tqdm(samples, desc="reference outputs", unit="sample", disable=not opts.progress)
-    ):
-        for j, x in enumerate(sample.inputs):
-            arrays[f"s{i}_in{j}"] = x
-        arrays[f"s{i}_ref"] = reference.run(sample.inputs)
-        if sample.target is not None:
-            arrays[f"s{i}_target"] = sample.target
+    arrays = _reference_arrays(state, samples)
     out.mkdir(parents=True, exist_ok=True)
     parts.save(out / "split.json")
     with atomic_files(npz) as (tmp,):

@@ -24,6 +24,43 @@ def render_plot(results: PipelineResults, derived: dict[str, Any]) -> bytes:
     colors = {n: plt.get_cmap("tab10")(i % 10) for i, n in enumerate(names)}
     sizes = sorted({tuple(p["size"]) for p in points}, key=lambda s: s[0] * s[1])
     markers = dict(zip(sizes, "osD^vP*X", strict=False))
+    _draw_points(ax, points, x_key, sizes, markers, colors)
+    _scale_axes(ax, points, x_key, axis)
+    ax.set_ylabel(axis["label"] + "\n(lower is better)", fontsize=9)
+    handles = [
+        plt.Line2D([], [], ls="", marker=markers.get(s, "o"), color="0.4", label=f"{s[0]}x{s[1]}")
+        for s in sizes
+    ]
+    handles.append(
+        plt.Line2D([], [], ls="--", marker="o", color="0.35", mec="black", mfc="white", label="Pareto front")
+    )
+    ax.legend(handles=handles, fontsize=8, loc="best", title="size", title_fontsize=8)
+    model = results.model
+    ax.set_title(
+        f"MGDN-{str(model.get('task', '')).upper()} variants: latency vs quality drop "
+        f"({results.machine.get('cpu', '')})",
+        fontsize=10,
+    )
+    ax.grid(True, which="both", alpha=0.25)
+    if not points:
+        ax.text(0.5, 0.5, "no measured variant", ha="center", va="center", transform=ax.transAxes)
+    fig.tight_layout()
+    _place_labels(ax, _label_groups(points, x_key))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _draw_points(
+    ax: Any,
+    points: list[dict[str, Any]],
+    x_key: str,
+    sizes: list[tuple[int, ...]],
+    markers: dict[tuple[int, ...], str],
+    colors: dict[str, Any],
+) -> None:
+    """Scatter every point (Pareto points large and outlined) and step each size's Pareto front."""
     for size in sizes:
         group = [p for p in points if tuple(p["size"]) == size]
         front = sorted((p for p in group if p["pareto"]), key=lambda p: p[x_key])
@@ -49,6 +86,10 @@ def render_plot(results: PipelineResults, derived: dict[str, Any]) -> bytes:
                 alpha=1.0 if p["pareto"] else 0.5,
                 zorder=3,
             )
+
+
+def _scale_axes(ax: Any, points: list[dict[str, Any]], x_key: str, axis: dict[str, Any]) -> None:
+    """The x label, the axis scales and the limits that keep the points and their labels in view."""
     if x_key == "relative_latency":
         ax.axvline(1.0, color="0.7", lw=0.8, zorder=0)
         ax.set_xlabel("p50 latency relative to PyTorch FP32 at the same size (lower is faster)")
@@ -68,30 +109,6 @@ def render_plot(results: PipelineResults, derived: dict[str, Any]) -> bytes:
         if ys and max(ys) - min(ys) < 0.2:  # float-rounding noise: show it as the flat line it is
             middle = (max(ys) + min(ys)) / 2
             ax.set_ylim(middle - 0.1, middle + 0.1)
-    ax.set_ylabel(axis["label"] + "\n(lower is better)", fontsize=9)
-    handles = [
-        plt.Line2D([], [], ls="", marker=markers.get(s, "o"), color="0.4", label=f"{s[0]}x{s[1]}")
-        for s in sizes
-    ]
-    handles.append(
-        plt.Line2D([], [], ls="--", marker="o", color="0.35", mec="black", mfc="white", label="Pareto front")
-    )
-    ax.legend(handles=handles, fontsize=8, loc="best", title="size", title_fontsize=8)
-    model = results.model
-    ax.set_title(
-        f"MGDN-{str(model.get('task', '')).upper()} variants: latency vs quality drop "
-        f"({results.machine.get('cpu', '')})",
-        fontsize=10,
-    )
-    ax.grid(True, which="both", alpha=0.25)
-    if not points:
-        ax.text(0.5, 0.5, "no measured variant", ha="center", va="center", transform=ax.transAxes)
-    fig.tight_layout()
-    _place_labels(ax, _label_groups(points, x_key))
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
 
 
 def _label_groups(points: Sequence[dict[str, Any]], x_key: str) -> dict[tuple[float, float], list[str]]:
