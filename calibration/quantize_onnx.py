@@ -64,6 +64,7 @@ from mgdn_edge.calibration.qdq_lint import lint_qdq
 from mgdn_edge.calibration.quantize_request import QuantizeRequest
 from mgdn_edge.errors import BackendError
 from mgdn_edge.export.artefacts import FP16_ONNX, METADATA_PRECISION_KEY, is_filter_node, tensorrt_file
+from mgdn_edge.export.trt_graph import linted_tensorrt_graph
 
 if TYPE_CHECKING:
     from mgdn_edge.calibration.export_files import ExportFiles
@@ -228,7 +229,7 @@ def _note_unquantized(model: onnx.ModelProto, qdq: onnx.ModelProto, float_layers
 
 def _save_with_tensorrt_copy(qdq: onnx.ModelProto, out: Path) -> tuple[Path, dict[str, str]]:
     """Write ``qdq`` to ``out`` and its TensorRT-ready variant beside it; return that path and its lint."""
-    trt_qdq, trt_lint = tensorrt_qdq(qdq)
+    trt_qdq, trt_lint = linted_tensorrt_graph(qdq)
     trt_path = out.with_name(tensorrt_file(out.name))
     with atomic_files(out, trt_path) as (tmp, trt_tmp):
         onnx.save(qdq, tmp)
@@ -263,22 +264,3 @@ def int8_versus_fp32(fp32: Path, int8: Path, sample: Sample, repeats: int = 3) -
         "float_ms": statistics.median(times["fp32"][1:]),
         "cpu": machine_info()["cpu"],
     }
-
-
-def tensorrt_qdq(qdq: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, str]]:
-    """The TensorRT twin of a Q/DQ graph, linted for every target release (BackendError if it fails).
-
-    A release that documents a lower opset than the graph's is recorded in the verdicts, not
-    fatal, as in the export.
-    """
-    from mgdn_edge.export.trt_graph import tensorrt_graph
-    from mgdn_edge.export.trt_lint import TARGET_RELEASES, lint_tensorrt
-
-    trt = tensorrt_graph(qdq)
-    verdicts: dict[str, str] = {}
-    for release in TARGET_RELEASES:
-        report = lint_tensorrt(trt, release)
-        verdicts[release] = "ok" if report.ok else report.message()
-        if not report.ok and any(i.node != "(model)" for i in report.issues):
-            raise BackendError(report.message())
-    return trt, verdicts

@@ -31,6 +31,7 @@ from onnx import helper
 
 from mgdn_edge.errors import InputError
 from mgdn_edge.export.fp16 import FP32_OPS, convert_to_fp16, mark_precision
+from mgdn_edge.export.trt_graph import linted_tensorrt_graph
 
 FP16_METHODS = ("default", "plain")  # the first is the default
 SUM_SQUARE_SUFFIX = "_SumSquare"
@@ -92,23 +93,6 @@ def fp16_variant(
     return half, reasons
 
 
-def tensorrt_twin(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, str]]:
-    """The TensorRT graph of ``model`` and its parser-lint verdict per target release; a node a
-    release would reject is an ExportError (a release documenting a lower opset is only recorded)."""
-    from mgdn_edge.errors import ExportError
-    from mgdn_edge.export.trt_graph import tensorrt_graph
-    from mgdn_edge.export.trt_lint import TARGET_RELEASES, lint_tensorrt
-
-    trt = tensorrt_graph(model)
-    verdicts: dict[str, str] = {}
-    for release in TARGET_RELEASES:
-        report = lint_tensorrt(trt, release)
-        verdicts[release] = "ok" if report.ok else report.message()
-        if not report.ok and any(i.node != "(model)" for i in report.issues):
-            raise ExportError(report.message())
-    return trt, verdicts
-
-
 def write_fp16_variant(
     onnx_path: Path, config: Any, out: Path, method: str | None, keep_float: Sequence[str]
 ) -> dict[str, Any]:
@@ -118,7 +102,7 @@ def write_fp16_variant(
     from mgdn_edge.export.artefacts import tensorrt_file
 
     half, reasons = fp16_variant(onnx.load(onnx_path), config, method, keep_float)
-    trt, verdicts = tensorrt_twin(half)
+    trt, verdicts = linted_tensorrt_graph(half)
     trt_path = out.with_name(tensorrt_file(out.name))
     with atomic_files(out, trt_path) as (tmp, trt_tmp):
         onnx.save(half, tmp)

@@ -189,3 +189,20 @@ def with_function_bodies(trt: onnx.ModelProto, source: onnx.ModelProto) -> onnx.
     del runnable.functions[:]
     runnable.functions.extend(source.functions)
     return runnable
+
+
+def linted_tensorrt_graph(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, str]]:
+    """The TensorRT graph of ``model`` and its parser-lint verdict per target release; a node a
+    release would reject is an ExportError (a release documenting a lower opset than the graph's
+    is only recorded in the verdicts, as in the export)."""
+    from mgdn_edge.errors import ExportError
+    from mgdn_edge.export.trt_lint import TARGET_RELEASES, lint_tensorrt
+
+    trt = tensorrt_graph(model)
+    verdicts: dict[str, str] = {}
+    for release in TARGET_RELEASES:
+        report = lint_tensorrt(trt, release)
+        verdicts[release] = "ok" if report.ok else report.message()
+        if not report.ok and any(i.node != "(model)" for i in report.issues):
+            raise ExportError(report.message())
+    return trt, verdicts
