@@ -50,9 +50,10 @@ def check_profiled(runtime: str, model: str | Path) -> str:
     from mgdn_edge.runtimes.backends import profiled_backends
 
     name = runtime_for_model(model) if runtime.strip().lower() == "auto" else get_backend(runtime).name
-    offered = profiled_backends()
+    offered = sorted(profiled_backends())
     if name not in offered:
-        raise InputError(f"--profile is offered for {', '.join(offered)}, not {name}")
+        listed = ", ".join(offered[:-1]) + f" and {offered[-1]}" if len(offered) > 1 else offered[0]
+        raise InputError(f"--profile is offered for {listed}, not {name}")
     return name
 
 

@@ -214,4 +214,4 @@ def test_bench_profile_prints_a_layer_table_and_stores_it(tiny_mff_export, tmp_p
 
 def test_bench_profile_is_refused_for_tensorrt(cli_error):
     err = cli_error(["bench", "--runtime", "tensorrt", "--model", "model.engine", "--profile"])
-    assert err == "error: --profile is offered for openvino, onnxruntime and torch, not tensorrt"
+    assert err == "error: --profile is offered for onnxruntime, openvino and torch, not tensorrt"
