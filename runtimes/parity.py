@@ -64,19 +64,24 @@ def synthetic_cases(
     return cases
 
 
+def _load_npz(path: Path, what: str) -> dict[str, np.ndarray]:
+    """Every array of an .npz file; a missing or unreadable file is one ImageReadError naming ``what``."""
+    if not path.is_file():
+        raise ImageReadError(f"{what} not found: {path}")
+    try:
+        with np.load(path) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError) as exc:
+        raise ImageReadError(f"cannot read {path} as .npz: {exc}") from exc
+
+
 def npz_cases(paths: Sequence[str | Path], config: MGDNConfig) -> list[Case]:
     """Cases from .npz files: task-named keys, or ``<prefix>_in<i>`` groups (one case per prefix)."""
     names = config.io.input_names
     cases = []
     for p in paths:
         path = Path(p)
-        if not path.is_file():
-            raise ImageReadError(f"input file not found: {path}")
-        try:
-            with np.load(path) as data:
-                arrays = {k: data[k] for k in data.files}
-        except (OSError, ValueError) as exc:
-            raise ImageReadError(f"cannot read {path} as .npz: {exc}") from exc
+        arrays = _load_npz(path, "input file")
         lower = {k.lower(): k for k in arrays}
         if all(n in lower for n in names):
             cases.append(Case(path.stem, [arrays[lower[n]].astype(np.float32) for n in names]))
@@ -268,13 +273,7 @@ def read_stored_split(
     :class:`InputError` naming the missing key.
     """
     path = Path(npz_path)
-    if not path.is_file():
-        raise ImageReadError(f"stored reference outputs not found: {path}")
-    try:
-        with np.load(path) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as exc:
-        raise ImageReadError(f"cannot read {path} as .npz: {exc}") from exc
+    arrays = _load_npz(path, "stored reference outputs")
     if "names" not in arrays:
         raise InputError(
             f"{path} holds no stored reference outputs (no 'names'; expected s<i>_in<j>, s<i>_ref)"
