@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from example_app import compile_example
 
 NATIVE = Path(__file__).resolve().parents[2] / "runtimes" / "native"
 
@@ -112,10 +113,7 @@ def test_example_app_fuses_with_openvino(native_build, exported, tmp_path: Path)
         pytest.skip("needs a C++ compiler and the MFF fixture crop")
     library = native_build["library"]
     example = tmp_path / "fuse_pair"
-    build = [cxx, "-std=c++17", "-Wall", "-Wextra", "-Werror", str(NATIVE / "examples" / "fuse_pair.cpp")]
-    build += [f"-I{NATIVE / 'include'}", f"-L{library.parent}", "-lmgdn_edge", f"-Wl,-rpath,{library.parent}"]
-    built = subprocess.run([*build, "-o", str(example)], capture_output=True, text=True)
-    assert built.returncode == 0, built.stderr
+    compile_example(cxx, library.parent, example)
     with np.load(crop) as npz:
         a, b, golden = npz["A"], npz["B"], npz["out"]
     a.astype(np.float32).tofile(tmp_path / "a.bin")

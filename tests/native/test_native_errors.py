@@ -110,19 +110,16 @@ def test_bad_input_matches_python(native, python_cli, exported, tmp_path: Path, 
     assert mine == theirs
 
 
-def test_missing_extension_library_is_named(native, python_cli, exported, tmp_path: Path) -> None:
+def _mff_args(exported, tmp_path: Path) -> list[str]:
+    """fuse flags for two small PNGs and the authors' exported MFF model."""
     a, b = _png(tmp_path / "a.png"), _png(tmp_path / "b.png", seed=1)
+    model = str(exported("mff"))
+    return ["--task", "mff", "--model", model, str(a), str(b), "--out", str(tmp_path / "o.png")]
+
+
+def test_missing_extension_library_is_named(native, python_cli, exported, tmp_path: Path) -> None:
     missing = str(tmp_path / "lib" / "libmgdn_openvino.so")
-    args = [
-        "--task",
-        "mff",
-        "--model",
-        str(exported("mff")),
-        str(a),
-        str(b),
-        "--out",
-        str(tmp_path / "o.png"),
-    ]
+    args = _mff_args(exported, tmp_path)
     env = {"MGDN_OPENVINO_EXTENSION": missing}
     mine = _one_error_line(native(*args, env=env))
     assert mine == _one_error_line(python_cli("fuse", "--runtime", "openvino", *args, env=env))
@@ -132,17 +129,7 @@ def test_missing_extension_library_is_named(native, python_cli, exported, tmp_pa
 
 
 def test_model_without_extension_says_so(native, exported, tmp_path: Path) -> None:
-    a, b = _png(tmp_path / "a.png"), _png(tmp_path / "b.png", seed=1)
-    args = [
-        "--task",
-        "mff",
-        "--model",
-        str(exported("mff")),
-        str(a),
-        str(b),
-        "--out",
-        str(tmp_path / "o.png"),
-    ]
+    args = _mff_args(exported, tmp_path)
     line = _one_error_line(native(*args, env={"MGDN_OPENVINO_EXTENSION": ""}))
     assert "libmgdn_openvino.so" in line and "build-plugins --openvino" in line
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorrt_fake as tf
+from example_app import compile_example
 
 from mgdn_edge.runtimes.tensorrt_engine_file import check_engine_matches
 
@@ -229,25 +230,7 @@ def test_example_app_compiles_and_fuses(fake_cli: dict, tmp_path: Path) -> None:
     """Built as the doc says (g++ against include/ and libmgdn_edge.so), run on a fake engine."""
     build = fake_cli["check"].parents[2]
     example = tmp_path / "fuse_pair"
-    proc = subprocess.run(
-        [
-            "g++",
-            "-std=c++17",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            str(tf.NATIVE / "examples" / "fuse_pair.cpp"),
-            f"-I{tf.NATIVE / 'include'}",
-            f"-L{build}",
-            "-lmgdn_edge",
-            f"-Wl,-rpath,{build}",
-            "-o",
-            str(example),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    compile_example("g++", build, example)
     model = tf.make_engine(tmp_path, [("b", 3, 0.5), ("a", 3, -0.25)], sidecar=tf.sidecar("mff"))
     a, b = tf.images(np.random.default_rng(9), 3, 3, h=10, w=14)
     a.tofile(tmp_path / "a.bin")
@@ -302,22 +285,7 @@ def test_cuda_seam_links_and_reports_no_gpu(fake_cli: dict, request: pytest.Fixt
     needed = subprocess.run(["readelf", "-d", str(build / "libmgdn_edge.so")], capture_output=True, text=True)
     assert "libcudart" in needed.stdout and "libnvinfer.so" in needed.stdout
     example = build / "fuse_pair"
-    compiled = subprocess.run(
-        [
-            "g++",
-            "-std=c++17",
-            str(tf.NATIVE / "examples" / "fuse_pair.cpp"),
-            f"-I{tf.NATIVE / 'include'}",
-            f"-L{build}",
-            "-lmgdn_edge",
-            f"-Wl,-rpath,{build}:{fake_libs}",
-            "-o",
-            str(example),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert compiled.returncode == 0, compiled.stderr[-3000:]
+    compile_example("g++", build, example, rpath=f"{build}:{fake_libs}")
     folder = build / "inputs"
     folder.mkdir(exist_ok=True)
     model = tf.make_engine(folder, [("a", 3, 1.0), ("b", 3, 1.0)], plugin=False)
