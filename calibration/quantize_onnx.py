@@ -40,6 +40,7 @@ authors' MFF checkpoint; figures in the README). :func:`quantize_export` runs th
 from __future__ import annotations
 
 import shutil
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -240,27 +241,22 @@ def _save_with_tensorrt_copy(qdq: onnx.ModelProto, out: Path) -> tuple[Path, dic
 def int8_versus_fp32(fp32: Path, int8: Path, sample: Sample, repeats: int = 3) -> dict[str, Any]:
     """Median times of the INT8 QDQ file and the FP32 model in ONNX Runtime on this CPU, opened as
     ``fuse`` opens them (DynamicFilter native where its library is available), on the largest
-    calibration sample, so ``quantize`` can say whether INT8 pays in ONNX Runtime here. The two
-    run alternately, so a change of load on the machine hits both alike."""
-    import statistics
-    import time
-
-    from mgdn_edge.bench import machine_info
+    calibration sample, so ``quantize`` can say whether INT8 pays in ONNX Runtime here. One
+    session is open at a time, so the timing holds no more memory than one inference."""
+    from mgdn_edge.bench import machine_info, median_ms
     from mgdn_edge.runtimes import open_runtime
 
-    opened = {name: open_runtime("onnxruntime", path) for name, path in (("int8", int8), ("fp32", fp32))}
-    times: dict[str, list[float]] = {name: [] for name in opened}
-    for _ in range(repeats + 1):  # the first round warms up (allocations, kernel choice)
-        for name, runtime in opened.items():
-            start = time.perf_counter()
-            runtime.run(sample.inputs)
-            times[name].append((time.perf_counter() - start) * 1000.0)
+    times = {}
+    for name, path in (("int8", int8), ("fp32", fp32)):
+        runtime = open_runtime("onnxruntime", path)
+        times[name] = median_ms(partial(runtime.run, sample.inputs), repeats, warmup=1)
+        del runtime  # one session at a time: calibration's memory bound holds for the timing too
     h, w = sample.size
     return {
         "runtime": "onnxruntime",
         "versus": "fp32",
         "size": f"{h}x{w}",
-        "int8_ms": statistics.median(times["int8"][1:]),
-        "float_ms": statistics.median(times["fp32"][1:]),
+        "int8_ms": times["int8"],
+        "float_ms": times["fp32"],
         "cpu": machine_info()["cpu"],
     }

@@ -19,6 +19,7 @@ Recipe, and why (authors' MFF checkpoint, Lytro crops; ``mgdn_edge.tools.bench_c
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -189,8 +190,7 @@ def int8_versus_bf16(core: Any, model: Any, quantized: Any, inputs: dict[str, An
     """Median times of the INT8 model (float remainder in bf16) and the float model in bf16, on one
     calibration sample's shape, so ``quantize`` can say whether INT8 pays on this CPU; None where
     the CPU has no bf16 (INT8 then competes with f32 only, which it beats)."""
-    import statistics
-    import time
+    from mgdn_edge.bench import median_ms
 
     if "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
         return None
@@ -200,13 +200,7 @@ def int8_versus_bf16(core: Any, model: Any, quantized: Any, inputs: dict[str, An
         static = candidate.clone()
         static.reshape(shapes)
         compiled = core.compile_model(static, "CPU", {"INFERENCE_PRECISION_HINT": "bf16"})
-        compiled(inputs)  # warm-up: first-run allocations
-        runs = []
-        for _ in range(3):
-            start = time.perf_counter()
-            compiled(inputs)
-            runs.append((time.perf_counter() - start) * 1000.0)
-        times[name] = statistics.median(runs)
+        times[name] = median_ms(partial(compiled, inputs), 3, warmup=1)  # warm-up: first-run allocations
     size = "x".join(str(d) for d in next(iter(shapes.values()))[2:])
     return {
         "runtime": "openvino",

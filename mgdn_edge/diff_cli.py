@@ -182,7 +182,6 @@ def _overflows(model: Any, inputs: Any, stage: str, max_memory: float) -> list[A
     return stage_overflows(model, inputs, scope, stage_bytes(model.config, inputs), max_memory)
 
 
-QUANTIZE_BACKENDS = {"openvino": ("openvino", ".xml"), "onnxruntime": ("onnxruntime", ".onnx")}
 _EMULATED: list[Any] = []  # temporary folders of emulated FP16 graphs, removed at exit
 
 
@@ -223,15 +222,18 @@ def _suggest(
     import tempfile
     from pathlib import Path
 
+    from mgdn_edge.bench import median_ms
     from mgdn_edge.calibration.quantize import quantize_model
-    from mgdn_edge.divergence_suggest import Trial, bisect_keep, candidates, median_ms
+    from mgdn_edge.divergence_suggest import Trial, bisect_keep, candidates
     from mgdn_edge.errors import InputError
     from mgdn_edge.runtimes import open_runtime
+    from mgdn_edge.runtimes.backends import builders
     from mgdn_edge.runtimes.budgets import budget_for
     from mgdn_edge.runtimes.parity import image_metrics, violations
 
+    quantizers = builders("quantize")  # keyed by the runtime each builds for
     if not (
-        (precision == "int8" and model.name in QUANTIZE_BACKENDS)
+        (precision == "int8" and model.name in quantizers)
         or (precision == "fp16" and model.name == "onnxruntime")
     ):
         raise InputError(
@@ -243,7 +245,7 @@ def _suggest(
             "--suggest re-quantizes: give --export DIR (what the variant was made from) and, for INT8, "
             "--data SRC"
         )
-    backend, suffix = QUANTIZE_BACKENDS[model.name]
+    backend, suffix = model.name, quantizers[model.name][1].suffix
     budget = budget_for(precision)
     if args.target_psnr is not None:
         budget = dataclasses.replace(budget, psnr_min=max(budget.psnr_min or 0.0, args.target_psnr))
@@ -270,8 +272,8 @@ def _suggest(
         if suggestion.keep_float is not None:
             chosen = quantized(suggestion.keep_float)
             best = fp16_as_on_gpu(open_runtime(model.name, chosen, task=args.task, **options), args.task)
-            suggestion.ms_variant = median_ms(lambda: model.run(inputs))
-            suggestion.ms_suggested = median_ms(lambda: best.run(inputs))
+            suggestion.ms_variant = median_ms(lambda: model.run(inputs), 3, warmup=1)
+            suggestion.ms_suggested = median_ms(lambda: best.run(inputs), 3, warmup=1)
     return suggestion
 
 
@@ -285,11 +287,10 @@ def _suggestion_lines(args: argparse.Namespace, suggestion: Any, runtime: str, p
             f"({'; '.join(worst.broken)}): the error is not in the layers {precision} changes"
         )
     final = next(t for t in suggestion.trials if t.keep == len(suggestion.keep_float))
-    backend = QUANTIZE_BACKENDS[runtime][0]
     modules = " ".join(suggestion.keep_float) or "(none)"
     fp16 = precision == "fp16"
     where = " on the CPU emulation, not a GPU's time" if fp16 else ""
-    source = f"--runtime {backend} --precision fp16" if fp16 else f"--data {args.data} --runtime {backend}"
+    source = f"--runtime {runtime} --precision fp16" if fp16 else f"--data {args.data} --runtime {runtime}"
     command = f"  mgdn-edge quantize --model {args.export} {source}"
     return "\n".join(
         [

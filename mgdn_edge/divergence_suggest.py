@@ -12,8 +12,6 @@ candidates.
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,12 +110,3 @@ def bisect_keep(ranked: Sequence[str], evaluate: Callable[[list[str]], Trial]) -
     return Suggestion(list(ranked[:hi]), trials)
 
 
-def median_ms(run: Callable[[], Any], repeats: int = 3) -> float:
-    """Median wall time of ``repeats`` calls after one untimed warm-up."""
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - start) * 1000.0)
-    return statistics.median(times)

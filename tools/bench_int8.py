@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from mgdn_edge.bench import round_robin_ms
 from mgdn_edge.runtimes.backends import int8_speed_targets
-from mgdn_edge.tools.timing import round_robin_ms
 
 PSNR_FLOOR_DB = 40.0
 
