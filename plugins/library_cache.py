@@ -290,21 +290,22 @@ def build_once(
     check: Callable[[], str | None],
     compile_into: Callable[[], None],
     leftovers: Sequence[str] = (),
-) -> bool:
-    """Build ``outputs`` into ``folder`` unless they are up to date; True when a build ran.
+) -> str | None:
+    """Build ``outputs`` into ``folder`` unless they are up to date; the reason a fresh build
+    fails ``check`` (the library's self-check), else None.
 
     Under the folder's lock: ``clean`` first removes the outputs, their manifests and
     ``leftovers``; otherwise outputs that match ``key`` and their manifests and pass ``check``
-    (the library's self-check) are kept as they are, even when another process built them while
-    this one waited. The caller self-checks a fresh build and reports a failure its own way.
+    are kept as they are, even when another process built them while this one waited. A fresh
+    build is checked once more after the lock is released; the caller reports a failure its own way.
     """
     with build_lock(folder, f"pass a writable --build-dir or set ${CACHE_ENV}"):
         if clean:
             clean_folder(folder, [*(n for o in outputs for n in (o.name, manifest_path(o).name)), *leftovers])
         elif not force and all(problem_with(o, key) is None for o in outputs) and check() is None:
-            return False
+            return None
         compile_into()
-    return True
+    return check()
 
 
 def cmake_install(

@@ -109,7 +109,7 @@ def build_native_runner(
         f"{key['opencv']} (once, ~1 min) into {folder}"
     )
     defines = {"OpenVINO_DIR": str(openvino_cmake_dir())}
-    built = lc.build_once(
+    reason = lc.build_once(
         folder,
         [library, runner],  # the library first: the runner needs it beside it
         key,
@@ -118,7 +118,6 @@ def build_native_runner(
         lambda: self_check(runner),
         lambda: lc.cmake_install(NATIVE_SOURCE_DIR, defines, [library, runner], key, announce),
     )
-    reason = self_check(runner) if built else None
     if reason is not None:
         raise BackendError(f"the native runner just built at {runner} does not start ({reason})")
     return runner, library

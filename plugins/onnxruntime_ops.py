@@ -209,7 +209,7 @@ def build_onnxruntime_ops(
     assert relative is not None
     folder = Path(build_dir) if build_dir is not None else lc.writable_dir(relative, ELSEWHERE)
     library = folder / OPS_LIBRARY
-    built = lc.build_once(
+    reason = lc.build_once(
         folder,
         [library],
         key,
@@ -218,7 +218,6 @@ def build_onnxruntime_ops(
         lambda: self_check(library),
         lambda: _compile_into(library, key),
     )
-    reason = self_check(library) if built else None
     if reason is not None:
         raise BackendError(
             f"the ONNX Runtime op library just built at {library} fails its self-check ({reason}); the "

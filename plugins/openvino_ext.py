@@ -132,7 +132,7 @@ def build_openvino_extension(
     key = extension_key()
     folder = Path(build_dir) if build_dir is not None else lc.writable_dir(_relative_dir(key), ELSEWHERE)
     library = folder / EXTENSION_LIBRARY
-    built = lc.build_once(
+    reason = lc.build_once(
         folder,
         [library],
         key,
@@ -142,7 +142,6 @@ def build_openvino_extension(
         lambda: _compile_into(library, key),
         BUILD_LEFTOVERS,
     )
-    reason = self_check(library) if built else None
     if reason is not None:
         raise BackendError(
             f"the OpenVINO extension just built at {library} fails its self-check ({reason}); the "
