@@ -14,9 +14,10 @@ file's metadata (see :mod:`mgdn_edge.export.onnx_export`).
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -43,20 +44,38 @@ from mgdn_edge.size import Size
 COMPATIBLE_TASKS = {"mff": {"mff", "mef"}, "mef": {"mff", "mef"}, "hdr": {"hdr"}, "gdsr": {"gdsr"}}
 
 
-@runtime_checkable
-class Runtime(Protocol):
-    """What ``mgdn-edge fuse``, ``parity`` and the benchmarks need from a backend."""
+class Runtime(ABC):
+    """What ``mgdn-edge fuse``, ``parity`` and the benchmarks need from a backend.
 
-    name: str
-    config: MGDNConfig
+    :meth:`run` is the one entry: it validates the inputs (:func:`check_inputs`, against
+    :attr:`static_size`), hands the checked arrays to the backend's :meth:`_run` and refuses a
+    non-finite output (:func:`check_output`), so no backend repeats either check and no caller
+    can reach a backend around them.
+    """
+
+    name: str  # the backend's name, as ``--runtime`` spells it
+    config: MGDNConfig  # the network the model implements (inputs, task)
+    static_size: tuple[int, int] | None = None  # the (H, W) a fixed-size export takes; None: any
+    precision: str = "fp32"  # what actually executes
+    model_path: Path | None = None  # the file run, where there is one (named in errors)
+    chooses_precision: ClassVar[bool] = False  # takes precision="auto" (picks the fastest that holds)
 
     def run(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         """Task inputs (NCHW float32, values as the network expects) -> NCHW float32 output."""
-        ...
+        arrays = self.checked_inputs(inputs)
+        return check_output(self, arrays, self._run(arrays))
 
+    def checked_inputs(self, inputs: Sequence[object]) -> list[np.ndarray]:
+        """``inputs`` validated for this model (for entries other than :meth:`run` that take them)."""
+        return check_inputs(self.config, inputs, self.static_size)
+
+    @abstractmethod
+    def _run(self, arrays: list[np.ndarray]) -> np.ndarray:
+        """The backend's inference on inputs :meth:`run` has already checked."""
+
+    @abstractmethod
     def describe(self) -> dict[str, Any]:
         """At least: runtime, model, provider, precision, threads."""
-        ...
 
 
 def check_precision(precision: str | None, supported: Sequence[str], runtime: str) -> Precision:
@@ -267,7 +286,7 @@ def check_input_count(model_file: Path, count: int, config: MGDNConfig) -> None:
 _HUGE_INPUT = 1e4
 
 
-def check_output(runtime: Any, inputs: Sequence[np.ndarray], output: np.ndarray) -> np.ndarray:
+def check_output(runtime: Runtime, inputs: Sequence[np.ndarray], output: np.ndarray) -> np.ndarray:
     """Pass a finite output through; refuse a NaN/Inf one naming the stage that produced it.
 
     A non-finite output saved as is becomes an all-NaN ``--raw`` array and a black PNG with
@@ -278,9 +297,7 @@ def check_output(runtime: Any, inputs: Sequence[np.ndarray], output: np.ndarray)
     out = np.asarray(output)
     if out.dtype.kind != "f" or np.isfinite(out).all():
         return output
-    name = getattr(runtime, "name", "runtime")
-    precision = str(getattr(runtime, "precision", "") or "fp32")
-    model = getattr(runtime, "model_path", None)
+    name, precision, model = runtime.name, str(runtime.precision or "fp32"), runtime.model_path
     bad = int((~np.isfinite(out)).sum())
     head = f"the {name} {precision} output of {model or 'the model'} has NaN/Inf ({bad} of {out.size} values)"
     arrays = [np.asarray(x) for x in inputs]
@@ -320,15 +337,3 @@ def _non_finite_initializers(path: Path) -> list[str]:
         if values.dtype.kind == "f" and not np.isfinite(values).all():
             names.append(init.name)
     return names
-
-
-def with_output_check(runtime: Any) -> Any:
-    """``runtime`` whose ``run`` refuses non-finite outputs (see :func:`check_output`); same object."""
-    run = runtime.run
-
-    def checked_run(inputs: Sequence[np.ndarray]) -> np.ndarray:
-        return check_output(runtime, inputs, run(inputs))
-
-    checked_run.__doc__ = run.__doc__
-    runtime.run = checked_run
-    return runtime

@@ -36,7 +36,7 @@ from mgdn_edge.errors import BackendError, InputError
 from mgdn_edge.export.artefacts import sha256_file
 from mgdn_edge.model.config import MGDNConfig
 from mgdn_edge.precision import PRECISIONS
-from mgdn_edge.runtimes.base import check_inputs, check_precision, for_task, model_description
+from mgdn_edge.runtimes.base import Runtime, check_precision, for_task, model_description
 from mgdn_edge.runtimes.tensorrt_build import gpu_name, import_tensorrt, load_plugin_library
 from mgdn_edge.runtimes.tensorrt_engine_file import check_engine_matches, read_sidecar, sidecar_path
 from mgdn_edge.runtimes.tensorrt_plan import ShapeProfile
@@ -118,7 +118,24 @@ def _engine_config(path: Path, sidecar: dict[str, Any] | None, task: str | None)
         ) from None
 
 
-class TensorRTRuntime:
+def _engine_file(path: Path) -> Path:
+    """``path`` if it is an engine file; a folder or another file is a BackendError saying what to build."""
+    if path.is_dir():
+        raise BackendError(
+            f"{path} is a folder: the tensorrt runtime runs an engine; build one with "
+            f"`mgdn-edge build-engine --model {path} --out {path / 'model.engine'}`"
+        )
+    if not path.is_file():
+        raise BackendError(f"engine file not found: {path}")
+    if path.suffix.lower() not in ENGINE_SUFFIXES:
+        raise BackendError(
+            f"{path.name} is not a TensorRT engine ({'/'.join(ENGINE_SUFFIXES)}); build one with "
+            "`mgdn-edge build-engine`"
+        )
+    return path
+
+
+class TensorRTRuntime(Runtime):
     """``open_runtime("tensorrt", "model.engine", task=..., plugin=None, device=0)``."""
 
     name = "tensorrt"
@@ -134,20 +151,14 @@ class TensorRTRuntime:
     ) -> None:
         if threads is not None:
             raise BackendError("threads do not apply to the tensorrt runtime (it runs on the GPU)")
-        path = Path(model_path)
-        if path.is_dir():
-            raise BackendError(
-                f"{path} is a folder: the tensorrt runtime runs an engine; build one with "
-                f"`mgdn-edge build-engine --model {path} --out {path / 'model.engine'}`"
-            )
-        if not path.is_file():
-            raise BackendError(f"engine file not found: {path}")
-        if path.suffix.lower() not in ENGINE_SUFFIXES:
-            raise BackendError(
-                f"{path.name} is not a TensorRT engine ({'/'.join(ENGINE_SUFFIXES)}); build one with "
-                "`mgdn-edge build-engine`"
-            )
-        self.model_path = path
+        self.model_path = _engine_file(Path(model_path))
+        self._read_sidecar(task, precision)
+        self._load_engine(plugin, int(device))
+        self._bind_io()
+
+    def _read_sidecar(self, task: str | None, precision: str | None) -> None:
+        """Config, static size, precision and shape profile: what the engine was built as."""
+        path = self.model_path
         self.sidecar = read_sidecar(path)
         self.config, self.static_size = _engine_config(path, self.sidecar, task)
         own = (self.sidecar or {}).get("precision", "fp32")
@@ -162,6 +173,9 @@ class TensorRTRuntime:
             if self.sidecar and "profile" in self.sidecar
             else None
         )
+
+    def _load_engine(self, plugin: str | os.PathLike[str] | None, device: int) -> None:
+        """Check the engine against this machine, load its plugin and deserialize it on ``device``."""
         trt = import_tensorrt()
         try:
             import torch
@@ -170,39 +184,45 @@ class TensorRTRuntime:
         if not torch.cuda.is_available():
             raise BackendError("the tensorrt runtime needs a CUDA GPU, and torch sees none")
         self._trt, self._torch = trt, torch
-        self.device = torch.device("cuda", int(device))
+        self.device = torch.device("cuda", device)
         library = self._plugin_library(plugin)
         running = {
             "tensorrt_version": trt.__version__,
-            "device": gpu_name(int(device)),
+            "device": gpu_name(device),
             "plugin_sha256": sha256_file(library) if library is not None else None,
         }
-        check_engine_matches(path, self.sidecar, running)  # before TensorRT sees the bytes
+        check_engine_matches(self.model_path, self.sidecar, running)  # before TensorRT sees the bytes
         self.plugin = None if library is None else load_plugin_library(trt, library)  # once per process
         self._logger = trt.Logger(trt.Logger.WARNING)
         with torch.cuda.device(self.device):
-            runtime = trt.Runtime(self._logger)
-            self.engine = runtime.deserialize_cuda_engine(path.read_bytes())
+            self._runtime = trt.Runtime(self._logger)
+            self.engine = self._runtime.deserialize_cuda_engine(self.model_path.read_bytes())
             if self.engine is None:
-                built = (self.sidecar or {}).get("tensorrt_version", "an unknown TensorRT")
-                on = (self.sidecar or {}).get("device", "an unknown GPU")
-                raise BackendError(
-                    f"TensorRT {trt.__version__} cannot deserialize {path.name} (built with TensorRT {built} "
-                    f"on {on}); engines are specific to one GPU and TensorRT version: rebuild it here with "
-                    "`mgdn-edge build-engine`"
-                )
+                raise BackendError(self._deserialize_failure())
             self.context = self.engine.create_execution_context()
             self.stream = torch.cuda.Stream(self.device)
-        self._runtime = runtime
+
+    def _deserialize_failure(self) -> str:
+        """Why an engine did not deserialize here: it was built elsewhere (as its sidecar says)."""
+        built = (self.sidecar or {}).get("tensorrt_version", "an unknown TensorRT")
+        on = (self.sidecar or {}).get("device", "an unknown GPU")
+        return (
+            f"TensorRT {self._trt.__version__} cannot deserialize {self.model_path.name} (built with "
+            f"TensorRT {built} on {on}); engines are specific to one GPU and TensorRT version: rebuild it "
+            "here with `mgdn-edge build-engine`"
+        )
+
+    def _bind_io(self) -> None:
+        """The engine's input and output names, checked against the task's inputs and one output."""
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
-        mode = trt.TensorIOMode.INPUT
+        mode = self._trt.TensorIOMode.INPUT
         self.input_names = [n for n in names if self.engine.get_tensor_mode(n) == mode]
         self.output_names = [n for n in names if self.engine.get_tensor_mode(n) != mode]
         self.extra_outputs = list((self.sidecar or {}).get("extra_outputs") or [])
         own = model_output(self.output_names, self.extra_outputs)
         if sorted(self.input_names) != sorted(self.config.io.input_names) or len(own) != 1:
             raise BackendError(
-                f"{path.name} has inputs {self.input_names} and outputs {self.output_names}; a "
+                f"{self.model_path.name} has inputs {self.input_names} and outputs {self.output_names}; a "
                 f"{self.config.task} model takes {list(self.config.io.input_names)} and gives one output"
             )
 
@@ -229,13 +249,13 @@ class TensorRTRuntime:
             raise BackendError(f"engine tensor {name!r} has type {dtype}, which this runtime does not bind")
         return table[dtype]
 
-    def run(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+    def _run(self, arrays: list[np.ndarray]) -> np.ndarray:
         own = model_output(self.output_names, self.extra_outputs)[0]
-        return self._execute(inputs, [own])[own]
+        return self._execute(arrays, [own])[own]
 
-    def _execute(self, inputs: Sequence[np.ndarray], wanted: Sequence[str]) -> dict[str, np.ndarray]:
-        """One run: every output bound (TensorRT needs an address for each), ``wanted`` returned."""
-        arrays = check_inputs(self.config, inputs, self.static_size)
+    def _execute(self, arrays: Sequence[np.ndarray], wanted: Sequence[str]) -> dict[str, np.ndarray]:
+        """One run of checked inputs: every output bound (TensorRT needs an address for each),
+        ``wanted`` returned; inputs outside the engine's profile are an InputError first."""
         if self.profile is not None:
             for name, x in zip(self.config.io.input_names, arrays, strict=True):
                 check_profile(x.shape, self.profile, name)
@@ -301,7 +321,7 @@ class TensorRTRuntime:
             )  # fmt: skip
             runner = TensorRTRuntime(probe.path, task=self.config.task, plugin=self.plugin,
                                      device=self.device.index or 0)  # fmt: skip
-            return runner._execute(inputs, list(names))
+            return runner._execute(runner.checked_inputs(inputs), list(names))
 
     def describe(self) -> dict[str, Any]:
         side = self.sidecar or {}
