@@ -66,7 +66,7 @@ def test_finite_outputs_pass_unchanged(tiny) -> None:
     [
         (lambda p: p[:1], r"task 'mff' takes 2 inputs \(a, b\), got 1"),
         (lambda p: [p[0].astype(np.float64), p[1]], "input 'a' must be float32, got float64"),
-        (lambda p: [p[0], p[1][:, :2]], "'b'"),
+        (lambda p: [p[0], p[1][:, :2]], "input 'b' must have 3 channels for task 'mff', got 2"),
         (lambda p: p[0], "inputs must be a sequence of 2 arrays"),
     ],
 )
