@@ -60,25 +60,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def reference_checkpoint(model: str, explicit: str | None) -> Path:
     """The reference checkpoint: explicit, a .pth model itself, or the manifest's (sha256-checked)."""
     from mgdn_edge.errors import BackendError
-    from mgdn_edge.export.artefacts import sha256_file
+    from mgdn_edge.export.artefacts import CHECKPOINT_SUFFIXES, ONNX_SUFFIX, sha256_file
     from mgdn_edge.runtimes.base import read_manifest, resolve_onnx_path
 
     if explicit:
         return Path(explicit)
-    if Path(model).suffix.lower() in (".pth", ".pt"):
+    if Path(model).suffix.lower() in CHECKPOINT_SUFFIXES:
         return Path(model)
-    if not Path(model).is_dir() and Path(model).suffix.lower() != ".onnx":
+    if not Path(model).is_dir() and Path(model).suffix.lower() != ONNX_SUFFIX:
         raise BackendError(f"{Path(model).name} names no source checkpoint: pass --reference CKPT")
     manifest = read_manifest(resolve_onnx_path(model))
-    source = (manifest or {}).get("source_checkpoint")
-    if not source:
+    source = manifest.source_checkpoint if manifest else None
+    if source is None:
         raise BackendError(
             "no reference checkpoint: pass --reference CKPT (the model has no manifest naming one)"
         )
-    path = Path(source["path"])
+    path = Path(source.path)
     if not path.is_file():
         raise BackendError(f"the manifest's source checkpoint {path} is missing; pass --reference CKPT")
-    if sha256_file(path) != source["sha256"]:
+    if sha256_file(path) != source.sha256:
         raise BackendError(f"{path} is not the checkpoint this model was exported from (sha256 differs)")
     return path
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,13 @@ from mgdn_edge.export.artefacts import (
     sha256_file,
 )
 from mgdn_edge.runtimes.base import model_description
-from mgdn_edge.runtimes.tensorrt_engine_file import EngineBuildError, sidecar_path, write_engine
+from mgdn_edge.runtimes.tensorrt_engine_file import (
+    SIDECAR_FORMAT,
+    EngineBuildError,
+    EngineSidecar,
+    sidecar_path,
+    write_engine,
+)
 from mgdn_edge.runtimes.tensorrt_plan import ShapeProfile, make_profile, plan_build, tensorrt_major
 
 DEFAULT_WORKSPACE = 2 << 30  # bytes; TensorRT's default is the whole device memory
@@ -71,7 +77,7 @@ class EngineBuildResult:
     tensorrt_version: str
     device: str
     build_seconds: float
-    metadata: dict[str, Any] = field(default_factory=dict)
+    sidecar: EngineSidecar | None = None
 
 
 def import_tensorrt():  # type: ignore[no-untyped-def]
@@ -314,28 +320,28 @@ def build_engine(
             "says why (out of workspace? try --workspace, or a smaller --max)"
         )
     device = gpu_name()
-    sidecar = {
-        "format": "mgdn-edge tensorrt engine",
-        "tensorrt_version": trt.__version__,
-        "device": device,
-        "precision": plan.precision,
-        "strongly_typed": plan.strongly_typed,
-        "builder_flags": plan.builder_flags,
-        "fp32_pinned_layers": pinned,
-        "keep_float": list(keep_float),
-        "extra_outputs": list(extra_outputs),
-        "profile": profile.to_dict(),
-        "inputs": list(config.io.input_names),
-        "plugin": str(library.resolve()) if library is not None else None,
-        "plugin_sha256": sha256_file(library) if library is not None else None,
-        "plugin_layers": plugin_layers,
-        "onnx": str(plan.onnx_path.resolve()),
-        "onnx_sha256": sha256_file(plan.onnx_path),
-        "config": config.to_dict(),
-        "static_size": list(static) if static else None,
-        "workspace": int(workspace),
-        "build_seconds": round(seconds, 2),
-    }
+    sidecar = EngineSidecar(
+        format=SIDECAR_FORMAT,
+        tensorrt_version=trt.__version__,
+        device=device,
+        precision=plan.precision,
+        strongly_typed=plan.strongly_typed,
+        builder_flags=tuple(plan.builder_flags),
+        fp32_pinned_layers=pinned,
+        keep_float=tuple(keep_float),
+        extra_outputs=tuple(extra_outputs),
+        profile=profile,
+        inputs=tuple(config.io.input_names),
+        plugin=str(library.resolve()) if library is not None else None,
+        plugin_sha256=sha256_file(library) if library is not None else None,
+        plugin_layers=plugin_layers,
+        onnx=str(plan.onnx_path.resolve()),
+        onnx_sha256=sha256_file(plan.onnx_path),
+        config=config.to_dict(),
+        static_size=static,
+        workspace=int(workspace),
+        build_seconds=round(seconds, 2),
+    )
     path = write_engine(engine_path, memoryview(serialized).tobytes(), sidecar)
     return EngineBuildResult(
         path,
