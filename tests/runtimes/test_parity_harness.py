@@ -12,9 +12,11 @@ from mgdn_edge.errors import InputError
 from mgdn_edge.runtimes import open_runtime
 from mgdn_edge.runtimes.budgets import budget_for
 from mgdn_edge.runtimes.parity import (
+    STORED_REFERENCE,
     CaseRun,
     RunResults,
     compare,
+    evaluate_stored_split,
     npz_cases,
     read_stored_split,
     run_cases,
@@ -84,3 +86,28 @@ def test_stored_outputs_compare_exactly_as_the_live_pytorch_run(tiny_mff_export,
         expected = np.abs(ort.run(case.inputs).astype(np.float64) - run.output).max()
         got = next(c for c in against_live.cases if c.name == case.name)
         assert got.metrics["max_abs"] == pytest.approx(expected, rel=1e-6, abs=1e-12)
+
+
+def test_an_evaluation_split_judges_like_compare_and_measures_against_ground_truth(tiny_mff_export, tmp_path):
+    """The pipeline's evaluation: parity on the stored split, plus PSNR against targets stored
+    beside it (here the reference output shifted by 0.02: 20 log10(1 / 0.02) dB)."""
+    torch_runtime = open_runtime("torch", tiny_mff_export.parent / "model.pth", task="mff")
+    cases = synthetic_cases(torch_runtime.config, [(24, 30), (20, 28)], seed=5)
+    live = run_cases(torch_runtime, cases)
+    split = write_stored_split(tmp_path / "eval.npz", cases, live)
+    with np.load(split) as data:
+        arrays = {k: data[k] for k in data.files}
+    for i, run in enumerate(live.cases):
+        arrays[f"s{i}_target"] = run.output + np.float32(0.02)
+    np.savez(split, **arrays)
+
+    ort = open_runtime("onnxruntime", tiny_mff_export)
+    evaluation = evaluate_stored_split(ort, split, "fp32")
+    expected = compare(run_cases(ort, cases), live, budget_for("fp32", "mff"))
+    assert evaluation.parity.passed and evaluation.parity.cases == 2
+    assert evaluation.parity.max_abs == expected.worst("max_abs")
+    assert evaluation.parity.psnr_min == expected.lowest("psnr")
+    assert evaluation.parity_report == expected.report("fp32") | {"reference": STORED_REFERENCE}
+    quality = evaluation.quality
+    assert quality is not None and quality.reference_mean_vs_gt == pytest.approx(20 * np.log10(50), abs=1e-3)
+    assert abs(quality.drop_db) < 0.01  # ONNX Runtime FP32 is PyTorch within 1e-4
