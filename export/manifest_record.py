@@ -103,7 +103,7 @@ class Manifest:
     manifest_version: int
     task: str
     preset: str
-    config: dict[str, Any]  # MGDNConfig.to_dict(), kept as written (see model_config)
+    config: dict[str, Any]  # MGDNConfig.to_dict(), kept as written (MGDNConfig.from_dict reads it)
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
     dynamic_axes: DynamicAxes
