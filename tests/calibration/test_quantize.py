@@ -151,13 +151,13 @@ feeds = {i.get_source_output().get_node().get_type_name() for op in filters for 
 rt = open_runtime("openvino", result.path)
 cases = synthetic_cases(rt.config, [(48, 48), (40, 56)], seed=123)
 reference = run_cases(open_runtime("onnxruntime", export), cases)
-result = compare(run_cases(rt, cases), reference, budget_for("int8"))
+parity = compare(run_cases(rt, cases), reference, budget_for("int8"))
 print(json.dumps({
     "filters": len(filters), "filter_feeds": sorted(feeds),
     "fake_quantize": sum(op.get_type_name() == "FakeQuantize" for op in ops),
     "float_layers": result.float_layers, "precision": rt.describe()["precision"],
     "shapes": rt.describe()["shapes"],
-    "passed": result.passed, "psnr": result.lowest("psnr"),
+    "passed": parity.passed, "psnr": parity.lowest("psnr"),
 }))
 """
 
