@@ -31,7 +31,7 @@ from mgdn_edge.calibration.export_files import ExportFiles, export_files
 from mgdn_edge.calibration.quantize_request import CalibrationData, QuantizeOptions, QuantizeRequest
 from mgdn_edge.calibration.sample_stream import checked_stream
 from mgdn_edge.errors import BackendError, InputError
-from mgdn_edge.export.artefacts import INT8_ONNX, quantized_file, tensorrt_file
+from mgdn_edge.export.artefacts import INT8_ONNX, IR_SUFFIX, ir_weights, quantized_file, tensorrt_file
 from mgdn_edge.precision import Precision
 from mgdn_edge.runtimes.backends import builders, get_backend
 from mgdn_edge.runtimes.base import check_against_manifest, export_folder_files
@@ -137,8 +137,8 @@ def _out_path(out: str | os.PathLike[str], backend: str, suffix: str, precision:
 
 def written_files(out_path: Path) -> list[Path]:
     """Every file a quantize run writes for ``out_path``: an IR's .bin, a QDQ file's TensorRT twin."""
-    if out_path.suffix.lower() == ".xml":
-        return [out_path, out_path.with_suffix(".bin")]
+    if out_path.suffix.lower() == IR_SUFFIX:
+        return [out_path, ir_weights(out_path)]
     return [out_path, out_path.with_name(tensorrt_file(out_path.name))]
 
 

@@ -151,9 +151,8 @@ def run(args: argparse.Namespace) -> int:
 
 def runtime_spec(spec: str, precision: str | None, flag: str) -> tuple[str, str | None]:
     """(runtime, precision) from ``RUNTIME`` or ``RUNTIME:PRECISION``; a runtime this machine cannot
-    run (TensorRT without its package or a GPU) is one BackendError line, before any input is read."""
-    import importlib.util
-
+    run (TensorRT without its package or a GPU) is one BackendError line, before any input is read:
+    the backend's record says why (:meth:`Backend.unavailable_reason`)."""
     from mgdn_edge.errors import BackendError, InputError
     from mgdn_edge.runtimes.backends import get_backend
 
@@ -164,8 +163,6 @@ def runtime_spec(spec: str, precision: str | None, flag: str) -> tuple[str, str 
     if name.lower() == "auto":
         return name, precision
     backend = get_backend(name)
-    if importlib.util.find_spec(backend.package) is None:
-        raise BackendError(f"{flag} {spec}: {backend.label} is not installed here ({backend.install})")
     reason = backend.unavailable_reason(None)
     if reason:
         raise BackendError(f"{flag} {spec}: {backend.label} is {reason}")

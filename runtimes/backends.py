@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mgdn_edge.errors import BackendError
-from mgdn_edge.export.artefacts import ENGINE_FILE, IR_SUFFIX, ONNX_SUFFIX
+from mgdn_edge.export.artefacts import CHECKPOINT_SUFFIXES, ENGINE_SUFFIXES, IR_SUFFIX, ONNX_SUFFIX
 from mgdn_edge.precision import Precision
 from mgdn_edge.results import REFERENCE_VARIANT
 from mgdn_edge.runtimes.budgets import SpeedTarget
@@ -143,7 +143,7 @@ BACKENDS: dict[str, Backend] = {
             install="pip install 'mgdn-edge[torch]'",
             precisions=(FP32,),
             aliases=("pytorch",),
-            suffixes=(".pth", ".pt"),
+            suffixes=CHECKPOINT_SUFFIXES,
             variants=(VariantSpec(REFERENCE_VARIANT, "PyTorch FP32 (reference)", FP32, "checkpoint"),),
             profiled=True,
         ),
@@ -207,12 +207,12 @@ BACKENDS: dict[str, Backend] = {
             install="pip install 'mgdn-edge[tensorrt]' on a machine with an NVIDIA GPU",
             precisions=(FP32, FP16, INT8),
             aliases=("trt",),
-            suffixes=(Path(ENGINE_FILE).suffix, ".plan"),
+            suffixes=ENGINE_SUFFIXES,
             engine=Builder(
                 "tensorrt",
                 "mgdn_edge.runtimes.tensorrt_build:engine_build",
                 (FP32, FP16, INT8),
-                Path(ENGINE_FILE).suffix,
+                ENGINE_SUFFIXES[0],
             ),
             checks="mgdn_edge.runtimes.tensorrt_runtime:unavailable_reason",
             # TensorRT's per-layer profiler needs an IProfiler bound to a GPU context: not profiled.

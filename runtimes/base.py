@@ -25,7 +25,6 @@ from mgdn_edge.errors import BackendError, InputError, one_line
 from mgdn_edge.export.artefacts import (
     FP16_ONNX,
     MANIFEST_FILE,
-    MANIFEST_FILES,
     METADATA_CONFIG_KEY,
     METADATA_PRECISION_KEY,
     METADATA_STATIC_KEY,
@@ -35,6 +34,7 @@ from mgdn_edge.export.artefacts import (
     QDQ_OPS,
     sha256_file,
 )
+from mgdn_edge.export.manifest_record import Manifest, read_manifest_file
 from mgdn_edge.model.config import MGDNConfig
 from mgdn_edge.model.inputs import validate_inputs
 from mgdn_edge.precision import Precision
@@ -152,25 +152,13 @@ def onnx_file_precision(path: Path) -> Precision:
     return Precision.INT8 if has_qdq else Precision.FP32
 
 
-def read_manifest(model_file: Path) -> dict[str, Any] | None:
+def read_manifest(model_file: Path) -> Manifest | None:
     """The manifest.json written beside an exported model, if any, with ``model_file`` checked
     against the sha256 it records there (:func:`check_against_manifest`)."""
-    manifest = _load_manifest(model_file.parent / MANIFEST_FILE)
+    manifest = read_manifest_file(model_file.parent / MANIFEST_FILE)
     if manifest is not None:
         check_against_manifest(model_file, manifest)
     return manifest
-
-
-def _load_manifest(path: Path) -> dict[str, Any] | None:
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BackendError(f"cannot read {path}: {one_line(exc)}") from exc
-    if not isinstance(data, dict):
-        raise BackendError(f"{path} is not an mgdn-edge manifest (a JSON object was expected)")
-    return data
 
 
 # (resolved path, size, mtime_ns) -> sha256: a file is hashed once per process, however often it
@@ -187,7 +175,7 @@ def file_sha256(path: Path) -> str:
     return _HASHES[key]
 
 
-def check_against_manifest(path: str | Path, manifest: dict[str, Any] | None = None) -> None:
+def check_against_manifest(path: str | Path, manifest: Manifest | None = None) -> None:
     """Refuse a file whose bytes differ from the sha256 the manifest beside it records.
 
     An export folder is one unit: a model.onnx copied in from another export, or a file cut short
@@ -197,11 +185,10 @@ def check_against_manifest(path: str | Path, manifest: dict[str, Any] | None = N
     """
     path = Path(path)
     if manifest is None:
-        manifest = _load_manifest(path.parent / MANIFEST_FILE)
+        manifest = read_manifest_file(path.parent / MANIFEST_FILE)
         if manifest is None:
             return
-    entry = (manifest.get(MANIFEST_FILES) or {}).get(path.name)
-    expected = entry.get("sha256") if isinstance(entry, dict) else None
+    expected = manifest.sha256_of(path.name)
     if not expected or not path.is_file():
         return
     actual = file_sha256(path)
@@ -218,10 +205,9 @@ def check_export_folder(model: str | Path) -> None:
     for commands that read several of them (``build-engine`` picks one by precision)."""
     path = Path(model)
     folder = path if path.is_dir() else path.parent
-    manifest = _load_manifest(folder / MANIFEST_FILE)
-    for name in (manifest or {}).get(MANIFEST_FILES) or {}:
-        if isinstance(name, str):
-            check_against_manifest(folder / name, manifest)
+    manifest = read_manifest_file(folder / MANIFEST_FILE)
+    for name in manifest.files if manifest else ():
+        check_against_manifest(folder / name, manifest)
 
 
 def export_folder_files(model: str | Path) -> list[Path]:
@@ -230,11 +216,10 @@ def export_folder_files(model: str | Path) -> list[Path]:
     path = Path(model)
     folder = path if path.is_dir() else path.parent
     manifest_path = folder / MANIFEST_FILE
-    manifest = _load_manifest(manifest_path)
+    manifest = read_manifest_file(manifest_path)
     if manifest is None:
         return [path]
-    listed = manifest.get(MANIFEST_FILES) or {}
-    return [path, manifest_path, *(folder / name for name in listed if isinstance(name, str))]
+    return [path, manifest_path, *(folder / name for name in manifest.files)]
 
 
 def model_description(
@@ -246,12 +231,8 @@ def model_description(
     """
     manifest = read_manifest(model_file)
     static: tuple[int, int] | None = None
-    if manifest is not None and "config" in manifest:
-        config = MGDNConfig.from_dict(manifest["config"])
-        dyn = manifest.get("dynamic_axes", {})
-        if dyn and not dyn.get("height", True):
-            shape = manifest["inputs"][0]["shape"]
-            static = (int(shape[2]), int(shape[3]))
+    if manifest is not None:
+        config, static = MGDNConfig.from_dict(manifest.config), manifest.static_size
     elif METADATA_CONFIG_KEY in metadata:
         config = MGDNConfig.from_dict(json.loads(metadata[METADATA_CONFIG_KEY]))
         if metadata.get(METADATA_STATIC_KEY):

@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mgdn_edge.atomic import refuse_overwriting_inputs
-    from mgdn_edge.export.artefacts import IR_XML
+    from mgdn_edge.export.artefacts import IR_XML, ir_weights
     from mgdn_edge.runtimes.backends import get_backend
     from mgdn_edge.runtimes.base import export_folder_files, resolve_onnx_path
     from mgdn_edge.runtimes.build_contract import BuildRequest
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     source = resolve_onnx_path(args.model)  # also checks it against its manifest
     xml = args.out / IR_XML if args.out.is_dir() else args.out
     refuse_overwriting_inputs(
-        [("--out", xml), ("--out", xml.with_suffix(".bin"))],
+        [("--out", xml), ("--out", ir_weights(xml))],
         [*export_folder_files(source), args.extension],
     )
     request = BuildRequest(Path(args.model), args.out, args.precision, ConvertOptions(args.extension))

@@ -68,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
     from mgdn_edge.atomic import refuse_overwriting_inputs
     from mgdn_edge.errors import BackendError
+    from mgdn_edge.export.artefacts import ENGINE_SUFFIXES
     from mgdn_edge.runtimes.backends import BACKENDS
     from mgdn_edge.runtimes.base import check_export_folder, export_folder_files
     from mgdn_edge.runtimes.build_contract import BuildRequest
@@ -76,8 +77,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.plugin and args.no_plugin:
         raise BackendError("--plugin and --no-plugin exclude each other")
-    if Path(args.out).suffix.lower() not in (".engine", ".plan"):
-        raise BackendError(f"--out must end in .engine or .plan, got {args.out}")
+    if Path(args.out).suffix.lower() not in ENGINE_SUFFIXES:
+        raise BackendError(f"--out must end in {' or '.join(ENGINE_SUFFIXES)}, got {args.out}")
     refuse_overwriting_inputs(
         [("--out", args.out), ("--out", sidecar_path(Path(args.out)))],
         [*export_folder_files(args.model), args.plugin or None],

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mgdn_edge.errors import BackendError
-from mgdn_edge.export.artefacts import IR_SUFFIX, IR_XML, METADATA_PRECISION_KEY
+from mgdn_edge.export.artefacts import IR_SUFFIX, IR_XML, METADATA_PRECISION_KEY, ir_weights
 from mgdn_edge.runtimes.backends import BACKENDS
 from mgdn_edge.runtimes.base import model_description, resolve_onnx_path
 from mgdn_edge.runtimes.build_contract import BuildRequest, BuildResult
@@ -84,5 +84,5 @@ def describe_ir(xml_path: Path, extension: str | os.PathLike[str] | None = None)
 
     core = ov.Core()
     model, _ = read_model(core, xml_path, extension)
-    size = sum(p.stat().st_size for p in (xml_path, xml_path.with_suffix(".bin")))
+    size = sum(p.stat().st_size for p in (xml_path, ir_weights(xml_path)))
     return f"{size / 1e6:.1f} MB, {count_filter_ops(model)} DynamicFilter ops"

@@ -79,7 +79,15 @@ from typing import Any
 import numpy as np
 
 from mgdn_edge.errors import BackendError
-from mgdn_edge.export.artefacts import IR_XML, METADATA_PRECISION_KEY, MODEL_ONNX, OP_TYPE
+from mgdn_edge.export.artefacts import (
+    IR_SUFFIX,
+    IR_XML,
+    METADATA_PRECISION_KEY,
+    MODEL_ONNX,
+    ONNX_SUFFIX,
+    OP_TYPE,
+    ir_weights,
+)
 from mgdn_edge.layer_profile import LayerSample, aggregate, check_runs
 from mgdn_edge.results import LayerTime
 from mgdn_edge.runtimes.backends import BACKENDS
@@ -117,7 +125,6 @@ EXECUTES = {
 }
 
 
-
 def unavailable_reason(precision: str | None = None) -> str | None:
     """Why OpenVINO cannot run ``precision`` on this machine's CPU (bf16 needs hardware support)."""
     if precision != "bf16":
@@ -145,10 +152,10 @@ def resolve_model_file(model_path: str | os.PathLike[str]) -> Path:
     if not path.is_file():
         raise BackendError(f"model file not found: {path}")
     suffix = path.suffix.lower()
-    if suffix not in (".onnx", ".xml"):
-        raise BackendError(f"OpenVINO loads an .onnx or an IR .xml file, not {path.name!r}")
-    if suffix == ".xml" and not path.with_suffix(".bin").is_file():
-        raise BackendError(f"the IR {path} has no weights file {path.with_suffix('.bin').name} beside it")
+    if suffix not in (ONNX_SUFFIX, IR_SUFFIX):
+        raise BackendError(f"OpenVINO loads an {ONNX_SUFFIX} or an IR {IR_SUFFIX} file, not {path.name!r}")
+    if suffix == IR_SUFFIX and not ir_weights(path).is_file():
+        raise BackendError(f"the IR {path} has no weights file {ir_weights(path).name} beside it")
     return path
 
 
@@ -275,7 +282,7 @@ class OpenVinoRuntime(Runtime):
 
     def _read_description(self, model: Any, task: str | None) -> None:
         """The network config, static size and file precision, from the IR's rt_info or the ONNX metadata."""
-        if self.model_path.suffix.lower() == ".xml":
+        if self.model_path.suffix.lower() == IR_SUFFIX:
             described = read_ir_description(model, self.model_path)
             self.config, self.static_size = described.config, described.static_size
             self.file_precision = described.precision
@@ -452,8 +459,8 @@ class OpenVinoRuntime(Runtime):
     def _compile_key(self, config: dict[str, Any], shapes: Shapes | None) -> dict[str, Any]:
         """The cache key of one compile (:func:`compile_key`)."""
         files = [self.model_path]
-        if self.model_path.suffix.lower() == ".xml":
-            files.append(self.model_path.with_suffix(".bin"))
+        if self.model_path.suffix.lower() == IR_SUFFIX:
+            files.append(ir_weights(self.model_path))
         return compile_key(
             [file_sha256(f) for f in files],
             f"{self.file_precision} as {self.precision}",

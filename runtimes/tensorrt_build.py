@@ -37,7 +37,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,13 @@ from mgdn_edge.export.artefacts import (
 from mgdn_edge.model.config import MGDNConfig
 from mgdn_edge.runtimes.base import model_description
 from mgdn_edge.runtimes.build_contract import BuildRequest, BuildResult
-from mgdn_edge.runtimes.tensorrt_engine_file import EngineBuildError, sidecar_path, write_engine
+from mgdn_edge.runtimes.tensorrt_engine_file import (
+    SIDECAR_FORMAT,
+    EngineBuildError,
+    EngineSidecar,
+    sidecar_path,
+    write_engine,
+)
 from mgdn_edge.runtimes.tensorrt_plan import BuildPlan, ShapeProfile, make_profile, plan_build, tensorrt_major
 
 DEFAULT_WORKSPACE = 2 << 30  # bytes; TensorRT's default is the whole device memory
@@ -74,7 +80,7 @@ class EngineBuildResult:
     tensorrt_version: str
     device: str
     build_seconds: float
-    metadata: dict[str, Any] = field(default_factory=dict)
+    sidecar: EngineSidecar | None = None
 
 
 def import_tensorrt():  # type: ignore[no-untyped-def]
@@ -382,28 +388,28 @@ def _builder_config(prep: _Prepared, builder: Any, network: Any, options: Engine
 
 def _sidecar(
     prep: _Prepared, options: EngineOptions, device: str, pinned: int, plugin_layers: int, seconds: float
-) -> dict[str, Any]:
+) -> EngineSidecar:
     """The engine's ``.json`` sidecar: what it was built from, with and for (module doc, step 5)."""
     plan, library, static = prep.plan, prep.library, prep.static
-    return {
-        "format": "mgdn-edge tensorrt engine",
-        "tensorrt_version": prep.trt.__version__,
-        "device": device,
-        "precision": plan.precision,
-        "strongly_typed": plan.strongly_typed,
-        "builder_flags": plan.builder_flags,
-        "fp32_pinned_layers": pinned,
-        "keep_float": list(options.keep_float),
-        "extra_outputs": list(options.extra_outputs),
-        "profile": prep.profile.to_dict(),
-        "inputs": list(prep.config.io.input_names),
-        "plugin": str(library.resolve()) if library is not None else None,
-        "plugin_sha256": sha256_file(library) if library is not None else None,
-        "plugin_layers": plugin_layers,
-        "onnx": str(plan.onnx_path.resolve()),
-        "onnx_sha256": sha256_file(plan.onnx_path),
-        "config": prep.config.to_dict(),
-        "static_size": list(static) if static else None,
-        "workspace": int(options.workspace),
-        "build_seconds": round(seconds, 2),
-    }
+    return EngineSidecar(
+        format=SIDECAR_FORMAT,
+        tensorrt_version=prep.trt.__version__,
+        device=device,
+        precision=plan.precision,
+        strongly_typed=plan.strongly_typed,
+        builder_flags=tuple(plan.builder_flags),
+        fp32_pinned_layers=pinned,
+        keep_float=tuple(options.keep_float),
+        extra_outputs=tuple(options.extra_outputs),
+        profile=prep.profile,
+        inputs=tuple(prep.config.io.input_names),
+        plugin=str(library.resolve()) if library is not None else None,
+        plugin_sha256=sha256_file(library) if library is not None else None,
+        plugin_layers=plugin_layers,
+        onnx=str(plan.onnx_path.resolve()),
+        onnx_sha256=sha256_file(plan.onnx_path),
+        config=prep.config.to_dict(),
+        static_size=static,
+        workspace=int(options.workspace),
+        build_seconds=round(seconds, 2),
+    )

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from mgdn_edge.errors import BackendError
+from mgdn_edge.export.artefacts import ONNX_SUFFIX
 from mgdn_edge.layer_profile import LayerSample, aggregate, check_runs
 from mgdn_edge.model import MGDN, load_model, use_dynamic_filter
 from mgdn_edge.results import LayerTime
@@ -48,7 +49,7 @@ class TorchRuntime(Runtime):
             self.model, self.model_path = model_path.eval(), None
         else:
             path = Path(model_path)
-            if path.suffix.lower() == ".onnx" or path.is_dir():
+            if path.suffix.lower() == ONNX_SUFFIX or path.is_dir():
                 raise BackendError(f"runtime 'torch' needs a PyTorch checkpoint (.pth), got {path}")
             self.model, self.model_path = load_model(path, task=task), path
         self.config = self.model.config
