@@ -24,15 +24,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mgdn_edge.atomic import refuse_overwriting_inputs
 from mgdn_edge.calibration.accuracy import PSNR_CEILING_DB
 from mgdn_edge.calibration.base import DataSource, Sample
 from mgdn_edge.calibration.export_files import ExportFiles, export_files
 from mgdn_edge.calibration.quantize_request import DEFAULT_CALIB_MEMORY_MB, QuantizeRequest
 from mgdn_edge.calibration.sample_stream import checked_stream
-from mgdn_edge.errors import BackendError, InputError
+from mgdn_edge.core.atomic import refuse_overwriting_inputs
+from mgdn_edge.core.errors import BackendError, InputError
+from mgdn_edge.core.precision import Precision
 from mgdn_edge.export.artefacts import INT8_ONNX, quantized_file, tensorrt_file
-from mgdn_edge.precision import Precision
 from mgdn_edge.runtimes.backends import builders, load_attribute
 from mgdn_edge.runtimes.base import check_against_manifest, export_folder_files
 
@@ -158,7 +158,7 @@ def _check_export(
     """Refuse unknown ``keep_float`` names, a portable graph the manifest disowns and an ``out``
     that would overwrite an input, all before any data is read."""
     if keep_float:
-        from mgdn_edge.calibration.keep_float import keep_float_patterns
+        from mgdn_edge.export.keep_float import keep_float_patterns
 
         keep_float_patterns(files.config, keep_float)  # unknown names fail before any data is read
     if files.portable is not None:

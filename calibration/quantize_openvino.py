@@ -28,7 +28,7 @@ from mgdn_edge.calibration.base import Sample
 from mgdn_edge.calibration.nncf_groups import grouped_statistics
 from mgdn_edge.calibration.quantize_request import QuantizeRequest
 from mgdn_edge.calibration.sample_stream import largest_sample
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.errors import BackendError
 from mgdn_edge.export.artefacts import OP_TYPE
 from mgdn_edge.runtimes.openvino_int8 import CHANNEL_ATTENTION_MATMUL, int8_fed
 
@@ -138,7 +138,7 @@ def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
         return _fp16_ir(files.onnx, out)
     method = method or OPENVINO_METHODS[0]
     nncf, ov = _import_nncf()
-    from mgdn_edge.calibration.keep_float import keep_float_patterns
+    from mgdn_edge.export.keep_float import keep_float_patterns
     from mgdn_edge.runtimes.openvino_ir import read_model, save_ir
 
     kept = keep_float_patterns(files.config, req.keep_float)
@@ -190,7 +190,7 @@ def int8_versus_bf16(core: Any, model: Any, quantized: Any, inputs: dict[str, An
     """Median times of the INT8 model (float remainder in bf16) and the float model in bf16, on one
     calibration sample's shape, so ``quantize`` can say whether INT8 pays on this CPU; None where
     the CPU has no bf16 (INT8 then competes with f32 only, which it beats)."""
-    from mgdn_edge.bench import median_ms
+    from mgdn_edge.pipeline.bench import median_ms
 
     if "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
         return None

@@ -63,7 +63,7 @@ MANIFEST_TENSORRT = "tensorrt"  # the TensorRT graphs: files, verification, pars
 # ONNX metadata_props keys; OpenVINO IRs carry the same facts in rt_info[IR_RT_SECTION][...].
 METADATA_CONFIG_KEY = "mgdn_edge.config"  # MGDNConfig.to_dict() as JSON
 METADATA_STATIC_KEY = "mgdn_edge.static_size"  # "HxW", or "" for any size
-METADATA_PRECISION_KEY = "mgdn_edge.precision"  # the precision the file was built as
+METADATA_PRECISION_KEY = "mgdn_edge.core.precision"  # the precision the file was built as
 METADATA_VERSION_KEY = "mgdn_edge.version"
 METADATA_TARGET_KEY = "mgdn_edge.target"  # "tensorrt" on the TRT graphs (no function bodies)
 TARGET_TENSORRT = "tensorrt"

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.errors import BackendError
 from mgdn_edge.plugins import library_cache as lc
 from mgdn_edge.plugins.cmake import PLUGINS_DIR, cmake_build
 

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.budgets import SpeedTarget
+from mgdn_edge.core.errors import BackendError
+from mgdn_edge.core.precision import Precision
+from mgdn_edge.core.results import REFERENCE_VARIANT
 from mgdn_edge.export.artefacts import ENGINE_FILE, IR_SUFFIX, ONNX_SUFFIX
-from mgdn_edge.precision import Precision
-from mgdn_edge.results import REFERENCE_VARIANT
-from mgdn_edge.runtimes.budgets import SpeedTarget
 
 FP32, FP16, BF16, INT8 = Precision.FP32, Precision.FP16, Precision.BF16, Precision.INT8
 
@@ -116,7 +116,7 @@ class Backend:
         try:
             return load_attribute(self.runtime)
         except ModuleNotFoundError as exc:
-            from mgdn_edge.extras import MissingExtraError, needs_line
+            from mgdn_edge.core.extras import MissingExtraError, needs_line
 
             line = needs_line(f"the {self.label} runtime ({self.name})", exc.name or self.package)
             if line is not None:

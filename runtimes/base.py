@@ -20,7 +20,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from mgdn_edge.errors import BackendError, InputError, one_line
+from mgdn_edge.core.errors import BackendError, InputError, one_line
+from mgdn_edge.core.precision import Precision
+from mgdn_edge.core.size import Size
 from mgdn_edge.export.artefacts import (
     FP16_ONNX,
     MANIFEST_FILE,
@@ -36,8 +38,6 @@ from mgdn_edge.export.artefacts import (
 )
 from mgdn_edge.model.config import MGDNConfig
 from mgdn_edge.model.inputs import validate_inputs
-from mgdn_edge.precision import Precision
-from mgdn_edge.size import Size
 
 # MFF and MEF are one architecture: a model exported for one may serve the other.
 COMPATIBLE_TASKS = {"mff": {"mff", "mef"}, "mef": {"mff", "mef"}, "hdr": {"hdr"}, "gdsr": {"gdsr"}}
@@ -297,7 +297,7 @@ def check_output(runtime: Any, inputs: Sequence[np.ndarray], output: np.ndarray)
         )
     weights = _non_finite_initializers(Path(model)) if model else []
     if weights:
-        from mgdn_edge.errors import listing
+        from mgdn_edge.core.errors import listing
 
         raise BackendError(f"{head}: its weights hold NaN/Inf: {listing(weights)}")
     raise BackendError(

@@ -14,7 +14,7 @@ body (benchmarks, tests), ``native_op=True`` makes an unavailable library an err
 
 Execution providers are picked from what the installed onnxruntime offers, best first
 (TensorRT, CUDA, CPU) unless ``providers=`` says otherwise; ``describe()`` reports the provider
-that actually got the session. Precision is the file's (its ``mgdn_edge.precision``
+that actually got the session. Precision is the file's (its ``mgdn_edge.core.precision``
 metadata: an FP16 graph, an INT8 QDQ graph, else fp32); ``precision="fp16"`` on an export folder
 opens its FP16 graph, and on an fp32 file only the TensorRT EP can honour it (``trt_fp16_enable``).
 
@@ -40,12 +40,11 @@ from typing import Any
 
 import numpy as np
 
-from mgdn_edge.errors import BackendError, one_line
+from mgdn_edge.core.errors import BackendError, one_line
+from mgdn_edge.core.precision import PRECISIONS
+from mgdn_edge.core.results import LayerTime
 from mgdn_edge.export.artefacts import FP16_ONNX
 from mgdn_edge.export.filter_check import check_fed_arrays, check_onnx_file_filters
-from mgdn_edge.layer_profile import LayerSample, aggregate, check_runs
-from mgdn_edge.precision import PRECISIONS
-from mgdn_edge.results import LayerTime
 from mgdn_edge.runtimes.base import (
     check_input_count,
     check_inputs,
@@ -54,6 +53,7 @@ from mgdn_edge.runtimes.base import (
     onnx_file_precision,
     resolve_onnx_path,
 )
+from mgdn_edge.runtimes.layer_profile import LayerSample, aggregate, check_runs
 
 PREFERRED_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 SHORT_NAMES = {
@@ -291,8 +291,9 @@ class OnnxRuntime:
             )
             values = session.run(list(names), self._feeds(inputs))
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise BackendError(f"onnxruntime cannot expose {len(names)} tensors of {self.model_path.name}: "
-                               f"{one_line(exc)}") from exc
+            raise BackendError(
+                f"onnxruntime cannot expose {len(names)} tensors of {self.model_path.name}: {one_line(exc)}"
+            ) from exc
         return {n: np.asarray(v, dtype=np.float32) for n, v in zip(names, values, strict=True)}
 
     def profile_layers(self, inputs: Sequence[np.ndarray], runs: int) -> list[LayerTime]:

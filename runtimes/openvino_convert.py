@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.errors import BackendError
 from mgdn_edge.export.artefacts import IR_SUFFIX, IR_XML, METADATA_PRECISION_KEY
 from mgdn_edge.runtimes.backends import BACKENDS
 from mgdn_edge.runtimes.base import model_description, resolve_onnx_path

@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mgdn_edge.atomic import atomic_files
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.atomic import atomic_files
+from mgdn_edge.core.errors import BackendError
+from mgdn_edge.core.precision import FILE_PRECISIONS, PRECISIONS
+from mgdn_edge.core.size import Size
 from mgdn_edge.export.artefacts import (
     IR_RT_CONFIG,
     IR_RT_PRECISION,
@@ -33,8 +35,6 @@ from mgdn_edge.export.artefacts import (
 )
 from mgdn_edge.export.filter_check import check_onnx_file_filters
 from mgdn_edge.model.config import MGDNConfig
-from mgdn_edge.precision import FILE_PRECISIONS, PRECISIONS
-from mgdn_edge.size import Size
 
 
 @dataclass(frozen=True)

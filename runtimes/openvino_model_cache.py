@@ -34,7 +34,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mgdn_edge.atomic import TMP_MARK, write_json
+from mgdn_edge.core.atomic import TMP_MARK, write_json
 from mgdn_edge.export.artefacts import sha256_file
 from mgdn_edge.plugins import library_cache
 

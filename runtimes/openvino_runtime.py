@@ -78,10 +78,9 @@ from typing import Any
 
 import numpy as np
 
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.errors import BackendError
+from mgdn_edge.core.results import LayerTime
 from mgdn_edge.export.artefacts import IR_XML, METADATA_PRECISION_KEY, MODEL_ONNX, OP_TYPE
-from mgdn_edge.layer_profile import LayerSample, aggregate, check_runs
-from mgdn_edge.results import LayerTime
 from mgdn_edge.runtimes.backends import BACKENDS
 from mgdn_edge.runtimes.base import (
     check_input_count,
@@ -91,6 +90,7 @@ from mgdn_edge.runtimes.base import (
     for_task,
     model_description,
 )
+from mgdn_edge.runtimes.layer_profile import LayerSample, aggregate, check_runs
 from mgdn_edge.runtimes.openvino_int8 import quantized_channel_attention
 from mgdn_edge.runtimes.openvino_ir import (
     onnx_metadata,
@@ -115,7 +115,6 @@ EXECUTES = {
     "bf16": "bf16 compute (INFERENCE_PRECISION_HINT=bf16) on {weights} weights",
     "int8": "int8 quantized convolutions/matmuls (NNCF), the rest {rest}",
 }
-
 
 
 def unavailable_reason(precision: str | None = None) -> str | None:

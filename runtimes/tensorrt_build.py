@@ -43,7 +43,7 @@ from typing import Any
 
 import onnx
 
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.errors import BackendError
 from mgdn_edge.export.artefacts import (
     FP32_SCOPE,
     TRT_ONNX,
@@ -181,9 +181,9 @@ def _plugin_layers(trt: Any, network: Any) -> int:
 def pinned_layers(layer_names: Sequence[str], config: Any, modules: Sequence[str]) -> list[str]:
     """The layers ``build-engine --keep-float MODULE...`` pins to FP32. TensorRT's ONNX parser names
     each layer after the ONNX node it comes from, so the node-scope patterns ``quantize
-    --keep-float`` uses (:mod:`mgdn_edge.calibration.keep_float`, matched from the start of the
+    --keep-float`` uses (:mod:`mgdn_edge.export.keep_float`, matched from the start of the
     name) pick the same layers; an unknown module is an InputError listing the valid ones."""
-    from mgdn_edge.calibration.keep_float import keep_float_patterns, matching
+    from mgdn_edge.export.keep_float import keep_float_patterns, matching
 
     patterns = [p for found in keep_float_patterns(config, modules).values() for p in found]
     return matching(layer_names, patterns)

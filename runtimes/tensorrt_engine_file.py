@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mgdn_edge.atomic import atomic_files
-from mgdn_edge.errors import BackendError, MgdnEdgeError
+from mgdn_edge.core.atomic import atomic_files
+from mgdn_edge.core.errors import BackendError, MgdnEdgeError
 
 SIDECAR_SUFFIX = ".json"
 # Sidecar fields that must equal the running environment's (field, what it is for the message).

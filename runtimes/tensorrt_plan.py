@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.errors import BackendError
+from mgdn_edge.core.size import Size
 from mgdn_edge.export.artefacts import (
     FP16_ONNX,
     INT8_ONNX,
@@ -24,7 +25,6 @@ from mgdn_edge.export.artefacts import (
 from mgdn_edge.model.config import MGDNConfig
 from mgdn_edge.runtimes.backends import BACKENDS
 from mgdn_edge.runtimes.base import onnx_file_precision
-from mgdn_edge.size import Size
 
 DEFAULT_OPT = (256, 256)
 DEFAULT_MAX = (1024, 1024)
@@ -84,7 +84,7 @@ def min_valid_size(config: MGDNConfig) -> tuple[int, int]:
     """The smallest HxW the network accepts (found with its own input validation)."""
     import numpy as np
 
-    from mgdn_edge.errors import InputError
+    from mgdn_edge.core.errors import InputError
     from mgdn_edge.model.inputs import validate_inputs
 
     for side in range(1, 4 * config.window_size + config.kernel_size + 1):

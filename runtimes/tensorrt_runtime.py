@@ -32,17 +32,16 @@ from typing import Any
 
 import numpy as np
 
-from mgdn_edge.errors import BackendError, InputError
+from mgdn_edge.core.errors import BackendError, InputError
+from mgdn_edge.core.precision import PRECISIONS
 from mgdn_edge.export.artefacts import sha256_file
 from mgdn_edge.model.config import MGDNConfig
-from mgdn_edge.precision import PRECISIONS
 from mgdn_edge.runtimes.base import check_inputs, check_precision, for_task, model_description
 from mgdn_edge.runtimes.tensorrt_build import gpu_name, import_tensorrt, load_plugin_library
 from mgdn_edge.runtimes.tensorrt_engine_file import check_engine_matches, read_sidecar, sidecar_path
 from mgdn_edge.runtimes.tensorrt_plan import ShapeProfile
 
 ENGINE_SUFFIXES = (".engine", ".plan")
-
 
 
 def unavailable_reason(precision: str | None = None) -> str | None:
@@ -58,6 +57,7 @@ def unavailable_reason(precision: str | None = None) -> str | None:
     except Exception:
         has_gpu = False
     return None if has_gpu else "not available: no CUDA GPU"
+
 
 def mark_outputs(network: Any, names: Sequence[str]) -> None:
     """Mark the network tensors named ``names`` (ONNX tensor names) as outputs; BackendError naming

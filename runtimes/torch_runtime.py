@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from mgdn_edge.errors import BackendError
-from mgdn_edge.layer_profile import LayerSample, aggregate, check_runs
+from mgdn_edge.core.errors import BackendError
+from mgdn_edge.core.results import LayerTime
 from mgdn_edge.model import MGDN, load_model, use_dynamic_filter
-from mgdn_edge.results import LayerTime
 from mgdn_edge.runtimes.base import check_inputs, check_precision
+from mgdn_edge.runtimes.layer_profile import LayerSample, aggregate, check_runs
 
 
 class TorchRuntime:
@@ -64,7 +64,7 @@ class TorchRuntime:
 
     def run_stages(self, inputs: Sequence[np.ndarray], points: Sequence[Any]) -> dict[str, np.ndarray]:
         """One run that also returns the outputs of the given module calls
-        (:class:`mgdn_edge.divergence.StagePoint`), by stage name; nothing else is kept."""
+        (:class:`mgdn_edge.calibration.divergence.StagePoint`), by stage name; nothing else is kept."""
         wanted = {(p.module, p.call): p.name for p in points}
         calls: dict[str, int] = {}
         kept: dict[str, np.ndarray] = {}

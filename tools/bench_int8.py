@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from mgdn_edge.bench import round_robin_ms
+from mgdn_edge.pipeline.bench import round_robin_ms
 from mgdn_edge.runtimes.backends import int8_speed_targets
 
 PSNR_FLOOR_DB = 40.0
@@ -122,8 +122,10 @@ def report(ms: dict[str, float], psnr: dict[str, list[float]], executes: dict[st
             print(f"{row} vs {versus}: {ratio:.2f}x ({verdict} the >= {wanted:g}x target)")
     for name, values in psnr.items():
         verdict = "meets" if min(values) >= PSNR_FLOOR_DB else "MISSES"
-        print(f"{name}: PSNR min {min(values):.2f} dB on {len(values)} held-out pairs "
-              f"({verdict} the >= {PSNR_FLOOR_DB:g} dB floor)")
+        print(
+            f"{name}: PSNR min {min(values):.2f} dB on {len(values)} held-out pairs "
+            f"({verdict} the >= {PSNR_FLOOR_DB:g} dB floor)"
+        )
     return verdicts
 
 
@@ -138,9 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the figures as JSON to this file")
     args = parser.parse_args(argv)
 
-    from mgdn_edge.atomic import write_json
-    from mgdn_edge.bench import machine_info
     from mgdn_edge.calibration.sources import open_source
+    from mgdn_edge.core.atomic import write_json
+    from mgdn_edge.pipeline.bench import machine_info
 
     threads = args.threads or os.cpu_count() or 1
     pairs = open_source("mff", args.held_out).load(progress=False)

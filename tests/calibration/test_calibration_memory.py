@@ -21,7 +21,7 @@ from mgdn_edge.calibration.base import Sample
 from mgdn_edge.calibration.ort_segments import plan_segments, probe_feed, tensor_sizes
 from mgdn_edge.calibration.qdq_build import calibrate, calibration_session, portable_graph
 from mgdn_edge.calibration.sample_stream import SampleStream, checked_stream, largest_sample
-from mgdn_edge.errors import ImageReadError, InputError
+from mgdn_edge.core.errors import ImageReadError, InputError
 from mgdn_edge.export.onnx_export import export_model
 from mgdn_edge.model import MGDN, preset
 from mgdn_edge.runtimes.parity import synthetic_cases

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 import tensorrt_fake as tf
 
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.errors import BackendError
 from mgdn_edge.runtimes.tensorrt_engine_file import check_engine_matches
 
 

@@ -41,8 +41,8 @@ def fake_cli(request: pytest.FixtureRequest) -> dict:
 
 def test_mgdn_fuse_runs_an_engine(fake_cli: dict, tmp_path: Path) -> None:
     """Image files through mgdn-fuse on the fake engine: --raw equals the closed form of the
-    inputs as mgdn_edge.tasks.prepare_inputs builds them."""
-    from mgdn_edge.tasks import prepare_inputs
+    inputs as mgdn_edge.model.tasks.prepare_inputs builds them."""
+    from mgdn_edge.model.tasks import prepare_inputs
 
     files = tf.pngs(tmp_path)
     model = tf.make_engine(tmp_path, [("b", 3, 0.5), ("a", 3, -0.25)], sidecar=tf.sidecar("mff"))

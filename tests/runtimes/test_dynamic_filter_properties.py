@@ -18,7 +18,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mgdn_edge.errors import BackendError, InputError
+from mgdn_edge.core.errors import BackendError, InputError
 from mgdn_edge.export.filter_check import (
     check_fed_arrays,
     check_filter_arrays,

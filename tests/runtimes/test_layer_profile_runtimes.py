@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.errors import BackendError
 from mgdn_edge.export.artefacts import OP_TYPE
 from mgdn_edge.runtimes import open_runtime
 from mgdn_edge.runtimes.onnxruntime_runtime import trace_samples

@@ -15,10 +15,10 @@ import cv2
 import numpy as np
 import pytest
 
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.budgets import budget_for
+from mgdn_edge.core.errors import BackendError
 from mgdn_edge.export.artefacts import sha256_file
 from mgdn_edge.runtimes import open_runtime
-from mgdn_edge.runtimes.budgets import budget_for
 from mgdn_edge.runtimes.parity import image_metrics, violations
 
 ov = pytest.importorskip("openvino")

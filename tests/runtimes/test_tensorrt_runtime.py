@@ -19,7 +19,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from mgdn_edge.errors import BackendError, InputError
+from mgdn_edge.core.errors import BackendError, InputError
 from mgdn_edge.export.artefacts import (
     FP16_ONNX,
     INT8_ONNX,
@@ -307,7 +307,7 @@ def test_cli_workspace_and_suffix(tmp_path: Path) -> None:
     import argparse
 
     from mgdn_edge.cli import main
-    from mgdn_edge.runtimes.engine_cli import _bytes
+    from mgdn_edge.cli.engine import _bytes
 
     assert _bytes("2G") == 2 << 30 and _bytes("512M") == 512 << 20 and _bytes("4096") == 4096
     with pytest.raises(argparse.ArgumentTypeError):
@@ -348,8 +348,8 @@ def gpu_export(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @pytest.mark.gpu
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
 def test_engine_matches_pytorch_on_fixtures(gpu_export: tuple[Path, Path], precision: str) -> None:
+    from mgdn_edge.core.budgets import budget_for
     from mgdn_edge.runtimes import open_runtime
-    from mgdn_edge.runtimes.budgets import budget_for
     from mgdn_edge.runtimes.parity import image_metrics, violations
 
     export, plugin = gpu_export
