@@ -243,7 +243,7 @@ def int8_versus_fp32(fp32: Path, int8: Path, sample: Sample, repeats: int = 3) -
     ``fuse`` opens them (DynamicFilter native where its library is available), on the largest
     calibration sample, so ``quantize`` can say whether INT8 pays in ONNX Runtime here. One
     session is open at a time, so the timing holds no more memory than one inference."""
-    from mgdn_edge.pipeline.bench import machine_info, median_ms
+    from mgdn_edge.core.timing import machine_info, median_ms
     from mgdn_edge.runtimes import open_runtime
 
     times = {}

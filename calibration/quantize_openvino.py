@@ -190,7 +190,7 @@ def int8_versus_bf16(core: Any, model: Any, quantized: Any, inputs: dict[str, An
     """Median times of the INT8 model (float remainder in bf16) and the float model in bf16, on one
     calibration sample's shape, so ``quantize`` can say whether INT8 pays on this CPU; None where
     the CPU has no bf16 (INT8 then competes with f32 only, which it beats)."""
-    from mgdn_edge.pipeline.bench import median_ms
+    from mgdn_edge.core.timing import median_ms
 
     if "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
         return None

@@ -22,7 +22,7 @@ NETWORK = "MGDN"  # the top-level glue (PyTorch's root module, by its class name
 def keep_float_units(config: Any) -> dict[str, list[str]]:
     """Every name ``--keep-float`` takes -> regular expressions (anchored at the start, as NNCF's
     ignored-scope patterns are matched) for the node names it covers."""
-    from mgdn_edge.calibration.divergence import onnx_scope, stage_points
+    from mgdn_edge.export.stages import onnx_scope, stage_points
 
     units: dict[str, list[str]] = {}
     for point in stage_points(config):

@@ -189,6 +189,31 @@ def pinned_layers(layer_names: Sequence[str], config: Any, modules: Sequence[str
     return matching(layer_names, patterns)
 
 
+def mark_outputs(network: Any, names: Sequence[str]) -> None:
+    """Mark the network tensors named ``names`` (ONNX tensor names) as outputs; BackendError naming
+    the ones the parsed network does not hold (a tensor the parser folded into a constant)."""
+    tensors = {}
+    for i in range(network.num_layers):
+        layer = network.get_layer(i)
+        for j in range(layer.num_outputs):
+            tensors.setdefault(layer.get_output(j).name, layer.get_output(j))
+    missing = missing_tensors(list(tensors), names)
+    if missing:
+        raise BackendError(
+            f"the parsed TensorRT network has no tensor {missing[0]!r} ({len(missing)} of {len(names)} "
+            "asked for are missing): the parser folded or renamed it"
+        )
+    for name in names:
+        if not tensors[name].is_network_output:
+            network.mark_output(tensors[name])
+
+
+def missing_tensors(available: Sequence[str], names: Sequence[str]) -> list[str]:
+    """``names`` that are not in ``available``, in their order (what :func:`mark_outputs` refuses)."""
+    have = set(available)
+    return [n for n in names if n not in have]
+
+
 def check_keep_float(plan: Any, keep_float: Sequence[str]) -> None:
     """``--keep-float`` pins layers in weakly typed FP16 builds only: elsewhere it would do nothing."""
     if not keep_float:
@@ -248,7 +273,7 @@ def build_engine(
     --tensorrt`); False builds without it (TensorRT inlines the DynamicFilter function body into
     standard layers -- slower, for comparison only). ``keep_float``: modules whose layers a weakly
     typed FP16 build pins to FP32 (:func:`pinned_layers`). ``extra_outputs``: ONNX tensor names
-    marked as network outputs too (``diff``, :mod:`.tensorrt_runtime`), recorded in the sidecar.
+    marked as network outputs too (``diff``, :func:`mark_outputs`), recorded in the sidecar.
     """
     from mgdn_edge.plugins.tensorrt_plugin import find_tensorrt_plugin
 
@@ -293,8 +318,6 @@ def build_engine(
     kept = pinned_layers(names, config, keep_float) if keep_float else []
     pinned = _pin_fp32(trt, network, plan.fp32_layer_types, kept) if plan.fp32_layer_types else 0
     if extra_outputs:
-        from mgdn_edge.runtimes.tensorrt_runtime import mark_outputs
-
         mark_outputs(network, extra_outputs)
     opt_profile = builder.create_optimization_profile()
     channels = dict(zip(config.io.input_names, config.io.input_channels, strict=True))

@@ -18,9 +18,9 @@ Intermediate tensors (``mgdn-edge diff``): :meth:`TensorRTRuntime.graph_tensors`
 of the ONNX file the engine was built from (its sidecar names it) in node order, and
 :meth:`TensorRTRuntime.run_tensors` builds one more engine from that file, with the same precision,
 profile, plugin and FP32 modules, in which those tensors are marked as network outputs
-(:func:`mark_outputs`: after parsing, before building; the ONNX parser names each network tensor
-after its ONNX tensor), runs it once and returns them. An engine marks only what one diff pass
-asks for, so each pass costs one build and holds only its own tensors.
+(:func:`.tensorrt_build.mark_outputs`: after parsing, before building; the ONNX parser names each
+network tensor after its ONNX tensor), runs it once and returns them. An engine marks only what
+one diff pass asks for, so each pass costs one build and holds only its own tensors.
 """
 
 from __future__ import annotations
@@ -57,31 +57,6 @@ def unavailable_reason(precision: str | None = None) -> str | None:
     except Exception:
         has_gpu = False
     return None if has_gpu else "not available: no CUDA GPU"
-
-
-def mark_outputs(network: Any, names: Sequence[str]) -> None:
-    """Mark the network tensors named ``names`` (ONNX tensor names) as outputs; BackendError naming
-    the ones the parsed network does not hold (a tensor the parser folded into a constant)."""
-    tensors = {}
-    for i in range(network.num_layers):
-        layer = network.get_layer(i)
-        for j in range(layer.num_outputs):
-            tensors.setdefault(layer.get_output(j).name, layer.get_output(j))
-    missing = missing_tensors(list(tensors), names)
-    if missing:
-        raise BackendError(
-            f"the parsed TensorRT network has no tensor {missing[0]!r} ({len(missing)} of {len(names)} "
-            "asked for are missing): the parser folded or renamed it"
-        )
-    for name in names:
-        if not tensors[name].is_network_output:
-            network.mark_output(tensors[name])
-
-
-def missing_tensors(available: Sequence[str], names: Sequence[str]) -> list[str]:
-    """``names`` that are not in ``available``, in their order (what :func:`mark_outputs` refuses)."""
-    have = set(available)
-    return [n for n in names if n not in have]
 
 
 def model_output(outputs: Sequence[str], extra: Sequence[str]) -> list[str]:

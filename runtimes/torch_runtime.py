@@ -64,7 +64,7 @@ class TorchRuntime:
 
     def run_stages(self, inputs: Sequence[np.ndarray], points: Sequence[Any]) -> dict[str, np.ndarray]:
         """One run that also returns the outputs of the given module calls
-        (:class:`mgdn_edge.calibration.divergence.StagePoint`), by stage name; nothing else is kept."""
+        (:class:`mgdn_edge.export.stages.StagePoint`), by stage name; nothing else is kept."""
         wanted = {(p.module, p.call): p.name for p in points}
         calls: dict[str, int] = {}
         kept: dict[str, np.ndarray] = {}

@@ -16,8 +16,9 @@ import onnx
 import pytest
 from onnx import helper, numpy_helper
 
-from mgdn_edge.calibration.divergence import groups, onnx_scope, stage_error, stage_points, tensors_for
+from mgdn_edge.calibration.divergence import groups, stage_error
 from mgdn_edge.cli import main
+from mgdn_edge.export.stages import onnx_scope, stage_points, tensors_for
 from mgdn_edge.model.config import preset
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "official-mff"

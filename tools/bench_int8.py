@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from mgdn_edge.pipeline.bench import round_robin_ms
+from mgdn_edge.core.timing import round_robin_ms
 from mgdn_edge.runtimes.backends import int8_speed_targets
 
 PSNR_FLOOR_DB = 40.0
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from mgdn_edge.calibration.sources import open_source
     from mgdn_edge.core.atomic import write_json
-    from mgdn_edge.pipeline.bench import machine_info
+    from mgdn_edge.core.timing import machine_info
 
     threads = args.threads or os.cpu_count() or 1
     pairs = open_source("mff", args.held_out).load(progress=False)

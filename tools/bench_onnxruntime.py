@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mgdn_edge.core.timing import round_robin_ms
 from mgdn_edge.export.artefacts import MODEL_ONNX
-from mgdn_edge.pipeline.bench import round_robin_ms
 
 REFERENCE = "torch lean (reference)"
 NATIVE = "ORT model.onnx, native op"

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mgdn_edge.pipeline.bench import round_robin_ms
+from mgdn_edge.core.timing import round_robin_ms
 
 AUTHORS, ORACLE, LEAN = (
     "pytorch eager, authors' unfold",

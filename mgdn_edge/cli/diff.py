@@ -175,8 +175,9 @@ def runtime_spec(spec: str, precision: str | None, flag: str) -> tuple[str, str 
 def _overflows(model: Any, inputs: Any, stage: str, max_memory: float) -> list[Any]:
     """The FP16 overflows inside ``stage`` of an emulated FP16 graph
     (:mod:`mgdn_edge.calibration.fp16_overflow`)."""
-    from mgdn_edge.calibration.divergence import onnx_scope, stage_bytes, stage_points
+    from mgdn_edge.calibration.divergence import stage_bytes
     from mgdn_edge.calibration.fp16_overflow import stage_overflows
+    from mgdn_edge.export.stages import onnx_scope, stage_points
 
     point = next(p for p in stage_points(model.config) if p.name == stage)
     scope = onnx_scope(point.module, point.call, "")  # the whole module, not just its output child
@@ -228,7 +229,7 @@ def _suggest(
     from mgdn_edge.calibration.quantize import quantize_model
     from mgdn_edge.core.budgets import budget_for
     from mgdn_edge.core.errors import InputError
-    from mgdn_edge.pipeline.bench import median_ms
+    from mgdn_edge.core.timing import median_ms
     from mgdn_edge.runtimes import open_runtime
     from mgdn_edge.runtimes.backends import builders
     from mgdn_edge.runtimes.parity import image_metrics, violations

@@ -41,10 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import os
-import platform
 import resource
-import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -57,6 +54,7 @@ import numpy as np
 from mgdn_edge.core.errors import BackendError, InputError, MgdnEdgeError
 from mgdn_edge.core.results import LatencyRow, LayerTime, LoadInfo, Measurement
 from mgdn_edge.core.size import Size
+from mgdn_edge.core.timing import latency_stats, machine_info
 from mgdn_edge.runtimes.layer_profile import LayerProfiler, check_profiled
 
 DEFAULT_SIZES = (Size(128, 128), Size(256, 256))
@@ -65,24 +63,6 @@ DEFAULT_REPEATS = 5
 DEFAULT_TIMEOUT_S = 1800.0
 DEFAULT_SEED = 0
 _MB = 2.0**20
-
-
-# ----------------------------------------------------------------------------------- statistics
-
-
-def latency_stats(times_ms: Sequence[float]) -> dict[str, float]:
-    """p50 / p90 / mean / min / max / std of timed runs (ms); percentiles interpolate linearly."""
-    if len(times_ms) == 0:
-        raise InputError("no timed runs to summarise (repeats must be >= 1)")
-    t = np.asarray(times_ms, dtype=np.float64)
-    return {
-        "p50_ms": float(np.percentile(t, 50)),
-        "p90_ms": float(np.percentile(t, 90)),
-        "mean_ms": float(t.mean()),
-        "min_ms": float(t.min()),
-        "max_ms": float(t.max()),
-        "std_ms": float(t.std()),
-    }
 
 
 # ---------------------------------------------------------------------------------------- memory
@@ -208,60 +188,6 @@ class BenchJob:
         data = dict(data)
         data["sizes"] = [Size.parse(s) for s in data.get("sizes", DEFAULT_SIZES)]
         return cls(**data)
-
-
-def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
-    """Median wall time of ``fn`` in ms after ``warmup`` untimed calls (robust to a disturbed run)."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
-
-
-def round_robin_ms(
-    calls: dict[str, Callable[[], object]],
-    runs: int,
-    warmup: int = 1,
-    limits: dict[str, int] | None = None,
-    pause_s: float = 0.5,
-) -> dict[str, list[float]]:
-    """Wall times (ms) of every call, one call each per round, after ``warmup`` untimed rounds.
-
-    Round-robin, so that a change in the load of a shared machine during the run hits all rows
-    alike instead of skewing their ratios; a pause before each call lets the previous runtime's
-    worker threads go idle (few cores). ``limits`` caps the timed runs of slow rows.
-    """
-    samples: dict[str, list[float]] = {name: [] for name in calls}
-    for round_index in range(warmup + runs):
-        for name, call in calls.items():
-            if round_index >= warmup + (limits or {}).get(name, runs):
-                continue
-            time.sleep(pause_s)
-            start = time.perf_counter()
-            call()
-            if round_index >= warmup:
-                samples[name].append(1000.0 * (time.perf_counter() - start))
-    return samples
-
-
-def machine_info() -> dict[str, Any]:
-    """CPU model, core count, OS: enough to say where figures were measured."""
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as fh:
-        for line in fh:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-    }
 
 
 def run_job(job: BenchJob, progress: bool = False) -> Measurement:

@@ -111,8 +111,8 @@ def _run_steps(state: RunState, variants: list[Variant], progress: bool) -> list
 
 def run_pipeline(options: PipelineOptions) -> PipelineResults:
     """Run every step; write results.json, the report and manifest.json under ``options.out``."""
+    from mgdn_edge.core.timing import machine_info
     from mgdn_edge.model import count_parameters, load_model
-    from mgdn_edge.pipeline.bench import machine_info
 
     started = time.perf_counter()
     opts = _resolved(options)

@@ -88,7 +88,7 @@ def parity_summary(expected: np.ndarray, got: np.ndarray, task: str, precision: 
 
 
 def latency_rows(run: DeviceRun) -> list[LatencyRow]:
-    from mgdn_edge.pipeline.bench import latency_stats
+    from mgdn_edge.core.timing import latency_stats
 
     return [
         LatencyRow(

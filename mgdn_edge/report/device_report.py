@@ -27,7 +27,7 @@ def _reference_path(results: PipelineResults | None, reference: str | None) -> P
 
 def _fresh_results(reference: Path, config: Any, rows: Sequence[VariantResult]) -> PipelineResults:
     """Results holding only device rows, for a report made without a pipeline run."""
-    from mgdn_edge.pipeline.bench import machine_info
+    from mgdn_edge.core.timing import machine_info
 
     sizes = sorted({tuple(b.size) for row in rows for b in row.bench}, key=lambda s: s[0] * s[1])
     return PipelineResults(

@@ -20,7 +20,8 @@ from mgdn_edge.cli import main
 from mgdn_edge.core.errors import InputError
 from mgdn_edge.core.results import PipelineResults
 from mgdn_edge.core.size import parse_sizes
-from mgdn_edge.pipeline.bench import bench_size, latency_stats
+from mgdn_edge.core.timing import latency_stats
+from mgdn_edge.pipeline.bench import bench_size
 from mgdn_edge.pipeline.worker import failure_line
 from mgdn_edge.report import RESULTS_SCHEMA, derive, load_results, pareto_front, write_report
 

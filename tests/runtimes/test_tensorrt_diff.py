@@ -16,9 +16,9 @@ import pytest
 
 from mgdn_edge.core.errors import BackendError, InputError
 from mgdn_edge.model import preset
-from mgdn_edge.runtimes.tensorrt_build import check_keep_float, pinned_layers
+from mgdn_edge.runtimes.tensorrt_build import check_keep_float, missing_tensors, pinned_layers
 from mgdn_edge.runtimes.tensorrt_plan import BuildPlan
-from mgdn_edge.runtimes.tensorrt_runtime import missing_tensors, model_output
+from mgdn_edge.runtimes.tensorrt_runtime import model_output
 
 CONFIG = preset("mff")
 HAS_TRT = importlib.util.find_spec("tensorrt") is not None
