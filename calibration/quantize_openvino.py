@@ -6,7 +6,7 @@ Recipe, and why (authors' MFF checkpoint, Lytro crops; ``mgdn_edge.tools.bench_c
   extension, so the filter stays one op. NNCF does not know it and never quantizes it; it is also
   named in the ignored scope so that stays true whatever NNCF learns later. Its inputs stay float.
 * The channel attention's two MatMuls (``TCA``) stay float: quantized, they make OpenVINO's CPU
-  snippets corrupt the heap (:mod:`mgdn_edge.runtimes.openvino_int8`).
+  snippets corrupt the heap (:mod:`mgdn_edge.runtimes.openvino.int8`).
 * ``model_type=TRANSFORMER`` (method ``default``): NNCF's transformer recipe keeps Softmax and
   the normalisations float and applies SmoothQuant to the MatMuls. On Lytro crops it is about
   12 dB closer to FP32 than the plain CNN recipe (README). ``mixed`` adds
@@ -30,7 +30,7 @@ from mgdn_edge.calibration.quantize_request import QuantizeRequest
 from mgdn_edge.calibration.sample_stream import largest_sample
 from mgdn_edge.core.errors import BackendError
 from mgdn_edge.export.artefacts import OP_TYPE
-from mgdn_edge.runtimes.openvino_int8 import CHANNEL_ATTENTION_MATMUL, int8_fed
+from mgdn_edge.runtimes.openvino.int8 import CHANNEL_ATTENTION_MATMUL, int8_fed
 
 OPENVINO_METHODS = ("default", "mixed", "plain")
 WEIGHTED_OPS = ("Convolution", "MatMul", "GroupConvolution")
@@ -75,7 +75,7 @@ def float_ops(ov_model: Any) -> dict[str, str]:
 
 def _fp16_ir(onnx_path: Path, out: Path) -> dict[str, Any]:
     """The FP16 "quantization": convert the export's model to an IR with FP16-compressed weights."""
-    from mgdn_edge.runtimes.openvino_convert import convert_to_openvino
+    from mgdn_edge.runtimes.openvino.convert import convert_to_openvino
 
     convert_to_openvino(onnx_path, out, precision="fp16")
     return {"method": None, "float_layers": {}, "eval_psnr_db": None}
@@ -105,7 +105,7 @@ def _run_nncf_grouped(
     max_drop: float | None,
 ) -> tuple[Any, list[str]]:
     """Run NNCF with statistics passes of about ``calib_memory_mb`` each; return the model and notes."""
-    from mgdn_edge.runtimes.openvino_ir import ov_error_line
+    from mgdn_edge.runtimes.openvino.ir import ov_error_line
 
     budget = int(calib_memory_mb * 2**20)
     try:
@@ -139,7 +139,7 @@ def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
     method = method or OPENVINO_METHODS[0]
     nncf, ov = _import_nncf()
     from mgdn_edge.export.keep_float import keep_float_patterns
-    from mgdn_edge.runtimes.openvino_ir import read_model, save_ir
+    from mgdn_edge.runtimes.openvino.ir import read_model, save_ir
 
     kept = keep_float_patterns(files.config, req.keep_float)
     options = _nncf_options(method, [p for patterns in kept.values() for p in patterns])

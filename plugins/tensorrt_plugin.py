@@ -12,7 +12,7 @@ It is compiled in a temporary CMake tree and copied into place atomically with a
 returns a library whose bytes match its manifest, so a truncated file is a one-line error
 instead of a crash inside TensorRT. (Unlike the OpenVINO extension there is no child-process
 self-check: that needs a GPU and TensorRT, and the engine sidecar check covers the mismatch
-that matters at run time, see :mod:`mgdn_edge.runtimes.tensorrt_engine_file`.)
+that matters at run time, see :mod:`mgdn_edge.runtimes.tensorrt.engine_file`.)
 """
 
 from __future__ import annotations

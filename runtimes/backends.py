@@ -133,7 +133,7 @@ BACKENDS: dict[str, Backend] = {
         Backend(
             name="torch",
             label="PyTorch",
-            runtime="mgdn_edge.runtimes.torch_runtime:TorchRuntime",
+            runtime="mgdn_edge.runtimes.pytorch.runtime:TorchRuntime",
             package="torch",
             install="pip install 'mgdn-edge[torch]'",
             precisions=(FP32,),
@@ -145,7 +145,7 @@ BACKENDS: dict[str, Backend] = {
         Backend(
             name="onnxruntime",
             label="ONNX Runtime",
-            runtime="mgdn_edge.runtimes.onnxruntime_runtime:OnnxRuntime",
+            runtime="mgdn_edge.runtimes.onnxruntime.runtime:OnnxRuntime",
             package="onnxruntime",
             install="pip install 'mgdn-edge[onnxruntime]'",
             precisions=(FP32, FP16, INT8),
@@ -168,14 +168,14 @@ BACKENDS: dict[str, Backend] = {
         Backend(
             name="openvino",
             label="OpenVINO",
-            runtime="mgdn_edge.runtimes.openvino_runtime:OpenVinoRuntime",
+            runtime="mgdn_edge.runtimes.openvino.runtime:OpenVinoRuntime",
             package="openvino",
             install="pip install 'mgdn-edge[openvino]'",
             precisions=(FP32, FP16, BF16, INT8),
             aliases=("ov",),
             suffixes=(IR_SUFFIX,),
             convert=Builder(
-                "openvino", "mgdn_edge.runtimes.openvino_convert:convert_to_openvino", (FP32, FP16), IR_SUFFIX
+                "openvino", "mgdn_edge.runtimes.openvino.convert:convert_to_openvino", (FP32, FP16), IR_SUFFIX
             ),
             quantize=Builder(
                 "openvino",
@@ -184,7 +184,7 @@ BACKENDS: dict[str, Backend] = {
                 IR_SUFFIX,
                 requires=("nncf",),
             ),
-            checks="mgdn_edge.runtimes.openvino_runtime:unavailable_reason",
+            checks="mgdn_edge.runtimes.openvino.runtime:unavailable_reason",
             variants=(
                 VariantSpec("ov-fp32", "OpenVINO FP32 IR", FP32, "convert"),
                 VariantSpec("ov-fp16", "OpenVINO FP16 IR", FP16, "convert"),
@@ -197,7 +197,7 @@ BACKENDS: dict[str, Backend] = {
         Backend(
             name="tensorrt",
             label="TensorRT",
-            runtime="mgdn_edge.runtimes.tensorrt_runtime:TensorRTRuntime",
+            runtime="mgdn_edge.runtimes.tensorrt.runtime:TensorRTRuntime",
             package="tensorrt",
             install="pip install 'mgdn-edge[tensorrt]' on a machine with an NVIDIA GPU",
             precisions=(FP32, FP16, INT8),
@@ -205,11 +205,11 @@ BACKENDS: dict[str, Backend] = {
             suffixes=(Path(ENGINE_FILE).suffix, ".plan"),
             engine=Builder(
                 "tensorrt",
-                "mgdn_edge.runtimes.tensorrt_build:build_engine",
+                "mgdn_edge.runtimes.tensorrt.build:build_engine",
                 (FP32, FP16, INT8),
                 Path(ENGINE_FILE).suffix,
             ),
-            checks="mgdn_edge.runtimes.tensorrt_runtime:unavailable_reason",
+            checks="mgdn_edge.runtimes.tensorrt.runtime:unavailable_reason",
             # TensorRT's per-layer profiler needs an IProfiler bound to a GPU context: not profiled.
             variants=(
                 VariantSpec("trt-fp32", "TensorRT FP32", FP32, "engine"),

@@ -10,7 +10,7 @@ from typing import Any
 
 from mgdn_edge.core.precision import Precision
 from mgdn_edge.runtimes.backends import Backend, VariantSpec
-from mgdn_edge.runtimes.onnxruntime_runtime import OnnxRuntime
+from mgdn_edge.runtimes.onnxruntime.runtime import OnnxRuntime
 
 
 class ToyRuntime(OnnxRuntime):

@@ -38,7 +38,7 @@ def build(model: Path, calib: Path, work: Path) -> dict[str, Path]:
     from mgdn_edge.calibration.quantize import quantize_model
     from mgdn_edge.export.artefacts import INT8_ONNX
     from mgdn_edge.export.onnx_export import export_checkpoint
-    from mgdn_edge.runtimes.openvino_convert import convert_to_openvino
+    from mgdn_edge.runtimes.openvino.convert import convert_to_openvino
 
     export, ir, ir_int8, onnx_int8 = (
         work / "export",
@@ -63,7 +63,7 @@ def build(model: Path, calib: Path, work: Path) -> dict[str, Path]:
 def variants(files: dict[str, Path], threads: int) -> dict[str, Any]:
     """Every CPU variant, opened (OpenVINO without its compiled-model cache: first runs compile)."""
     from mgdn_edge.runtimes import open_runtime
-    from mgdn_edge.runtimes.openvino_runtime import unavailable_reason
+    from mgdn_edge.runtimes.openvino.runtime import unavailable_reason
 
     ov_options = {"threads": threads, "cache": False}
     opened = {

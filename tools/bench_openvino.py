@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from mgdn_edge.export.onnx_export import export_checkpoint
     from mgdn_edge.runtimes import open_runtime
-    from mgdn_edge.runtimes.openvino_convert import convert_to_openvino
+    from mgdn_edge.runtimes.openvino.convert import convert_to_openvino
 
     threads = args.threads or os.cpu_count() or 1
     torch.set_num_threads(threads)

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from mgdn_edge.core.atomic import refuse_overwriting_inputs
     from mgdn_edge.export.artefacts import IR_XML
     from mgdn_edge.runtimes.base import export_folder_files, resolve_onnx_path
-    from mgdn_edge.runtimes.openvino_convert import convert_to_openvino, describe_ir
+    from mgdn_edge.runtimes.openvino.convert import convert_to_openvino, describe_ir
 
     builder_runtime(args, "convert")
     source = resolve_onnx_path(args.model)  # also checks it against its manifest

@@ -69,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
     from mgdn_edge.core.atomic import refuse_overwriting_inputs
     from mgdn_edge.core.errors import BackendError
     from mgdn_edge.runtimes.base import check_export_folder, export_folder_files
-    from mgdn_edge.runtimes.tensorrt_build import build_engine
-    from mgdn_edge.runtimes.tensorrt_engine_file import sidecar_path
+    from mgdn_edge.runtimes.tensorrt.build import build_engine
+    from mgdn_edge.runtimes.tensorrt.engine_file import sidecar_path
 
     if args.plugin and args.no_plugin:
         raise BackendError("--plugin and --no-plugin exclude each other")

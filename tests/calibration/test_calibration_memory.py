@@ -165,7 +165,7 @@ from pathlib import Path
 import numpy as np
 import openvino as ov
 from mgdn_edge.calibration.quantize import quantize_model
-from mgdn_edge.runtimes.openvino_ir import read_model
+from mgdn_edge.runtimes.openvino.ir import read_model
 
 export, pairs, out = map(Path, sys.argv[1:4])
 budget = float(sys.argv[4])

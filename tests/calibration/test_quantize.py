@@ -138,7 +138,7 @@ import openvino as ov
 from mgdn_edge.calibration.quantize import quantize_model
 from mgdn_edge.runtimes import open_runtime
 from mgdn_edge.core.budgets import budget_for
-from mgdn_edge.runtimes.openvino_ir import read_model
+from mgdn_edge.runtimes.openvino.ir import read_model
 from mgdn_edge.runtimes.parity import run_parity, synthetic_cases
 
 export, pairs, out = map(Path, sys.argv[1:4])

@@ -27,7 +27,7 @@ import pytest
 import tensorrt_fake as tf
 
 from mgdn_edge.core.errors import BackendError
-from mgdn_edge.runtimes.tensorrt_engine_file import check_engine_matches
+from mgdn_edge.runtimes.tensorrt.engine_file import check_engine_matches
 
 
 @pytest.mark.parametrize(("version", "include"), tf.header_sets(), ids=[v for v, _ in tf.header_sets()])

@@ -15,7 +15,7 @@ import pytest
 import tensorrt_fake as tf
 from example_app import compile_example
 
-from mgdn_edge.runtimes.tensorrt_engine_file import check_engine_matches
+from mgdn_edge.runtimes.tensorrt.engine_file import check_engine_matches
 
 
 @pytest.fixture(params=tf.header_sets(), ids=[v for v, _ in tf.header_sets()])
@@ -117,7 +117,7 @@ def fake_parser(fake: dict) -> dict:
 def test_engine_built_beside_the_onnx(fake_parser: dict, tmp_path: Path) -> None:
     """Plugin registered, network parsed and built with the Python build's default profile; the
     engine runs, and its sidecar is one the Python runtime accepts."""
-    from mgdn_edge.runtimes.tensorrt_plan import make_profile
+    from mgdn_edge.runtimes.tensorrt.plan import make_profile
 
     fake = fake_parser
     onnx_path = tf.make_onnx(tmp_path)
@@ -176,7 +176,7 @@ def test_built_engine_is_reused_until_the_onnx_changes(fake_parser: dict, tmp_pa
 
 
 def test_static_export_builds_its_one_size(fake_parser: dict, tmp_path: Path) -> None:
-    from mgdn_edge.runtimes.tensorrt_plan import make_profile
+    from mgdn_edge.runtimes.tensorrt.plan import make_profile
 
     onnx_path = tf.make_onnx(tmp_path, static="40x24")
     a, b = tf.images(np.random.default_rng(8), 3, 3, h=32, w=32)

@@ -320,7 +320,7 @@ class _FakeRegistry:
 
 def test_plugin_is_registered_once_per_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Build-then-run in one process: the second load (the runtime's) reuses the registration."""
-    from mgdn_edge.runtimes.tensorrt_build import load_plugin_library
+    from mgdn_edge.runtimes.tensorrt.build import load_plugin_library
 
     monkeypatch.setattr(trt_plugin, "_REGISTRATION", None)
     registry = _FakeRegistry()

@@ -23,8 +23,8 @@ from mgdn_edge.runtimes.parity import image_metrics, violations
 
 ov = pytest.importorskip("openvino")
 from mgdn_edge.plugins import openvino_ext  # noqa: E402
-from mgdn_edge.runtimes.openvino_model_cache import RECORD, model_cache_dir  # noqa: E402
-from mgdn_edge.runtimes.openvino_runtime import unavailable_reason  # noqa: E402
+from mgdn_edge.runtimes.openvino.model_cache import RECORD, model_cache_dir  # noqa: E402
+from mgdn_edge.runtimes.openvino.runtime import unavailable_reason  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 MFF = FIXTURES / "official-mff"

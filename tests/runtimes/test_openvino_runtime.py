@@ -23,8 +23,8 @@ from mgdn_edge.runtimes.parity import image_metrics, violations
 
 ov = pytest.importorskip("openvino")
 from mgdn_edge.plugins import library_cache, openvino_ext  # noqa: E402
-from mgdn_edge.runtimes.openvino_convert import convert_to_openvino  # noqa: E402
-from mgdn_edge.runtimes.openvino_ir import count_filter_ops, read_ir_description  # noqa: E402
+from mgdn_edge.runtimes.openvino.convert import convert_to_openvino  # noqa: E402
+from mgdn_edge.runtimes.openvino.ir import count_filter_ops, read_ir_description  # noqa: E402
 
 TOL = 1e-4
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"

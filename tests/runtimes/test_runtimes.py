@@ -17,7 +17,7 @@ from mgdn_edge.export.artefacts import METADATA_PRECISION_KEY
 from mgdn_edge.export.onnx_export import export_model
 from mgdn_edge.model import MGDN, preset
 from mgdn_edge.runtimes import BACKENDS, Backend, available_runtimes, open_runtime, register_backend
-from mgdn_edge.runtimes.onnxruntime_runtime import select_providers
+from mgdn_edge.runtimes.onnxruntime.runtime import select_providers
 
 TOL = 1e-4
 TASKS = ("mff", "mef", "hdr", "gdsr")

@@ -16,9 +16,9 @@ import pytest
 
 from mgdn_edge.core.errors import BackendError, InputError
 from mgdn_edge.model import preset
-from mgdn_edge.runtimes.tensorrt_build import check_keep_float, missing_tensors, pinned_layers
-from mgdn_edge.runtimes.tensorrt_plan import BuildPlan
-from mgdn_edge.runtimes.tensorrt_runtime import model_output
+from mgdn_edge.runtimes.tensorrt.build import check_keep_float, missing_tensors, pinned_layers
+from mgdn_edge.runtimes.tensorrt.plan import BuildPlan
+from mgdn_edge.runtimes.tensorrt.runtime import model_output
 
 CONFIG = preset("mff")
 HAS_TRT = importlib.util.find_spec("tensorrt") is not None
@@ -104,7 +104,7 @@ def test_engine_stages_match_pytorch(tmp_path):  # pragma: no cover - needs Tens
     from mgdn_edge.calibration.divergence import diff_runtimes
     from mgdn_edge.export.onnx_export import export_checkpoint
     from mgdn_edge.runtimes import open_runtime
-    from mgdn_edge.runtimes.tensorrt_build import build_engine
+    from mgdn_edge.runtimes.tensorrt.build import build_engine
 
     ckpt = MFF_DIR / "mff_62000_E.pth"
     if not ckpt.exists():

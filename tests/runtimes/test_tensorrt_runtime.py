@@ -28,8 +28,8 @@ from mgdn_edge.export.artefacts import (
     sha256_file,
 )
 from mgdn_edge.model import preset
-from mgdn_edge.runtimes.tensorrt_build import build_engine
-from mgdn_edge.runtimes.tensorrt_engine_file import (
+from mgdn_edge.runtimes.tensorrt.build import build_engine
+from mgdn_edge.runtimes.tensorrt.engine_file import (
     EngineBuildError,
     check_engine_matches,
     engine_mismatches,
@@ -37,8 +37,8 @@ from mgdn_edge.runtimes.tensorrt_engine_file import (
     sidecar_path,
     write_engine,
 )
-from mgdn_edge.runtimes.tensorrt_plan import ShapeProfile, make_profile, min_valid_size, plan_build
-from mgdn_edge.runtimes.tensorrt_runtime import TensorRTRuntime, check_profile
+from mgdn_edge.runtimes.tensorrt.plan import ShapeProfile, make_profile, min_valid_size, plan_build
+from mgdn_edge.runtimes.tensorrt.runtime import TensorRTRuntime, check_profile
 
 MFF_DIR = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "official-mff"
 CONFIG = preset("mff")
@@ -404,7 +404,7 @@ def test_plugin_build_without_tensorrt_graph_says_how_to_get_it(export_dir: Path
 def test_lint_before_parse_names_function_routing_on_10_3(tmp_path: Path) -> None:
     from mgdn_edge.export.dynamic_filter_onnx import standalone_model
     from mgdn_edge.export.trt_graph import tensorrt_graph
-    from mgdn_edge.runtimes.tensorrt_build import lint_before_parse
+    from mgdn_edge.runtimes.tensorrt.build import lint_before_parse
 
     src = tmp_path / "model.onnx"
     onnx.save(standalone_model(kernel_size=3, channels=4), src)
@@ -423,7 +423,7 @@ def test_missing_plugin_layers_are_explained_apart(tmp_path: Path) -> None:
     -> 'the plugin library is for another TensorRT'."""
     from mgdn_edge.export.dynamic_filter_onnx import standalone_model
     from mgdn_edge.export.trt_graph import tensorrt_graph
-    from mgdn_edge.runtimes.tensorrt_build import explain_missing_plugin_layers
+    from mgdn_edge.runtimes.tensorrt.build import explain_missing_plugin_layers
 
     src, trt = tmp_path / "model.onnx", tmp_path / "model.trt.onnx"
     onnx.save(standalone_model(kernel_size=3, channels=4), src)

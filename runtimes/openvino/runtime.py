@@ -45,7 +45,7 @@ Why: with every dimension static the CPU plugin fuses bias adds into convolution
 kernels for splits and plans memory once; on the authors' MFF model at 520x520 that is ~12 %
 faster. ``specialize=False`` runs every shape on the dynamic model (compiled at the first run).
 An INT8 IR whose channel attention was quantized (made before that was avoided) compiles
-without the CPU plugin's snippets (:mod:`mgdn_edge.runtimes.openvino_int8`). A static batch
+without the CPU plugin's snippets (:mod:`mgdn_edge.runtimes.openvino.int8`). A static batch
 dimension is relaxed once. ``run`` is not thread-safe.
 
 Compiled-model cache (``cache=True``): compiled blobs are kept between processes, so a second
@@ -91,14 +91,14 @@ from mgdn_edge.runtimes.base import (
     model_description,
 )
 from mgdn_edge.runtimes.layer_profile import LayerSample, aggregate, check_runs
-from mgdn_edge.runtimes.openvino_int8 import quantized_channel_attention
-from mgdn_edge.runtimes.openvino_ir import (
+from mgdn_edge.runtimes.openvino.int8 import quantized_channel_attention
+from mgdn_edge.runtimes.openvino.ir import (
     onnx_metadata,
     ov_error_line,
     read_ir_description,
     read_model,
 )
-from mgdn_edge.runtimes.openvino_model_cache import (
+from mgdn_edge.runtimes.openvino.model_cache import (
     CacheEntry,
     compile_key,
     model_cache_dir,
@@ -362,7 +362,7 @@ class OpenVinoRuntime:
         if self.profile:
             config[props.enable_profiling] = True  # PERF_COUNT: per-node times in profiling_info
         if self._snippets_crash:
-            config["SNIPPETS_MODE"] = "DISABLE"  # see runtimes/openvino_int8.py
+            config["SNIPPETS_MODE"] = "DISABLE"  # see runtimes/openvino/int8.py
         return config
 
     # -- running -------------------------------------------------------------------------------

@@ -51,8 +51,8 @@ from mgdn_edge.export.artefacts import (
     sha256_file,
 )
 from mgdn_edge.runtimes.base import model_description
-from mgdn_edge.runtimes.tensorrt_engine_file import EngineBuildError, sidecar_path, write_engine
-from mgdn_edge.runtimes.tensorrt_plan import ShapeProfile, make_profile, plan_build, tensorrt_major
+from mgdn_edge.runtimes.tensorrt.engine_file import EngineBuildError, sidecar_path, write_engine
+from mgdn_edge.runtimes.tensorrt.plan import ShapeProfile, make_profile, plan_build, tensorrt_major
 
 DEFAULT_WORKSPACE = 2 << 30  # bytes; TensorRT's default is the whole device memory
 TENSORRT_PIP = "tensorrt"  # NVIDIA's wheel; on Jetson the JetPack python3-libnvinfer package

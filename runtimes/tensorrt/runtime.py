@@ -37,9 +37,9 @@ from mgdn_edge.core.precision import PRECISIONS
 from mgdn_edge.export.artefacts import sha256_file
 from mgdn_edge.model.config import MGDNConfig
 from mgdn_edge.runtimes.base import check_inputs, check_precision, for_task, model_description
-from mgdn_edge.runtimes.tensorrt_build import gpu_name, import_tensorrt, load_plugin_library
-from mgdn_edge.runtimes.tensorrt_engine_file import check_engine_matches, read_sidecar, sidecar_path
-from mgdn_edge.runtimes.tensorrt_plan import ShapeProfile
+from mgdn_edge.runtimes.tensorrt.build import gpu_name, import_tensorrt, load_plugin_library
+from mgdn_edge.runtimes.tensorrt.engine_file import check_engine_matches, read_sidecar, sidecar_path
+from mgdn_edge.runtimes.tensorrt.plan import ShapeProfile
 
 ENGINE_SUFFIXES = (".engine", ".plan")
 
@@ -260,7 +260,7 @@ class TensorRTRuntime:
         """One run of an engine built like this one with ``names`` marked as outputs (module doc)."""
         import tempfile
 
-        from mgdn_edge.runtimes.tensorrt_build import build_engine
+        from mgdn_edge.runtimes.tensorrt.build import build_engine
 
         side = self.sidecar or {}
         profile = self.profile

@@ -3,7 +3,7 @@
 The IR keeps ``mgdn.DynamicFilter`` as one op (type ``DynamicFilter``, opset ``mgdn``), so it is
 as fast as the ONNX file in OpenVINO and needs the same extension library when loaded. What a
 runtime needs to know (config, static size, precision) goes into the IR's rt_info
-(:mod:`mgdn_edge.runtimes.openvino_ir`), because the .xml/.bin pair often travels without the
+(:mod:`mgdn_edge.runtimes.openvino.ir`), because the .xml/.bin pair often travels without the
 export folder's manifest. ``fp16`` stores FP16-compressed weights (half the file); INT8 IRs come
 from NNCF quantization in :mod:`mgdn_edge.calibration`, not from here.
 """
@@ -17,7 +17,7 @@ from mgdn_edge.core.errors import BackendError
 from mgdn_edge.export.artefacts import IR_SUFFIX, IR_XML, METADATA_PRECISION_KEY
 from mgdn_edge.runtimes.backends import BACKENDS
 from mgdn_edge.runtimes.base import model_description, resolve_onnx_path
-from mgdn_edge.runtimes.openvino_ir import count_filter_ops, onnx_metadata, read_model, save_ir
+from mgdn_edge.runtimes.openvino.ir import count_filter_ops, onnx_metadata, read_model, save_ir
 
 
 def convert_to_openvino(
