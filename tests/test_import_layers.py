@@ -65,7 +65,9 @@ LAYERS = [
     ["mgdn_edge", "mgdn_edge.model", "mgdn_edge.assets"],
     ["mgdn_edge.export"],
     ["mgdn_edge.plugins"],
-    ["mgdn_edge.runtimes"],
+    ["mgdn_edge.runtimes.base"],  # the runtime interface and the record types
+    [f"mgdn_edge.runtimes.{home}" for home in ("pytorch", "onnxruntime", "openvino", "tensorrt")],
+    ["mgdn_edge.runtimes"],  # the registry, opening a runtime, parity, layer tables
     ["mgdn_edge.calibration"],
     ["mgdn_edge.training", "mgdn_edge.report"],
     ["mgdn_edge.pipeline"],

@@ -55,7 +55,8 @@ from mgdn_edge.core.errors import BackendError, InputError, MgdnEdgeError
 from mgdn_edge.core.results import LatencyRow, LayerTime, LoadInfo, Measurement
 from mgdn_edge.core.size import Size
 from mgdn_edge.core.timing import latency_stats, machine_info
-from mgdn_edge.runtimes.layer_profile import LayerProfiler, check_profiled
+from mgdn_edge.runtimes.base.profile import LayerProfiler
+from mgdn_edge.runtimes.layer_profile import check_profiled
 
 DEFAULT_SIZES = (Size(128, 128), Size(256, 256))
 DEFAULT_WARMUP = 1

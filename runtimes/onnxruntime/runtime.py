@@ -53,7 +53,7 @@ from mgdn_edge.runtimes.base import (
     onnx_file_precision,
     resolve_onnx_path,
 )
-from mgdn_edge.runtimes.layer_profile import LayerSample, aggregate, check_runs
+from mgdn_edge.runtimes.base.profile import LayerSample, aggregate, check_runs
 
 PREFERRED_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 SHORT_NAMES = {

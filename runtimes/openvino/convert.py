@@ -15,9 +15,9 @@ from pathlib import Path
 
 from mgdn_edge.core.errors import BackendError
 from mgdn_edge.export.artefacts import IR_SUFFIX, IR_XML, METADATA_PRECISION_KEY
-from mgdn_edge.runtimes.backends import BACKENDS
 from mgdn_edge.runtimes.base import model_description, resolve_onnx_path
 from mgdn_edge.runtimes.openvino.ir import count_filter_ops, onnx_metadata, read_model, save_ir
+from mgdn_edge.runtimes.openvino.record import OPENVINO
 
 
 def convert_to_openvino(
@@ -36,7 +36,7 @@ def convert_to_openvino(
     except ImportError as exc:
         raise BackendError("openvino is not installed (pip install 'mgdn-edge[openvino]')") from exc
     precision = precision.lower()
-    writes = BACKENDS["openvino"].builder("convert").precisions
+    writes = OPENVINO.builder("convert").precisions
     if precision not in writes:
         raise BackendError(
             f"convert --runtime openvino writes {' or '.join(writes)}, not {precision!r} "

@@ -52,7 +52,7 @@ Compiled-model cache (``cache=True``): compiled blobs are kept between processes
 process skips compilation. Each compile key (model bytes, precision, every compile property,
 input shapes, device) has its own folder under
 ``<cache>/openvino-model-cache/<openvino version>-<extension sha256>``, because OpenVINO's own key
-leaves out the inference precision and the custom op's code (:mod:`.openvino_model_cache`). A
+leaves out the inference precision and the custom op's code (:mod:`.model_cache`). A
 blob that does not match the record written with it is deleted before OpenVINO may import it,
 and an output with NaN/Inf from a model imported from the cache is recomputed once by a fresh
 compile (the blob deleted, one warning line) before any verdict blames the model.
@@ -81,7 +81,6 @@ import numpy as np
 from mgdn_edge.core.errors import BackendError
 from mgdn_edge.core.results import LayerTime
 from mgdn_edge.export.artefacts import IR_XML, METADATA_PRECISION_KEY, MODEL_ONNX, OP_TYPE
-from mgdn_edge.runtimes.backends import BACKENDS
 from mgdn_edge.runtimes.base import (
     check_input_count,
     check_inputs,
@@ -90,7 +89,7 @@ from mgdn_edge.runtimes.base import (
     for_task,
     model_description,
 )
-from mgdn_edge.runtimes.layer_profile import LayerSample, aggregate, check_runs
+from mgdn_edge.runtimes.base.profile import LayerSample, aggregate, check_runs
 from mgdn_edge.runtimes.openvino.int8 import quantized_channel_attention
 from mgdn_edge.runtimes.openvino.ir import (
     onnx_metadata,
@@ -104,6 +103,7 @@ from mgdn_edge.runtimes.openvino.model_cache import (
     model_cache_dir,
     warn,
 )
+from mgdn_edge.runtimes.openvino.record import OPENVINO
 
 AUTO = "auto"  # precision=: the fastest precision that holds its budget on this CPU
 CACHE_DIR = "CACHE_DIR"
@@ -202,7 +202,7 @@ class OpenVinoRuntime:
         except ImportError as exc:
             raise BackendError("openvino is not installed (pip install 'mgdn-edge[openvino]')") from exc
         self._ov = ov
-        supported = BACKENDS[self.name].precisions
+        supported = OPENVINO.precisions
         auto = precision == AUTO
         requested = None if precision is None or auto else check_precision(precision, supported, self.name)
         self.model_path = resolve_model_file(model_path)

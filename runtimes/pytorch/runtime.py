@@ -25,7 +25,7 @@ from mgdn_edge.core.errors import BackendError
 from mgdn_edge.core.results import LayerTime
 from mgdn_edge.model import MGDN, load_model, use_dynamic_filter
 from mgdn_edge.runtimes.base import check_inputs, check_precision
-from mgdn_edge.runtimes.layer_profile import LayerSample, aggregate, check_runs
+from mgdn_edge.runtimes.base.profile import LayerSample, aggregate, check_runs
 
 
 class TorchRuntime:

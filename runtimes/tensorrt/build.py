@@ -28,8 +28,8 @@ The steps are the ones NVIDIA's ONNX samples take, with the choices this network
    TensorRT version that built them; the sidecar lets the runtime say so instead of failing
    obscurely.
 
-Everything here imports ``tensorrt`` lazily; the plan (:mod:`.tensorrt_plan`) and the engine file
-(:mod:`.tensorrt_engine_file`) need no TensorRT at all.
+Everything here imports ``tensorrt`` lazily; the plan (:mod:`.plan`) and the engine file
+(:mod:`.engine_file`) need no TensorRT at all.
 """
 
 from __future__ import annotations

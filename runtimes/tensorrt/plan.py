@@ -23,8 +23,8 @@ from mgdn_edge.export.artefacts import (
     TRT_ONNX,
 )
 from mgdn_edge.model.config import MGDNConfig
-from mgdn_edge.runtimes.backends import BACKENDS
 from mgdn_edge.runtimes.base import onnx_file_precision
+from mgdn_edge.runtimes.tensorrt.record import TENSORRT
 
 DEFAULT_OPT = (256, 256)
 DEFAULT_MAX = (1024, 1024)
@@ -188,7 +188,7 @@ def plan_build(
     model.onnx / model.fp16.onnx / model.int8.onnx.
     """
     precision = precision.lower()
-    builds = BACKENDS["tensorrt"].builder("engine").precisions
+    builds = TENSORRT.builder("engine").precisions
     if precision not in builds:
         raise BackendError(f"TensorRT engines are built as {', '.join(builds)}, not {precision!r}")
     path = Path(model)

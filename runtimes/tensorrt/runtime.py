@@ -18,7 +18,7 @@ Intermediate tensors (``mgdn-edge diff``): :meth:`TensorRTRuntime.graph_tensors`
 of the ONNX file the engine was built from (its sidecar names it) in node order, and
 :meth:`TensorRTRuntime.run_tensors` builds one more engine from that file, with the same precision,
 profile, plugin and FP32 modules, in which those tensors are marked as network outputs
-(:func:`.tensorrt_build.mark_outputs`: after parsing, before building; the ONNX parser names each
+(:func:`.build.mark_outputs`: after parsing, before building; the ONNX parser names each
 network tensor after its ONNX tensor), runs it once and returns them. An engine marks only what
 one diff pass asks for, so each pass costs one build and holds only its own tensors.
 """
