@@ -9,7 +9,7 @@ held-out pair (one call each per round, medians, so a load change on a shared ma
 rows alike) and measures each INT8 variant against its own runtime's FP32 output on every
 held-out pair (PSNR, data range 1). Rows: OpenVINO FP32, bf16 (where the CPU has it), INT8 with
 the float remainder in bf16 (the default there) and in f32; ONNX Runtime FP32 and INT8.
-Targets: the backend records' ``int8_targets`` (runtimes/backends.py, as the pipeline report
+Targets: the backend records' ``int8_targets`` (runtimes/<backend>/record.py, as the pipeline report
 judges) and PSNR >= 40 dB on every held-out pair. ``--work`` keeps (and reuses) the built
 files; without it they go to a temporary folder.
 """
