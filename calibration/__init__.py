@@ -1,6 +1,6 @@
 """Calibration and evaluation data for INT8/FP16 variants: real folders or synthetic scenes.
 
-Public API (imported lazily, so ``import mgdn_edge.calibration.synth_cli`` stays light for the
+Public API (imported lazily, so ``import mgdn_edge.cli.synth`` stays light for the
 CLI's ``--help``)::
 
     src = open_source("hdr", "data/Kalantari/Test", crop=256, samples=32)   # or "synthetic:64"
@@ -16,7 +16,7 @@ Modules: :mod:`.base` (Sample, DataSource, crops, cache), :mod:`.hdr_scenes` (Ka
 
 from __future__ import annotations
 
-from mgdn_edge.lazy import lazy_exports
+from mgdn_edge.core.lazy import lazy_exports
 
 _EXPORTS = {
     "Sample": "base",

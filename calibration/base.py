@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mgdn_edge.errors import InputError, listing
-from mgdn_edge.size import Size
+from mgdn_edge.core.errors import InputError, listing
+from mgdn_edge.core.size import Size
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from mgdn_edge.errors import BackendError, one_line
+from mgdn_edge.core.errors import BackendError, one_line
+from mgdn_edge.core.size import Size
 from mgdn_edge.export.artefacts import PORTABLE_ONNX
 from mgdn_edge.model.config import MGDNConfig
-from mgdn_edge.size import Size
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ under, reference, over), ``exposure.txt`` (one EV per bracket) and optionally ``
 ``ROOT`` may also be a single scene folder. Folders whose name starts with ``.`` are skipped (the
 synthetic writer's unfinished temporary scenes are such folders).
 
-Inputs go through :func:`mgdn_edge.tasks.prepare_inputs` - the very function ``mgdn-edge fuse``
+Inputs go through :func:`mgdn_edge.model.tasks.prepare_inputs` - the very function ``mgdn-edge fuse``
 uses - so a calibrated model sees exactly what inference feeds it: [LDR, LDR^2.2 / 2^EV] with the
 EVs as written in ``exposure.txt``. Ground truth is ``HDRImg.hdr`` read as linear float (OpenCV),
 unscaled: the network's sigmoid output is compared with it directly.
@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from mgdn_edge.calibration.base import DataSource, Frame
-from mgdn_edge.errors import ImageReadError, InputError
-from mgdn_edge.imageio import read_image, to_nchw
-from mgdn_edge.tasks import kalantari_scene, prepare_inputs
+from mgdn_edge.core.errors import ImageReadError, InputError
+from mgdn_edge.core.imageio import read_image, to_nchw
+from mgdn_edge.model.tasks import kalantari_scene, prepare_inputs
 
 LAYOUT = "one folder per scene with three LDR .tif brackets, exposure.txt and optional HDRImg.hdr"
 

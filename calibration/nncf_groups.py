@@ -18,7 +18,7 @@ import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from mgdn_edge.memory import release_freed_memory
+from mgdn_edge.core.memory import release_freed_memory
 
 
 def tensor_bytes(model: Any, shapes: Mapping[str, Sequence[int]]) -> dict[tuple[str, int], int]:

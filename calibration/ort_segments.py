@@ -29,8 +29,8 @@ import onnx
 import onnx.utils
 from onnx import helper
 
-from mgdn_edge.errors import BackendError
-from mgdn_edge.memory import release_freed_memory
+from mgdn_edge.core.errors import BackendError
+from mgdn_edge.core.memory import release_freed_memory
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ Layout (sub-folder names are matched case-insensitively; files are matched by na
 - gdsr: ``ROOT/rgb/`` and ``ROOT/depth/`` (depth may be ``.npy`` arrays, low resolution is fine)
 - optional ``ROOT/gt/`` with ground truth for every pair (fused RGB; GDSR: high-resolution depth)
 
-These are the training layout's folder names too (``mgdn_edge.train_data`` uses the task's input
+These are the training layout's folder names too (``mgdn_edge.training.data`` uses the task's input
 names plus ``gt/``), so one folder serves training, calibration and evaluation. Inputs go through
-:func:`mgdn_edge.tasks.prepare_inputs`, exactly as ``mgdn-edge fuse`` prepares them.
+:func:`mgdn_edge.model.tasks.prepare_inputs`, exactly as ``mgdn-edge fuse`` prepares them.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from mgdn_edge.calibration.base import DataSource, Frame
-from mgdn_edge.errors import ImageReadError, InputError, listing
-from mgdn_edge.imageio import read_depth, read_image, to_nchw
-from mgdn_edge.tasks import prepare_inputs
+from mgdn_edge.core.errors import ImageReadError, InputError, listing
+from mgdn_edge.core.imageio import read_depth, read_image, to_nchw
+from mgdn_edge.model.tasks import prepare_inputs
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 DEPTH_SUFFIXES = IMAGE_SUFFIXES | {".npy"}
@@ -111,7 +111,7 @@ class PairSource(DataSource):
         gt_path = paths[2]
         if self.task == "gdsr":
             # The inverse of tasks.postprocess: normalise with the *input* depth's range, so the
-            # target is in the units the network outputs (as mgdn_edge.train_data does).
+            # target is in the units the network outputs (as mgdn_edge.training.data does).
             lo, hi = prepared.depth_range or (0.0, 1.0)
             target = ((read_depth(gt_path) - lo) / (hi - lo))[:, :, None]
         else:
@@ -125,4 +125,3 @@ class PairSource(DataSource):
         if not np.isfinite(target).all():
             raise InputError(f"ground truth {gt_path} contains NaN or Inf values")
         return Frame(prepared.inputs, to_nchw(target))
-

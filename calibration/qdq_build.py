@@ -19,7 +19,7 @@ import onnx
 
 from mgdn_edge.calibration.base import Sample
 from mgdn_edge.calibration.quantize_request import DEFAULT_CALIB_MEMORY_MB
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.errors import BackendError
 from mgdn_edge.export.artefacts import MODEL_ONNX, OP_DOMAIN
 
 DEFAULT_OP_TYPES = ("Conv", "MatMul", "Gemm")
@@ -114,7 +114,7 @@ def calibrate(
         tensor_sizes,
     )
     from mgdn_edge.calibration.sample_stream import largest_sample
-    from mgdn_edge.memory import release_freed_memory
+    from mgdn_edge.core.memory import release_freed_memory
 
     quant = _ort_quant()
     if not samples:

@@ -24,18 +24,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mgdn_edge.atomic import refuse_overwriting_inputs
 from mgdn_edge.calibration.accuracy import PSNR_CEILING_DB
 from mgdn_edge.calibration.base import DataSource, Sample
 from mgdn_edge.calibration.export_files import ExportFiles, export_files
 from mgdn_edge.calibration.quantize_request import CalibrationData, QuantizeOptions, QuantizeRequest
 from mgdn_edge.calibration.sample_stream import checked_stream
-from mgdn_edge.errors import BackendError, InputError
+from mgdn_edge.core.atomic import refuse_overwriting_inputs
+from mgdn_edge.core.errors import BackendError, InputError
+from mgdn_edge.core.precision import Precision
 from mgdn_edge.export.artefacts import INT8_ONNX, IR_SUFFIX, ir_weights, quantized_file, tensorrt_file
-from mgdn_edge.precision import Precision
 from mgdn_edge.runtimes.backends import builders, get_backend
 from mgdn_edge.runtimes.base import check_against_manifest, export_folder_files
-from mgdn_edge.runtimes.build_contract import BuildRequest, BuildResult
+from mgdn_edge.runtimes.base.build_contract import BuildRequest, BuildResult
 
 EVAL_CROPS = 8  # evaluation samples drawn when the data is cropped (accuracy-aware mode)
 
@@ -159,7 +159,7 @@ def _check_export(
     """Refuse unknown ``keep_float`` names, a portable graph the manifest disowns and an ``out``
     that would overwrite an input, all before any data is read."""
     if keep_float:
-        from mgdn_edge.calibration.keep_float import keep_float_patterns
+        from mgdn_edge.export.keep_float import keep_float_patterns
 
         keep_float_patterns(files.config, keep_float)  # unknown names fail before any data is read
     if files.portable is not None:

@@ -47,7 +47,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import onnx
 
-from mgdn_edge.atomic import atomic_files
 from mgdn_edge.calibration.accuracy import PSNR_CEILING_DB, capped_psnr
 from mgdn_edge.calibration.base import Sample
 from mgdn_edge.calibration.qdq_build import (
@@ -63,10 +62,11 @@ from mgdn_edge.calibration.qdq_build import (
 )
 from mgdn_edge.calibration.qdq_lint import lint_qdq
 from mgdn_edge.calibration.quantize_request import QuantizeRequest
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.atomic import atomic_files
+from mgdn_edge.core.errors import BackendError
 from mgdn_edge.export.artefacts import FP16_ONNX, METADATA_PRECISION_KEY, is_filter_node, tensorrt_file
 from mgdn_edge.export.trt_graph import linted_tensorrt_graph
-from mgdn_edge.runtimes.build_contract import BuildRequest, BuildResult
+from mgdn_edge.runtimes.base.build_contract import BuildRequest, BuildResult
 
 if TYPE_CHECKING:
     from mgdn_edge.calibration.export_files import ExportFiles
@@ -97,7 +97,7 @@ OUTPUT_REASON = "output conv: writes the image directly (float by default)"
 
 def _kept_by_request(req: QuantizeRequest, model: onnx.ModelProto) -> dict[str, str]:
     """The quantizable nodes of the modules in ``req.keep_float``, with why they stay float."""
-    from mgdn_edge.calibration.keep_float import keep_float_patterns, matching
+    from mgdn_edge.export.keep_float import keep_float_patterns, matching
 
     kept: dict[str, str] = {}
     for module, patterns in keep_float_patterns(req.files.config, req.keep_float).items():
@@ -262,7 +262,7 @@ def int8_versus_fp32(fp32: Path, int8: Path, sample: Sample, repeats: int = 3) -
     ``fuse`` opens them (DynamicFilter native where its library is available), on the largest
     calibration sample, so ``quantize`` can say whether INT8 pays in ONNX Runtime here. One
     session is open at a time, so the timing holds no more memory than one inference."""
-    from mgdn_edge.bench import machine_info, median_ms
+    from mgdn_edge.core.timing import machine_info, median_ms
     from mgdn_edge.runtimes import open_runtime
 
     times = {}

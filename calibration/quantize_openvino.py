@@ -6,7 +6,7 @@ Recipe, and why (authors' MFF checkpoint, Lytro crops; ``mgdn_edge.tools.bench_c
   extension, so the filter stays one op. NNCF does not know it and never quantizes it; it is also
   named in the ignored scope so that stays true whatever NNCF learns later. Its inputs stay float.
 * The channel attention's two MatMuls (``TCA``) stay float: quantized, they make OpenVINO's CPU
-  snippets corrupt the heap (:mod:`mgdn_edge.runtimes.openvino_int8`).
+  snippets corrupt the heap (:mod:`mgdn_edge.runtimes.openvino.int8`).
 * ``model_type=TRANSFORMER`` (method ``default``): NNCF's transformer recipe keeps Softmax and
   the normalisations float and applies SmoothQuant to the MatMuls. On Lytro crops it is about
   12 dB closer to FP32 than the plain CNN recipe (README). ``mixed`` adds
@@ -28,10 +28,10 @@ from mgdn_edge.calibration.base import Sample
 from mgdn_edge.calibration.nncf_groups import grouped_statistics
 from mgdn_edge.calibration.quantize_request import QuantizeRequest
 from mgdn_edge.calibration.sample_stream import largest_sample
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.errors import BackendError
 from mgdn_edge.export.artefacts import OP_TYPE
-from mgdn_edge.runtimes.build_contract import BuildRequest, BuildResult
-from mgdn_edge.runtimes.openvino_int8 import CHANNEL_ATTENTION_MATMUL, int8_fed
+from mgdn_edge.runtimes.base.build_contract import BuildRequest, BuildResult
+from mgdn_edge.runtimes.openvino.int8 import CHANNEL_ATTENTION_MATMUL, int8_fed
 
 OPENVINO_METHODS = ("default", "mixed", "plain")
 WEIGHTED_OPS = ("Convolution", "MatMul", "GroupConvolution")
@@ -76,7 +76,7 @@ def float_ops(ov_model: Any) -> dict[str, str]:
 
 def _fp16_ir(onnx_path: Path, out: Path) -> dict[str, Any]:
     """The FP16 "quantization": convert the export's model to an IR with FP16-compressed weights."""
-    from mgdn_edge.runtimes.openvino_convert import convert_to_openvino
+    from mgdn_edge.runtimes.openvino.convert import convert_to_openvino
 
     convert_to_openvino(onnx_path, out, precision="fp16")
     return {"method": None, "float_layers": {}, "eval_psnr_db": None}
@@ -106,7 +106,7 @@ def _run_nncf_grouped(
     max_drop: float | None,
 ) -> tuple[Any, list[str]]:
     """Run NNCF with statistics passes of about ``calib_memory_mb`` each; return the model and notes."""
-    from mgdn_edge.runtimes.openvino_ir import ov_error_line
+    from mgdn_edge.runtimes.openvino.ir import ov_error_line
 
     budget = int(calib_memory_mb * 2**20)
     try:
@@ -147,8 +147,8 @@ def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
         return _fp16_ir(files.onnx, out)
     method = method or OPENVINO_METHODS[0]
     nncf, ov = _import_nncf()
-    from mgdn_edge.calibration.keep_float import keep_float_patterns
-    from mgdn_edge.runtimes.openvino_ir import read_model, save_ir
+    from mgdn_edge.export.keep_float import keep_float_patterns
+    from mgdn_edge.runtimes.openvino.ir import read_model, save_ir
 
     kept = keep_float_patterns(files.config, req.keep_float)
     options = _nncf_options(method, [p for patterns in kept.values() for p in patterns])
@@ -199,7 +199,7 @@ def int8_versus_bf16(core: Any, model: Any, quantized: Any, inputs: dict[str, An
     """Median times of the INT8 model (float remainder in bf16) and the float model in bf16, on one
     calibration sample's shape, so ``quantize`` can say whether INT8 pays on this CPU; None where
     the CPU has no bf16 (INT8 then competes with f32 only, which it beats)."""
-    from mgdn_edge.bench import median_ms
+    from mgdn_edge.core.timing import median_ms
 
     if "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
         return None

@@ -25,7 +25,7 @@ class QuantizeRequest:
     evaluation: Sequence[Sample] | None = None  # held-out samples to measure (and, with max_drop, to meet)
     method: str | None = None  # the builder's calibration method or recipe; None: its default
     max_drop: float | None = None  # accuracy-aware mode: allowed PSNR drop in dB
-    keep_float: tuple[str, ...] = ()  # module paths to leave unquantized (calibration/keep_float.py)
+    keep_float: tuple[str, ...] = ()  # module paths to leave unquantized (export/keep_float.py)
     progress: bool = True
     calib_memory_mb: float = DEFAULT_CALIB_MEMORY_MB  # activations a calibration pass may hold
 

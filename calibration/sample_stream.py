@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import overload
 
 from mgdn_edge.calibration.base import DataSource, FrameCache, Sample
-from mgdn_edge.errors import InputError
+from mgdn_edge.core.errors import InputError
 
 
 class SampleStream(Sequence[Sample]):

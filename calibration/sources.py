@@ -11,7 +11,7 @@ from pathlib import Path
 
 from mgdn_edge.calibration.base import DataSource
 from mgdn_edge.calibration.synthetic_hdr import SyntheticHDRConfig
-from mgdn_edge.errors import ImageReadError, InputError
+from mgdn_edge.core.errors import ImageReadError, InputError
 from mgdn_edge.model.config import TASK_IO
 
 DEFAULT_SYNTHETIC_SCENES = 64

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mgdn_edge.calibration.base import DataSource
-from mgdn_edge.errors import ImageReadError, InputError, listing
+from mgdn_edge.core.errors import ImageReadError, InputError, listing
 
 
 @dataclass(frozen=True)

@@ -41,9 +41,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mgdn_edge.atomic import TMP_MARK, atomic_directory, write_json
 from mgdn_edge.calibration.base import DataSource, Frame
-from mgdn_edge.errors import ImageReadError, InputError
+from mgdn_edge.core.atomic import TMP_MARK, atomic_directory, write_json
+from mgdn_edge.core.errors import ImageReadError, InputError
 
 #: colour photographs bundled in the scikit-image wheel (checked offline; no pooch download)
 OFFLINE_PHOTOS: tuple[str, ...] = (
@@ -294,8 +294,8 @@ class SyntheticHDRSource(DataSource):
         return f"{item} (seed {self.scene_seed})"
 
     def _load(self, item: str) -> Frame:
-        from mgdn_edge.imageio import to_nchw
-        from mgdn_edge.tasks import hdr_network_input
+        from mgdn_edge.core.imageio import to_nchw
+        from mgdn_edge.model.tasks import hdr_network_input
 
         scene = generate_scene(int(item.split("-")[1]), self.scene_seed, self.config)
         if self.task == "mef":
@@ -306,7 +306,7 @@ class SyntheticHDRSource(DataSource):
 
 def write_scene(folder: Path, scene: SyntheticScene) -> None:
     """The Kalantari layout: 16-bit ``.tif`` brackets, ``exposure.txt``, ``HDRImg.hdr``."""
-    from mgdn_edge.imageio import write_image
+    from mgdn_edge.core.imageio import write_image
 
     for name, ldr in zip(BRACKET_FILES, scene.ldrs, strict=True):
         write_image(folder / name, ldr)  # 8-bit codes * 257: exact in 16 bit

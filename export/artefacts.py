@@ -6,7 +6,7 @@ TensorRT engine and its sidecar), the metadata keys a model file carries about i
 plugin version and namespace). Export, runtimes, calibration, the pipeline and the tests import
 these; none spells them again. The keys of ``manifest.json`` and of the engine sidecar are the
 fields of their typed records (:mod:`mgdn_edge.export.manifest_record`,
-:mod:`mgdn_edge.runtimes.tensorrt_engine_file`). Deliberately free of heavy imports (no onnx, no
+:mod:`mgdn_edge.runtimes.tensorrt.engine_file`). Deliberately free of heavy imports (no onnx, no
 torch): the CLI's ``--help`` path reads it.
 """
 
@@ -69,7 +69,7 @@ MANIFEST_VERSION = 1  # manifest.json's format version
 # ONNX metadata_props keys; OpenVINO IRs carry the same facts in rt_info[IR_RT_SECTION][...].
 METADATA_CONFIG_KEY = "mgdn_edge.config"  # MGDNConfig.to_dict() as JSON
 METADATA_STATIC_KEY = "mgdn_edge.static_size"  # "HxW", or "" for any size
-METADATA_PRECISION_KEY = "mgdn_edge.precision"  # the precision the file was built as
+METADATA_PRECISION_KEY = "mgdn_edge.core.precision"  # the precision the file was built as
 METADATA_VERSION_KEY = "mgdn_edge.version"
 METADATA_TARGET_KEY = "mgdn_edge.target"  # "tensorrt" on the TRT graphs (no function bodies)
 TARGET_TENSORRT = "tensorrt"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mgdn_edge.errors import BackendError, InputError, one_line
+from mgdn_edge.core.errors import BackendError, InputError, one_line
 from mgdn_edge.export.artefacts import KERNEL_SIZE_ATTR, OP_TYPE, is_filter_node
 
 Dim = int | None  # None: not known until run time

@@ -25,7 +25,7 @@ The conversion is ONNX Runtime's own converter
   Slice / Mul / Add, constants are int64 indices only) is type-generic, so ONNX Runtime's
   inlined fallback computes the same thing in FP16 without edits.
 
-The result carries ``mgdn_edge.precision = "fp16"`` next to the config metadata and must pass
+The result carries ``mgdn_edge.core.precision = "fp16"`` next to the config metadata and must pass
 the ONNX checker and strict shape inference like the FP32 files.
 """
 
@@ -38,7 +38,7 @@ from collections.abc import Sequence
 import onnx
 from onnx import TensorProto
 
-from mgdn_edge.errors import MgdnEdgeError
+from mgdn_edge.core.errors import MgdnEdgeError
 from mgdn_edge.export.artefacts import METADATA_PRECISION_KEY, OP_DOMAIN
 
 FP32_OPS: tuple[str, ...] = ("LayerNormalization", "ReduceL2", "ReduceMean")
@@ -163,7 +163,7 @@ def drop_fp16_round_trips(model: onnx.ModelProto) -> int:
 
 
 def mark_precision(model: onnx.ModelProto, precision: str = "fp16") -> None:
-    """Set ``mgdn_edge.precision`` in the metadata, keeping every other entry (config, size, version)."""
+    """Set ``mgdn_edge.core.precision`` in the metadata, keeping every other entry (config, size, version)."""
     entries = {p.key: p.value for p in model.metadata_props if p.key != METADATA_PRECISION_KEY}
     entries[METADATA_PRECISION_KEY] = precision
     del model.metadata_props[:]

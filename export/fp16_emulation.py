@@ -19,7 +19,7 @@ from __future__ import annotations
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.errors import BackendError
 
 UNROUNDED = "/fp32"  # suffix of a tensor's value before it is rounded to FP16
 ROUNDED = "/fp16"  # suffix of the FP16 copy between the two Casts

@@ -12,11 +12,11 @@ does over ``--keep-float`` for INT8:
   large image it overflows past 65504 -- which the FP16 emulation (:mod:`.fp16_emulation`) shows
   on a CPU, where ONNX Runtime's CPU provider would compute the chain in FP32 and hide it.
 * the modules kept FP32 (``--keep-float``): the same module names and node-scope patterns as for
-  INT8 (:mod:`mgdn_edge.calibration.keep_float`), matched against the node names of the graph
+  INT8 (:mod:`mgdn_edge.export.keep_float`), matched against the node names of the graph
   being converted; the converter puts Casts at their boundaries. A kept ``dynamic_filter`` runs
   its node in FP32 (the plugin and the CPU kernels take either type).
 
-The file carries the export's metadata, ``mgdn_edge.precision = "fp16"``, and a TensorRT twin
+The file carries the export's metadata, ``mgdn_edge.core.precision = "fp16"``, and a TensorRT twin
 (``X.trt.onnx``, :mod:`.trt_graph`) beside it as INT8 files have, so ``build-engine`` can take it.
 """
 
@@ -29,7 +29,7 @@ from typing import Any
 import onnx
 from onnx import helper
 
-from mgdn_edge.errors import InputError
+from mgdn_edge.core.errors import InputError
 from mgdn_edge.export.fp16 import FP32_OPS, convert_to_fp16, mark_precision
 from mgdn_edge.export.trt_graph import linted_tensorrt_graph
 
@@ -60,7 +60,7 @@ def write_out_l2_norms(model: onnx.ModelProto) -> int:
 
 def fp32_nodes_for(model: onnx.ModelProto, config: Any, modules: Sequence[str]) -> dict[str, str]:
     """Node name -> the ``--keep-float`` module that keeps it FP32 (unknown names: InputError)."""
-    from mgdn_edge.calibration.keep_float import keep_float_patterns, matching
+    from mgdn_edge.export.keep_float import keep_float_patterns, matching
 
     names = [n.name for n in model.graph.node if n.name]
     kept: dict[str, str] = {}
@@ -98,7 +98,7 @@ def write_fp16_variant(
 ) -> dict[str, Any]:
     """Write ``out`` and its TensorRT twin atomically from the export's ``onnx_path``; the quantize
     builder's report (method, FP32 layers, the twin's path and lint verdicts)."""
-    from mgdn_edge.atomic import atomic_files
+    from mgdn_edge.core.atomic import atomic_files
     from mgdn_edge.export.artefacts import tensorrt_file
 
     half, reasons = fp16_variant(onnx.load(onnx_path), config, method, keep_float)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from mgdn_edge.errors import ExportError
+from mgdn_edge.core.errors import ExportError
 from mgdn_edge.export.artefacts import PORTABLE_ONNX
 from mgdn_edge.export.verify import example_inputs
 from mgdn_edge.model import MGDN

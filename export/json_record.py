@@ -21,7 +21,7 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mgdn_edge.errors import BackendError, one_line
+from mgdn_edge.core.errors import BackendError, one_line
 
 T = TypeVar("T")
 

@@ -23,7 +23,7 @@ Pipeline and why each step is there:
    any has k*k*C*H*W elements (:mod:`mgdn_edge.export.graph_checks`).
 7. ``model.fp16.onnx`` (``fp16=True``, the default): FP16 weights and activations with float32
    I/O and the norms kept FP32 (:mod:`mgdn_edge.export.fp16`), checked like the others and
-   verified against PyTorch within the FP16 parity budget (:mod:`mgdn_edge.runtimes.budgets`).
+   verified against PyTorch within the FP16 parity budget (:mod:`mgdn_edge.core.budgets`).
 8. The TensorRT graphs ``model.trt.onnx`` and ``model.trt.fp16.onnx`` (:mod:`.trt_graph`: no
    local function, so no parser can prefer it over the plugin; LayerNormalization written out for
    TensorRT 8.5), linted against the parser tables of the releases they are for
@@ -44,8 +44,8 @@ import onnx
 import torch
 from onnx import helper
 
-from mgdn_edge.atomic import atomic_directory, refuse_overwriting_inputs
-from mgdn_edge.errors import ExportError, InputError, listing
+from mgdn_edge.core.atomic import atomic_directory, refuse_overwriting_inputs
+from mgdn_edge.core.errors import ExportError, InputError, listing
 from mgdn_edge.export.artefacts import (
     FP16_ONNX,
     KERNEL_SIZE_ATTR,
@@ -222,7 +222,7 @@ def export_model(
     """Write model.onnx, model.portable.onnx, model.fp16.onnx (``fp16``), the TensorRT graphs and
     manifest.json into ``out_dir`` -- all of them or none: everything is written and verified in a
     temporary sibling folder that replaces ``out_dir`` whole only at the end (a second writer to the
-    same folder is refused, see :func:`mgdn_edge.atomic.atomic_directory`)."""
+    same folder is refused, see :func:`mgdn_edge.core.atomic.atomic_directory`)."""
     if not MIN_OPSET <= opset <= MAX_OPSET:
         raise ExportError(f"opset must be within {MIN_OPSET}..{MAX_OPSET}, got {opset}")
     config = model.config
@@ -356,9 +356,9 @@ def _write_tensorrt(
     verify: bool,
 ) -> tuple[dict[str, Path], TensorRTGraphs]:
     """model.trt.onnx (+ model.trt.fp16.onnx): rewrite, check, lint, save, verify against the sibling."""
+    from mgdn_edge.core.budgets import budget_for
     from mgdn_edge.export.trt_graph import tensorrt_graph, with_function_bodies
     from mgdn_edge.export.trt_lint import TARGET_RELEASES, lint_tensorrt
-    from mgdn_edge.runtimes.budgets import budget_for
 
     jobs = [(TRT_ONNX, graph, out / MODEL_ONNX, VERIFY_TOLERANCE)]
     if fp16_path is not None:
@@ -398,8 +398,8 @@ def _write_fp16(
     model: MGDN, graph: onnx.ModelProto, path: Path, static: tuple[int, int] | None, verify: bool
 ) -> tuple[Path, Fp16Graph]:
     """Convert the custom-node graph to FP16, check it, save it, and verify it within the FP16 budget."""
+    from mgdn_edge.core.budgets import budget_for
     from mgdn_edge.export.fp16 import CONVERTER, FP32_OPS, convert_to_fp16, count_fp16_nodes, mark_precision
-    from mgdn_edge.runtimes.budgets import budget_for
 
     half = convert_to_fp16(graph, custom_domain=OP_DOMAIN)
     mark_precision(half, "fp16")

@@ -14,7 +14,7 @@ the user replaces when the server keeps it elsewhere.
 Inputs and outputs are named, typed and shaped as the ONNX file declares them, the batch
 dimension included (``max_batch_size: 0``: MGDN's images differ in size, so Triton must not
 batch requests of different shapes together); a dynamic dimension is ``-1``. The model folder is
-written whole or not at all (:func:`mgdn_edge.atomic.atomic_directory`), beside any other model
+written whole or not at all (:func:`mgdn_edge.core.atomic.atomic_directory`), beside any other model
 the repository holds.
 """
 
@@ -25,8 +25,8 @@ import re
 import shutil
 from pathlib import Path
 
-from mgdn_edge.atomic import atomic_directory
-from mgdn_edge.errors import InputError
+from mgdn_edge.core.atomic import atomic_directory
+from mgdn_edge.core.errors import InputError
 
 DEFAULT_OP_LIBRARY = "/opt/mgdn-edge/libmgdn_ort.so"  # placeholder: where the server keeps the library
 CONFIG_FILE = "config.pbtxt"

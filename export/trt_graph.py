@@ -30,7 +30,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from mgdn_edge.errors import MgdnEdgeError
+from mgdn_edge.core.errors import MgdnEdgeError
 from mgdn_edge.export.artefacts import (
     FP32_SCOPE,
     METADATA_TARGET_KEY,
@@ -195,7 +195,7 @@ def linted_tensorrt_graph(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict
     """The TensorRT graph of ``model`` and its parser-lint verdict per target release; a node a
     release would reject is an ExportError (a release documenting a lower opset than the graph's
     is only recorded in the verdicts, as in the export)."""
-    from mgdn_edge.errors import ExportError
+    from mgdn_edge.core.errors import ExportError
     from mgdn_edge.export.trt_lint import TARGET_RELEASES, lint_tensorrt
 
     trt = tensorrt_graph(model)

@@ -38,7 +38,7 @@ from typing import Any
 
 import onnx
 
-from mgdn_edge.errors import BackendError, InputError
+from mgdn_edge.core.errors import BackendError, InputError
 from mgdn_edge.export.artefacts import (
     OP_DOMAIN,
     OP_TYPE,

@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 import torch
 
-from mgdn_edge.errors import ExportError
+from mgdn_edge.core.errors import ExportError
 from mgdn_edge.model import MGDN, MGDNConfig
 
 VERIFY_TOLERANCE = 1e-4

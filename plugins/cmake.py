@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.errors import BackendError
 
 PLUGINS_DIR = Path(__file__).resolve().parent
 

@@ -36,8 +36,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from mgdn_edge.atomic import TMP_MARK, atomic_files, write_json
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.atomic import TMP_MARK, atomic_files, write_json
+from mgdn_edge.core.errors import BackendError
 from mgdn_edge.export.artefacts import sha256_file
 from mgdn_edge.plugins.cmake import cmake_build
 

@@ -23,7 +23,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.errors import BackendError
 from mgdn_edge.plugins import library_cache as lc
 from mgdn_edge.plugins.openvino_ext import openvino_cmake_dir, openvino_version
 

@@ -26,7 +26,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.errors import BackendError
 from mgdn_edge.export.artefacts import sha256_file
 from mgdn_edge.plugins import library_cache as lc
 from mgdn_edge.plugins.cmake import PLUGINS_DIR

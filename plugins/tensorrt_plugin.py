@@ -12,7 +12,7 @@ It is compiled in a temporary CMake tree and copied into place atomically with a
 returns a library whose bytes match its manifest, so a truncated file is a one-line error
 instead of a crash inside TensorRT. (Unlike the OpenVINO extension there is no child-process
 self-check: that needs a GPU and TensorRT, and the engine sidecar check covers the mismatch
-that matters at run time, see :mod:`mgdn_edge.runtimes.tensorrt_engine_file`.)
+that matters at run time, see :mod:`mgdn_edge.runtimes.tensorrt.engine_file`.)
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.errors import BackendError
 from mgdn_edge.plugins import library_cache as lc
 from mgdn_edge.plugins.cmake import PLUGINS_DIR, cmake_build
 

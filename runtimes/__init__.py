@@ -12,7 +12,7 @@ import inspect
 from pathlib import Path
 from typing import Any
 
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.errors import BackendError
 from mgdn_edge.runtimes.backends import (
     BACKENDS,
     Backend,

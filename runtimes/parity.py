@@ -13,7 +13,7 @@ against the reference output, and for HDR the mu-law metrics (PSNR-mu, SSIM-mu o
 T(x) = log(1 + 5000 x) / log(1 + 5000)) plus PSNR-L / SSIM-L on the linear output. PSNR and SSIM
 come from scikit-image (``peak_signal_noise_ratio``, ``structural_similarity``; data range 1,
 skimage's default 7x7 uniform window, smaller for tiny crops), not hand-rolled; the mu-law is the
-toolkit's one definition, :func:`mgdn_edge.tasks.mu_law`. Identical outputs give
+toolkit's one definition, :func:`mgdn_edge.model.tasks.mu_law`. Identical outputs give
 an infinite PSNR, written as ``null`` in JSON (and never a budget violation).
 
 :func:`evaluate_stored_split` judges a runtime against a stored split (the pipeline computes
@@ -38,14 +38,14 @@ from typing import Any
 
 import numpy as np
 
-from mgdn_edge.errors import ImageReadError, InputError, listing
+from mgdn_edge.core.budgets import Budget, budget_for
+from mgdn_edge.core.errors import ImageReadError, InputError, listing
+from mgdn_edge.core.precision import Precision
+from mgdn_edge.core.results import Evaluation, ParitySummary, QualityDrop
 from mgdn_edge.export.artefacts import OUTPUT_NAME
 from mgdn_edge.model.config import MGDNConfig
-from mgdn_edge.precision import Precision
-from mgdn_edge.results import Evaluation, ParitySummary, QualityDrop
+from mgdn_edge.model.tasks import mu_law
 from mgdn_edge.runtimes.base import Runtime
-from mgdn_edge.runtimes.budgets import Budget, budget_for
-from mgdn_edge.tasks import mu_law
 
 
 @dataclass
@@ -345,7 +345,7 @@ def read_stored_split(
 def write_stored_split(path: str | Path, cases: Sequence[Case], reference: RunResults) -> Path:
     """Store the cases' inputs and ``reference``'s outputs of them for :func:`read_stored_split`
     (written whole or not at all)."""
-    from mgdn_edge.atomic import atomic_files
+    from mgdn_edge.core.atomic import atomic_files
 
     arrays: dict[str, np.ndarray] = {"names": np.array([c.name for c in cases])}
     for i, (case, run) in enumerate(zip(cases, reference.cases, strict=True)):

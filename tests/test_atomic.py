@@ -1,4 +1,4 @@
-"""mgdn_edge.atomic: folders replaced whole, one writer per destination, inputs never overwritten."""
+"""mgdn_edge.core.atomic: folders replaced whole, one writer per destination, inputs never overwritten."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from mgdn_edge.atomic import (
+from mgdn_edge.core.atomic import (
     TMP_MARK,
     DestinationBusy,
     atomic_directory,
@@ -18,7 +18,7 @@ from mgdn_edge.atomic import (
     refuse_overwriting_inputs,
     write_text_or_stdout,
 )
-from mgdn_edge.errors import InputError
+from mgdn_edge.core.errors import InputError
 
 
 def _tree(folder):
@@ -49,7 +49,7 @@ def test_second_writer_to_one_destination_is_refused_by_name(tmp_path):
         # another process sees the same lock (flock, not a Python-level flag)
         code = textwrap.dedent(
             f"""
-            from mgdn_edge.atomic import atomic_directory, DestinationBusy
+            from mgdn_edge.core.atomic import atomic_directory, DestinationBusy
             try:
                 with atomic_directory({str(dest)!r}):
                     pass

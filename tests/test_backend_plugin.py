@@ -65,7 +65,7 @@ def _brackets(folder: Path) -> list[str]:
 
 
 def test_unknown_plugin_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mgdn_edge.errors import BackendError
+    from mgdn_edge.core.errors import BackendError
 
     monkeypatch.setenv(PLUGINS_ENV, "no_such_module:TOY")
     with pytest.raises(BackendError, match="backend plugin 'no_such_module:TOY'.*does not load"):
@@ -83,7 +83,7 @@ def test_a_fifth_backend_is_one_record(toy, tiny_hdr, tmp_path: Path) -> None:
     raw = tmp_path / "toy.npy"
     argv = ["fuse", "--task", "hdr", "--runtime", "toyrt", "--model", str(onnx_file), *inputs]
     assert main([*argv, "--exposures", "-2", "0", "2", "--raw", str(raw)]) == 0
-    from mgdn_edge.tasks import prepare_inputs
+    from mgdn_edge.model.tasks import prepare_inputs
 
     prepared = prepare_inputs("hdr", [Path(p) for p in inputs], [-2.0, 0.0, 2.0])
     expected = open_runtime("onnxruntime", onnx_file, native_op=False).run(prepared.inputs)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mgdn_edge.cli import main
-from mgdn_edge.errors import InputError
+from mgdn_edge.core.errors import InputError
 from mgdn_edge.model import MGDN, preset
 
 
@@ -26,7 +26,6 @@ def pair(tmp_path) -> tuple[Path, Path]:
     return _png(tmp_path / "a.png", rng.random((20, 24, 3))), _png(
         tmp_path / "b.png", rng.random((20, 24, 3))
     )
-
 
 
 def test_fuse_reproduces_authors_output(mff_checkpoint, mff_crop, tmp_path):
@@ -177,7 +176,7 @@ def test_hdr_needs_exposures_and_valid_scene(capsys, tmp_path, cli_error):
 
 
 def test_hdr_exposures_are_relative_to_the_shortest_bracket(tmp_path):
-    from mgdn_edge.tasks import prepare_inputs
+    from mgdn_edge.model.tasks import prepare_inputs
 
     rng = np.random.default_rng(1)
     files = [_png(tmp_path / f"{i}.png", rng.random((8, 8, 3))) for i in range(3)]
@@ -194,7 +193,7 @@ def test_hdr_exposures_are_relative_to_the_shortest_bracket(tmp_path):
 def test_bench_profile_prints_a_layer_table_and_stores_it(tiny_mff_export, tmp_path, capsys):
     import json
 
-    from mgdn_edge.results import LayerTime, Measurement
+    from mgdn_edge.core.results import LayerTime, Measurement
 
     out = tmp_path / "bench.json"
     argv = ["bench", "--runtime", "onnxruntime", "--model", str(tiny_mff_export / "model.onnx")]

@@ -72,8 +72,8 @@ def test_old_spellings_parse_with_one_warning(
 
 
 def test_builder_runtime_names_the_choices() -> None:
-    from mgdn_edge.cli_args import builder_runtime
-    from mgdn_edge.errors import InputError
+    from mgdn_edge.cli.args import builder_runtime
+    from mgdn_edge.core.errors import InputError
 
     assert builder_runtime(argparse.Namespace(runtime="ov"), "quantize") == "openvino"
     with pytest.raises(InputError, match=r"required: --runtime \(onnxruntime, openvino\)"):
@@ -83,8 +83,8 @@ def test_builder_runtime_names_the_choices() -> None:
 
 
 def test_train_crop_takes_hxw_squares_only() -> None:
-    from mgdn_edge.errors import InputError
-    from mgdn_edge.train_cli import _square_crop
+    from mgdn_edge.cli.train import _square_crop
+    from mgdn_edge.core.errors import InputError
 
     assert _square_crop("96") == 96 and _square_crop("96x96") == 96 and _square_crop(None) is None
     with pytest.raises(InputError, match="training crops are square"):

@@ -16,8 +16,9 @@ import onnx
 import pytest
 from onnx import helper, numpy_helper
 
+from mgdn_edge.calibration.divergence import groups, stage_error
 from mgdn_edge.cli import main
-from mgdn_edge.divergence import groups, onnx_scope, stage_error, stage_points, tensors_for
+from mgdn_edge.export.stages import onnx_scope, stage_points, tensors_for
 from mgdn_edge.model.config import preset
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "official-mff"
@@ -220,8 +221,8 @@ def test_suggest_finds_the_modules_that_bring_a_broken_int8_recipe_within_budget
     38 dB (--target-psnr 44): a list chosen on one crop loses ~5 dB on the others (34 dB at 38)."""
     pytest.importorskip("nncf")
     from mgdn_edge.calibration.quantize import quantize_model
+    from mgdn_edge.core.budgets import budget_for
     from mgdn_edge.runtimes import open_runtime
-    from mgdn_edge.runtimes.budgets import budget_for
     from mgdn_edge.runtimes.parity import image_metrics, violations
 
     crops = {

@@ -18,9 +18,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
+from mgdn_edge.calibration.divergence import StageError
+from mgdn_edge.calibration.divergence_suggest import candidates, entry_drops
 from mgdn_edge.cli import main
-from mgdn_edge.divergence import StageError
-from mgdn_edge.divergence_suggest import candidates, entry_drops
 
 ort = pytest.importorskip("onnxruntime")
 
@@ -171,9 +171,9 @@ def _pngs(folder: Path, inputs: list[np.ndarray]) -> list[str]:
 
 def _budget_breaks(model: Path, inputs: list[np.ndarray]) -> list[str]:
     """What the FP16 budget says of ``model`` (emulated as a GPU rounds it) against PyTorch."""
-    from mgdn_edge.diff_cli import fp16_as_on_gpu
+    from mgdn_edge.cli.diff import fp16_as_on_gpu
+    from mgdn_edge.core.budgets import budget_for
     from mgdn_edge.runtimes import open_runtime
-    from mgdn_edge.runtimes.budgets import budget_for
     from mgdn_edge.runtimes.parity import image_metrics, violations
 
     reference = open_runtime("torch", CHECKPOINT, task="mff").run(inputs)
@@ -234,9 +234,9 @@ def test_the_emulated_fp16_graph_runs_the_filter_natively_and_portably(export, t
     """The emulation hands the DynamicFilter node FP32 inputs: the native ONNX Runtime op and the
     node's portable function body both take them, agree, and meet the FP16 budget against the
     authors' own output on the 64x64 fixture crop."""
+    from mgdn_edge.core.budgets import budget_for
     from mgdn_edge.export.fp16_emulation import emulated_fp16
     from mgdn_edge.runtimes import open_runtime
-    from mgdn_edge.runtimes.budgets import budget_for
     from mgdn_edge.runtimes.parity import image_metrics, violations
 
     path = tmp_path / "model.fp16.emulated.onnx"

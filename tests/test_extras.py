@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mgdn_edge.extras import MissingExtraError, needs_line, require
+from mgdn_edge.core.extras import MissingExtraError, needs_line, require
 
 
 @pytest.fixture

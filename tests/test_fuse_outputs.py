@@ -12,12 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from mgdn_edge import tasks
-from mgdn_edge.atomic import TMP_MARK
 from mgdn_edge.calibration.sources import parse_synthetic
 from mgdn_edge.cli import build_parser, main
-from mgdn_edge.errors import ImageReadError
-from mgdn_edge.model import MGDN, preset
+from mgdn_edge.core.atomic import TMP_MARK
+from mgdn_edge.core.errors import ImageReadError
+from mgdn_edge.model import MGDN, preset, tasks
 
 
 @pytest.fixture

@@ -18,11 +18,11 @@ import pytest
 import torch
 
 from mgdn_edge.cli import main
-from mgdn_edge.errors import CheckpointError, ImageReadError, InputError
-from mgdn_edge.image_headers import MAX_PIXELS_ENV, read_header
-from mgdn_edge.imageio import read_image
+from mgdn_edge.core.errors import CheckpointError, ImageReadError, InputError
+from mgdn_edge.core.image_headers import MAX_PIXELS_ENV, read_header
+from mgdn_edge.core.imageio import read_image
 from mgdn_edge.model import MGDN, load_model, preset
-from mgdn_edge.tasks import prepare_inputs
+from mgdn_edge.model.tasks import prepare_inputs
 
 TINY = {"embed_dim": 12, "depths": [1], "swin_heads": [2]}
 H, W = 24, 28
@@ -193,7 +193,7 @@ def test_pixel_budget_is_checked_before_decoding(tmp_path, monkeypatch) -> None:
         read_image(_write(tmp_path, "small.png", _encoded(".png")))
     np.save(tmp_path / "depth.npy", np.ones((30, 30), np.float32))
     with pytest.raises(ImageReadError, match="depth.npy is 30x30"):
-        from mgdn_edge.imageio import read_depth
+        from mgdn_edge.core.imageio import read_depth
 
         read_depth(tmp_path / "depth.npy")
 

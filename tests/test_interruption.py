@@ -22,7 +22,7 @@ import onnx
 import pytest
 import torch
 
-from mgdn_edge.atomic import LOCK_MARK, TMP_MARK, lock_path
+from mgdn_edge.core.atomic import LOCK_MARK, TMP_MARK, lock_path
 from mgdn_edge.export.onnx_export import export_model
 from mgdn_edge.model import MGDN, preset
 from mgdn_edge.plugins.openvino_ext import default_extension_dir
@@ -109,7 +109,7 @@ def test_interrupted_quantize_writes_both_files_or_neither(world, tmp_path):
     assert out.is_file() == twin.is_file()  # (a signal after the rename finds both whole)
     assert out.is_file() or result.returncode != 0
     if out.is_file():
-        assert {p.key: p.value for p in onnx.load(out).metadata_props}["mgdn_edge.precision"] == "int8"
+        assert {p.key: p.value for p in onnx.load(out).metadata_props}["mgdn_edge.core.precision"] == "int8"
     assert_no_leftovers(tmp_path, result.returncode)
     assert export_state(world["export"]) == "old"  # the source is untouched
 
@@ -147,7 +147,7 @@ def test_two_exports_into_one_folder_one_wins_the_other_is_refused(world, tmp_pa
     ``export`` fail at once by name; once it is done, the same command succeeds. Holding the lock
     here, not racing a real first export against a second interpreter's start-up, makes the
     overlap certain on a slow machine."""
-    from mgdn_edge.atomic import destination_lock
+    from mgdn_edge.core.atomic import destination_lock
 
     out = tmp_path / "export"
     argv = ["export", "--model", str(world["new"]), "--out", str(out), "--no-verify", "--no-fp16"]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from mgdn_edge.errors import InputError
-from mgdn_edge.layer_profile import LayerSample, aggregate, check_profiled, format_layer_table
-from mgdn_edge.results import LatencyRow, LayerTime, LoadInfo, Measurement
-from mgdn_edge.size import Size
+from mgdn_edge.core.errors import InputError
+from mgdn_edge.core.results import LatencyRow, LayerTime, LoadInfo, Measurement
+from mgdn_edge.core.size import Size
+from mgdn_edge.runtimes.base.profile import LayerSample, aggregate
+from mgdn_edge.runtimes.layer_profile import check_profiled, format_layer_table
 
 
 def _two_runs() -> list[LayerSample]:

@@ -9,13 +9,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mgdn_edge.losses import MaskedMILoss, PairMIHead, fusion_loss, masked_mi
 from mgdn_edge.model import MGDN, preset
+from mgdn_edge.training.losses import MaskedMILoss, PairMIHead, fusion_loss, masked_mi
 
 K = 8
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest
+
 
 def _one_hot(labels: torch.Tensor, k: int = K) -> torch.Tensor:
     """[N, H, W] integer labels -> [N, K, H, W] one-hot probability vectors."""

@@ -1,8 +1,8 @@
-"""mgdn_edge.bench.round_robin_ms: the call order, the untimed warm-up rounds and per-row limits."""
+"""mgdn_edge.core.timing.round_robin_ms: the call order, the untimed warm-up rounds and per-row limits."""
 
 from __future__ import annotations
 
-from mgdn_edge.bench import round_robin_ms
+from mgdn_edge.core.timing import round_robin_ms
 
 
 def test_round_robin_order_warmup_and_limits() -> None:

@@ -11,11 +11,11 @@ import torch
 
 from mgdn_edge.calibration.synthetic_hdr import SyntheticHDRConfig, generate_scene, write_scene
 from mgdn_edge.cli import main
-from mgdn_edge.errors import InputError
+from mgdn_edge.core.errors import InputError
+from mgdn_edge.core.size import Size
 from mgdn_edge.model import MGDN, preset
-from mgdn_edge.size import Size
-from mgdn_edge.tasks import mu_law
-from mgdn_edge.tiling import (
+from mgdn_edge.model.tasks import mu_law
+from mgdn_edge.model.tiling import (
     TileGrid,
     axis_weights,
     bytes_per_pixel,
@@ -144,8 +144,8 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def test_tiled_mgdn_agrees_with_whole_image(scene_dir):
     from mgdn_edge.assets import demo_model_path
+    from mgdn_edge.model.tasks import prepare_inputs
     from mgdn_edge.runtimes import open_runtime
-    from mgdn_edge.tasks import prepare_inputs
 
     runtime = open_runtime("torch", demo_model_path(), task="hdr")
     inputs = prepare_inputs("hdr", [scene_dir]).inputs

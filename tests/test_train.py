@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from mgdn_edge.cli import main
-from mgdn_edge.errors import ImageReadError, InputError
+from mgdn_edge.core.errors import ImageReadError, InputError
 from mgdn_edge.model import MGDN, load_model, preset
-from mgdn_edge.train import build_config, train
-from mgdn_edge.train_data import PairedDataset
+from mgdn_edge.training.data import PairedDataset
+from mgdn_edge.training.train import build_config, train
 
 TINY = {"embed_dim": 12, "depths": [1, 1], "swin_heads": [2, 2], "window_size": 4}
 TINY_ARGS = ["--embed-dim", "12", "--depths", "1", "1", "--swin-heads", "2", "2", "--window-size", "4"]

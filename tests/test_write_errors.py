@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from mgdn_edge import atomic
-from mgdn_edge.errors import WriteError
+from mgdn_edge.core import atomic
+from mgdn_edge.core.errors import WriteError
 from mgdn_edge.export.artefacts import sha256_file
 
 
@@ -84,7 +84,7 @@ def test_an_unreadable_input_is_not_reported_as_a_write(tmp_path):
 
 
 def test_a_filesystem_error_outside_the_writers_is_one_line(monkeypatch, cli_error):
-    from mgdn_edge import info_cli
+    from mgdn_edge.cli import info as info_cli
 
     def refuse(args):  # type: ignore[no-untyped-def]
         raise OSError(errno.EROFS, "Read-only file system", "/mnt/ro/report.json")

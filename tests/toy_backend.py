@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mgdn_edge.precision import Precision
+from mgdn_edge.core.precision import Precision
 from mgdn_edge.runtimes.backends import Backend, VariantSpec
-from mgdn_edge.runtimes.onnxruntime_runtime import OnnxRuntime
+from mgdn_edge.runtimes.onnxruntime.runtime import OnnxRuntime
 
 
 class ToyRuntime(OnnxRuntime):

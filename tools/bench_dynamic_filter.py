@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from mgdn_edge.bench import median_ms
+from mgdn_edge.core.timing import median_ms
 from mgdn_edge.model.dynamic_filter import dynamic_filter_lean, dynamic_filter_unfold
 from mgdn_edge.tools.timing import copy_bandwidth_gbs
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mgdn_edge.bench import median_ms
+from mgdn_edge.core.timing import median_ms
 
 
 def write_pairs(root: Path, n: int, size: int) -> Path:

@@ -9,7 +9,7 @@ held-out pair (one call each per round, medians, so a load change on a shared ma
 rows alike) and measures each INT8 variant against its own runtime's FP32 output on every
 held-out pair (PSNR, data range 1). Rows: OpenVINO FP32, bf16 (where the CPU has it), INT8 with
 the float remainder in bf16 (the default there) and in f32; ONNX Runtime FP32 and INT8.
-Targets: the backend records' ``int8_targets`` (runtimes/backends.py, as the pipeline report
+Targets: the backend records' ``int8_targets`` (runtimes/<backend>/record.py, as the pipeline report
 judges) and PSNR >= 40 dB on every held-out pair. ``--work`` keeps (and reuses) the built
 files; without it they go to a temporary folder.
 """
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from mgdn_edge.bench import round_robin_ms
+from mgdn_edge.core.timing import round_robin_ms
 from mgdn_edge.runtimes.backends import int8_speed_targets
 
 PSNR_FLOOR_DB = 40.0
@@ -38,7 +38,7 @@ def build(model: Path, calib: Path, work: Path) -> dict[str, Path]:
     from mgdn_edge.calibration.quantize import quantize_model
     from mgdn_edge.export.artefacts import INT8_ONNX
     from mgdn_edge.export.onnx_export import export_checkpoint
-    from mgdn_edge.runtimes.openvino_convert import convert_to_openvino
+    from mgdn_edge.runtimes.openvino.convert import convert_to_openvino
 
     export, ir, ir_int8, onnx_int8 = (
         work / "export",
@@ -63,7 +63,7 @@ def build(model: Path, calib: Path, work: Path) -> dict[str, Path]:
 def variants(files: dict[str, Path], threads: int) -> dict[str, Any]:
     """Every CPU variant, opened (OpenVINO without its compiled-model cache: first runs compile)."""
     from mgdn_edge.runtimes import open_runtime
-    from mgdn_edge.runtimes.openvino_runtime import unavailable_reason
+    from mgdn_edge.runtimes.openvino.runtime import unavailable_reason
 
     ov_options = {"threads": threads, "cache": False}
     opened = {
@@ -122,8 +122,10 @@ def report(ms: dict[str, float], psnr: dict[str, list[float]], executes: dict[st
             print(f"{row} vs {versus}: {ratio:.2f}x ({verdict} the >= {wanted:g}x target)")
     for name, values in psnr.items():
         verdict = "meets" if min(values) >= PSNR_FLOOR_DB else "MISSES"
-        print(f"{name}: PSNR min {min(values):.2f} dB on {len(values)} held-out pairs "
-              f"({verdict} the >= {PSNR_FLOOR_DB:g} dB floor)")
+        print(
+            f"{name}: PSNR min {min(values):.2f} dB on {len(values)} held-out pairs "
+            f"({verdict} the >= {PSNR_FLOOR_DB:g} dB floor)"
+        )
     return verdicts
 
 
@@ -138,9 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the figures as JSON to this file")
     args = parser.parse_args(argv)
 
-    from mgdn_edge.atomic import write_json
-    from mgdn_edge.bench import machine_info
     from mgdn_edge.calibration.sources import open_source
+    from mgdn_edge.core.atomic import write_json
+    from mgdn_edge.core.timing import machine_info
 
     threads = args.threads or os.cpu_count() or 1
     pairs = open_source("mff", args.held_out).load(progress=False)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mgdn_edge.bench import round_robin_ms
+from mgdn_edge.core.timing import round_robin_ms
 from mgdn_edge.export.artefacts import MODEL_ONNX
 
 REFERENCE = "torch lean (reference)"

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mgdn_edge.bench import round_robin_ms
+from mgdn_edge.core.timing import round_robin_ms
 
 AUTHORS, ORACLE, LEAN = (
     "pytorch eager, authors' unfold",
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from mgdn_edge.export.onnx_export import export_checkpoint
     from mgdn_edge.runtimes import open_runtime
-    from mgdn_edge.runtimes.openvino_convert import convert_to_openvino
+    from mgdn_edge.runtimes.openvino.convert import convert_to_openvino
 
     threads = args.threads or os.cpu_count() or 1
     torch.set_num_threads(threads)

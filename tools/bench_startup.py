@@ -130,8 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     try:
         from mgdn_edge.export.onnx_export import export_checkpoint
-        from mgdn_edge.runtimes.openvino_model_cache import MODEL_CACHE
-        from mgdn_edge.runtimes.openvino_runtime import unavailable_reason
+        from mgdn_edge.runtimes.openvino.model_cache import MODEL_CACHE
+        from mgdn_edge.runtimes.openvino.runtime import unavailable_reason
 
         pair = make_pair(work, args.size)
         export = work / "export"

@@ -11,7 +11,7 @@ a training one byte for byte (the training scenes are regenerated to compare has
 Every method gets the same inputs: the three 8-bit brackets and their EVs (relative to the
 shortest bracket, as ``exposure.txt`` holds them).
 
-- **demo**: the network, inputs built by :func:`mgdn_edge.tasks.hdr_network_input` exactly as
+- **demo**: the network, inputs built by :func:`mgdn_edge.model.tasks.hdr_network_input` exactly as
   ``mgdn-edge fuse`` builds them; the output is clipped to [0, 1] as ``fuse`` saves it.
 - **debevec** (the fair classical baseline): OpenCV ``createMergeDebevec`` with the *known*
   exposure times ``t_i = 2^EV_i`` and the *known* camera response, passed as a 256-entry
@@ -45,13 +45,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mgdn_edge.atomic import write_text_or_stdout
 from mgdn_edge.calibration.synthetic_hdr import SyntheticHDRConfig, SyntheticScene, generate_scene
-from mgdn_edge.errors import InputError
-from mgdn_edge.imageio import to_nchw
+from mgdn_edge.core.atomic import write_text_or_stdout
+from mgdn_edge.core.errors import InputError
+from mgdn_edge.core.imageio import to_nchw
+from mgdn_edge.core.size import Size
+from mgdn_edge.model.tasks import GAMMA, hdr_network_input
 from mgdn_edge.runtimes.parity import image_metrics
-from mgdn_edge.size import Size
-from mgdn_edge.tasks import GAMMA, hdr_network_input
 
 DEFAULT_EVAL_SEED = 1
 METRICS = ("psnr_mu", "psnr_l", "ssim_mu")

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mgdn_edge.atomic import write_text_or_stdout
 from mgdn_edge.calibration.synthetic_hdr import SyntheticHDRConfig, generate_scene, write_scene
-from mgdn_edge.size import Size
-from mgdn_edge.tasks import mu_law
+from mgdn_edge.core.atomic import write_text_or_stdout
+from mgdn_edge.core.size import Size
+from mgdn_edge.model.tasks import mu_law
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:

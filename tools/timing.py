@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mgdn_edge.bench import median_ms
+from mgdn_edge.core.timing import median_ms
 
 
 def copy_bandwidth_gbs(repeats: int = 10) -> float:

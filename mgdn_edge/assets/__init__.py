@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mgdn_edge.errors import CheckpointError
+from mgdn_edge.core.errors import CheckpointError
 
 _HERE = Path(__file__).resolve().parent
 DEMO_HDR = "demo_hdr.pth"

@@ -1,12 +1,12 @@
 """The PyTorch reference MGDN: configs, network, dynamic filter seam, checkpoint loading.
 
-Attributes are imported on first use (:mod:`mgdn_edge.lazy`): the configs and input checks need
+Attributes are imported on first use (:mod:`mgdn_edge.core.lazy`): the configs and input checks need
 no torch, and every CLI process (``--help``, an OpenVINO ``fuse``) would otherwise pay for
 importing it. The dispatching ``dynamic_filter`` function is not re-exported: its name is the
 submodule's, which the import system binds on the package.
 """
 
-from mgdn_edge.lazy import lazy_exports
+from mgdn_edge.core.lazy import lazy_exports
 
 _EXPORTS = {
     "detect_config": "checkpoint",

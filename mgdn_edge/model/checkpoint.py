@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from mgdn_edge.errors import CheckpointError, listing
+from mgdn_edge.core.errors import CheckpointError, listing
 from mgdn_edge.model.config import PRESETS, MGDNConfig
 from mgdn_edge.model.network import MGDN
 
@@ -144,8 +144,7 @@ def detect_config(state_dict: Mapping[str, Tensor], task: str | None = None) -> 
     except ValueError as exc:
         shapes = [f"{k} {shape}" for k, shape in used.items()]
         raise CheckpointError(
-            f"checkpoint shapes agree with no MGDN config ({exc}); read from: "
-            f"{listing(shapes, len(shapes))}"
+            f"checkpoint shapes agree with no MGDN config ({exc}); read from: {listing(shapes, len(shapes))}"
         ) from None
     for candidate in PRESETS.values():
         same_sizes = dataclasses.replace(config, task=candidate.task) == candidate

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mgdn_edge.errors import InputError
+from mgdn_edge.core.errors import InputError
 
 DynamicFilterImpl = Callable[[Tensor, Tensor, int], Tensor]
 

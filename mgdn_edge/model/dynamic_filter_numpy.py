@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mgdn_edge.errors import InputError
+from mgdn_edge.core.errors import InputError
 
 
 def dynamic_filter_numpy(feat: np.ndarray, kernels: np.ndarray, kernel_size: int) -> np.ndarray:

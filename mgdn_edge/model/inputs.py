@@ -7,7 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
-from mgdn_edge.errors import InputError
+from mgdn_edge.core.errors import InputError
 from mgdn_edge.model.config import MGDNConfig
 
 

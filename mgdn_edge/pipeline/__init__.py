@@ -22,7 +22,7 @@ different runs. :mod:`.orchestrate` runs the steps in order.
 
 from __future__ import annotations
 
-from mgdn_edge.lazy import lazy_exports
+from mgdn_edge.core.lazy import lazy_exports
 
 # Imported on first use, so that ``python -m mgdn_edge.pipeline.worker`` and ``--help`` load no step.
 _EXPORTS = {

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mgdn_edge.atomic import write_json
-from mgdn_edge.errors import BackendError, InputError
+from mgdn_edge.core.atomic import write_json
+from mgdn_edge.core.errors import BackendError, InputError
+from mgdn_edge.core.size import Size
 from mgdn_edge.export.artefacts import CHECKPOINT_FILE, FP16_ONNX, MANIFEST_FILE, MODEL_ONNX
 from mgdn_edge.pipeline.cache import (
     artefact_records,
@@ -28,8 +29,7 @@ from mgdn_edge.pipeline.catalogue import BUILDER_KINDS, Variant
 from mgdn_edge.pipeline.state import BOOKKEEPING, BUILD_LOG, BUILD_RECORD, RunState
 from mgdn_edge.pipeline.worker import run_in_worker
 from mgdn_edge.runtimes.backends import get_backend
-from mgdn_edge.runtimes.build_contract import BuildRequest
-from mgdn_edge.size import Size
+from mgdn_edge.runtimes.base.build_contract import BuildRequest
 
 
 def _build_key(state: RunState, variant: Variant) -> str:

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mgdn_edge.errors import InputError
+from mgdn_edge.core.errors import InputError
+from mgdn_edge.core.precision import Precision
+from mgdn_edge.core.results import REFERENCE_VARIANT
 from mgdn_edge.export.artefacts import FP16_ONNX
-from mgdn_edge.precision import Precision
-from mgdn_edge.results import REFERENCE_VARIANT
 from mgdn_edge.runtimes.backends import BACKENDS, Builder, get_backend
 
 # Artefacts made by a backend's builder, named as the Backend record's fields.

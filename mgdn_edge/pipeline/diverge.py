@@ -11,12 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mgdn_edge.atomic import write_bytes, write_json
-from mgdn_edge.errors import one_line
+from mgdn_edge.core.atomic import write_bytes, write_json
+from mgdn_edge.core.errors import one_line
+from mgdn_edge.core.results import VariantResult
 from mgdn_edge.pipeline.catalogue import Variant
 from mgdn_edge.pipeline.state import RunState
 from mgdn_edge.pipeline.steps import EVAL_NPZ
-from mgdn_edge.results import VariantResult
 
 DIVERGENCE_JSON = "divergence.json"
 DIVERGENCE_PNG = "divergence.png"
@@ -28,7 +28,7 @@ def divergence_job(job: dict[str, Any]) -> dict[str, Any]:
     """Worker side: diff the variant against the checkpoint on the first evaluation sample."""
     import numpy as np
 
-    from mgdn_edge.divergence import diff_runtimes
+    from mgdn_edge.calibration.divergence import diff_runtimes
     from mgdn_edge.report.plot import render_divergence_plot
     from mgdn_edge.runtimes import open_runtime
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mgdn_edge.atomic import write_json
+from mgdn_edge.core.atomic import write_json
+from mgdn_edge.core.results import PipelineResults
 from mgdn_edge.export.artefacts import MANIFEST_FILE, sha256_file
-from mgdn_edge.results import PipelineResults
 
 RESULTS_FILE = "results.json"
 MANIFEST_SCHEMA = "mgdn-edge.pipeline-manifest/1"

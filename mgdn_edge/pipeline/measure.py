@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from mgdn_edge.atomic import write_json
-from mgdn_edge.bench import BenchJob, run_job_isolated
+from mgdn_edge.core.atomic import write_json
+from mgdn_edge.core.precision import Precision
+from mgdn_edge.core.results import Measurement
+from mgdn_edge.pipeline.bench import BenchJob, run_job_isolated
 from mgdn_edge.pipeline.cache import cache_key, read_record
 from mgdn_edge.pipeline.catalogue import Variant
 from mgdn_edge.pipeline.state import MEASURE_LOG, RESULT_RECORD, RunState
 from mgdn_edge.pipeline.steps import EVAL_NPZ
-from mgdn_edge.precision import Precision
-from mgdn_edge.results import Measurement
 from mgdn_edge.runtimes.backends import profiled_backends
 
 

@@ -16,7 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import mgdn_edge.pipeline.catalogue as catalogue
-from mgdn_edge.errors import InputError, one_line
+from mgdn_edge.core.errors import InputError, one_line
+from mgdn_edge.core.results import REFERENCE_VARIANT, PipelineResults, VariantResult
 from mgdn_edge.export.artefacts import sha256_file
 from mgdn_edge.pipeline.build import build_step
 from mgdn_edge.pipeline.cache import read_record, tool_versions
@@ -26,7 +27,6 @@ from mgdn_edge.pipeline.manifest import finish
 from mgdn_edge.pipeline.measure import measure_step
 from mgdn_edge.pipeline.state import PipelineOptions, RunState
 from mgdn_edge.pipeline.steps import EXPORT_RECORD, data_step, export_step
-from mgdn_edge.results import REFERENCE_VARIANT, PipelineResults, VariantResult
 
 
 def _row(variant: Variant, status: str, reason: str | None = None, stage: str | None = None) -> VariantResult:
@@ -111,7 +111,7 @@ def _run_steps(state: RunState, variants: list[Variant], progress: bool) -> list
 
 def run_pipeline(options: PipelineOptions) -> PipelineResults:
     """Run every step; write results.json, the report and manifest.json under ``options.out``."""
-    from mgdn_edge.bench import machine_info
+    from mgdn_edge.core.timing import machine_info
     from mgdn_edge.model import count_parameters, load_model
 
     started = time.perf_counter()

@@ -7,8 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mgdn_edge.bench import DEFAULT_REPEATS, DEFAULT_SEED, DEFAULT_SIZES, DEFAULT_TIMEOUT_S, DEFAULT_WARMUP
-from mgdn_edge.size import Size
+from mgdn_edge.core.size import Size
+from mgdn_edge.pipeline.bench import (
+    DEFAULT_REPEATS,
+    DEFAULT_SEED,
+    DEFAULT_SIZES,
+    DEFAULT_TIMEOUT_S,
+    DEFAULT_WARMUP,
+)
 
 DEFAULT_OUT = "mgdn-edge-out"
 DEFAULT_DATA = "synthetic:24"

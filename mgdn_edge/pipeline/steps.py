@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mgdn_edge.atomic import atomic_files, write_json
+from mgdn_edge.core.atomic import atomic_files, write_json
 from mgdn_edge.export.artefacts import sha256_file
 from mgdn_edge.pipeline.cache import (
     artefact_records,

@@ -2,7 +2,7 @@
 
 Builds (quantization, IR conversion, engine building) and measurements run in workers, so that
 a crash in a native library fails that job only, and each measurement gets a process of its own
-(peak memory is per process, thread pools do not mix; see :mod:`mgdn_edge.bench`). A job is a
+(peak memory is per process, thread pools do not mix; see :mod:`mgdn_edge.pipeline.bench`). A job is a
 ``kind`` from :data:`JOBS` and a JSON object; the worker writes the job function's JSON result,
 or an ``error: ...`` line and status 2 for an :class:`MgdnEdgeError`. Any failure reaches the
 caller as one :class:`WorkerError` line: the ``error:`` line, the last line of a traceback, or
@@ -23,11 +23,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mgdn_edge.errors import MgdnEdgeError, one_line
+from mgdn_edge.core.errors import MgdnEdgeError, one_line
 
 # kind -> "module:function(job: dict) -> dict", imported only inside the worker.
 JOBS = {
-    "measure": "mgdn_edge.bench:measure_job",
+    "measure": "mgdn_edge.pipeline.bench:measure_job",
     "build": "mgdn_edge.pipeline.build:run_build_job",
     "divergence": "mgdn_edge.pipeline.diverge:divergence_job",
 }

@@ -12,12 +12,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mgdn_edge.atomic import write_bytes, write_text
-from mgdn_edge.errors import InputError
+from mgdn_edge.core.atomic import write_bytes, write_text
+from mgdn_edge.core.errors import InputError
+from mgdn_edge.core.results import RESULTS_SCHEMA, PipelineResults
 from mgdn_edge.report.derive import derive, pareto_front
 from mgdn_edge.report.plot import render_plot
 from mgdn_edge.report.render import PLOT_FILE, render_html, render_markdown
-from mgdn_edge.results import RESULTS_SCHEMA, PipelineResults
 
 REPORT_FILES = (PLOT_FILE, "report.md", "report.html", "report.json")
 __all__ = ["REPORT_FILES", "RESULTS_SCHEMA", "derive", "load_results", "pareto_front", "write_report"]

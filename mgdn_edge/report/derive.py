@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mgdn_edge.results import PipelineResults, VariantResult
+from mgdn_edge.core.results import PipelineResults, VariantResult
 
 
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[bool]:

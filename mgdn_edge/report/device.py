@@ -1,10 +1,10 @@
 """Judge a device's run on this PC and give it a row of the trade-off report.
 
 A run record (:mod:`.device_record`) names the inputs the device read and the raw float32 output
-it wrote. Here the same inputs go through ``mgdn_edge.tasks.prepare_inputs`` and the PyTorch
+it wrote. Here the same inputs go through ``mgdn_edge.model.tasks.prepare_inputs`` and the PyTorch
 FP32 reference (tiled on the device's grid where the device ran tiles, since MGCA's attention is
 global and a tiled run legitimately differs from a whole one), and the device's output is judged
-by the budget of its precision (``runtimes/budgets.py``) with the parity harness's own metrics.
+by the budget of its precision (``mgdn_edge/core/budgets.py``) with the parity harness's own metrics.
 The row carries the device's latencies, so it joins the latency table and the Pareto plot,
 named ``<runtime>-<precision>@<device>``.
 """
@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from mgdn_edge.errors import InputError
-from mgdn_edge.precision import Precision
+from mgdn_edge.core.errors import InputError
+from mgdn_edge.core.precision import Precision
+from mgdn_edge.core.results import LatencyRow, ParitySummary, VariantResult
 from mgdn_edge.report.device_record import DeviceRun, load_device_run, locate, sha256_of
-from mgdn_edge.results import LatencyRow, ParitySummary, VariantResult
 
 
 def _slug(text: str) -> str:
@@ -30,8 +30,8 @@ def _slug(text: str) -> str:
 
 def reference_output(run: DeviceRun, reference: Any, paths: list[Path]) -> np.ndarray:
     """PyTorch's NCHW output on the device's inputs, whole or on the device's tile grid."""
-    from mgdn_edge.tasks import prepare_inputs
-    from mgdn_edge.tiling import plan_tiles, run_tiled
+    from mgdn_edge.model.tasks import prepare_inputs
+    from mgdn_edge.model.tiling import plan_tiles, run_tiled
 
     prepared = prepare_inputs(run.task, paths, run.exposures)
     if run.tile is None:
@@ -66,7 +66,7 @@ def read_raw(path: Path, expected: tuple[int, ...]) -> np.ndarray:
 
 def parity_summary(expected: np.ndarray, got: np.ndarray, task: str, precision: Precision) -> ParitySummary:
     """The parity harness's metrics and verdict for one output (``runtimes.parity``)."""
-    from mgdn_edge.runtimes.budgets import budget_for
+    from mgdn_edge.core.budgets import budget_for
     from mgdn_edge.runtimes.parity import image_metrics, violations
 
     budget = budget_for(precision.value)
@@ -88,7 +88,7 @@ def parity_summary(expected: np.ndarray, got: np.ndarray, task: str, precision: 
 
 
 def latency_rows(run: DeviceRun) -> list[LatencyRow]:
-    from mgdn_edge.bench import latency_stats
+    from mgdn_edge.core.timing import latency_stats
 
     return [
         LatencyRow(

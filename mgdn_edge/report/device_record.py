@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mgdn_edge.errors import InputError
-from mgdn_edge.size import Size
+from mgdn_edge.core.errors import InputError
+from mgdn_edge.core.size import Size
 
 DEVICE_RUN_SCHEMA = "mgdn-edge.device-run/1"
 

@@ -8,10 +8,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from mgdn_edge.errors import InputError
+from mgdn_edge.core.errors import InputError
+from mgdn_edge.core.results import PipelineResults, VariantResult
 from mgdn_edge.report.device import device_lines, judge_device_run
 from mgdn_edge.report.device_record import sha256_of
-from mgdn_edge.results import PipelineResults, VariantResult
 
 
 def _reference_path(results: PipelineResults | None, reference: str | None) -> Path:
@@ -27,7 +27,7 @@ def _reference_path(results: PipelineResults | None, reference: str | None) -> P
 
 def _fresh_results(reference: Path, config: Any, rows: Sequence[VariantResult]) -> PipelineResults:
     """Results holding only device rows, for a report made without a pipeline run."""
-    from mgdn_edge.bench import machine_info
+    from mgdn_edge.core.timing import machine_info
 
     sizes = sorted({tuple(b.size) for row in rows for b in row.bench}, key=lambda s: s[0] * s[1])
     return PipelineResults(

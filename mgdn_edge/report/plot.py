@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from mgdn_edge.results import PipelineResults
+from mgdn_edge.core.results import PipelineResults
 
 
 def render_plot(results: PipelineResults, derived: dict[str, Any]) -> bytes:

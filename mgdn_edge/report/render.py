@@ -10,6 +10,7 @@ import base64
 import html
 from typing import Any
 
+from mgdn_edge.core.results import PipelineResults
 from mgdn_edge.report.tables import (
     divergence_rows,
     int8_rows,
@@ -19,7 +20,6 @@ from mgdn_edge.report.tables import (
     summary,
     variant_rows,
 )
-from mgdn_edge.results import PipelineResults
 
 PLOT_FILE = "pareto.png"
 

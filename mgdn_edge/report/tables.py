@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from mgdn_edge.precision import Precision
+from mgdn_edge.core.precision import Precision
+from mgdn_edge.core.results import LayerTime, PipelineResults, VariantResult
 from mgdn_edge.report.derive import quantize_to
-from mgdn_edge.results import LayerTime, PipelineResults, VariantResult
 from mgdn_edge.runtimes.backends import int8_speed_targets
 
 # Integer kernels as OpenVINO (brgconv_avx512_I8, brgemm_avx512_i8) and ONNX Runtime (provider

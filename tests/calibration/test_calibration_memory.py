@@ -21,7 +21,7 @@ from mgdn_edge.calibration.base import Sample
 from mgdn_edge.calibration.ort_segments import plan_segments, probe_feed, tensor_sizes
 from mgdn_edge.calibration.qdq_build import calibrate, calibration_session, portable_graph
 from mgdn_edge.calibration.sample_stream import SampleStream, checked_stream, largest_sample
-from mgdn_edge.errors import ImageReadError, InputError
+from mgdn_edge.core.errors import ImageReadError, InputError
 from mgdn_edge.export.onnx_export import export_model
 from mgdn_edge.model import MGDN, preset
 from mgdn_edge.runtimes.parity import synthetic_cases
@@ -165,7 +165,7 @@ from pathlib import Path
 import numpy as np
 import openvino as ov
 from mgdn_edge.calibration.quantize import quantize_model
-from mgdn_edge.runtimes.openvino_ir import read_model
+from mgdn_edge.runtimes.openvino.ir import read_model
 
 export, pairs, out = map(Path, sys.argv[1:4])
 budget = float(sys.argv[4])

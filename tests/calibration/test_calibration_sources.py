@@ -24,9 +24,9 @@ from mgdn_edge.calibration import (
 )
 from mgdn_edge.calibration import synthetic_hdr as synth
 from mgdn_edge.calibration.splits import Split, check_disjoint
-from mgdn_edge.errors import ImageReadError, InputError
-from mgdn_edge.imageio import read_image
-from mgdn_edge.tasks import hdr_network_input
+from mgdn_edge.core.errors import ImageReadError, InputError
+from mgdn_edge.core.imageio import read_image
+from mgdn_edge.model.tasks import hdr_network_input
 
 GAMMA = 2.2
 Q = 0.5 / 255  # half an 8-bit code
@@ -303,7 +303,7 @@ def test_ground_truth_is_truly_high_dynamic_range() -> None:
 # -- writing the Kalantari layout -------------------------------------------------------------------
 def _cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
-    from mgdn_edge.calibration import synth_cli
+    from mgdn_edge.cli import synth as synth_cli
 
     synth_cli.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(argv)

@@ -26,12 +26,12 @@ from mgdn_edge.calibration.qdq_build import build_qdq, calibrate, portable_graph
 from mgdn_edge.calibration.qdq_lint import lint_qdq
 from mgdn_edge.calibration.quantize import quantize_model
 from mgdn_edge.cli import main
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.budgets import budget_for
+from mgdn_edge.core.errors import BackendError
 from mgdn_edge.export.artefacts import METADATA_PRECISION_KEY
 from mgdn_edge.export.onnx_export import export_model
 from mgdn_edge.model import MGDN, preset
 from mgdn_edge.runtimes import open_runtime
-from mgdn_edge.runtimes.budgets import budget_for
 from mgdn_edge.runtimes.parity import compare, run_cases, synthetic_cases
 
 PSNR_FLOOR = 30.0  # measured 35-45 dB on this tiny model; the floor leaves a margin for other CPUs
@@ -138,8 +138,8 @@ from pathlib import Path
 import openvino as ov
 from mgdn_edge.calibration.quantize import quantize_model
 from mgdn_edge.runtimes import open_runtime
-from mgdn_edge.runtimes.budgets import budget_for
-from mgdn_edge.runtimes.openvino_ir import read_model
+from mgdn_edge.core.budgets import budget_for
+from mgdn_edge.runtimes.openvino.ir import read_model
 from mgdn_edge.runtimes.parity import compare, run_cases, synthetic_cases
 
 export, pairs, out = map(Path, sys.argv[1:4])
@@ -330,7 +330,7 @@ def test_tensorrt_int8_twin_is_function_free_linted_and_computes_the_same(
 
 def test_quantize_says_whether_int8_pays_against_bf16():
     """Judged by the OpenVINO INT8-vs-bf16 speed target (1.2x): closed-form figures."""
-    from mgdn_edge.calibration.quantize_cli import _speed_advice
+    from mgdn_edge.cli.quantize import _speed_advice
 
     figures = {"runtime": "openvino", "versus": "bf16", "cpu": "Test CPU", "size": "520x520"}
     slow = _speed_advice({**figures, "int8_ms": 1262.0, "float_ms": 1401.0})
@@ -341,7 +341,7 @@ def test_quantize_says_whether_int8_pays_against_bf16():
 
 def test_quantize_says_whether_int8_pays_in_onnxruntime():
     """Judged by the ONNX Runtime INT8-vs-FP32 target (1.3x): closed-form figures."""
-    from mgdn_edge.calibration.quantize_cli import _speed_advice
+    from mgdn_edge.cli.quantize import _speed_advice
 
     figures = {"runtime": "onnxruntime", "versus": "fp32", "cpu": "Test CPU", "size": "520x520"}
     slow = _speed_advice({**figures, "int8_ms": 2151.0, "float_ms": 2055.0})

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mgdn_edge.atomic import TMP_MARK
-from mgdn_edge.errors import ExportError
+from mgdn_edge.core.atomic import TMP_MARK
+from mgdn_edge.core.errors import ExportError
 from mgdn_edge.export import onnx_export
 from mgdn_edge.export.onnx_export import export_model
 from mgdn_edge.model import MGDN, preset
@@ -83,7 +83,7 @@ def test_export_out_that_is_a_file_or_a_foreign_folder_is_one_line_error(tmp_pat
 
 
 def test_export_waits_for_no_one_a_busy_destination_is_refused(tmp_path, cli_error):
-    from mgdn_edge.atomic import destination_lock
+    from mgdn_edge.core.atomic import destination_lock
 
     ckpt = tmp_path / "m.pth"
     torch.save(_tiny("mff", 0).state_dict(), ckpt)

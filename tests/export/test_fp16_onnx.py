@@ -16,8 +16,8 @@ import onnx
 import pytest
 from onnx import TensorProto
 
+from mgdn_edge.core.budgets import budget_for
 from mgdn_edge.export.artefacts import FP16_ONNX, METADATA_CONFIG_KEY, METADATA_PRECISION_KEY
-from mgdn_edge.runtimes.budgets import budget_for
 from mgdn_edge.runtimes.parity import image_metrics, violations
 
 MFF_CKPT = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "official-mff" / "mff_62000_E.pth"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.errors import BackendError
 from mgdn_edge.export.manifest_record import Manifest, read_manifest_file, write_manifest_file
 from mgdn_edge.runtimes.base import model_description
 

@@ -10,7 +10,7 @@ import onnx
 import pytest
 
 from mgdn_edge.cli import main
-from mgdn_edge.errors import InputError
+from mgdn_edge.core.errors import InputError
 from mgdn_edge.export.triton_repo import DEFAULT_OP_LIBRARY, triton_config, write_triton_repository
 
 

@@ -18,7 +18,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from mgdn_edge.cli import main
-from mgdn_edge.errors import BackendError, InputError
+from mgdn_edge.core.errors import BackendError, InputError
 from mgdn_edge.export.artefacts import (
     OP_TYPE,
     PLUGIN_NAMESPACE,

@@ -68,7 +68,7 @@ def test_beats_opencv_debevec_on_held_out_scenes():
 
 
 def test_held_out_check_refuses_training_scenes():
-    from mgdn_edge.errors import InputError
+    from mgdn_edge.core.errors import InputError
     from mgdn_edge.tools.eval_demo_hdr import check_held_out
 
     with pytest.raises(InputError, match="is the training seed"):

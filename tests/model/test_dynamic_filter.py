@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from mgdn_edge.errors import InputError
+from mgdn_edge.core.errors import InputError
 from mgdn_edge.model import MGDN, dynamic_filter_lean, dynamic_filter_unfold, preset, use_dynamic_filter
 from mgdn_edge.model.dynamic_filter import dynamic_filter, dynamic_filter_authors
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mgdn_edge.errors import InputError
+from mgdn_edge.core.errors import InputError
 from mgdn_edge.model import dynamic_filter_lean, dynamic_filter_unfold
 from mgdn_edge.model.dynamic_filter_numpy import dynamic_filter_numpy
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mgdn_edge.errors import CheckpointError
+from mgdn_edge.core.errors import CheckpointError
 from mgdn_edge.model import MGDN, count_parameters, detect_config, load_model, preset
 
 TOL = 1e-4

@@ -125,7 +125,7 @@ def make_engine(
 
 
 def sidecar(task: str = "mff", **fields: object) -> dict:
-    """The fields mgdn_edge.runtimes.tensorrt_build writes that the runtime reads."""
+    """The fields mgdn_edge.runtimes.tensorrt.build writes that the runtime reads."""
     from mgdn_edge.model.config import TASK_IO
 
     side = {

@@ -17,7 +17,7 @@ import pytest
 from test_native_fuse import FIXTURES, _hwc, _write
 
 from mgdn_edge.cli import main
-from mgdn_edge.results import RESULTS_SCHEMA
+from mgdn_edge.core.results import RESULTS_SCHEMA
 
 CKPT = FIXTURES / "architecture" / "hdr_arch_depth222_seed1234.pth"
 TILE = ("--tile", "32", "--overlap", "8")

@@ -26,8 +26,8 @@ import numpy as np
 import pytest
 import tensorrt_fake as tf
 
-from mgdn_edge.errors import BackendError
-from mgdn_edge.runtimes.tensorrt_engine_file import check_engine_matches, read_sidecar
+from mgdn_edge.core.errors import BackendError
+from mgdn_edge.runtimes.tensorrt.engine_file import check_engine_matches, read_sidecar
 
 
 @pytest.mark.parametrize(("version", "include"), tf.header_sets(), ids=[v for v, _ in tf.header_sets()])

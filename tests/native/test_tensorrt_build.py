@@ -15,7 +15,7 @@ import pytest
 import tensorrt_fake as tf
 from example_app import compile_example
 
-from mgdn_edge.runtimes.tensorrt_engine_file import check_engine_matches, read_sidecar
+from mgdn_edge.runtimes.tensorrt.engine_file import check_engine_matches, read_sidecar
 
 
 @pytest.fixture(params=tf.header_sets(), ids=[v for v, _ in tf.header_sets()])
@@ -41,8 +41,8 @@ def fake_cli(request: pytest.FixtureRequest) -> dict:
 
 def test_mgdn_fuse_runs_an_engine(fake_cli: dict, tmp_path: Path) -> None:
     """Image files through mgdn-fuse on the fake engine: --raw equals the closed form of the
-    inputs as mgdn_edge.tasks.prepare_inputs builds them."""
-    from mgdn_edge.tasks import prepare_inputs
+    inputs as mgdn_edge.model.tasks.prepare_inputs builds them."""
+    from mgdn_edge.model.tasks import prepare_inputs
 
     files = tf.pngs(tmp_path)
     model = tf.make_engine(tmp_path, [("b", 3, 0.5), ("a", 3, -0.25)], sidecar=tf.sidecar("mff"))
@@ -117,7 +117,7 @@ def fake_parser(fake: dict) -> dict:
 def test_engine_built_beside_the_onnx(fake_parser: dict, tmp_path: Path) -> None:
     """Plugin registered, network parsed and built with the Python build's default profile; the
     engine runs, and its sidecar is one the Python runtime accepts."""
-    from mgdn_edge.runtimes.tensorrt_plan import make_profile
+    from mgdn_edge.runtimes.tensorrt.plan import make_profile
 
     fake = fake_parser
     onnx_path = tf.make_onnx(tmp_path)
@@ -176,7 +176,7 @@ def test_built_engine_is_reused_until_the_onnx_changes(fake_parser: dict, tmp_pa
 
 
 def test_static_export_builds_its_one_size(fake_parser: dict, tmp_path: Path) -> None:
-    from mgdn_edge.runtimes.tensorrt_plan import make_profile
+    from mgdn_edge.runtimes.tensorrt.plan import make_profile
 
     onnx_path = tf.make_onnx(tmp_path, static="40x24")
     a, b = tf.images(np.random.default_rng(8), 3, 3, h=32, w=32)

@@ -18,10 +18,10 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio
 
-from mgdn_edge.errors import InputError
+from mgdn_edge.core.errors import InputError
 from mgdn_edge.model import MGDN, preset
+from mgdn_edge.model.tasks import mu_law
 from mgdn_edge.pipeline import PipelineOptions, Variant, catalogue, run_pipeline, select_variants
-from mgdn_edge.tasks import mu_law
 
 HAS_OPENVINO = importlib.util.find_spec("openvino") is not None
 # A variant whose build kind no worker knows: it must fail in its worker with a one-line reason.

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mgdn_edge.cli import main
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.errors import BackendError
 
 pytest.importorskip("onnxruntime")
 from mgdn_edge.plugins import library_cache as lc  # noqa: E402

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from mgdn_edge.cli import main
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.errors import BackendError
 
 ov = pytest.importorskip("openvino")
 from mgdn_edge.plugins import library_cache as lc  # noqa: E402

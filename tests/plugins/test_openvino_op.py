@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.errors import BackendError
 from mgdn_edge.model.dynamic_filter import dynamic_filter_lean, dynamic_filter_unfold
 from mgdn_edge.plugins.openvino_ext import (
     ENV_VAR,

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import torch
 
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.errors import BackendError
 from mgdn_edge.export.artefacts import OP_TYPE, PLUGIN_NAMESPACE, PLUGIN_VERSION
 from mgdn_edge.model.dynamic_filter import dynamic_filter_unfold
 from mgdn_edge.plugins import tensorrt_plugin as trt_plugin
@@ -320,7 +320,7 @@ class _FakeRegistry:
 
 def test_plugin_is_registered_once_per_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Build-then-run in one process: the second load (the runtime's) reuses the registration."""
-    from mgdn_edge.runtimes.tensorrt_build import load_plugin_library
+    from mgdn_edge.runtimes.tensorrt.build import load_plugin_library
 
     monkeypatch.setattr(trt_plugin, "_REGISTRATION", None)
     registry = _FakeRegistry()

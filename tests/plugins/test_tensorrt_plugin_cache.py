@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.errors import BackendError
 from mgdn_edge.plugins import library_cache as lc
 from mgdn_edge.plugins import tensorrt_plugin as trt_plugin
 

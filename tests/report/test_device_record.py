@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mgdn_edge.errors import InputError
+from mgdn_edge.core.errors import InputError
 from mgdn_edge.report import write_report
 from mgdn_edge.report.device import judge_device_run
 from mgdn_edge.report.device_record import load_device_run

@@ -16,13 +16,14 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from mgdn_edge.bench import bench_size, latency_stats
 from mgdn_edge.cli import main
-from mgdn_edge.errors import InputError
+from mgdn_edge.core.errors import InputError
+from mgdn_edge.core.results import PipelineResults
+from mgdn_edge.core.size import parse_sizes
+from mgdn_edge.core.timing import latency_stats
+from mgdn_edge.pipeline.bench import bench_size
 from mgdn_edge.pipeline.worker import failure_line
 from mgdn_edge.report import RESULTS_SCHEMA, derive, load_results, pareto_front, write_report
-from mgdn_edge.results import PipelineResults
-from mgdn_edge.size import parse_sizes
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -320,7 +321,7 @@ def test_bench_statistics_on_known_delays():
 
 PROBE_CHILD = """
 import numpy as np
-from mgdn_edge.bench import MemoryProbe
+from mgdn_edge.pipeline.bench import MemoryProbe
 probe = MemoryProbe()
 if not probe.resettable:
     print("skip", probe.method)

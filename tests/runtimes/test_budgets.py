@@ -1,6 +1,6 @@
 """Every budget bound holds the measured figures with a bounded margin: tight enough to catch a drift.
 
-The measured worst values are those the README and ``runtimes/budgets.py`` cite (authors' MFF
+The measured worst values are those the README and ``mgdn_edge/core/budgets.py`` cite (authors' MFF
 model on the fixture crops and full 520x520 Lytro pairs; the demo HDR model on synthetic scenes;
 AMD EPYC). A bound must admit its measurement and may not sit further from it than the stated
 headroom: 11 dB of PSNR, 6x an absolute error, 25x an SSIM deficit.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from mgdn_edge.runtimes.budgets import BUDGETS, HDR_INT8, budget_for
+from mgdn_edge.core.budgets import BUDGETS, HDR_INT8, budget_for
 from mgdn_edge.runtimes.parity import violations
 
 # (budget, field) -> worst measured value

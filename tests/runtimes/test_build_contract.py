@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mgdn_edge.runtimes.backends import BACKENDS, load_attribute
-from mgdn_edge.runtimes.build_contract import BuildRequest, BuildResult
+from mgdn_edge.runtimes.base.build_contract import BuildRequest, BuildResult
 
 KINDS = ("convert", "quantize", "engine")
 BUILDERS = [

@@ -18,7 +18,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mgdn_edge.errors import BackendError, InputError
+from mgdn_edge.core.errors import BackendError, InputError
 from mgdn_edge.export.filter_check import (
     check_fed_arrays,
     check_filter_arrays,
@@ -209,7 +209,7 @@ def test_openvino_matches_oracle(ov_core, shape, seed) -> None:
 def test_openvino_refuses_with_the_same_reason(ov_core, k, delta, c) -> None:
     """The C++ op refuses a static mismatch; our error line keeps its reason, which is the shared
     check's reason word for word, and ONNX Runtime's backend refuses the same file for it too."""
-    from mgdn_edge.runtimes.openvino_ir import ov_error_line
+    from mgdn_edge.runtimes.openvino.ir import ov_error_line
 
     taps = max(1, k * k + delta) if k > 1 else 2
     model = standalone_model(k, c)

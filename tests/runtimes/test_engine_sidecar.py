@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mgdn_edge.errors import BackendError
-from mgdn_edge.runtimes.tensorrt_engine_file import EngineSidecar, read_sidecar, sidecar_path, write_engine
-from mgdn_edge.runtimes.tensorrt_plan import ShapeProfile
+from mgdn_edge.core.errors import BackendError
+from mgdn_edge.runtimes.tensorrt.engine_file import EngineSidecar, read_sidecar, sidecar_path, write_engine
+from mgdn_edge.runtimes.tensorrt.plan import ShapeProfile
 
 # What build_engine wrote for an FP16 MFF engine, key for key and in its order.
 WRITTEN = {

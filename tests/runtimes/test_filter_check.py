@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.errors import BackendError
 from mgdn_edge.export.artefacts import KERNEL_SIZE_ATTR, is_filter_node
 from mgdn_edge.model import MGDN, preset
-from mgdn_edge.runtimes.openvino_ir import ov_error_line
+from mgdn_edge.runtimes.openvino.ir import ov_error_line
 
 onnx = pytest.importorskip("onnx")
 

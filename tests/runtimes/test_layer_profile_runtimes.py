@@ -7,10 +7,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.errors import BackendError
 from mgdn_edge.export.artefacts import OP_TYPE
 from mgdn_edge.runtimes import open_runtime
-from mgdn_edge.runtimes.onnxruntime_runtime import trace_samples
+from mgdn_edge.runtimes.onnxruntime.runtime import trace_samples
 
 
 def _inputs(size: int = 32) -> list[np.ndarray]:

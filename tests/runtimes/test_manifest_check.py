@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.errors import BackendError
 from mgdn_edge.export.onnx_export import export_model
 from mgdn_edge.model import MGDN, preset
 from mgdn_edge.plugins.openvino_ext import default_extension_dir

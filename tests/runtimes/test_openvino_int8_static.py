@@ -3,7 +3,7 @@
 NNCF quantization, then the quantized IR compiled for a static input shape and run, in one process
 (a child, so a regression shows as a crash status rather than killing pytest). On OpenVINO 2026.4
 this ended in SIGSEGV / "double free or corruption" whenever the channel attention's MatMuls were
-int8 and the CPU plugin's snippets were on (runtimes/openvino_int8.py). Now ``quantize`` keeps those
+int8 and the CPU plugin's snippets were on (runtimes/openvino/int8.py). Now ``quantize`` keeps those
 MatMuls float and the runtime keeps snippets on; an IR quantized the old way is detected and runs
 with snippets off. The model, the calibration images and the 48x48 size are the ones that
 reproduced it; the model cache is off because a cached compile took another path that hid the crash.
@@ -94,7 +94,7 @@ def test_quantized_channel_attention_is_found_through_fake_quantize() -> None:
     import openvino as ov
     import openvino.opset13 as ops
 
-    from mgdn_edge.runtimes.openvino_int8 import quantized_channel_attention
+    from mgdn_edge.runtimes.openvino.int8 import quantized_channel_attention
 
     def graph(name: str, quantize: bool) -> ov.Model:
         a = ops.parameter([1, 6, 2, 16], np.float32)

@@ -15,16 +15,16 @@ import cv2
 import numpy as np
 import pytest
 
-from mgdn_edge.errors import BackendError
+from mgdn_edge.core.budgets import budget_for
+from mgdn_edge.core.errors import BackendError
 from mgdn_edge.export.artefacts import sha256_file
 from mgdn_edge.runtimes import open_runtime
-from mgdn_edge.runtimes.budgets import budget_for
 from mgdn_edge.runtimes.parity import image_metrics, violations
 
 ov = pytest.importorskip("openvino")
 from mgdn_edge.plugins import openvino_ext  # noqa: E402
-from mgdn_edge.runtimes.openvino_model_cache import RECORD, model_cache_dir  # noqa: E402
-from mgdn_edge.runtimes.openvino_runtime import unavailable_reason  # noqa: E402
+from mgdn_edge.runtimes.openvino.model_cache import RECORD, model_cache_dir  # noqa: E402
+from mgdn_edge.runtimes.openvino.runtime import unavailable_reason  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 MFF = FIXTURES / "official-mff"

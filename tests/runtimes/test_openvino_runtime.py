@@ -15,16 +15,16 @@ import numpy as np
 import pytest
 
 from mgdn_edge.cli import main
-from mgdn_edge.errors import BackendError, InputError
+from mgdn_edge.core.budgets import budget_for
+from mgdn_edge.core.errors import BackendError, InputError
 from mgdn_edge.model.config import MGDNConfig
 from mgdn_edge.runtimes import open_runtime
-from mgdn_edge.runtimes.budgets import budget_for
 from mgdn_edge.runtimes.parity import image_metrics, violations
 
 ov = pytest.importorskip("openvino")
 from mgdn_edge.plugins import library_cache, openvino_ext  # noqa: E402
-from mgdn_edge.runtimes.openvino_convert import convert_to_openvino  # noqa: E402
-from mgdn_edge.runtimes.openvino_ir import count_filter_ops, read_ir_description  # noqa: E402
+from mgdn_edge.runtimes.openvino.convert import convert_to_openvino  # noqa: E402
+from mgdn_edge.runtimes.openvino.ir import count_filter_ops, read_ir_description  # noqa: E402
 
 TOL = 1e-4
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
@@ -321,8 +321,8 @@ def _png(path: Path, rgb: np.ndarray) -> str:
 
 @pytest.mark.parametrize("task", ["mff", "mef", "hdr", "gdsr"])
 def test_fuse_with_openvino_matches_pytorch(task, exports, irs, extension, tmp_path, monkeypatch):
-    from mgdn_edge.imageio import from_nchw
-    from mgdn_edge.tasks import prepare_inputs
+    from mgdn_edge.core.imageio import from_nchw
+    from mgdn_edge.model.tasks import prepare_inputs
 
     monkeypatch.setenv(openvino_ext.ENV_VAR, str(extension))
     arch = "mff" if task == "mef" else task

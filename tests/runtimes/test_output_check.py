@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from mgdn_edge.errors import BackendError, InputError
+from mgdn_edge.core.errors import BackendError, InputError
 from mgdn_edge.model import MGDN, preset
 from mgdn_edge.runtimes import open_runtime
 from mgdn_edge.runtimes.base import Runtime, check_output

@@ -13,10 +13,10 @@ import torch
 from onnx import numpy_helper
 
 from mgdn_edge.cli import main
-from mgdn_edge.errors import InputError
+from mgdn_edge.core.budgets import BUDGETS, Budget, budget_for
+from mgdn_edge.core.errors import InputError
 from mgdn_edge.export.onnx_export import export_model
 from mgdn_edge.model import MGDN, preset
-from mgdn_edge.runtimes.budgets import BUDGETS, Budget, budget_for
 from mgdn_edge.runtimes.parity import image_metrics, npz_cases, synthetic_cases, violations
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mgdn_edge.errors import InputError
+from mgdn_edge.core.budgets import budget_for
+from mgdn_edge.core.errors import InputError
 from mgdn_edge.runtimes import open_runtime
-from mgdn_edge.runtimes.budgets import budget_for
 from mgdn_edge.runtimes.parity import (
     STORED_REFERENCE,
     CaseRun,

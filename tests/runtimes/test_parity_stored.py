@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mgdn_edge.cli import main
-from mgdn_edge.errors import InputError
+from mgdn_edge.core.errors import InputError
 from mgdn_edge.model import preset
 from mgdn_edge.runtimes import open_runtime
 from mgdn_edge.runtimes.parity import read_stored_split

@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from mgdn_edge.cli import main
-from mgdn_edge.errors import BackendError, InputError
+from mgdn_edge.core.errors import BackendError, InputError
+from mgdn_edge.core.precision import Precision
 from mgdn_edge.export.artefacts import METADATA_PRECISION_KEY
 from mgdn_edge.export.onnx_export import export_model
 from mgdn_edge.model import MGDN, preset
-from mgdn_edge.precision import Precision
 from mgdn_edge.runtimes import (
     BACKENDS,
     Backend,
@@ -24,7 +24,7 @@ from mgdn_edge.runtimes import (
     open_runtime,
     register_backend,
 )
-from mgdn_edge.runtimes.onnxruntime_runtime import select_providers
+from mgdn_edge.runtimes.onnxruntime.runtime import select_providers
 
 TOL = 1e-4
 TASKS = ("mff", "mef", "hdr", "gdsr")
@@ -200,9 +200,7 @@ def test_register_backend_extends_open_runtime(exports):
         def describe(self):
             return {"runtime": self.name}
 
-    register_backend(
-        Backend("echo", "Echo", Echo, package="numpy", install="", precisions=(Precision.FP32,))
-    )
+    register_backend(Backend("echo", "Echo", Echo, package="numpy", install="", precisions=(Precision.FP32,)))
     try:
         rt = open_runtime("echo", "unused", task="mff", precision="fp32", threads=None)
         assert rt.describe() == {"runtime": "echo"}
@@ -237,8 +235,8 @@ def _png(path: Path, rgb01: np.ndarray) -> str:
 
 @pytest.mark.parametrize("task", TASKS)
 def test_fuse_with_onnxruntime_matches_pytorch_for_every_task(exports, task, tmp_path):
-    from mgdn_edge.imageio import from_nchw
-    from mgdn_edge.tasks import prepare_inputs
+    from mgdn_edge.core.imageio import from_nchw
+    from mgdn_edge.model.tasks import prepare_inputs
 
     model, _, folder = exports[task]
     rng = np.random.default_rng(11)

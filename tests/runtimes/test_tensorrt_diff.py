@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mgdn_edge.errors import BackendError, InputError
+from mgdn_edge.core.errors import BackendError, InputError
 from mgdn_edge.model import preset
-from mgdn_edge.runtimes.tensorrt_build import check_keep_float, pinned_layers
-from mgdn_edge.runtimes.tensorrt_plan import BuildPlan
-from mgdn_edge.runtimes.tensorrt_runtime import missing_tensors, model_output
+from mgdn_edge.runtimes.tensorrt.build import check_keep_float, missing_tensors, pinned_layers
+from mgdn_edge.runtimes.tensorrt.plan import BuildPlan
+from mgdn_edge.runtimes.tensorrt.runtime import model_output
 
 CONFIG = preset("mff")
 HAS_TRT = importlib.util.find_spec("tensorrt") is not None
@@ -84,7 +84,7 @@ def test_diff_names_missing_tensorrt_in_one_line(spec, tmp_path, cli_error):
 
 
 def test_runtime_spellings_carry_the_precision():
-    from mgdn_edge.diff_cli import runtime_spec
+    from mgdn_edge.cli.diff import runtime_spec
 
     assert runtime_spec("onnxruntime:fp16", None, "--runtime") == ("onnxruntime", "fp16")
     assert runtime_spec("ort", "fp16", "--runtime") == ("onnxruntime", "fp16")
@@ -102,10 +102,10 @@ def test_engine_stages_match_pytorch(tmp_path):  # pragma: no cover - needs Tens
 
     if not torch.cuda.is_available():
         pytest.skip("no CUDA GPU visible to torch")
-    from mgdn_edge.divergence import diff_runtimes
+    from mgdn_edge.calibration.divergence import diff_runtimes
     from mgdn_edge.export.onnx_export import export_checkpoint
     from mgdn_edge.runtimes import open_runtime
-    from mgdn_edge.runtimes.tensorrt_build import build_engine
+    from mgdn_edge.runtimes.tensorrt.build import build_engine
 
     ckpt = MFF_DIR / "mff_62000_E.pth"
     if not ckpt.exists():
@@ -144,7 +144,7 @@ def test_each_pass_marks_only_its_own_stage_tensors(tiny_mff_export):
     stage tensors, each within the memory budget (closed form: budget / (2 x stage bytes)), that
     together cover every stage once, with the same numbers as one pass."""
     pytest.importorskip("onnxruntime")
-    from mgdn_edge.divergence import diff_runtimes, stage_bytes
+    from mgdn_edge.calibration.divergence import diff_runtimes, stage_bytes
     from mgdn_edge.runtimes import open_runtime
 
     reference = open_runtime("torch", tiny_mff_export.parent / "model.pth", task="mff")

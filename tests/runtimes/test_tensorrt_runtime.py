@@ -20,7 +20,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from mgdn_edge.errors import BackendError, InputError
+from mgdn_edge.core.errors import BackendError, InputError
 from mgdn_edge.export.artefacts import (
     FP16_ONNX,
     INT8_ONNX,
@@ -29,8 +29,8 @@ from mgdn_edge.export.artefacts import (
     sha256_file,
 )
 from mgdn_edge.model import preset
-from mgdn_edge.runtimes.tensorrt_build import build_engine
-from mgdn_edge.runtimes.tensorrt_engine_file import (
+from mgdn_edge.runtimes.tensorrt.build import build_engine
+from mgdn_edge.runtimes.tensorrt.engine_file import (
     EngineBuildError,
     EngineSidecar,
     check_engine_matches,
@@ -39,8 +39,8 @@ from mgdn_edge.runtimes.tensorrt_engine_file import (
     sidecar_path,
     write_engine,
 )
-from mgdn_edge.runtimes.tensorrt_plan import ShapeProfile, make_profile, min_valid_size, plan_build
-from mgdn_edge.runtimes.tensorrt_runtime import TensorRTRuntime, check_profile
+from mgdn_edge.runtimes.tensorrt.plan import ShapeProfile, make_profile, min_valid_size, plan_build
+from mgdn_edge.runtimes.tensorrt.runtime import TensorRTRuntime, check_profile
 
 MFF_DIR = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "official-mff"
 CONFIG = preset("mff")
@@ -315,7 +315,7 @@ def test_cli_workspace_and_suffix(tmp_path: Path) -> None:
     import argparse
 
     from mgdn_edge.cli import main
-    from mgdn_edge.runtimes.engine_cli import _bytes
+    from mgdn_edge.cli.engine import _bytes
 
     assert _bytes("2G") == 2 << 30 and _bytes("512M") == 512 << 20 and _bytes("4096") == 4096
     with pytest.raises(argparse.ArgumentTypeError):
@@ -356,8 +356,8 @@ def gpu_export(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @pytest.mark.gpu
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
 def test_engine_matches_pytorch_on_fixtures(gpu_export: tuple[Path, Path], precision: str) -> None:
+    from mgdn_edge.core.budgets import budget_for
     from mgdn_edge.runtimes import open_runtime
-    from mgdn_edge.runtimes.budgets import budget_for
     from mgdn_edge.runtimes.parity import image_metrics, violations
 
     export, plugin = gpu_export
@@ -413,7 +413,7 @@ def test_plugin_build_without_tensorrt_graph_says_how_to_get_it(export_dir: Path
 def test_lint_before_parse_names_function_routing_on_10_3(tmp_path: Path) -> None:
     from mgdn_edge.export.dynamic_filter_onnx import standalone_model
     from mgdn_edge.export.trt_graph import tensorrt_graph
-    from mgdn_edge.runtimes.tensorrt_build import lint_before_parse
+    from mgdn_edge.runtimes.tensorrt.build import lint_before_parse
 
     src = tmp_path / "model.onnx"
     onnx.save(standalone_model(kernel_size=3, channels=4), src)
@@ -432,7 +432,7 @@ def test_missing_plugin_layers_are_explained_apart(tmp_path: Path) -> None:
     -> 'the plugin library is for another TensorRT'."""
     from mgdn_edge.export.dynamic_filter_onnx import standalone_model
     from mgdn_edge.export.trt_graph import tensorrt_graph
-    from mgdn_edge.runtimes.tensorrt_build import explain_missing_plugin_layers
+    from mgdn_edge.runtimes.tensorrt.build import explain_missing_plugin_layers
 
     src, trt = tmp_path / "model.onnx", tmp_path / "model.trt.onnx"
     onnx.save(standalone_model(kernel_size=3, channels=4), src)

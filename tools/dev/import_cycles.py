@@ -1,13 +1,15 @@
-"""Package-level import cycles of mgdn_edge, from the source files' ASTs (a maintainer's tool).
+"""Package-level and module-level import cycles of mgdn_edge, from the source files' ASTs (a
+maintainer's tool; tests/test_import_layers.py runs it).
 
-    python tools/dev/import_cycles.py [REPO]
+    python tools/dev/import_cycles.py [REPO] [--modules]
 
 Every ``import`` and ``from ... import`` counts, function-level (lazy) ones included, since a
 lazy import is still a dependency. Modules map to the installed package names (``export/`` is
 ``mgdn_edge.export``, ...); each module belongs to its package, and an edge between two modules
-of different packages is an edge between the packages. Prints each group of packages that
-import one another in a circle (strongly connected components of more than one package), then
-every package's dependencies. Exit status 1 when there is a circle.
+of different packages is an edge between the packages. Prints each group of packages, then of
+modules, that import one another in a circle (strongly connected components of more than one
+node), then every package's dependencies (``--modules``: and the module imports behind them).
+Exit status 1 when there is a circle of either kind.
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ def package_of(module: str, files: dict[str, Path]) -> str:
     return module if files[module].name == "__init__.py" else module.rpartition(".")[0]
 
 
-def package_edges(files: dict[str, Path]) -> dict[str, set[str]]:
+def module_edges(files: dict[str, Path]) -> dict[str, set[str]]:
+    """Module -> the project modules it imports (``from P import m`` counts as importing ``P.m``
+    where that is a module, else ``P``)."""
     edges: dict[str, set[str]] = defaultdict(set)
     for module, path in files.items():
         for node in ast.walk(ast.parse(path.read_text())):
@@ -50,10 +54,22 @@ def package_edges(files: dict[str, Path]) -> dict[str, set[str]]:
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                targets = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
-            for target in targets:
-                if target in files and package_of(target, files) != package_of(module, files):
-                    edges[package_of(module, files)].add(package_of(target, files))
+                targets = [
+                    f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in files else node.module
+                    for a in node.names
+                ]
+            edges[module].update(t for t in targets if t in files and t != module)
+    return edges
+
+
+def package_edges(files: dict[str, Path], modules: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Package -> the packages its modules import (an edge between two modules of different
+    packages is an edge between the packages)."""
+    edges: dict[str, set[str]] = defaultdict(set)
+    for module, targets in modules.items():
+        for target in targets:
+            if package_of(target, files) != package_of(module, files):
+                edges[package_of(module, files)].add(package_of(target, files))
     return edges
 
 
@@ -93,14 +109,24 @@ def circles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 
 def main() -> int:
-    repo = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parents[2])
-    edges = package_edges(modules(repo))
-    groups = circles(edges)
-    for group in groups:
+    args = [a for a in sys.argv[1:] if a != "--modules"]
+    repo = Path(args[0] if args else Path(__file__).resolve().parents[2])
+    files = modules(repo)
+    by_module = module_edges(files)
+    edges = package_edges(files, by_module)
+    package_circles, module_circles = circles(edges), circles(by_module)
+    for group in package_circles:
         print("circle:", ", ".join(group))
+    for group in module_circles:
+        print("module circle:", ", ".join(group))
     for package in sorted(edges):
         print(f"{package} -> {', '.join(sorted(edges[package]))}")
-    return 1 if groups else 0
+    if "--modules" in sys.argv:  # which modules make each package edge
+        for module in sorted(by_module):
+            for target in sorted(by_module[module]):
+                if package_of(target, files) != package_of(module, files):
+                    print(f"  {module} -> {target}")
+    return 1 if package_circles or module_circles else 0
 
 
 if __name__ == "__main__":

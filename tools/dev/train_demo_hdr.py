@@ -17,7 +17,7 @@ Why these sizes: the machine this was made on has two shared CPU cores. A 24-cha
 network (148k parameters, 0.6 MB) runs ~1.8 s per step of four 64x64 crops there, so 1500 steps
 fit in about 45 minutes; lr 5e-4 (5x the paper's fine-tuning rate) because this is a short run
 from scratch. Runs are deterministic for a seed on one machine and thread count (see
-:mod:`mgdn_edge.train`); other thread counts give slightly different but equivalent weights.
+:mod:`mgdn_edge.training.train`); other thread counts give slightly different but equivalent weights.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-// Port of mgdn_edge/fuse_batch.py with the folder checks of calibration/pairs.py and
+// Port of mgdn_edge/cli/fuse_batch.py with the folder checks of calibration/pairs.py and
 // calibration/hdr_scenes.py, in the same words (paths shown as pathlib shows them).
 #include "batch.hpp"
 

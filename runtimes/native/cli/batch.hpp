@@ -1,4 +1,4 @@
-// mgdn-fuse on a folder of items (mgdn_edge/fuse_batch.py): A/ + B/ pairs matched by name
+// mgdn-fuse on a folder of items (mgdn_edge/cli/fuse_batch.py): A/ + B/ pairs matched by name
 // (under/ + over/ for MEF, rgb/ + depth/ for GDSR) or one Kalantari scene folder per HDR item,
 // fused with one opened model into one output folder; finished items are skipped, failed ones
 // named, and the same summary lines and exit status as `mgdn-edge fuse FOLDER --out FOLDER`.

@@ -15,7 +15,7 @@ class UserError : public std::runtime_error {
   explicit UserError(const std::string& message) : std::runtime_error(message) {}
 };
 
-// float32 HxWxC, channels in RGB order (as mgdn_edge.imageio returns them).
+// float32 HxWxC, channels in RGB order (as mgdn_edge.core.imageio returns them).
 struct Image {
   int h = 0, w = 0, c = 0;
   std::vector<float> data;

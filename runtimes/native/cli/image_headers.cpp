@@ -1,4 +1,4 @@
-// Port of mgdn_edge/image_headers.py: PNG chunks to IEND, JPEG markers to EOI after the last
+// Port of mgdn_edge/core/image_headers.py: PNG chunks to IEND, JPEG markers to EOI after the last
 // scan, TIFF IFD0 strips/tiles inside the file, the Radiance resolution line; same messages.
 #include "image_headers.hpp"
 

@@ -1,4 +1,4 @@
-// What an image file says about itself before it is decoded (port of mgdn_edge.image_headers):
+// What an image file says about itself before it is decoded (port of mgdn_edge.core.image_headers):
 // the size from the header, checked against the pixel budget, and whether the file is whole.
 #pragma once
 

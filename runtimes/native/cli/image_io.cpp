@@ -1,4 +1,4 @@
-// OpenCV C++ reads and writes with the numpy rounding of mgdn_edge.imageio (float32 division,
+// OpenCV C++ reads and writes with the numpy rounding of mgdn_edge.core.imageio (float32 division,
 // np.round's ties-to-even), so both sides build the same tensors from the same files.
 #include "image_io.hpp"
 

@@ -1,4 +1,4 @@
-// Image files in and out through OpenCV, as mgdn_edge.imageio does: float32 HxWxC RGB, 8-bit
+// Image files in and out through OpenCV, as mgdn_edge.core.imageio does: float32 HxWxC RGB, 8-bit
 // / 255, 16-bit / 65535, HDR files as linear float; written 8-bit, 16-bit (.tif) or float (.hdr).
 #pragma once
 

@@ -88,7 +88,7 @@ std::vector<double> read_npy(const std::string& path, std::vector<long long>& sh
   char endian = descr[1].str()[0], kind = descr[2].str()[0];
   int bytes = std::stoi(descr[3]);
   bool swap = endian == '>';
-  // mgdn_edge.imageio.read_depth's budget: rows x everything after them, before reading the data
+  // mgdn_edge.core.imageio.read_depth's budget: rows x everything after them, before reading the data
   long long cols = 1;
   for (size_t i = 1; i < shape.size(); ++i) cols *= shape[i];
   check_pixel_budget(path, cols, shape.empty() ? 1 : shape[0]);

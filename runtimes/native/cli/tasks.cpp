@@ -1,4 +1,4 @@
-// Port of mgdn_edge/tasks.py's prepare_inputs / postprocess. numpy promotes a Python float to
+// Port of mgdn_edge/model/tasks.py's prepare_inputs / postprocess. numpy promotes a Python float to
 // float32 next to a float32 array, so every constant below is a float and every operation a
 // float32 one, in numpy's order; the file is compiled with -ffp-contract=off (no FMA).
 #include "tasks.hpp"

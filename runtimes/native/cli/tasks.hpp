@@ -1,4 +1,4 @@
-// Files -> network inputs and network output -> images, per task, as mgdn_edge.tasks does it
+// Files -> network inputs and network output -> images, per task, as mgdn_edge.model.tasks does it
 // (same float32 operations in the same order, same checks and messages).
 #pragma once
 

@@ -1,4 +1,4 @@
-// Port of mgdn_edge/tiling.py (tile_starts, axis_weights, TileGrid checks, run_tiled). Weights
+// Port of mgdn_edge/model/tiling.py (tile_starts, axis_weights, TileGrid checks, run_tiled). Weights
 // and the accumulation are float64 as numpy computes them; the float32 network outputs are
 // promoted, weighted, summed tile by tile (row by row), divided by the summed weights and
 // rounded to float32 once, so the result equals numpy's `(acc / total).astype(np.float32)`.

@@ -1,4 +1,4 @@
-// Tiled inference with exactly mgdn_edge/tiling.py's grid and blending: the same tile starts,
+// Tiled inference with exactly mgdn_edge/model/tiling.py's grid and blending: the same tile starts,
 // the same raised-cosine ramps (float64), the same accumulation order, one float32 rounding at
 // the end. See that module's docstring for why the grid and ramps are what they are.
 #pragma once

@@ -1,5 +1,5 @@
 // The OpenVINO backend: reads model.onnx or an IR with our DynamicFilter extension, and compiles
-// it exactly as mgdn_edge.runtimes.openvino_runtime does (f32 inference precision, LATENCY hint,
+// it exactly as mgdn_edge.runtimes.openvino.runtime does (f32 inference precision, LATENCY hint,
 // specialised to each input shape it meets), so both give the same numbers.
 #include <sys/stat.h>
 

@@ -1,7 +1,7 @@
 // The TensorRT backend: runs a serialised engine (.engine / .plan, from `mgdn-edge build-engine` or
 // built here from model.trt*.onnx) through TensorRT's name-based I/O API (getNbIOTensors,
 // setInputShape, setTensorAddress, enqueueV3: TensorRT 8.5 to 11), with the checks of
-// mgdn_edge.runtimes.tensorrt_runtime: the sidecar's TensorRT/GPU/plugin before TensorRT sees the
+// mgdn_edge.runtimes.tensorrt.runtime: the sidecar's TensorRT/GPU/plugin before TensorRT sees the
 // bytes, the plugin library registered before the engine is deserialised, inputs bound by name in
 // the task's order and their sizes checked against the engine's optimisation profile.
 #include <algorithm>

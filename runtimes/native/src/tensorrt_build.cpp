@@ -1,5 +1,5 @@
 // Building an engine on the device from an exported ONNX file (model.trt.onnx, or its fp16/int8
-// twins on TensorRT >= 10), as mgdn_edge.runtimes.tensorrt_build does with its defaults: explicit
+// twins on TensorRT >= 10), as mgdn_edge.runtimes.tensorrt.build does with its defaults: explicit
 // batch, one optimisation profile (min = the smallest input the model accepts, opt 256x256, max
 // 1024x1024, batch 1; a --static export's own size), 2 GiB workspace. The engine and its sidecar
 // are written beside the ONNX file through temporary files and renames, the sidecar last, so a
@@ -192,7 +192,7 @@ std::string recorded_version(const RunningEnvironment& running) {
                                              : running.tensorrt_version;
 }
 
-// The sidecar mgdn_edge.runtimes.tensorrt_build writes, with the same keys.
+// The sidecar mgdn_edge.runtimes.tensorrt.build writes, with the same keys.
 std::string sidecar_text(const std::string& onnx, const std::string& onnx_sha, const std::string& plugin,
                          const RunningEnvironment& running, const Export& exported, const Profile& p,
                          const Network& net, const std::vector<std::string>& inputs, double seconds) {

@@ -1,4 +1,4 @@
-// The engine sidecar (X.engine.json) that mgdn_edge.runtimes.tensorrt_engine_file writes and
+// The engine sidecar (X.engine.json) that mgdn_edge.runtimes.tensorrt.engine_file writes and
 // checks: the same fields, the same comparisons and the same one-line message, so an engine the
 // Python side refuses is refused here too. Pure (no TensorRT), so it is testable anywhere.
 #pragma once
