@@ -1,4 +1,4 @@
-"""Fixtures of the plugin tests: the real OpenVINO extension, each test's own library cache.
+"""Fixtures of the plugin tests: each CPU plugin in turn, each test's own library cache.
 
 Each cache test gets its own cache root ($XDG_CACHE_HOME) and temp fallback, so nothing here
 touches the ~/.cache/mgdn-edge that other test runs on the machine share. ``fake`` replaces the
@@ -14,15 +14,6 @@ import pytest
 from cache_fakes import PLUGINS, Plugin, Recorder, plugin_record
 
 from mgdn_edge.plugins import library_cache as lc
-
-
-@pytest.fixture(scope="session")
-def ov_extension(request: pytest.FixtureRequest) -> Path:
-    """libmgdn_openvino.so built once per pytest cache (incremental CMake build afterwards)."""
-    pytest.importorskip("openvino")
-    from mgdn_edge.plugins.openvino_ext import build_openvino_extension
-
-    return build_openvino_extension(Path(request.config.cache.mkdir("mgdn_openvino_extension")))
 
 
 @pytest.fixture(params=PLUGINS)
