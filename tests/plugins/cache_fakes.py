@@ -17,6 +17,17 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def fake_tensorrt_headers(folder: Path, major: int, minor: int) -> Path:
+    """A stand-in TensorRT include folder of version major.minor (with a trailing comment on the
+    major line, as real headers write it)."""
+    folder.mkdir(parents=True)
+    (folder / "NvInfer.h").write_text("// stand-in\n")
+    (folder / "NvInferVersion.h").write_text(
+        f"#define NV_TENSORRT_MAJOR {major} //!< major\n#define NV_TENSORRT_MINOR {minor}\n"
+    )
+    return folder
+
+
 PLUGINS = ("onnxruntime", "openvino")
 # One row a fact, one column a plugin (in the order of PLUGINS).
 FACTS: dict[str, tuple[Any, Any]] = {
