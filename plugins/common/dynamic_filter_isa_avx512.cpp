@@ -16,6 +16,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include <type_traits>
+
 #include "dynamic_filter_simd.hpp"
 
 // The unrolled tap recursion must inline completely: a call boundary would put the accumulator
@@ -89,15 +91,24 @@ void one_row_channels(const TileArgs& a, int c0, Prefetcher& pf) {
     }
 }
 
+// The channels in blocks of Big, then of Mid, then one by one: run(block, c0, pf) with block a
+// std::integral_constant of the block's channel count, one prefetch stream over all the passes.
+template <int Big, int Mid, StoreMode M, typename Run>
+MGDN_INLINE void by_channel_blocks(const TileArgs& a, Run run) {
+    const int rest = a.channels % Big;
+    Prefetcher pf(a, static_cast<int64_t>(a.channels / Big + rest / Mid + rest % Mid) * (a.width / 16));
+    int c = 0;
+    for (; c + Big <= a.channels; c += Big) run(std::integral_constant<int, Big>{}, c, pf);
+    for (; c + Mid <= a.channels; c += Mid) run(std::integral_constant<int, Mid>{}, c, pf);
+    for (; c < a.channels; ++c) run(std::integral_constant<int, 1>{}, c, pf);
+    if constexpr (M == StoreMode::stream) _mm_sfence();  // non-temporal stores visible before we return
+}
+
 template <int K, StoreMode M>
 void one_row(const TileArgs& a) {
-    const int rest = a.channels % kOneRowBlock;
-    Prefetcher pf(a, static_cast<int64_t>(a.channels / kOneRowBlock + rest / 3 + rest % 3) * (a.width / 16));
-    int c = 0;
-    for (; c + kOneRowBlock <= a.channels; c += kOneRowBlock) one_row_channels<kOneRowBlock, K, M>(a, c, pf);
-    for (; c + 3 <= a.channels; c += 3) one_row_channels<3, K, M>(a, c, pf);
-    for (; c < a.channels; ++c) one_row_channels<1, K, M>(a, c, pf);
-    if constexpr (M == StoreMode::stream) _mm_sfence();  // non-temporal stores visible before we return
+    by_channel_blocks<kOneRowBlock, 3, M>(a, [&a](auto block, int c0, Prefetcher& pf) {
+        one_row_channels<decltype(block)::value, K, M>(a, c0, pf);
+    });
 }
 
 // ---- two output rows -----------------------------------------------------------------------
@@ -158,13 +169,9 @@ void two_row_channels(const TileArgs& a, int c0, Prefetcher& pf) {
 
 template <int K, StoreMode M>
 void two_rows(const TileArgs& a) {
-    const int rest = a.channels % kTwoRowBlock;
-    Prefetcher pf(a, static_cast<int64_t>(a.channels / kTwoRowBlock + rest / 2 + rest % 2) * (a.width / 16));
-    int c = 0;
-    for (; c + kTwoRowBlock <= a.channels; c += kTwoRowBlock) two_row_channels<kTwoRowBlock, K, M>(a, c, pf);
-    for (; c + 2 <= a.channels; c += 2) two_row_channels<2, K, M>(a, c, pf);
-    for (; c < a.channels; ++c) two_row_channels<1, K, M>(a, c, pf);
-    if constexpr (M == StoreMode::stream) _mm_sfence();
+    by_channel_blocks<kTwoRowBlock, 2, M>(a, [&a](auto block, int c0, Prefetcher& pf) {
+        two_row_channels<decltype(block)::value, K, M>(a, c0, pf);
+    });
 }
 
 // ---- dispatch on kernel size and store mode ------------------------------------------------
