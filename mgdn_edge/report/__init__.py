@@ -15,9 +15,9 @@ from typing import Any
 from mgdn_edge.atomic import write_bytes, write_text
 from mgdn_edge.errors import InputError
 from mgdn_edge.report.derive import derive, pareto_front
-from mgdn_edge.report.json_record import read_record
 from mgdn_edge.report.plot import render_plot
 from mgdn_edge.report.render import PLOT_FILE, render_html, render_markdown
+from mgdn_edge.report.schema_json import read_record
 from mgdn_edge.results import RESULTS_SCHEMA, PipelineResults
 
 REPORT_FILES = (PLOT_FILE, "report.md", "report.html", "report.json")

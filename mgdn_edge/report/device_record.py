@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mgdn_edge.errors import InputError
-from mgdn_edge.report.json_record import read_record
+from mgdn_edge.report.schema_json import read_record
 from mgdn_edge.size import Size
 
 DEVICE_RUN_SCHEMA = "mgdn-edge.device-run/1"
