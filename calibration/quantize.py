@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,13 +28,14 @@ from mgdn_edge.atomic import refuse_overwriting_inputs
 from mgdn_edge.calibration.accuracy import PSNR_CEILING_DB
 from mgdn_edge.calibration.base import DataSource, Sample
 from mgdn_edge.calibration.export_files import ExportFiles, export_files
-from mgdn_edge.calibration.quantize_request import DEFAULT_CALIB_MEMORY_MB, QuantizeRequest
+from mgdn_edge.calibration.quantize_request import CalibrationData, QuantizeOptions, QuantizeRequest
 from mgdn_edge.calibration.sample_stream import checked_stream
 from mgdn_edge.errors import BackendError, InputError
-from mgdn_edge.export.artefacts import INT8_ONNX, quantized_file, tensorrt_file
+from mgdn_edge.export.artefacts import INT8_ONNX, IR_SUFFIX, ir_weights, quantized_file, tensorrt_file
 from mgdn_edge.precision import Precision
-from mgdn_edge.runtimes.backends import builders, load_attribute
+from mgdn_edge.runtimes.backends import builders, get_backend
 from mgdn_edge.runtimes.base import check_against_manifest, export_folder_files
+from mgdn_edge.runtimes.build_contract import BuildRequest, BuildResult
 
 EVAL_CROPS = 8  # evaluation samples drawn when the data is cropped (accuracy-aware mode)
 
@@ -136,8 +137,8 @@ def _out_path(out: str | os.PathLike[str], backend: str, suffix: str, precision:
 
 def written_files(out_path: Path) -> list[Path]:
     """Every file a quantize run writes for ``out_path``: an IR's .bin, a QDQ file's TensorRT twin."""
-    if out_path.suffix.lower() == ".xml":
-        return [out_path, out_path.with_suffix(".bin")]
+    if out_path.suffix.lower() == IR_SUFFIX:
+        return [out_path, ir_weights(out_path)]
     return [out_path, out_path.with_name(tensorrt_file(out_path.name))]
 
 
@@ -169,86 +170,77 @@ def _check_export(
     )
 
 
-def _read_samples(
-    task: str,
-    data: DataSource | str | os.PathLike[str] | Sequence[Sample],
-    eval_data: DataSource | str | os.PathLike[str] | Sequence[Sample] | None,
-    samples: int | None,
-    crop: str | int | None,
-    seed: int,
-    max_drop: float | None,
-    progress: bool,
-) -> tuple[Sequence[Sample], Sequence[Sample] | None]:
+def _read_samples(task: str, opts: QuantizeOptions) -> tuple[Sequence[Sample], Sequence[Sample] | None]:
     """The calibration and evaluation samples, split and decoded before any work or output."""
-    source = _load_samples(data, task, samples, crop, seed)
-    evaluation = None if eval_data is None else _load_samples(eval_data, task, None, crop, seed)
-    source, evaluation = calibration_and_evaluation(source, evaluation, max_drop is not None, seed)
-    calib = _checked(source, "calibration", progress)  # decode all before any work or output
-    evals = None if evaluation is None else _checked(evaluation, "evaluation", progress)
+    assert opts.data is not None
+    source = _load_samples(opts.data, task, opts.samples, opts.crop, opts.seed)
+    evaluation = None
+    if opts.eval_data is not None:
+        evaluation = _load_samples(opts.eval_data, task, None, opts.crop, opts.seed)
+    source, evaluation = calibration_and_evaluation(source, evaluation, opts.max_drop is not None, opts.seed)
+    calib = _checked(source, "calibration", opts.progress)  # decode all before any work or output
+    evals = None if evaluation is None else _checked(evaluation, "evaluation", opts.progress)
     return calib, evals
 
 
 def quantize_model(
     model: str | os.PathLike[str],
-    data: DataSource | str | os.PathLike[str] | Sequence[Sample],
+    data: CalibrationData | None,
     backend: str,
     precision: str = "int8",
     out: str | os.PathLike[str] = INT8_ONNX,
     method: str | None = None,
     max_drop: float | None = None,
-    *,
-    samples: int | None = None,
-    crop: str | int | None = None,
-    eval_data: DataSource | str | os.PathLike[str] | Sequence[Sample] | None = None,
-    seed: int = 0,
-    progress: bool = True,
-    keep_float: Sequence[str] = (),
-    calib_memory_mb: float = DEFAULT_CALIB_MEMORY_MB,
+    **options: Any,
 ) -> QuantizeResult:
-    """Quantize the export ``model`` with calibration ``data`` for ``backend``; see the module doc.
+    """Quantize the export ``model`` with calibration ``data`` for ``backend`` (a name or alias)
+    through its quantize builder; ``options``: the other fields of :class:`QuantizeOptions`."""
+    quantizers = builders("quantize")
+    _, builder = quantizers[_quantizer_name(backend, quantizers)]
+    keep_float = tuple(options.pop("keep_float", ()))
+    given = QuantizeOptions(data, method, max_drop, keep_float=keep_float, **options)
+    result = builder.build(BuildRequest(Path(model), Path(out), precision, given))
+    return result.details
 
-    ``method``: ONNX calibration (entropy / minmax / percentile) or NNCF recipe (default / mixed).
-    ``max_drop`` (dB, see :data:`PSNR_CEILING_DB`): accuracy-aware mode, keeping the fewest
-    layers float that meet it on ``eval_data`` (default: a quarter of ``data``'s items, split off).
-    ``eval_data`` given without ``max_drop`` is only measured. ``keep_float``: module paths whose
-    layers stay float (as ``mgdn-edge diff`` names stages), on top of what the recipe keeps.
-    ``calib_memory_mb``: the activations a calibration pass may hold at once (see
-    :class:`QuantizeRequest`); samples are streamed, so neither bound depends on how many there are.
+
+def quantize_with(
+    request: BuildRequest, backend: str, recipe: Callable[[QuantizeRequest], dict[str, Any]]
+) -> BuildResult:
+    """A quantize builder's steps around its backend's ``recipe``; see the module doc.
+
+    Everything is checked (precision, limits, output path, export, ``keep_float`` names) and the
+    samples decoded before the recipe runs; the recipe returns the method, the float layers and
+    what it measured.
     """
     start = time.perf_counter()
-    quantizers = builders("quantize")
-    backend = _quantizer_name(backend, quantizers)
-    _, builder = quantizers[backend]
-    precision = Precision.parse(precision, builder.precisions).value
-    _check_limits(max_drop, calib_memory_mb)
-    out_path = _out_path(out, backend, builder.suffix, precision)
-    files = export_files(model)
-    _check_export(files, keep_float, out_path, data)
-    quantize = load_attribute(builder.function)
+    opts: QuantizeOptions = request.options or QuantizeOptions()
+    builder = get_backend(backend).builder("quantize")
+    precision = Precision.parse(request.precision, builder.precisions).value
+    _check_limits(opts.max_drop, opts.calib_memory_mb)
+    out_path = _out_path(request.out, backend, builder.suffix, precision)
+    files = export_files(request.source)
+    _check_export(files, opts.keep_float, out_path, opts.data)
     if precision == "fp16":
-        if (keep_float or method) and backend != "onnxruntime":
+        if (opts.keep_float or opts.method) and backend != "onnxruntime":
             raise InputError(
                 "--keep-float and --method with --precision fp16 take --runtime onnxruntime (the FP16 "
                 f"graph; the {backend} FP16 file only stores FP16 weights, its runtime picks the precision)"
             )
-        request = QuantizeRequest(files, precision, out_path, method=method, keep_float=tuple(keep_float))
-        report = quantize(request)
-        return QuantizeResult(
-            out_path, backend, precision, report["method"], 0, time.perf_counter() - start,
-            float_layers=report["float_layers"],
+        req = QuantizeRequest(files, precision, out_path, method=opts.method, keep_float=opts.keep_float)
+    else:
+        if opts.data is None:
+            raise InputError("int8 quantization needs calibration data")
+        calib, evals = _read_samples(files.config.task, opts)
+        req = QuantizeRequest(
+            files, precision, out_path, calib, evals, opts.method, opts.max_drop,
+            keep_float=opts.keep_float, progress=opts.progress, calib_memory_mb=opts.calib_memory_mb,
         )  # fmt: skip
-
-    calib, evals = _read_samples(files.config.task, data, eval_data, samples, crop, seed, max_drop, progress)
-    request = QuantizeRequest(
-        files, precision, out_path, calib, evals, method, max_drop,
-        keep_float=tuple(keep_float), progress=progress, calib_memory_mb=calib_memory_mb,
-    )  # fmt: skip
-    report = quantize(request)
-    return _result(request, backend, report, time.perf_counter() - start)
+    result = _result(req, backend, recipe(req), time.perf_counter() - start)
+    return BuildResult(out_path, precision, result.seconds, result, tuple(result.notes))
 
 
 def _result(request: QuantizeRequest, backend: str, report: dict[str, Any], seconds: float) -> QuantizeResult:
-    """The :class:`QuantizeResult` of an INT8 ``request`` from its builder's ``report``."""
+    """The :class:`QuantizeResult` of ``request`` from its recipe's ``report``."""
     psnr = report.get("eval_psnr_db")
     evals = request.evaluation
     return QuantizeResult(

@@ -97,27 +97,27 @@ def _speed_advice(speed: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mgdn_edge.calibration.quantize import quantize_model
+    from mgdn_edge.calibration.quantize_request import QuantizeOptions
     from mgdn_edge.errors import InputError
+    from mgdn_edge.runtimes.backends import get_backend
+    from mgdn_edge.runtimes.build_contract import BuildRequest
 
     if args.precision == "int8" and not args.data:
         raise InputError("--precision int8 needs calibration data (--data FOLDER or --data synthetic)")
     samples = args.samples if args.samples is not None or args.crop is None else 32
-    result = quantize_model(
-        args.model,
+    options = QuantizeOptions(
         args.data,
-        builder_runtime(args, "quantize"),
-        args.precision,
-        args.out,
         args.method,
         args.max_drop,
         samples=samples,
         crop=args.crop,
         seed=args.seed,
         progress=not args.quiet,
-        keep_float=args.keep_float,
+        keep_float=tuple(args.keep_float),
         calib_memory_mb=args.calib_memory,
     )
+    builder = get_backend(builder_runtime(args, "quantize")).builder("quantize")
+    result = builder.build(BuildRequest(Path(args.model), args.out, args.precision, options)).details
     print(f"wrote {result.path} ({result.backend} {result.precision}, {result.seconds:.1f} s)")
     if result.precision == "int8":
         print(f"calibration: {result.samples} samples, method {result.method}")

@@ -66,6 +66,7 @@ from mgdn_edge.calibration.quantize_request import QuantizeRequest
 from mgdn_edge.errors import BackendError
 from mgdn_edge.export.artefacts import FP16_ONNX, METADATA_PRECISION_KEY, is_filter_node, tensorrt_file
 from mgdn_edge.export.trt_graph import linted_tensorrt_graph
+from mgdn_edge.runtimes.build_contract import BuildRequest, BuildResult
 
 if TYPE_CHECKING:
     from mgdn_edge.calibration.export_files import ExportFiles
@@ -105,8 +106,16 @@ def _kept_by_request(req: QuantizeRequest, model: onnx.ModelProto) -> dict[str, 
     return kept
 
 
+def quantize_build(request: BuildRequest) -> BuildResult:
+    """The ONNX Runtime quantize builder (the backend record names it): the shared quantize steps
+    (:func:`~mgdn_edge.calibration.quantize.quantize_with`) around :func:`quantize_export`."""
+    from mgdn_edge.calibration.quantize import quantize_with
+
+    return quantize_with(request, "onnxruntime", quantize_export)
+
+
 def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
-    """The ONNX quantize builder (see the backend record): QDQ INT8, or the export's FP16 graph.
+    """The ONNX recipe: QDQ INT8, or the export's FP16 graph.
 
     INT8: calibrate, (search,) build, lint and write the QDQ model; return the method, the float
     layers and the evaluation PSNR. The written file keeps the export's metadata (network config,
@@ -114,42 +123,21 @@ def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
     FP16 needs no calibration: it is the export's own FP16 graph, copied, or with ``--method`` /
     ``--keep-float`` a new one (:mod:`mgdn_edge.export.fp16_variant`).
     """
-    files, precision, out, calib, evaluation = req.files, req.precision, req.out, req.calib, req.evaluation
-    method, max_drop, progress = req.method, req.max_drop, req.progress
-    if precision == "fp16":
-        if method or req.keep_float:
-            from mgdn_edge.export.fp16_variant import write_fp16_variant
-
-            return write_fp16_variant(files.onnx, files.config, out, method, req.keep_float)
-        return _copy_fp16(files, out)
-    method = method or ONNX_METHODS[0]
+    files, out, calib, evaluation = req.files, req.out, req.calib, req.evaluation
+    if req.precision == "fp16":
+        return _fp16(req)
+    method = req.method or ONNX_METHODS[0]
     model = onnx.load(files.onnx)
     portable = None if files.portable is None else onnx.load(files.portable)
     names = [i.name for i in model.graph.input]
     notes: list[str] = []
     ranges = calibrate(
-        portable_graph(model, portable),
-        calib,
-        names,
-        method,
-        progress=progress,
-        memory_mb=req.calib_memory_mb,
-        notes=notes,
-    )
-    float_layers = {name: FILTER_REASON for name in filter_nodes(model)}
+        portable_graph(model, portable), calib, names, method,
+        progress=req.progress, memory_mb=req.calib_memory_mb, notes=notes,
+    )  # fmt: skip
     reference = None if evaluation is None else run_all(session(model), evaluation)
-    output_conv = quantizable_nodes(model)[-1]
-    keep = [output_conv]
-    float_layers[output_conv] = OUTPUT_REASON
-    forced = _kept_by_request(req, model)
-    if max_drop is not None:
-        assert evaluation is not None and reference is not None
-        found = _accuracy_search(model, ranges, method, calib, evaluation, reference, max_drop, progress)
-        keep = found.keep_float
-        del float_layers[output_conv]
-        float_layers |= {n: f"accuracy search: +{found.gains[n]:.2f} dB when float" for n in keep}
-    float_layers |= forced
-    qdq = build_qdq(model, ranges, method, keep_float=[*keep, *forced])
+    keep, float_layers = _kept_float(req, model, ranges, method, reference)
+    qdq = build_qdq(model, ranges, method, keep_float=keep)
     problems = lint_qdq(qdq)
     if problems:
         raise BackendError("the QDQ model breaks TensorRT's rules: " + "; ".join(problems[:3]))
@@ -169,6 +157,37 @@ def quantize_export(req: QuantizeRequest) -> dict[str, Any]:
         "notes": notes,
         "speed": int8_versus_fp32(files.onnx, out, largest_sample(calib)),
     }
+
+
+def _fp16(req: QuantizeRequest) -> dict[str, Any]:
+    """The export's own FP16 graph, copied; with ``--method`` / ``--keep-float`` a new one."""
+    if req.method or req.keep_float:
+        from mgdn_edge.export.fp16_variant import write_fp16_variant
+
+        return write_fp16_variant(req.files.onnx, req.files.config, req.out, req.method, req.keep_float)
+    return _copy_fp16(req.files, req.out)
+
+
+def _kept_float(
+    req: QuantizeRequest, model: onnx.ModelProto, ranges: Any, method: str, reference: Any
+) -> tuple[list[str], dict[str, str]]:
+    """(nodes left float, why each layer is float): the filter nodes, the output convolution (or
+    what the accuracy search keeps instead) and the modules the request names."""
+    float_layers = {name: FILTER_REASON for name in filter_nodes(model)}
+    output_conv = quantizable_nodes(model)[-1]
+    keep = [output_conv]
+    float_layers[output_conv] = OUTPUT_REASON
+    if req.max_drop is not None:
+        assert req.evaluation is not None and reference is not None
+        found = _accuracy_search(
+            model, ranges, method, req.calib, req.evaluation, reference, req.max_drop, req.progress
+        )
+        keep = found.keep_float
+        del float_layers[output_conv]
+        float_layers |= {n: f"accuracy search: +{found.gains[n]:.2f} dB when float" for n in keep}
+    forced = _kept_by_request(req, model)
+    float_layers |= forced
+    return [*keep, *forced], float_layers
 
 
 def _copy_fp16(files: ExportFiles, out: Path) -> dict[str, Any]:

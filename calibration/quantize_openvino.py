@@ -30,6 +30,7 @@ from mgdn_edge.calibration.quantize_request import QuantizeRequest
 from mgdn_edge.calibration.sample_stream import largest_sample
 from mgdn_edge.errors import BackendError
 from mgdn_edge.export.artefacts import OP_TYPE
+from mgdn_edge.runtimes.build_contract import BuildRequest, BuildResult
 from mgdn_edge.runtimes.openvino_int8 import CHANNEL_ATTENTION_MATMUL, int8_fed
 
 OPENVINO_METHODS = ("default", "mixed", "plain")
@@ -122,6 +123,14 @@ def _run_nncf_grouped(
             f"most {calib_memory_mb:g} MB of tensors (--calib-memory)"
         )
     return quantized, notes
+
+
+def quantize_build(request: BuildRequest) -> BuildResult:
+    """The OpenVINO quantize builder (the backend record names it): the shared quantize steps
+    (:func:`~mgdn_edge.calibration.quantize.quantize_with`) around :func:`quantize_export`."""
+    from mgdn_edge.calibration.quantize import quantize_with
+
+    return quantize_with(request, "openvino", quantize_export)
 
 
 def quantize_export(req: QuantizeRequest) -> dict[str, Any]:

@@ -1,16 +1,20 @@
 """The export artefact format: every name a writer and a reader of mgdn-edge files must agree on.
 
-One definition of the file names in an export folder, the manifest's keys, the metadata keys a
-model file carries about itself (ONNX ``metadata_props``, OpenVINO ``rt_info``) and the custom
-op's identity (domain, type, attribute, plugin version and namespace). Export, runtimes,
-calibration, the pipeline and the tests import these; none spells them again. Deliberately free
-of heavy imports (no onnx, no torch): the CLI's ``--help`` path reads it.
+One definition of the file names and suffixes of every artefact (export folder, OpenVINO IR,
+TensorRT engine and its sidecar), the metadata keys a model file carries about itself (ONNX
+``metadata_props``, OpenVINO ``rt_info``) and the custom op's identity (domain, type, attribute,
+plugin version and namespace). Export, runtimes, calibration, the pipeline and the tests import
+these; none spells them again. The keys of ``manifest.json`` and of the engine sidecar are the
+fields of their typed records (:mod:`mgdn_edge.export.manifest_record`,
+:mod:`mgdn_edge.runtimes.tensorrt_engine_file`). Deliberately free of heavy imports (no onnx, no
+torch): the CLI's ``--help`` path reads it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 from typing import Any
 
 # ------------------------------------------------------------------------------ file names
@@ -18,11 +22,20 @@ MODEL_ONNX = "model.onnx"  # custom DynamicFilter nodes + their portable ONNX fu
 PORTABLE_ONNX = "model.portable.onnx"  # functions inlined: standard ops only
 FP16_ONNX = "model.fp16.onnx"  # FP16 tensors, float32 I/O, norms kept FP32
 MANIFEST_FILE = "manifest.json"
-CHECKPOINT_FILE = "model.pth"
-IR_XML = "model.xml"  # OpenVINO IR (+ model.bin beside it)
-ENGINE_FILE = "model.engine"  # TensorRT engine (+ model.engine.json sidecar)
+CHECKPOINT_SUFFIXES = (".pth", ".pt")  # PyTorch checkpoints
+CHECKPOINT_FILE = "model" + CHECKPOINT_SUFFIXES[0]
 ONNX_SUFFIX = ".onnx"
-IR_SUFFIX = ".xml"
+IR_SUFFIX = ".xml"  # OpenVINO IR: the graph ...
+IR_WEIGHTS_SUFFIX = ".bin"  # ... and its weights, beside it under the same stem
+ENGINE_SUFFIXES = (".engine", ".plan")  # TensorRT engines (trtexec writes .plan)
+ENGINE_SIDECAR_SUFFIX = ".json"  # appended to the engine's name: model.engine.json
+IR_XML = "model" + IR_SUFFIX
+ENGINE_FILE = "model" + ENGINE_SUFFIXES[0]
+
+
+def ir_weights(xml_path: Path) -> Path:
+    """The weights file of the OpenVINO IR ``xml_path``: ``model.xml`` -> ``model.bin``."""
+    return xml_path.with_suffix(IR_WEIGHTS_SUFFIX)
 
 
 def quantized_file(precision: str, suffix: str) -> str:
@@ -50,14 +63,7 @@ TRT_INT8_ONNX = tensorrt_file(INT8_ONNX)  # model.trt.int8.onnx, written by quan
 
 OUTPUT_NAME = "output"  # the graph output's name in every exported file
 
-# ----------------------------------------------------------------------- manifest.json keys
-MANIFEST_VERSION = 1
-MANIFEST_CONFIG = "config"
-MANIFEST_FILES = "files"
-MANIFEST_INPUTS = "inputs"
-MANIFEST_DYNAMIC_AXES = "dynamic_axes"
-MANIFEST_CUSTOM_OP = "custom_op"
-MANIFEST_TENSORRT = "tensorrt"  # the TensorRT graphs: files, verification, parser lint verdicts
+MANIFEST_VERSION = 1  # manifest.json's format version
 
 # ------------------------------------------- what a model file says about itself (metadata)
 # ONNX metadata_props keys; OpenVINO IRs carry the same facts in rt_info[IR_RT_SECTION][...].

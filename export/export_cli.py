@@ -82,35 +82,34 @@ def run(args: argparse.Namespace) -> int:
         fp16=not args.no_fp16,
     )
     m = result.manifest
-    op = m["custom_op"]
+    op = m.custom_op
     sizes = f"{static[0]}x{static[1]}" if static else "dynamic HxW"
     print(
-        f"wrote {result.model_path} ({op['nodes']} {op['domain']}.{op['op_type']} nodes), "
+        f"wrote {result.model_path} ({op.nodes} {op.domain}.{op.op_type} nodes), "
         f"{result.portable_path.name}, {result.manifest_path.name}: "
-        f"task {m['task']}, opset {m['opset']}, {sizes}"
+        f"task {m.task}, opset {m.opset}, {sizes}"
     )
-    if m["verification_max_abs"]:
-        worst = max(v for sizes_ in m["verification_max_abs"].values() for v in sizes_.values())
+    if m.verification_max_abs:
+        worst = max(v for sizes_ in m.verification_max_abs.values() for v in sizes_.values())
         print(f"verified against PyTorch with onnxruntime: max abs {worst:.2e}")
-    fp16 = m.get("fp16")
-    if fp16:
+    if m.fp16:
         line = (
-            f"wrote {result.fp16_path.name} (FP16, float32 I/O, FP32 kept for {', '.join(fp16['fp32_ops'])})"
+            f"wrote {result.fp16_path.name} (FP16, float32 I/O, FP32 kept for {', '.join(m.fp16.fp32_ops)})"
         )
-        if fp16["verification_max_abs"]:
-            line += f": max abs {max(fp16['verification_max_abs'].values()):.2e} vs PyTorch"
+        if m.fp16.verification_max_abs:
+            line += f": max abs {max(m.fp16.verification_max_abs.values()):.2e} vs PyTorch"
         print(line)
-    trt = m.get("tensorrt") or {}
-    if trt.get("files"):
-        line = f"wrote {', '.join(trt['files'])} (TensorRT: no local function, DynamicFilter -> plugin)"
-        if trt.get("verification_max_abs"):
-            worst = max(v for e in trt["verification_max_abs"].values() for v in e.values())
+    trt = m.tensorrt
+    if trt and trt.files:
+        line = f"wrote {', '.join(trt.files)} (TensorRT: no local function, DynamicFilter -> plugin)"
+        if trt.verification_max_abs:
+            worst = max(v for e in trt.verification_max_abs.values() for v in e.values())
             line += f": max abs {worst:.2e} vs their ONNX Runtime siblings"
         print(line)
     if args.serving == "triton":
         from mgdn_edge.export.triton_repo import CONFIG_FILE, MODEL_FILE, VERSION, write_triton_repository
 
-        name = args.model_name or f"mgdn_{m['task']}"
+        name = args.model_name or f"mgdn_{m.task}"
         folder = write_triton_repository(result.model_path, args.repository, name, args.op_library)
         print(
             f"wrote {folder / CONFIG_FILE}, {folder / VERSION / MODEL_FILE} (Triton, onnxruntime_onnx; "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,6 @@ import torch
 
 from mgdn_edge import __version__
 from mgdn_edge.export.artefacts import (
-    KERNEL_SIZE_ATTR,
     MANIFEST_VERSION,
     METADATA_CONFIG_KEY,
     METADATA_STATIC_KEY,
@@ -20,8 +20,20 @@ from mgdn_edge.export.artefacts import (
     OP_DOMAIN,
     OP_TYPE,
     OUTPUT_NAME,
-    PLUGIN_ATTRIBUTES,
+    PLUGIN_NAMESPACE,
+    PLUGIN_VERSION,
     sha256_file,
+)
+from mgdn_edge.export.manifest_record import (
+    CustomOp,
+    DynamicAxes,
+    FileEntry,
+    Fp16Graph,
+    LargestTensor,
+    Manifest,
+    SourceCheckpoint,
+    TensorRTGraphs,
+    TensorSpec,
 )
 from mgdn_edge.model import MGDNConfig
 
@@ -62,42 +74,57 @@ def build_manifest(
     checkpoint: Path | None,
     files: dict[str, Path],
     verification: dict[str, dict[str, float]] | None,
-) -> dict:
+    extras: ManifestExtras,
+) -> Manifest:
+    """The manifest of an export folder holding ``files`` (each recorded by its sha256)."""
     h_dim, w_dim = static if static else ("height", "width")
     io_spec = config.io
-    return {
-        "manifest_version": MANIFEST_VERSION,
-        "task": config.task,
-        "preset": config.name,
-        "config": config.to_dict(),
-        "inputs": [
-            {"name": n, "layout": "NCHW", "dtype": "float32", "shape": ["batch", c, h_dim, w_dim]}
+    return Manifest(
+        manifest_version=MANIFEST_VERSION,
+        task=config.task,
+        preset=config.name,
+        config=config.to_dict(),
+        inputs=tuple(
+            TensorSpec(name=n, layout="NCHW", dtype="float32", shape=("batch", c, h_dim, w_dim))
             for n, c in zip(io_spec.input_names, io_spec.input_channels, strict=True)
-        ],
-        "outputs": [
-            {
-                "name": OUTPUT_NAME,
-                "layout": "NCHW",
-                "dtype": "float32",
-                "range": [0.0, 1.0],
-                "shape": ["batch", io_spec.output_channels, h_dim, w_dim],
-            }
-        ],
-        "dynamic_axes": {"batch": True, "height": static is None, "width": static is None},
-        "opset": opset,
-        "custom_op": {
-            "domain": OP_DOMAIN,
-            "op_type": OP_TYPE,
-            KERNEL_SIZE_ATTR: config.kernel_size,
-            **PLUGIN_ATTRIBUTES,
-            "nodes": n_filters,
-            "portable_decomposition": decomposition,
-        },
-        "files": {name: {"sha256": sha256_file(p)} for name, p in files.items()},
-        "source_checkpoint": (
-            {"path": str(checkpoint), "sha256": sha256_file(checkpoint)} if checkpoint is not None else None
         ),
-        "simplifier": "onnxsim",
-        "verification_max_abs": verification,
-        "tool_versions": tool_versions(),
-    }
+        outputs=(
+            TensorSpec(
+                name=OUTPUT_NAME,
+                layout="NCHW",
+                dtype="float32",
+                range=(0.0, 1.0),
+                shape=("batch", io_spec.output_channels, h_dim, w_dim),
+            ),
+        ),
+        dynamic_axes=DynamicAxes(batch=True, height=static is None, width=static is None),
+        opset=opset,
+        custom_op=CustomOp(
+            domain=OP_DOMAIN,
+            op_type=OP_TYPE,
+            kernel_size=config.kernel_size,
+            plugin_namespace=PLUGIN_NAMESPACE,
+            plugin_version=PLUGIN_VERSION,
+            nodes=n_filters,
+            portable_decomposition=decomposition,
+        ),
+        files={name: FileEntry(sha256_file(p)) for name, p in files.items()},
+        source_checkpoint=(
+            SourceCheckpoint(str(checkpoint), sha256_file(checkpoint)) if checkpoint is not None else None
+        ),
+        simplifier="onnxsim",
+        verification_max_abs=verification,
+        tool_versions=tool_versions(),
+        largest_tensor=extras.largest_tensor,
+        fp16=extras.fp16,
+        tensorrt=extras.tensorrt,
+    )
+
+
+@dataclass(frozen=True)
+class ManifestExtras:
+    """What the later export steps add: the largest-tensor check, the FP16 and TensorRT graphs."""
+
+    largest_tensor: LargestTensor | None
+    fp16: Fp16Graph | None
+    tensorrt: TensorRTGraphs | None

@@ -34,7 +34,6 @@ Pipeline and why each step is there:
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 import warnings
@@ -51,7 +50,6 @@ from mgdn_edge.export.artefacts import (
     FP16_ONNX,
     KERNEL_SIZE_ATTR,
     MANIFEST_FILE,
-    MANIFEST_TENSORRT,
     MODEL_ONNX,
     OP_DOMAIN,
     OP_DOMAIN_VERSION,
@@ -70,7 +68,14 @@ from mgdn_edge.export.dynamic_filter_onnx import (
     register_onnx_symbolic,
 )
 from mgdn_edge.export.graph_checks import largest_tensor_report
-from mgdn_edge.export.manifest import build_manifest, set_metadata
+from mgdn_edge.export.manifest import ManifestExtras, build_manifest, set_metadata
+from mgdn_edge.export.manifest_record import (
+    Fp16Graph,
+    LargestTensor,
+    Manifest,
+    TensorRTGraphs,
+    write_manifest_file,
+)
 from mgdn_edge.export.verify import (
     VERIFY_TOLERANCE,
     example_inputs,
@@ -94,7 +99,7 @@ class ExportResult:
     model_path: Path
     portable_path: Path
     manifest_path: Path
-    manifest: dict = field(default_factory=dict)
+    manifest: Manifest
     fp16_path: Path | None = None
     tensorrt_paths: list[Path] = field(default_factory=list)
 
@@ -317,7 +322,7 @@ def _export_into(
         verification = verify_against_torch(
             model, [model_path, portable_path], verify_sizes(config, static), VERIFY_TOLERANCE
         )
-        largest = largest_tensor_report(model, portable_path, static or trace_size(config))
+        largest = LargestTensor(**largest_tensor_report(model, portable_path, static or trace_size(config)))
     files = {MODEL_ONNX: model_path, PORTABLE_ONNX: portable_path}
     fp16_path, fp16_info = None, None
     if fp16:
@@ -334,12 +339,9 @@ def _export_into(
         Path(checkpoint).resolve() if checkpoint is not None else None,
         files,
         verification,
+        ManifestExtras(largest, fp16_info, trt_info),
     )
-    manifest["largest_tensor"] = largest
-    manifest["fp16"] = fp16_info
-    manifest[MANIFEST_TENSORRT] = trt_info
-    manifest_path = out / MANIFEST_FILE
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    manifest_path = write_manifest_file(out / MANIFEST_FILE, manifest)
     return ExportResult(
         out, model_path, portable_path, manifest_path, manifest, fp16_path, list(trt_files.values())
     )
@@ -352,7 +354,7 @@ def _write_tensorrt(
     fp16_path: Path | None,
     static: tuple[int, int] | None,
     verify: bool,
-) -> tuple[dict[str, Path], dict]:
+) -> tuple[dict[str, Path], TensorRTGraphs]:
     """model.trt.onnx (+ model.trt.fp16.onnx): rewrite, check, lint, save, verify against the sibling."""
     from mgdn_edge.export.trt_graph import tensorrt_graph, with_function_bodies
     from mgdn_edge.export.trt_lint import TARGET_RELEASES, lint_tensorrt
@@ -362,7 +364,9 @@ def _write_tensorrt(
     if fp16_path is not None:
         jobs.append((TRT_FP16_ONNX, onnx.load(fp16_path), fp16_path, budget_for("fp16").max_abs))
     files: dict[str, Path] = {}
-    info: dict = {"files": [], "verified_against": {}, "verification_max_abs": {}, "lint": {}}
+    verified_against: dict[str, str] = {}
+    verification_max_abs: dict[str, dict[str, float]] = {}
+    lint: dict[str, dict[str, str]] = {}
     for name, source, sibling, tolerance in jobs:
         trt = tensorrt_graph(source)
         check_model(trt, name)
@@ -376,24 +380,23 @@ def _write_tensorrt(
         path = out / name
         onnx.save(trt, path)
         files[name] = path
-        info["files"].append(name)
-        info["lint"][name] = verdicts
+        lint[name] = verdicts
         if verify:
             runnable = with_function_bodies(trt, source)
             errors = max_abs_between(model, sibling, runnable, verify_sizes(model.config, static))
-            info["verified_against"][name] = sibling.name
-            info["verification_max_abs"][name] = errors
+            verified_against[name] = sibling.name
+            verification_max_abs[name] = errors
             worst = max(errors.values())
             if not worst <= tolerance:
                 raise ExportError(
                     f"{name} differs from {sibling.name} in ONNX Runtime: max abs {worst:.3g} > {tolerance:g}"
                 )
-    return files, info
+    return files, TensorRTGraphs(tuple(files), verified_against, verification_max_abs, lint)
 
 
 def _write_fp16(
     model: MGDN, graph: onnx.ModelProto, path: Path, static: tuple[int, int] | None, verify: bool
-) -> tuple[Path, dict]:
+) -> tuple[Path, Fp16Graph]:
     """Convert the custom-node graph to FP16, check it, save it, and verify it within the FP16 budget."""
     from mgdn_edge.export.fp16 import CONVERTER, FP32_OPS, convert_to_fp16, count_fp16_nodes, mark_precision
     from mgdn_edge.runtimes.budgets import budget_for
@@ -403,18 +406,13 @@ def _write_fp16(
     check_model(half, FP16_ONNX)
     onnx.save(half, path)
     tolerance = budget_for("fp16").max_abs
-    info: dict = {
-        "file": FP16_ONNX,
-        "converter": CONVERTER,
-        "io_dtype": "float32",
-        "fp32_ops": list(FP32_OPS),
-        "nodes": count_fp16_nodes(half),
-        "verification_max_abs": None,
-        "tolerance": tolerance,
-    }
+    errors = None
     if verify:
         sizes = verify_sizes(model.config, static)
-        info["verification_max_abs"] = verify_against_torch(model, [path], sizes, tolerance)[path.name]
+        errors = verify_against_torch(model, [path], sizes, tolerance)[path.name]
+    info = Fp16Graph(
+        FP16_ONNX, CONVERTER, "float32", tuple(FP32_OPS), count_fp16_nodes(half), errors, tolerance
+    )
     return path, info
 
 

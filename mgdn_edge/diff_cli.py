@@ -151,9 +151,8 @@ def run(args: argparse.Namespace) -> int:
 
 def runtime_spec(spec: str, precision: str | None, flag: str) -> tuple[str, str | None]:
     """(runtime, precision) from ``RUNTIME`` or ``RUNTIME:PRECISION``; a runtime this machine cannot
-    run (TensorRT without its package or a GPU) is one BackendError line, before any input is read."""
-    import importlib.util
-
+    run (TensorRT without its package or a GPU) is one BackendError line, before any input is read:
+    the backend's record says why (:meth:`Backend.unavailable_reason`)."""
     from mgdn_edge.errors import BackendError, InputError
     from mgdn_edge.runtimes.backends import get_backend
 
@@ -164,8 +163,6 @@ def runtime_spec(spec: str, precision: str | None, flag: str) -> tuple[str, str 
     if name.lower() == "auto":
         return name, precision
     backend = get_backend(name)
-    if importlib.util.find_spec(backend.package) is None:
-        raise BackendError(f"{flag} {spec}: {backend.label} is not installed here ({backend.install})")
     reason = backend.unavailable_reason(None)
     if reason:
         raise BackendError(f"{flag} {spec}: {backend.label} is {reason}")
@@ -214,22 +211,10 @@ def fp16_as_on_gpu(model: Any, task: str) -> Any:
     return open_runtime("onnxruntime", path, task=task, precision="fp16")
 
 
-def _suggest(
-    args: argparse.Namespace, result: Any, reference: Any, model: Any, inputs: Any, precision: str
-) -> Any:
-    """Bisect the modules to keep float (:mod:`mgdn_edge.divergence_suggest`), timing the answer."""
-    import dataclasses
-    import tempfile
-    from pathlib import Path
-
-    from mgdn_edge.bench import median_ms
-    from mgdn_edge.calibration.quantize import quantize_model
-    from mgdn_edge.divergence_suggest import Trial, bisect_keep, candidates
+def _suggest_builder(args: argparse.Namespace, model: Any, precision: str) -> Any:
+    """The quantize builder that re-makes ``model``'s variant; InputError when --suggest cannot."""
     from mgdn_edge.errors import InputError
-    from mgdn_edge.runtimes import open_runtime
     from mgdn_edge.runtimes.backends import builders
-    from mgdn_edge.runtimes.budgets import budget_for
-    from mgdn_edge.runtimes.parity import image_metrics, violations
 
     quantizers = builders("quantize")  # keyed by the runtime each builds for
     if not (
@@ -245,7 +230,26 @@ def _suggest(
             "--suggest re-quantizes: give --export DIR (what the variant was made from) and, for INT8, "
             "--data SRC"
         )
-    backend, suffix = model.name, quantizers[model.name][1].suffix
+    return quantizers[model.name][1]
+
+
+def _suggest(
+    args: argparse.Namespace, result: Any, reference: Any, model: Any, inputs: Any, precision: str
+) -> Any:
+    """Bisect the modules to keep float (:mod:`mgdn_edge.divergence_suggest`), timing the answer."""
+    import dataclasses
+    import tempfile
+    from pathlib import Path
+
+    from mgdn_edge.bench import median_ms
+    from mgdn_edge.calibration.quantize_request import QuantizeOptions
+    from mgdn_edge.divergence_suggest import Trial, bisect_keep, candidates
+    from mgdn_edge.runtimes import open_runtime
+    from mgdn_edge.runtimes.budgets import budget_for
+    from mgdn_edge.runtimes.build_contract import BuildRequest
+    from mgdn_edge.runtimes.parity import image_metrics, violations
+
+    builder = _suggest_builder(args, model, precision)
     budget = budget_for(precision)
     if args.target_psnr is not None:
         budget = dataclasses.replace(budget, psnr_min=max(budget.psnr_min or 0.0, args.target_psnr))
@@ -254,13 +258,11 @@ def _suggest(
     with tempfile.TemporaryDirectory(prefix="mgdn_suggest_") as work:
 
         def quantized(keep: Sequence[str]) -> Path:
-            return Path(work) / f"keep{len(keep)}{suffix}"
+            return Path(work) / f"keep{len(keep)}{builder.suffix}"
 
         def evaluate(keep: list[str]) -> Trial:
-            quantize_model(
-                args.export, args.data, backend, precision, out=quantized(keep), method=args.method,
-                keep_float=keep, progress=False,
-            )  # fmt: skip
+            made = QuantizeOptions(args.data, args.method, keep_float=tuple(keep), progress=False)
+            builder.build(BuildRequest(Path(args.export), quantized(keep), precision, made))
             runtime = fp16_as_on_gpu(open_runtime(model.name, quantized(keep), task=args.task, **options),
                                      args.task)  # fmt: skip
             metrics = image_metrics(wanted, runtime.run(inputs), args.task)

@@ -15,9 +15,12 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mgdn_edge.cli_args import add_precision, add_quiet, add_runtime, add_task
+
+if TYPE_CHECKING:
+    from mgdn_edge.runtimes.base import Runtime
 
 TASK_HELP = (
     "mff/mef: A B | hdr: UNDER REF OVER (+ --exposures) or one Kalantari scene folder | gdsr: RGB DEPTH; "
@@ -67,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def _runner(args: argparse.Namespace, runtime: Any) -> Callable[[Any], Any]:
+def _runner(args: argparse.Namespace, runtime: Runtime) -> Callable[[Any], Any]:
     """prepared inputs -> NCHW output: whole, or in tiles when asked or over --max-memory."""
     from mgdn_edge.size import Size
     from mgdn_edge.tiling import plan_tiles, run_tiled
@@ -83,7 +86,7 @@ def _runner(args: argparse.Namespace, runtime: Any) -> Callable[[Any], Any]:
             tile=tile,
             overlap=args.overlap,
             max_memory_mb=args.max_memory,
-            static_size=getattr(runtime, "static_size", None),
+            static_size=runtime.static_size,
         )
         if plan.grid is None:
             return runtime.run(prepared.inputs)

@@ -21,7 +21,7 @@ from mgdn_edge.runtimes.backends import (
     get_backend,
     register_backend,
 )
-from mgdn_edge.runtimes.base import Runtime, check_inputs, with_output_check
+from mgdn_edge.runtimes.base import Runtime, check_inputs
 
 
 def available_runtimes() -> list[str]:
@@ -46,7 +46,12 @@ def open_runtime(name: str, model_path: str | Path | Any, task: str | None = Non
     """
     backend = backend_for_model(model_path) if name.lower() == "auto" else get_backend(name)
     factory = backend.runtime_class()
-    if opts.get("precision") == "auto" and not getattr(factory, "chooses_precision", False):
+    if not (isinstance(factory, type) and issubclass(factory, Runtime)):
+        raise BackendError(
+            f"runtime {backend.name!r} ({backend.runtime}) does not subclass "
+            "mgdn_edge.runtimes.base.Runtime: implement _run and describe on that base"
+        )
+    if opts.get("precision") == "auto" and not factory.chooses_precision:
         opts["precision"] = None  # nothing faster to choose: the file runs at its own precision
     params = inspect.signature(factory).parameters
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
@@ -54,8 +59,7 @@ def open_runtime(name: str, model_path: str | Path | Any, task: str | None = Non
         if unknown:
             raise BackendError(f"runtime {backend.name!r} does not take option(s) {', '.join(unknown)}")
         opts = {k: v for k, v in opts.items() if k in params}
-    # Every run() result passes the one non-finite check, whoever calls (fuse, parity, bench).
-    return with_output_check(factory(model_path, task=task, **opts))
+    return factory(model_path, task=task, **opts)
 
 
 __all__ = [

@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from mgdn_edge.errors import BackendError
-from mgdn_edge.export.artefacts import ENGINE_FILE, IR_SUFFIX, ONNX_SUFFIX
+from mgdn_edge.export.artefacts import CHECKPOINT_SUFFIXES, ENGINE_SUFFIXES, IR_SUFFIX, ONNX_SUFFIX
 from mgdn_edge.precision import Precision
 from mgdn_edge.results import REFERENCE_VARIANT
 from mgdn_edge.runtimes.budgets import SpeedTarget
+from mgdn_edge.runtimes.build_contract import BuildRequest, BuildResult
 
 FP32, FP16, BF16, INT8 = Precision.FP32, Precision.FP16, Precision.BF16, Precision.INT8
 
@@ -39,7 +40,7 @@ class Builder:
     """How a backend makes one kind of artefact from an export folder: ``function`` and what it writes."""
 
     name: str  # the backend it builds for, as ``--runtime`` names it (``quantize --runtime onnxruntime``)
-    function: str  # "module:attribute"
+    function: str  # "module:attribute" of a BuildRequest -> BuildResult function (.build_contract)
     precisions: tuple[Precision, ...]  # the precisions this builder writes
     suffix: str  # the suffix of the file it writes
     requires: tuple[str, ...] = ()  # Python packages it needs beyond the backend's own
@@ -53,6 +54,10 @@ class Builder:
         if missing:
             return f"not available: Python package {missing[0]!r} is not installed"
         return None
+
+    def build(self, request: BuildRequest) -> BuildResult:
+        """Make the artefact ``request`` asks for (imports the builder's module now)."""
+        return load_attribute(self.function)(request)
 
 
 @dataclass(frozen=True)
@@ -138,7 +143,7 @@ BACKENDS: dict[str, Backend] = {
             install="pip install 'mgdn-edge[torch]'",
             precisions=(FP32,),
             aliases=("pytorch",),
-            suffixes=(".pth", ".pt"),
+            suffixes=CHECKPOINT_SUFFIXES,
             variants=(VariantSpec(REFERENCE_VARIANT, "PyTorch FP32 (reference)", FP32, "checkpoint"),),
             profiled=True,
         ),
@@ -153,7 +158,7 @@ BACKENDS: dict[str, Backend] = {
             suffixes=(ONNX_SUFFIX,),
             quantize=Builder(
                 "onnxruntime",
-                "mgdn_edge.calibration.quantize_onnx:quantize_export",
+                "mgdn_edge.calibration.quantize_onnx:quantize_build",
                 (INT8, FP16),
                 ONNX_SUFFIX,
             ),
@@ -175,11 +180,11 @@ BACKENDS: dict[str, Backend] = {
             aliases=("ov",),
             suffixes=(IR_SUFFIX,),
             convert=Builder(
-                "openvino", "mgdn_edge.runtimes.openvino_convert:convert_to_openvino", (FP32, FP16), IR_SUFFIX
+                "openvino", "mgdn_edge.runtimes.openvino_convert:convert_build", (FP32, FP16), IR_SUFFIX
             ),
             quantize=Builder(
                 "openvino",
-                "mgdn_edge.calibration.quantize_openvino:quantize_export",
+                "mgdn_edge.calibration.quantize_openvino:quantize_build",
                 (INT8, FP16),
                 IR_SUFFIX,
                 requires=("nncf",),
@@ -202,12 +207,12 @@ BACKENDS: dict[str, Backend] = {
             install="pip install 'mgdn-edge[tensorrt]' on a machine with an NVIDIA GPU",
             precisions=(FP32, FP16, INT8),
             aliases=("trt",),
-            suffixes=(Path(ENGINE_FILE).suffix, ".plan"),
+            suffixes=ENGINE_SUFFIXES,
             engine=Builder(
                 "tensorrt",
-                "mgdn_edge.runtimes.tensorrt_build:build_engine",
+                "mgdn_edge.runtimes.tensorrt_build:engine_build",
                 (FP32, FP16, INT8),
-                Path(ENGINE_FILE).suffix,
+                ENGINE_SUFFIXES[0],
             ),
             checks="mgdn_edge.runtimes.tensorrt_runtime:unavailable_reason",
             # TensorRT's per-layer profiler needs an IProfiler bound to a GPU context: not profiled.

@@ -14,9 +14,10 @@ file's metadata (see :mod:`mgdn_edge.export.onnx_export`).
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -24,7 +25,6 @@ from mgdn_edge.errors import BackendError, InputError, one_line
 from mgdn_edge.export.artefacts import (
     FP16_ONNX,
     MANIFEST_FILE,
-    MANIFEST_FILES,
     METADATA_CONFIG_KEY,
     METADATA_PRECISION_KEY,
     METADATA_STATIC_KEY,
@@ -34,6 +34,7 @@ from mgdn_edge.export.artefacts import (
     QDQ_OPS,
     sha256_file,
 )
+from mgdn_edge.export.manifest_record import Manifest, read_manifest_file
 from mgdn_edge.model.config import MGDNConfig
 from mgdn_edge.model.inputs import validate_inputs
 from mgdn_edge.precision import Precision
@@ -43,20 +44,38 @@ from mgdn_edge.size import Size
 COMPATIBLE_TASKS = {"mff": {"mff", "mef"}, "mef": {"mff", "mef"}, "hdr": {"hdr"}, "gdsr": {"gdsr"}}
 
 
-@runtime_checkable
-class Runtime(Protocol):
-    """What ``mgdn-edge fuse``, ``parity`` and the benchmarks need from a backend."""
+class Runtime(ABC):
+    """What ``mgdn-edge fuse``, ``parity`` and the benchmarks need from a backend.
 
-    name: str
-    config: MGDNConfig
+    :meth:`run` is the one entry: it validates the inputs (:func:`check_inputs`, against
+    :attr:`static_size`), hands the checked arrays to the backend's :meth:`_run` and refuses a
+    non-finite output (:func:`check_output`), so no backend repeats either check and no caller
+    can reach a backend around them.
+    """
+
+    name: str  # the backend's name, as ``--runtime`` spells it
+    config: MGDNConfig  # the network the model implements (inputs, task)
+    static_size: tuple[int, int] | None = None  # the (H, W) a fixed-size export takes; None: any
+    precision: str = "fp32"  # what actually executes
+    model_path: Path | None = None  # the file run, where there is one (named in errors)
+    chooses_precision: ClassVar[bool] = False  # takes precision="auto" (picks the fastest that holds)
 
     def run(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         """Task inputs (NCHW float32, values as the network expects) -> NCHW float32 output."""
-        ...
+        arrays = self.checked_inputs(inputs)
+        return check_output(self, arrays, self._run(arrays))
 
+    def checked_inputs(self, inputs: Sequence[object]) -> list[np.ndarray]:
+        """``inputs`` validated for this model (for entries other than :meth:`run` that take them)."""
+        return check_inputs(self.config, inputs, self.static_size)
+
+    @abstractmethod
+    def _run(self, arrays: list[np.ndarray]) -> np.ndarray:
+        """The backend's inference on inputs :meth:`run` has already checked."""
+
+    @abstractmethod
     def describe(self) -> dict[str, Any]:
         """At least: runtime, model, provider, precision, threads."""
-        ...
 
 
 def check_precision(precision: str | None, supported: Sequence[str], runtime: str) -> Precision:
@@ -133,25 +152,13 @@ def onnx_file_precision(path: Path) -> Precision:
     return Precision.INT8 if has_qdq else Precision.FP32
 
 
-def read_manifest(model_file: Path) -> dict[str, Any] | None:
+def read_manifest(model_file: Path) -> Manifest | None:
     """The manifest.json written beside an exported model, if any, with ``model_file`` checked
     against the sha256 it records there (:func:`check_against_manifest`)."""
-    manifest = _load_manifest(model_file.parent / MANIFEST_FILE)
+    manifest = read_manifest_file(model_file.parent / MANIFEST_FILE)
     if manifest is not None:
         check_against_manifest(model_file, manifest)
     return manifest
-
-
-def _load_manifest(path: Path) -> dict[str, Any] | None:
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BackendError(f"cannot read {path}: {one_line(exc)}") from exc
-    if not isinstance(data, dict):
-        raise BackendError(f"{path} is not an mgdn-edge manifest (a JSON object was expected)")
-    return data
 
 
 # (resolved path, size, mtime_ns) -> sha256: a file is hashed once per process, however often it
@@ -168,7 +175,7 @@ def file_sha256(path: Path) -> str:
     return _HASHES[key]
 
 
-def check_against_manifest(path: str | Path, manifest: dict[str, Any] | None = None) -> None:
+def check_against_manifest(path: str | Path, manifest: Manifest | None = None) -> None:
     """Refuse a file whose bytes differ from the sha256 the manifest beside it records.
 
     An export folder is one unit: a model.onnx copied in from another export, or a file cut short
@@ -178,11 +185,10 @@ def check_against_manifest(path: str | Path, manifest: dict[str, Any] | None = N
     """
     path = Path(path)
     if manifest is None:
-        manifest = _load_manifest(path.parent / MANIFEST_FILE)
+        manifest = read_manifest_file(path.parent / MANIFEST_FILE)
         if manifest is None:
             return
-    entry = (manifest.get(MANIFEST_FILES) or {}).get(path.name)
-    expected = entry.get("sha256") if isinstance(entry, dict) else None
+    expected = manifest.sha256_of(path.name)
     if not expected or not path.is_file():
         return
     actual = file_sha256(path)
@@ -199,10 +205,9 @@ def check_export_folder(model: str | Path) -> None:
     for commands that read several of them (``build-engine`` picks one by precision)."""
     path = Path(model)
     folder = path if path.is_dir() else path.parent
-    manifest = _load_manifest(folder / MANIFEST_FILE)
-    for name in (manifest or {}).get(MANIFEST_FILES) or {}:
-        if isinstance(name, str):
-            check_against_manifest(folder / name, manifest)
+    manifest = read_manifest_file(folder / MANIFEST_FILE)
+    for name in manifest.files if manifest else ():
+        check_against_manifest(folder / name, manifest)
 
 
 def export_folder_files(model: str | Path) -> list[Path]:
@@ -211,11 +216,10 @@ def export_folder_files(model: str | Path) -> list[Path]:
     path = Path(model)
     folder = path if path.is_dir() else path.parent
     manifest_path = folder / MANIFEST_FILE
-    manifest = _load_manifest(manifest_path)
+    manifest = read_manifest_file(manifest_path)
     if manifest is None:
         return [path]
-    listed = manifest.get(MANIFEST_FILES) or {}
-    return [path, manifest_path, *(folder / name for name in listed if isinstance(name, str))]
+    return [path, manifest_path, *(folder / name for name in manifest.files)]
 
 
 def model_description(
@@ -227,12 +231,8 @@ def model_description(
     """
     manifest = read_manifest(model_file)
     static: tuple[int, int] | None = None
-    if manifest is not None and "config" in manifest:
-        config = MGDNConfig.from_dict(manifest["config"])
-        dyn = manifest.get("dynamic_axes", {})
-        if dyn and not dyn.get("height", True):
-            shape = manifest["inputs"][0]["shape"]
-            static = (int(shape[2]), int(shape[3]))
+    if manifest is not None:
+        config, static = MGDNConfig.from_dict(manifest.config), manifest.static_size
     elif METADATA_CONFIG_KEY in metadata:
         config = MGDNConfig.from_dict(json.loads(metadata[METADATA_CONFIG_KEY]))
         if metadata.get(METADATA_STATIC_KEY):
@@ -267,7 +267,7 @@ def check_input_count(model_file: Path, count: int, config: MGDNConfig) -> None:
 _HUGE_INPUT = 1e4
 
 
-def check_output(runtime: Any, inputs: Sequence[np.ndarray], output: np.ndarray) -> np.ndarray:
+def check_output(runtime: Runtime, inputs: Sequence[np.ndarray], output: np.ndarray) -> np.ndarray:
     """Pass a finite output through; refuse a NaN/Inf one naming the stage that produced it.
 
     A non-finite output saved as is becomes an all-NaN ``--raw`` array and a black PNG with
@@ -278,9 +278,7 @@ def check_output(runtime: Any, inputs: Sequence[np.ndarray], output: np.ndarray)
     out = np.asarray(output)
     if out.dtype.kind != "f" or np.isfinite(out).all():
         return output
-    name = getattr(runtime, "name", "runtime")
-    precision = str(getattr(runtime, "precision", "") or "fp32")
-    model = getattr(runtime, "model_path", None)
+    name, precision, model = runtime.name, str(runtime.precision or "fp32"), runtime.model_path
     bad = int((~np.isfinite(out)).sum())
     head = f"the {name} {precision} output of {model or 'the model'} has NaN/Inf ({bad} of {out.size} values)"
     arrays = [np.asarray(x) for x in inputs]
@@ -320,15 +318,3 @@ def _non_finite_initializers(path: Path) -> list[str]:
         if values.dtype.kind == "f" and not np.isfinite(values).all():
             names.append(init.name)
     return names
-
-
-def with_output_check(runtime: Any) -> Any:
-    """``runtime`` whose ``run`` refuses non-finite outputs (see :func:`check_output`); same object."""
-    run = runtime.run
-
-    def checked_run(inputs: Sequence[np.ndarray]) -> np.ndarray:
-        return check_output(runtime, inputs, run(inputs))
-
-    checked_run.__doc__ = run.__doc__
-    runtime.run = checked_run
-    return runtime

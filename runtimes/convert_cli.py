@@ -30,17 +30,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mgdn_edge.atomic import refuse_overwriting_inputs
-    from mgdn_edge.export.artefacts import IR_XML
+    from mgdn_edge.export.artefacts import IR_XML, ir_weights
+    from mgdn_edge.runtimes.backends import get_backend
     from mgdn_edge.runtimes.base import export_folder_files, resolve_onnx_path
-    from mgdn_edge.runtimes.openvino_convert import convert_to_openvino, describe_ir
+    from mgdn_edge.runtimes.build_contract import BuildRequest
+    from mgdn_edge.runtimes.openvino_convert import ConvertOptions, describe_ir
 
-    builder_runtime(args, "convert")
+    builder = get_backend(builder_runtime(args, "convert")).builder("convert")
     source = resolve_onnx_path(args.model)  # also checks it against its manifest
     xml = args.out / IR_XML if args.out.is_dir() else args.out
     refuse_overwriting_inputs(
-        [("--out", xml), ("--out", xml.with_suffix(".bin"))],
+        [("--out", xml), ("--out", ir_weights(xml))],
         [*export_folder_files(source), args.extension],
     )
-    out = convert_to_openvino(args.model, args.out, args.precision, args.extension)
+    request = BuildRequest(Path(args.model), args.out, args.precision, ConvertOptions(args.extension))
+    out = builder.build(request).path
     print(f"wrote {out} ({args.precision}, {describe_ir(out, args.extension)})")
     return 0

@@ -68,23 +68,23 @@ def run(args: argparse.Namespace) -> int:
 
     from mgdn_edge.atomic import refuse_overwriting_inputs
     from mgdn_edge.errors import BackendError
+    from mgdn_edge.export.artefacts import ENGINE_SUFFIXES
+    from mgdn_edge.runtimes.backends import BACKENDS
     from mgdn_edge.runtimes.base import check_export_folder, export_folder_files
-    from mgdn_edge.runtimes.tensorrt_build import build_engine
+    from mgdn_edge.runtimes.build_contract import BuildRequest
+    from mgdn_edge.runtimes.tensorrt_build import EngineOptions
     from mgdn_edge.runtimes.tensorrt_engine_file import sidecar_path
 
     if args.plugin and args.no_plugin:
         raise BackendError("--plugin and --no-plugin exclude each other")
-    if Path(args.out).suffix.lower() not in (".engine", ".plan"):
-        raise BackendError(f"--out must end in .engine or .plan, got {args.out}")
+    if Path(args.out).suffix.lower() not in ENGINE_SUFFIXES:
+        raise BackendError(f"--out must end in {' or '.join(ENGINE_SUFFIXES)}, got {args.out}")
     refuse_overwriting_inputs(
         [("--out", args.out), ("--out", sidecar_path(Path(args.out)))],
         [*export_folder_files(args.model), args.plugin or None],
     )
     check_export_folder(args.model)  # before TensorRT is even imported
-    result = build_engine(
-        args.model,
-        args.out,
-        precision=args.precision,
+    options = EngineOptions(
         plugin=False if args.no_plugin else args.plugin,
         min_hw=args.min,
         opt_hw=args.opt,
@@ -95,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
         log_level="VERBOSE" if args.verbose else "WARNING",
         keep_float=args.keep_float,
     )
+    request = BuildRequest(Path(args.model), Path(args.out), args.precision, options)
+    result = BACKENDS["tensorrt"].builder("engine").build(request).details
     prof = result.profile.to_dict()
     print(
         f"wrote {result.path} ({result.precision}{', strongly typed' if result.strongly_typed else ''}, "

@@ -47,8 +47,8 @@ from mgdn_edge.layer_profile import LayerSample, aggregate, check_runs
 from mgdn_edge.precision import PRECISIONS
 from mgdn_edge.results import LayerTime
 from mgdn_edge.runtimes.base import (
+    Runtime,
     check_input_count,
-    check_inputs,
     check_precision,
     model_description,
     onnx_file_precision,
@@ -127,7 +127,7 @@ def _has_filter_node(path: Path) -> bool:
     return any(is_filter_node(node) for node in model.graph.node)
 
 
-class OnnxRuntime:
+class OnnxRuntime(Runtime):
     """``open_runtime("onnxruntime", "export_dir/model.onnx", task=..., providers=None, threads=None,
     profile=False, native_op=None, ops_library=None)``."""
 
@@ -250,15 +250,15 @@ class OnnxRuntime:
             f"for {requested} open {how}"
         )
 
-    def _feeds(self, inputs: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
-        arrays = check_inputs(self.config, inputs, self.static_size)
+    def _feeds(self, arrays: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+        """Checked input arrays by graph input name, their DynamicFilter kernel sizes checked."""
         feeds = dict(zip(self.input_names, arrays, strict=True))
         if self._fed:
             check_fed_arrays(self._fed, feeds, self.model_path.name)
         return feeds
 
-    def run(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
-        feeds = self._feeds(inputs)
+    def _run(self, arrays: list[np.ndarray]) -> np.ndarray:
+        feeds = self._feeds(arrays)
         try:
             return self.session.run(None, feeds)[0]
         except Exception as exc:  # anything left is a backend failure, not a user input problem
@@ -289,7 +289,7 @@ class OnnxRuntime:
             session = self._ort.InferenceSession(
                 model.SerializeToString(), self._session_options(), providers=self._provider_args
             )
-            values = session.run(list(names), self._feeds(inputs))
+            values = session.run(list(names), self._feeds(self.checked_inputs(inputs)))
         except Exception as exc:  # onnxruntime raises its own exception types
             raise BackendError(f"onnxruntime cannot expose {len(names)} tensors of {self.model_path.name}: "
                                f"{one_line(exc)}") from exc
@@ -299,7 +299,7 @@ class OnnxRuntime:
         """Layer times per run over ``runs`` runs of a profiling session (see the module doc)."""
         if not self.profile:
             raise BackendError("this onnxruntime runtime was opened without profile=True: no layer times")
-        feeds = self._feeds(inputs)
+        feeds = self._feeds(self.checked_inputs(inputs))
         with tempfile.TemporaryDirectory(prefix="mgdn_ort_profile_") as tmp:
             options = self._session_options()
             options.enable_profiling = True

@@ -11,13 +11,33 @@ from NNCF quantization in :mod:`mgdn_edge.calibration`, not from here.
 from __future__ import annotations
 
 import os
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from mgdn_edge.errors import BackendError
-from mgdn_edge.export.artefacts import IR_SUFFIX, IR_XML, METADATA_PRECISION_KEY
+from mgdn_edge.export.artefacts import IR_SUFFIX, IR_XML, METADATA_PRECISION_KEY, ir_weights
 from mgdn_edge.runtimes.backends import BACKENDS
 from mgdn_edge.runtimes.base import model_description, resolve_onnx_path
+from mgdn_edge.runtimes.build_contract import BuildRequest, BuildResult
 from mgdn_edge.runtimes.openvino_ir import count_filter_ops, onnx_metadata, read_model, save_ir
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """What a conversion takes beyond source, output and precision: the extension library
+    (None: found as ``fuse`` finds it)."""
+
+    extension: str | os.PathLike[str] | None = None
+
+
+def convert_build(request: BuildRequest) -> BuildResult:
+    """The OpenVINO convert builder (the backend record names it): :func:`convert_to_openvino`."""
+    options = request.options or ConvertOptions()
+    start = time.perf_counter()
+    out = convert_to_openvino(request.source, request.out, request.precision, options.extension)
+    details = {"converted_from": str(request.source), "weights": request.precision}
+    return BuildResult(out, request.precision, time.perf_counter() - start, details)
 
 
 def convert_to_openvino(
@@ -64,5 +84,5 @@ def describe_ir(xml_path: Path, extension: str | os.PathLike[str] | None = None)
 
     core = ov.Core()
     model, _ = read_model(core, xml_path, extension)
-    size = sum(p.stat().st_size for p in (xml_path, xml_path.with_suffix(".bin")))
+    size = sum(p.stat().st_size for p in (xml_path, ir_weights(xml_path)))
     return f"{size / 1e6:.1f} MB, {count_filter_ops(model)} DynamicFilter ops"

@@ -28,8 +28,10 @@ from mgdn_edge.export.artefacts import (
     IR_RT_PRECISION,
     IR_RT_SECTION,
     IR_RT_STATIC,
+    IR_SUFFIX,
     ONNX_SUFFIX,
     OP_TYPE,
+    ir_weights,
 )
 from mgdn_edge.export.filter_check import check_onnx_file_filters
 from mgdn_edge.model.config import MGDNConfig
@@ -78,14 +80,14 @@ def save_ir(
     import openvino as ov
 
     xml_path = Path(xml_path)
-    if xml_path.suffix.lower() != ".xml":
-        raise BackendError(f"an OpenVINO IR is saved as a .xml file, got {xml_path}")
+    if xml_path.suffix.lower() != IR_SUFFIX:
+        raise BackendError(f"an OpenVINO IR is saved as a {IR_SUFFIX} file, got {xml_path}")
     compress = bool(compress_to_fp16) or precision == "fp16"
     annotate(ov_model, config, precision, static_size)
     xml_path.parent.mkdir(parents=True, exist_ok=True)
     # save_model writes the .bin beside the .xml it is given: the temporary pair shares one stem.
     try:
-        with atomic_files(xml_path.with_suffix(".bin"), xml_path) as (tmp_bin, tmp_xml):
+        with atomic_files(ir_weights(xml_path), xml_path) as (tmp_bin, tmp_xml):
             ov.save_model(ov_model, str(tmp_xml), compress_to_fp16=compress)
             if not tmp_bin.is_file():
                 raise BackendError(f"OpenVINO wrote no weights file beside {tmp_xml.name}")

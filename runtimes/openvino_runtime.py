@@ -79,13 +79,21 @@ from typing import Any
 import numpy as np
 
 from mgdn_edge.errors import BackendError
-from mgdn_edge.export.artefacts import IR_XML, METADATA_PRECISION_KEY, MODEL_ONNX, OP_TYPE
+from mgdn_edge.export.artefacts import (
+    IR_SUFFIX,
+    IR_XML,
+    METADATA_PRECISION_KEY,
+    MODEL_ONNX,
+    ONNX_SUFFIX,
+    OP_TYPE,
+    ir_weights,
+)
 from mgdn_edge.layer_profile import LayerSample, aggregate, check_runs
 from mgdn_edge.results import LayerTime
 from mgdn_edge.runtimes.backends import BACKENDS
 from mgdn_edge.runtimes.base import (
+    Runtime,
     check_input_count,
-    check_inputs,
     check_precision,
     file_sha256,
     for_task,
@@ -117,7 +125,6 @@ EXECUTES = {
 }
 
 
-
 def unavailable_reason(precision: str | None = None) -> str | None:
     """Why OpenVINO cannot run ``precision`` on this machine's CPU (bf16 needs hardware support)."""
     if precision != "bf16":
@@ -145,10 +152,10 @@ def resolve_model_file(model_path: str | os.PathLike[str]) -> Path:
     if not path.is_file():
         raise BackendError(f"model file not found: {path}")
     suffix = path.suffix.lower()
-    if suffix not in (".onnx", ".xml"):
-        raise BackendError(f"OpenVINO loads an .onnx or an IR .xml file, not {path.name!r}")
-    if suffix == ".xml" and not path.with_suffix(".bin").is_file():
-        raise BackendError(f"the IR {path} has no weights file {path.with_suffix('.bin').name} beside it")
+    if suffix not in (ONNX_SUFFIX, IR_SUFFIX):
+        raise BackendError(f"OpenVINO loads an {ONNX_SUFFIX} or an IR {IR_SUFFIX} file, not {path.name!r}")
+    if suffix == IR_SUFFIX and not ir_weights(path).is_file():
+        raise BackendError(f"the IR {path} has no weights file {ir_weights(path).name} beside it")
     return path
 
 
@@ -176,7 +183,7 @@ class Compiled:
             return False
 
 
-class OpenVinoRuntime:
+class OpenVinoRuntime(Runtime):
     """``open_runtime("openvino", path, task=, precision=, threads=, hint=, device=, extension=,
     specialize=, cache=, profile=, int8_rest=)``."""
 
@@ -203,31 +210,50 @@ class OpenVinoRuntime:
         except ImportError as exc:
             raise BackendError("openvino is not installed (pip install 'mgdn-edge[openvino]')") from exc
         self._ov = ov
-        supported = BACKENDS[self.name].precisions
         auto = precision == AUTO
+        supported = BACKENDS[self.name].precisions
         requested = None if precision is None or auto else check_precision(precision, supported, self.name)
         self.model_path = resolve_model_file(model_path)
         self._set_execution(device, hint, threads)
         self.profile = bool(profile)
         self._last_request: Any = None  # the infer request that ran last (its profiling_info)
+        model = self._load(device, extension, auto_build, task)
+        model = self._set_precision(model, requested, auto, int8_rest)
+        self._prepare_compile(model, specialize, cache)
+
+    # -- loading -------------------------------------------------------------------------------
+    def _load(
+        self, device: str, extension: str | os.PathLike[str] | None, auto_build: bool, task: str | None
+    ) -> Any:
+        """Open the core, read the model with its extension and what it says about itself."""
         self._open_core(device)
         model, self.extension = read_model(self.core, self.model_path, extension, auto_build)
         self._read_description(model, task)
         check_input_count(self.model_path, len(model.inputs), self.config)
+        return model
+
+    def _set_precision(self, model: Any, requested: str | None, auto: bool, int8_rest: str | None) -> Any:
+        """Settle the precision to run (``auto``: chosen here) and make the model run at it."""
         self.precision_choice: str | None = None  # why, when the precision was chosen by "auto"
         if auto:
             requested, self.precision_choice = self._auto_precision()
         self.precision = requested or self.file_precision  # None: run the file as it was built
         model = self._apply_precision(model)
         self.int8_rest = self._int8_rest(int8_rest) if self.precision == "int8" else None
+        return model
+
+    def _prepare_compile(self, model: Any, specialize: bool, cache: bool) -> None:
+        """What compiling needs; nothing is compiled here.
+
+        The file is read and checked at open, and ``run`` compiles once per input shape
+        (compiling the dynamic model as well would double the start-up cost).
+        """
         self._relax_batch(model)
         # An INT8 IR quantized with its channel attention in int8 crashes OpenVINO's snippets.
         self._snippets_crash = self.precision == "int8" and bool(quantized_channel_attention(model))
         self._filter_names = {
             op.get_friendly_name() for op in model.get_ops() if op.get_type_name() == OP_TYPE
         }
-        # Nothing is compiled here: the file is read and checked above, and ``run`` compiles once
-        # per input shape (compiling the dynamic model as well would double the start-up cost).
         dynamic = any(port.get_partial_shape().is_dynamic for port in model.inputs)
         self._specialize = specialize and dynamic
         self._model = model
@@ -235,7 +261,6 @@ class OpenVinoRuntime:
         self._specialized: Compiled | None = None  # the model specialised to the latest shapes
         self.model_cache = model_cache_dir(self.extension) if cache else None
 
-    # -- loading -------------------------------------------------------------------------------
     def _set_execution(self, device: str, hint: str | None, threads: int | None) -> None:
         """Check and keep the device name, performance hint and thread count."""
         self.device = device.upper()
@@ -257,7 +282,7 @@ class OpenVinoRuntime:
 
     def _read_description(self, model: Any, task: str | None) -> None:
         """The network config, static size and file precision, from the IR's rt_info or the ONNX metadata."""
-        if self.model_path.suffix.lower() == ".xml":
+        if self.model_path.suffix.lower() == IR_SUFFIX:
             described = read_ir_description(model, self.model_path)
             self.config, self.static_size = described.config, described.static_size
             self.file_precision = described.precision
@@ -367,8 +392,7 @@ class OpenVinoRuntime:
         return config
 
     # -- running -------------------------------------------------------------------------------
-    def run(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
-        arrays = check_inputs(self.config, inputs, self.static_size)
+    def _run(self, arrays: list[np.ndarray]) -> np.ndarray:
         current = self._compiled_for(tuple(a.shape for a in arrays))
         out = self._infer(current, arrays)
         if not np.isfinite(out).all() and current.loaded_from_cache():
@@ -380,7 +404,7 @@ class OpenVinoRuntime:
         try:
             current.request.infer({i: a for i, a in enumerate(arrays)})
             out = current.request.get_output_tensor(0).data
-        except Exception as exc:  # anything left after check_inputs is a backend failure
+        except Exception as exc:  # anything left after the input check is a backend failure
             raise BackendError(f"OpenVINO failed on {self.model_path.name}: {ov_error_line(exc)}") from exc
         return np.array(out, dtype=np.float32, copy=True)
 
@@ -435,8 +459,8 @@ class OpenVinoRuntime:
     def _compile_key(self, config: dict[str, Any], shapes: Shapes | None) -> dict[str, Any]:
         """The cache key of one compile (:func:`compile_key`)."""
         files = [self.model_path]
-        if self.model_path.suffix.lower() == ".xml":
-            files.append(self.model_path.with_suffix(".bin"))
+        if self.model_path.suffix.lower() == IR_SUFFIX:
+            files.append(ir_weights(self.model_path))
         return compile_key(
             [file_sha256(f) for f in files],
             f"{self.file_precision} as {self.precision}",
@@ -476,7 +500,7 @@ class OpenVinoRuntime:
     def run_tensors(self, inputs: Sequence[np.ndarray], names: Sequence[str]) -> dict[str, np.ndarray]:
         """One run of a copy of the model, specialised to these inputs, that also outputs the
         tensors ``names``; compiled without the cache (a one-off graph)."""
-        arrays = check_inputs(self.config, inputs, self.static_size)
+        arrays = self.checked_inputs(inputs)
         model = self._model.clone()
         try:
             model.add_outputs(list(names))

@@ -1,5 +1,13 @@
 """Parity harness: any backend against the PyTorch FP32 reference, judged by the budgets.
 
+Running and comparing are separate steps: :func:`run_cases` runs a runtime over the cases and
+returns typed :class:`RunResults` (per case output and time); reference outputs stored with
+their inputs load as :class:`RunResults` too (:func:`read_stored_split`), so a box without
+torch compares against them exactly as against a live PyTorch run. :func:`compare` takes two
+results and a budget and returns a :class:`ParityResult` (per case :class:`CaseComparison`,
+the verdict, the worst case); :meth:`ParityResult.report` is the JSON ``mgdn-edge parity``
+prints.
+
 Per case and output it reports max / mean absolute error, PSNR and SSIM of the output image
 against the reference output, and for HDR the mu-law metrics (PSNR-mu, SSIM-mu on
 T(x) = log(1 + 5000 x) / log(1 + 5000)) plus PSNR-L / SSIM-L on the linear output. PSNR and SSIM
@@ -8,9 +16,9 @@ skimage's default 7x7 uniform window, smaller for tiny crops), not hand-rolled; 
 toolkit's one definition, :func:`mgdn_edge.tasks.mu_law`. Identical outputs give
 an infinite PSNR, written as ``null`` in JSON (and never a budget violation).
 
-:func:`evaluate_stored_split` runs the same harness against reference outputs stored with their
-inputs (the pipeline computes them once per run, not once per variant) and adds the task metric
-against ground truth where the split has it.
+:func:`evaluate_stored_split` judges a runtime against a stored split (the pipeline computes
+the reference outputs once per run, not once per variant) and adds the task metric against
+ground truth where the split has it.
 
 Inputs are either ``.npz`` files (keys named after the task's inputs, case-insensitive, e.g.
 ``A``/``B``, ``rgb``/``depth``; or ``<prefix>_in0.._inN`` groups such as the HDR fixtures) or
@@ -19,9 +27,9 @@ seeded synthetic inputs at given sizes. Synthetic inputs exercise numerics, not 
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,7 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from mgdn_edge.errors import ImageReadError, InputError
+from mgdn_edge.errors import ImageReadError, InputError, listing
+from mgdn_edge.export.artefacts import OUTPUT_NAME
 from mgdn_edge.model.config import MGDNConfig
 from mgdn_edge.precision import Precision
 from mgdn_edge.results import Evaluation, ParitySummary, QualityDrop
@@ -175,87 +184,131 @@ def violations(metrics: dict[str, float | None], budget: Budget, task: str) -> l
     return broken
 
 
-def run_parity(
-    runtime: Runtime, reference: Runtime, cases: Sequence[Case], budget: Budget, precision: str
-) -> dict[str, Any]:
-    """Run every case on both, compare, and judge; ``report["passed"]`` is the verdict."""
-    task = reference.config.task
-    results = []
+# ------------------------------------------------------------------------- running, then comparing
+
+
+@dataclass(frozen=True, eq=False)  # outputs are arrays: compare them with numpy, not ==
+class CaseRun:
+    """One case as one runner computed it: the output, and the seconds its run took."""
+
+    name: str
+    shape: tuple[int, ...]  # the case's first input, NCHW
+    output: np.ndarray
+    seconds: float | None = None  # None: a stored output, not timed here
+
+
+@dataclass(frozen=True, eq=False)
+class RunResults:
+    """What one runner produced over the cases, in case order: a runtime run here
+    (:func:`run_cases`) or reference outputs stored with their inputs (:func:`read_stored_split`)."""
+
+    runner: dict[str, Any]  # what ran: the runtime's describe(), or what the stored file says
+    task: str
+    cases: tuple[CaseRun, ...]
+
+    def outputs(self) -> list[np.ndarray]:
+        return [c.output for c in self.cases]
+
+
+def run_cases(runtime: Runtime, cases: Sequence[Case]) -> RunResults:
+    """Run ``runtime`` on every case, timing each run."""
+    runs = []
     for case in cases:
-        expected = reference.run(case.inputs)
-        got = runtime.run(case.inputs)
-        metrics = image_metrics(expected, got, task)
-        broken = violations(metrics, budget, task)
-        results.append(
+        start = time.perf_counter()
+        output = runtime.run(case.inputs)
+        runs.append(CaseRun(case.name, tuple(case.inputs[0].shape), output, time.perf_counter() - start))
+    return RunResults(runtime.describe(), runtime.config.task, tuple(runs))
+
+
+@dataclass(frozen=True)
+class CaseComparison:
+    """One case's output against the reference's: its metrics and the bounds it broke."""
+
+    name: str
+    shape: tuple[int, ...]
+    metrics: dict[str, float | None]  # image_metrics(); None: infinite PSNR (identical) or not computable
+    violations: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.violations
+
+
+@dataclass(frozen=True)
+class ParityResult:
+    """The verdict of :func:`compare`: every case's comparison, judged by one budget."""
+
+    task: str
+    runner: dict[str, Any]
+    reference: dict[str, Any]
+    budget: Budget
+    cases: tuple[CaseComparison, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.cases)
+
+    def worst(self, key: str) -> float | None:
+        """The largest error ``key`` (max_abs, mean_abs) over the cases."""
+        return max((v for c in self.cases if (v := c.metrics.get(key)) is not None), default=None)
+
+    def lowest(self, key: str) -> float | None:
+        """The lowest similarity ``key`` (psnr, ssim, ...) over the cases; None where every case
+        is identical (infinite PSNR) or has none."""
+        return min((v for c in self.cases if (v := c.metrics.get(key)) is not None), default=None)
+
+    @property
+    def worst_case(self) -> CaseComparison | None:
+        """The case with the largest max abs error."""
+        return max(self.cases, key=lambda c: c.metrics.get("max_abs") or 0.0, default=None)
+
+    def violations(self) -> list[str]:
+        """Every broken bound, once, sorted."""
+        return sorted({v for c in self.cases for v in c.violations})
+
+    def report(self, precision: str) -> dict[str, Any]:
+        """The JSON report ``mgdn-edge parity`` prints (``passed`` is the verdict)."""
+        cases = [
             {
-                "case": case.name,
-                "shape": list(case.inputs[0].shape),
-                "outputs": {"output": metrics},
-                "violations": broken,
-                "passed": not broken,
+                "case": c.name,
+                "shape": list(c.shape),
+                "outputs": {OUTPUT_NAME: c.metrics},
+                "violations": list(c.violations),
+                "passed": c.passed,
             }
+            for c in self.cases
+        ]
+        return {
+            "task": self.task,
+            "precision": precision,
+            "runtime": self.runner,
+            "reference": self.reference,
+            "budget": self.budget.to_dict(),
+            "cases": cases,
+            "worst": {key: self.worst(key) for key in ("max_abs", "mean_abs")},
+            "passed": self.passed,
+        }
+
+
+def compare(results: RunResults, reference: RunResults, budget: Budget) -> ParityResult:
+    """Each case of ``results`` against the same case of ``reference``, judged by ``budget``."""
+    names, expected = [c.name for c in results.cases], [c.name for c in reference.cases]
+    if names != expected:
+        raise InputError(f"the runs hold different cases ({listing(names)} vs {listing(expected)})")
+    task = reference.task
+    comparisons = []
+    for got, ref in zip(results.cases, reference.cases, strict=True):
+        metrics = image_metrics(ref.output, got.output, task)
+        comparisons.append(
+            CaseComparison(got.name, got.shape, metrics, tuple(violations(metrics, budget, task)))
         )
-    worst = {
-        key: max((r["outputs"]["output"][key] for r in results), default=None)
-        for key in ("max_abs", "mean_abs")
-    }
-    return {
-        "task": task,
-        "precision": precision,
-        "runtime": runtime.describe(),
-        "reference": reference.describe(),
-        "budget": budget.to_dict(),
-        "cases": results,
-        "worst": worst,
-        "passed": all(r["passed"] for r in results),
-    }
+    return ParityResult(task, results.runner, reference.runner, budget, tuple(comparisons))
 
 
-# ------------------------------------------------------------- against stored reference outputs
+# ------------------------------------------------------------- reference outputs stored with inputs
 
-
-class _StoredReference:
-    """A Runtime whose outputs are the stored PyTorch ones, looked up by the inputs' bytes."""
-
-    name = "torch"
-
-    def __init__(self, config: MGDNConfig, outputs: dict[str, np.ndarray]) -> None:
-        self.config, self._outputs = config, outputs
-
-    @staticmethod
-    def key(inputs: Sequence[np.ndarray]) -> str:
-        digest = hashlib.sha1()
-        for x in inputs:
-            digest.update(np.ascontiguousarray(x).tobytes())
-        return digest.hexdigest()
-
-    def run(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
-        return self._outputs[self.key(inputs)]
-
-    def describe(self) -> dict[str, Any]:
-        return {"runtime": "torch", "precision": "fp32", "stored": True}
-
-
-class _Recorder:
-    """Passes runs through to a runtime and keeps the outputs (for the ground-truth metrics)."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime, self.name, self.config = runtime, runtime.name, runtime.config
-        self.outputs: list[np.ndarray] = []
-
-    def run(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
-        out = self.runtime.run(inputs)
-        self.outputs.append(out)
-        return out
-
-    def describe(self) -> dict[str, Any]:
-        return self.runtime.describe()
-
-
-def _finite_min(values: Sequence[float | None]) -> float | None:
-    """Min of metrics where None means +inf (identical images): None if all are None."""
-    finite = [v for v in values if v is not None]
-    return min(finite) if finite else None
+# How stored outputs describe their runner in reports: PyTorch FP32, computed elsewhere.
+STORED_REFERENCE = {"runtime": "torch", "precision": "fp32", "stored": True}
 
 
 def _stored_keys(i: int, n_inputs: int) -> list[str]:
@@ -264,8 +317,8 @@ def _stored_keys(i: int, n_inputs: int) -> list[str]:
 
 def read_stored_split(
     npz_path: str | Path, config: MGDNConfig
-) -> tuple[list[Case], Runtime, dict[str, np.ndarray]]:
-    """The cases of a stored split, a reference that returns their stored outputs, and the arrays.
+) -> tuple[list[Case], RunResults, dict[str, np.ndarray]]:
+    """The cases of a stored split, their stored reference outputs as results, and the arrays.
 
     The ``.npz`` holds ``names`` and per sample ``s<i>_in<j>`` (``config``'s inputs) and
     ``s<i>_ref`` (the PyTorch FP32 output), as :func:`write_stored_split` and the pipeline write
@@ -278,27 +331,27 @@ def read_stored_split(
         raise InputError(
             f"{path} holds no stored reference outputs (no 'names'; expected s<i>_in<j>, s<i>_ref)"
         )
-    cases, refs = [], {}
+    cases, runs = [], []
     for i, name in enumerate(str(n) for n in arrays["names"]):
         missing = [k for k in _stored_keys(i, config.n_inputs) if k not in arrays]
         if missing:
             raise InputError(f"{path} has no {missing[0]!r}: not stored outputs of a {config.task} model")
         inputs = [arrays[f"s{i}_in{j}"].astype(np.float32, copy=False) for j in range(config.n_inputs)]
         cases.append(Case(name, inputs))
-        refs[_StoredReference.key(inputs)] = arrays[f"s{i}_ref"]
-    return cases, _StoredReference(config, refs), arrays
+        runs.append(CaseRun(name, tuple(inputs[0].shape), arrays[f"s{i}_ref"]))
+    return cases, RunResults(dict(STORED_REFERENCE), config.task, tuple(runs)), arrays
 
 
-def write_stored_split(path: str | Path, cases: Sequence[Case], reference: Runtime) -> Path:
-    """Run ``reference`` on every case and store inputs and outputs for :func:`read_stored_split`
+def write_stored_split(path: str | Path, cases: Sequence[Case], reference: RunResults) -> Path:
+    """Store the cases' inputs and ``reference``'s outputs of them for :func:`read_stored_split`
     (written whole or not at all)."""
     from mgdn_edge.atomic import atomic_files
 
     arrays: dict[str, np.ndarray] = {"names": np.array([c.name for c in cases])}
-    for i, case in enumerate(cases):
+    for i, (case, run) in enumerate(zip(cases, reference.cases, strict=True)):
         for j, x in enumerate(case.inputs):
             arrays[f"s{i}_in{j}"] = x
-        arrays[f"s{i}_ref"] = reference.run(case.inputs)
+        arrays[f"s{i}_ref"] = run.output
     # A file object: np.savez would append .npz to the temporary's name.
     with atomic_files(path) as (tmp,), open(tmp, "wb") as f:
         np.savez(f, **arrays)
@@ -309,33 +362,32 @@ def evaluate_stored_split(runtime: Runtime, npz_path: str | Path, precision: str
     """Parity on a stored split (vs its stored reference outputs) + the task metric vs ground truth.
 
     The ``.npz`` holds ``names`` and per sample ``s<i>_in<j>``, ``s<i>_ref`` (the PyTorch FP32
-    output) and optionally ``s<i>_target``. The verdict is :func:`run_parity`'s, with the budget
+    output) and optionally ``s<i>_target``. The verdict is :func:`compare`'s, with the budget
     of ``precision``.
     """
     cases, reference, arrays = read_stored_split(npz_path, runtime.config)
-    targets = [arrays.get(f"s{i}_target") for i in range(len(cases))]
     task = runtime.config.task
-    recorder = _Recorder(runtime)
-    report = run_parity(recorder, reference, cases, budget_for(precision, task), precision)
-    metrics = [c["outputs"]["output"] for c in report["cases"]]
+    results = run_cases(runtime, cases)
+    result = compare(results, reference, budget_for(precision, task))
     psnr_key, ssim_key = ("psnr_mu", "ssim_mu") if task == "hdr" else ("psnr", "ssim")
     parity = ParitySummary(
-        passed=report["passed"],
-        budget=report["budget"],
+        passed=result.passed,
+        budget=result.budget.to_dict(),
         precision=Precision.parse(precision),
         cases=len(cases),
-        max_abs=report["worst"]["max_abs"],
-        mean_abs=max(m["mean_abs"] for m in metrics),
+        max_abs=result.worst("max_abs"),
+        mean_abs=result.worst("mean_abs"),
         psnr_key=psnr_key,
-        psnr_min=_finite_min([m.get(psnr_key) for m in metrics]),
-        ssim_min=_finite_min([m.get(ssim_key) for m in metrics]),
-        violations=sorted({v for c in report["cases"] for v in c["violations"]}),
+        psnr_min=result.lowest(psnr_key),
+        ssim_min=result.lowest(ssim_key),
+        violations=result.violations(),
     )
+    targets = [arrays.get(f"s{i}_target") for i in range(len(cases))]
     quality = None
     if targets and all(t is not None for t in targets):
-        got = [image_metrics(t, o, task)[psnr_key] for t, o in zip(targets, recorder.outputs, strict=True)]
-        ref = [image_metrics(t, arrays[f"s{i}_ref"], task)[psnr_key] for i, t in enumerate(targets)]
+        got = [image_metrics(t, o, task)[psnr_key] for t, o in zip(targets, results.outputs(), strict=True)]
+        ref = [image_metrics(t, o, task)[psnr_key] for t, o in zip(targets, reference.outputs(), strict=True)]
         if all(v is not None for v in got + ref):
             mean_got, mean_ref = float(np.mean(got)), float(np.mean(ref))
             quality = QualityDrop(psnr_key, mean_got, mean_ref, mean_ref - mean_got)
-    return Evaluation(parity=parity, quality=quality, parity_report=report)
+    return Evaluation(parity=parity, quality=quality, parity_report=result.report(precision))

@@ -17,7 +17,7 @@ from mgdn_edge.cli_args import add_data, add_json_out, add_precision, add_runtim
 if TYPE_CHECKING:
     from mgdn_edge.model.config import MGDNConfig
     from mgdn_edge.runtimes.base import Runtime
-    from mgdn_edge.runtimes.parity import Case
+    from mgdn_edge.runtimes.parity import Case, RunResults
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -60,25 +60,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def reference_checkpoint(model: str, explicit: str | None) -> Path:
     """The reference checkpoint: explicit, a .pth model itself, or the manifest's (sha256-checked)."""
     from mgdn_edge.errors import BackendError
-    from mgdn_edge.export.artefacts import sha256_file
+    from mgdn_edge.export.artefacts import CHECKPOINT_SUFFIXES, ONNX_SUFFIX, sha256_file
     from mgdn_edge.runtimes.base import read_manifest, resolve_onnx_path
 
     if explicit:
         return Path(explicit)
-    if Path(model).suffix.lower() in (".pth", ".pt"):
+    if Path(model).suffix.lower() in CHECKPOINT_SUFFIXES:
         return Path(model)
-    if not Path(model).is_dir() and Path(model).suffix.lower() != ".onnx":
+    if not Path(model).is_dir() and Path(model).suffix.lower() != ONNX_SUFFIX:
         raise BackendError(f"{Path(model).name} names no source checkpoint: pass --reference CKPT")
     manifest = read_manifest(resolve_onnx_path(model))
-    source = (manifest or {}).get("source_checkpoint")
-    if not source:
+    source = manifest.source_checkpoint if manifest else None
+    if source is None:
         raise BackendError(
             "no reference checkpoint: pass --reference CKPT (the model has no manifest naming one)"
         )
-    path = Path(source["path"])
+    path = Path(source.path)
     if not path.is_file():
         raise BackendError(f"the manifest's source checkpoint {path} is missing; pass --reference CKPT")
-    if sha256_file(path) != source["sha256"]:
+    if sha256_file(path) != source.sha256:
         raise BackendError(f"{path} is not the checkpoint this model was exported from (sha256 differs)")
     return path
 
@@ -100,8 +100,8 @@ def _cases(args: argparse.Namespace, config: MGDNConfig, task: str) -> list[Case
     return cases
 
 
-def _stored_reference(args: argparse.Namespace, runtime: Runtime) -> tuple[Runtime, list[Case]]:
-    """The reference and cases of ``--reference REF.npz``: its stored outputs and their inputs."""
+def _stored_reference(args: argparse.Namespace, runtime: Runtime) -> tuple[RunResults, list[Case]]:
+    """The reference results and cases of ``--reference REF.npz``: its stored outputs and their inputs."""
     from mgdn_edge.errors import InputError
     from mgdn_edge.runtimes.parity import read_stored_split
 
@@ -121,14 +121,33 @@ def _stored_reference(args: argparse.Namespace, runtime: Runtime) -> tuple[Runti
     return reference, cases
 
 
+def _checkpoint_reference(args: argparse.Namespace, task: str) -> tuple[RunResults, list[Case]]:
+    """PyTorch's results on the cases the flags ask for (stored to ``--save-reference`` if given)."""
+    from mgdn_edge.extras import require
+    from mgdn_edge.runtimes import open_runtime
+    from mgdn_edge.runtimes.parity import run_cases, write_stored_split
+
+    checkpoint = reference_checkpoint(args.model, args.reference)
+    require(
+        "torch",
+        f"mgdn-edge parity against the checkpoint {checkpoint.name} "
+        "(stored outputs, --reference REF.npz, need no torch)",
+    )
+    torch_runtime = open_runtime("torch", checkpoint, task=task)
+    cases = _cases(args, torch_runtime.config, task)
+    reference = run_cases(torch_runtime, cases)
+    if args.save_reference:
+        print(f"wrote {write_stored_split(args.save_reference, cases, reference)}", file=sys.stderr)
+    return reference, cases
+
+
 def run(args: argparse.Namespace) -> int:
     import json
 
     from mgdn_edge.atomic import write_text_or_stdout
-    from mgdn_edge.extras import require
     from mgdn_edge.runtimes import open_runtime
     from mgdn_edge.runtimes.budgets import budget_for
-    from mgdn_edge.runtimes.parity import run_parity, write_stored_split
+    from mgdn_edge.runtimes.parity import compare, run_cases
 
     runtime = open_runtime(
         args.runtime, args.model, task=args.task, precision=args.precision, threads=args.threads
@@ -139,19 +158,10 @@ def run(args: argparse.Namespace) -> int:
     if args.reference and Path(args.reference).suffix.lower() == ".npz":
         reference, cases = _stored_reference(args, runtime)
     else:
-        checkpoint = reference_checkpoint(args.model, args.reference)
-        require(
-            "torch",
-            f"mgdn-edge parity against the checkpoint {checkpoint.name} "
-            "(stored outputs, --reference REF.npz, need no torch)",
-        )
-        reference = open_runtime("torch", checkpoint, task=task)
-        cases = _cases(args, reference.config, task)
-        if args.save_reference:
-            print(f"wrote {write_stored_split(args.save_reference, cases, reference)}", file=sys.stderr)
-    report = run_parity(runtime, reference, cases, budget, precision)
-    text = json.dumps(report, indent=2)
+        reference, cases = _checkpoint_reference(args, task)
+    result = compare(run_cases(runtime, cases), reference, budget)
+    text = json.dumps(result.report(precision), indent=2)
     print(text)
     if args.json_out and args.json_out != "-":  # '-': the report printed above is the JSON
         write_text_or_stdout(args.json_out, text + "\n")
-    return 0 if report["passed"] else 1
+    return 0 if result.passed else 1

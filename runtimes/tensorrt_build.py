@@ -37,7 +37,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +45,23 @@ import onnx
 
 from mgdn_edge.errors import BackendError
 from mgdn_edge.export.artefacts import (
+    ENGINE_FILE,
     FP32_SCOPE,
     TRT_ONNX,
     is_filter_node,
     sha256_file,
 )
+from mgdn_edge.model.config import MGDNConfig
 from mgdn_edge.runtimes.base import model_description
-from mgdn_edge.runtimes.tensorrt_engine_file import EngineBuildError, sidecar_path, write_engine
-from mgdn_edge.runtimes.tensorrt_plan import ShapeProfile, make_profile, plan_build, tensorrt_major
+from mgdn_edge.runtimes.build_contract import BuildRequest, BuildResult
+from mgdn_edge.runtimes.tensorrt_engine_file import (
+    SIDECAR_FORMAT,
+    EngineBuildError,
+    EngineSidecar,
+    sidecar_path,
+    write_engine,
+)
+from mgdn_edge.runtimes.tensorrt_plan import BuildPlan, ShapeProfile, make_profile, plan_build, tensorrt_major
 
 DEFAULT_WORKSPACE = 2 << 30  # bytes; TensorRT's default is the whole device memory
 TENSORRT_PIP = "tensorrt"  # NVIDIA's wheel; on Jetson the JetPack python3-libnvinfer package
@@ -71,7 +80,7 @@ class EngineBuildResult:
     tensorrt_version: str
     device: str
     build_seconds: float
-    metadata: dict[str, Any] = field(default_factory=dict)
+    sidecar: EngineSidecar | None = None
 
 
 def import_tensorrt():  # type: ignore[no-untyped-def]
@@ -227,22 +236,9 @@ def _expected_filters(path: Path) -> int:
     return sum(1 for n in model.graph.node if is_filter_node(n))
 
 
-def build_engine(
-    model: str | os.PathLike[str],
-    engine_path: str | os.PathLike[str],
-    precision: str = "fp32",
-    plugin: str | os.PathLike[str] | bool | None = None,
-    min_hw: str | Sequence[int] | None = None,
-    opt_hw: str | Sequence[int] | None = None,
-    max_hw: str | Sequence[int] | None = None,
-    max_batch: int = 1,
-    workspace: int = DEFAULT_WORKSPACE,
-    task: str | None = None,
-    log_level: str = "WARNING",
-    keep_float: Sequence[str] = (),
-    extra_outputs: Sequence[str] = (),
-) -> EngineBuildResult:
-    """Build ``engine_path`` (+ ``.json`` sidecar) from an export folder or ONNX file.
+@dataclass(frozen=True)
+class EngineOptions:
+    """What an engine build takes beyond the request's source, output and precision.
 
     ``plugin``: the plugin library path; None finds the default build (`mgdn-edge build-plugins
     --tensorrt`); False builds without it (TensorRT inlines the DynamicFilter function body into
@@ -250,61 +246,63 @@ def build_engine(
     typed FP16 build pins to FP32 (:func:`pinned_layers`). ``extra_outputs``: ONNX tensor names
     marked as network outputs too (``diff``, :mod:`.tensorrt_runtime`), recorded in the sidecar.
     """
-    from mgdn_edge.plugins.tensorrt_plugin import find_tensorrt_plugin
 
-    if workspace < 1 << 20:
-        raise BackendError(f"workspace must be at least 1 MiB, got {workspace} bytes")
-    # The plugin library first: a missing file is named before TensorRT is even needed.
-    library = None if plugin is False else find_tensorrt_plugin(None if plugin in (None, True) else plugin)
-    trt = import_tensorrt()
-    plan = plan_build(model, precision, tensorrt_major(trt.__version__), plugin=library is not None)
-    check_keep_float(plan, keep_float)
-    lint_before_parse(plan.onnx_path, trt.__version__, plugin=library is not None)
-    metadata = {
-        p.key: p.value for p in onnx.load(str(plan.onnx_path), load_external_data=False).metadata_props
-    }
-    config, static = model_description(plan.onnx_path, metadata, task)
-    profile = make_profile(config, static, min_hw, opt_hw, max_hw, max_batch)
+    plugin: str | os.PathLike[str] | bool | None = None
+    min_hw: str | Sequence[int] | None = None
+    opt_hw: str | Sequence[int] | None = None
+    max_hw: str | Sequence[int] | None = None
+    max_batch: int = 1
+    workspace: int = DEFAULT_WORKSPACE
+    task: str | None = None
+    log_level: str = "WARNING"
+    keep_float: Sequence[str] = ()
+    extra_outputs: Sequence[str] = ()
 
-    logger = trt.Logger(getattr(trt.Logger, log_level.upper(), trt.Logger.WARNING))
-    if library is not None:
-        library = load_plugin_library(trt, library)
-    builder = trt.Builder(logger)
-    flags = 0
-    if tensorrt_major(trt.__version__) < 10:
-        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
-    if plan.strongly_typed:
-        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
-    network = builder.create_network(flags)
-    _parse(trt, network, logger, plan.onnx_path)
 
-    expected = _expected_filters(plan.onnx_path)
-    plugin_layers = _plugin_layers(trt, network)
-    if library is not None and plugin_layers != expected:
-        raise EngineBuildError(
-            explain_missing_plugin_layers(plan.onnx_path, trt.__version__, library, expected, plugin_layers)
-        )
+@dataclass
+class _Prepared:
+    """Everything settled before TensorRT parses: the plan, the plugin, the config and profile."""
 
-    build_config = builder.create_builder_config()
-    build_config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace))
-    for flag in plan.builder_flags:
-        build_config.set_flag(getattr(trt.BuilderFlag, flag))
-    names = [network.get_layer(i).name for i in range(network.num_layers)]
-    kept = pinned_layers(names, config, keep_float) if keep_float else []
-    pinned = _pin_fp32(trt, network, plan.fp32_layer_types, kept) if plan.fp32_layer_types else 0
-    if extra_outputs:
-        from mgdn_edge.runtimes.tensorrt_runtime import mark_outputs
+    trt: Any
+    plan: BuildPlan
+    library: Path | None
+    config: MGDNConfig
+    static: tuple[int, int] | None
+    profile: ShapeProfile
 
-        mark_outputs(network, extra_outputs)
-    opt_profile = builder.create_optimization_profile()
-    channels = dict(zip(config.io.input_names, config.io.input_channels, strict=True))
-    for i in range(network.num_inputs):
-        tensor = network.get_input(i)
-        if tensor.name not in channels:
-            raise EngineBuildError(f"network input {tensor.name!r} is not one of {list(channels)}")
-        opt_profile.set_shape(tensor.name, *profile.shapes(channels[tensor.name]))
-    build_config.add_optimization_profile(opt_profile)
 
+def build_engine(
+    model: str | os.PathLike[str],
+    engine_path: str | os.PathLike[str],
+    precision: str = "fp32",
+    **options: Any,
+) -> EngineBuildResult:
+    """Build ``engine_path`` (+ ``.json`` sidecar) from an export folder or ONNX file;
+    ``options``: the fields of :class:`EngineOptions`."""
+    return _build(Path(model), engine_path, precision, EngineOptions(**options))
+
+
+def engine_build(request: BuildRequest) -> BuildResult:
+    """The TensorRT engine builder (the backend record names it): :func:`build_engine` on a request
+    (``out`` a folder: its ``model.engine``)."""
+    out = request.out / ENGINE_FILE if request.out.is_dir() else request.out
+    result = _build(request.source, out, request.precision, request.options or EngineOptions())
+    return BuildResult(result.path, result.precision, result.build_seconds, result)
+
+
+def _build(
+    model: Path, engine_path: str | os.PathLike[str], precision: str, options: EngineOptions
+) -> EngineBuildResult:
+    """Prepare, parse, configure, build and write (the module doc's steps)."""
+    if options.workspace < 1 << 20:
+        raise BackendError(f"workspace must be at least 1 MiB, got {options.workspace} bytes")
+    prep = _prepare(model, precision, options)
+    trt, plan = prep.trt, prep.plan
+    logger = trt.Logger(getattr(trt.Logger, options.log_level.upper(), trt.Logger.WARNING))
+    if prep.library is not None:
+        prep.library = load_plugin_library(trt, prep.library)
+    builder, network, plugin_layers = _parsed_network(prep, logger)
+    build_config, pinned = _builder_config(prep, builder, network, options)
     start = time.perf_counter()
     serialized = builder.build_serialized_network(network, build_config)
     seconds = time.perf_counter() - start
@@ -314,40 +312,104 @@ def build_engine(
             "says why (out of workspace? try --workspace, or a smaller --max)"
         )
     device = gpu_name()
-    sidecar = {
-        "format": "mgdn-edge tensorrt engine",
-        "tensorrt_version": trt.__version__,
-        "device": device,
-        "precision": plan.precision,
-        "strongly_typed": plan.strongly_typed,
-        "builder_flags": plan.builder_flags,
-        "fp32_pinned_layers": pinned,
-        "keep_float": list(keep_float),
-        "extra_outputs": list(extra_outputs),
-        "profile": profile.to_dict(),
-        "inputs": list(config.io.input_names),
-        "plugin": str(library.resolve()) if library is not None else None,
-        "plugin_sha256": sha256_file(library) if library is not None else None,
-        "plugin_layers": plugin_layers,
-        "onnx": str(plan.onnx_path.resolve()),
-        "onnx_sha256": sha256_file(plan.onnx_path),
-        "config": config.to_dict(),
-        "static_size": list(static) if static else None,
-        "workspace": int(workspace),
-        "build_seconds": round(seconds, 2),
-    }
+    sidecar = _sidecar(prep, options, device, pinned, plugin_layers, seconds)
     path = write_engine(engine_path, memoryview(serialized).tobytes(), sidecar)
     return EngineBuildResult(
-        path,
-        sidecar_path(path),
-        plan.onnx_path,
-        plan.precision,
-        plan.strongly_typed,
-        profile,
-        library,
-        plugin_layers,
-        trt.__version__,
-        device,
-        seconds,
-        sidecar,
+        path, sidecar_path(path), plan.onnx_path, plan.precision, plan.strongly_typed, prep.profile,
+        prep.library, plugin_layers, trt.__version__, device, seconds, sidecar,
+    )  # fmt: skip
+
+
+def _prepare(model: Path, precision: str, options: EngineOptions) -> _Prepared:
+    """The plugin library (a missing file is named before TensorRT is even needed), the plan for
+    this TensorRT, the linted source graph, its MGDN config and the shape profile."""
+    from mgdn_edge.plugins.tensorrt_plugin import find_tensorrt_plugin
+
+    plugin = options.plugin
+    library = None if plugin is False else find_tensorrt_plugin(None if plugin in (None, True) else plugin)
+    trt = import_tensorrt()
+    plan = plan_build(model, precision, tensorrt_major(trt.__version__), plugin=library is not None)
+    check_keep_float(plan, options.keep_float)
+    lint_before_parse(plan.onnx_path, trt.__version__, plugin=library is not None)
+    metadata = {
+        p.key: p.value for p in onnx.load(str(plan.onnx_path), load_external_data=False).metadata_props
+    }
+    config, static = model_description(plan.onnx_path, metadata, options.task)
+    profile = make_profile(config, static, options.min_hw, options.opt_hw, options.max_hw, options.max_batch)
+    return _Prepared(trt, plan, library, config, static, profile)
+
+
+def _parsed_network(prep: _Prepared, logger: Any) -> tuple[Any, Any, int]:
+    """(builder, network parsed from the plan's graph, its plugin layers), the count checked."""
+    trt, plan = prep.trt, prep.plan
+    builder = trt.Builder(logger)
+    flags = 0
+    if tensorrt_major(trt.__version__) < 10:
+        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+    if plan.strongly_typed:
+        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+    network = builder.create_network(flags)
+    _parse(trt, network, logger, plan.onnx_path)
+    expected = _expected_filters(plan.onnx_path)
+    plugin_layers = _plugin_layers(trt, network)
+    if prep.library is not None and plugin_layers != expected:
+        why = explain_missing_plugin_layers(
+            plan.onnx_path, trt.__version__, prep.library, expected, plugin_layers
+        )
+        raise EngineBuildError(why)
+    return builder, network, plugin_layers
+
+
+def _builder_config(prep: _Prepared, builder: Any, network: Any, options: EngineOptions) -> tuple[Any, int]:
+    """(builder config, layers pinned to FP32): workspace, precision flags, pinned layers, marked
+    outputs and the optimisation profile."""
+    trt, plan, config = prep.trt, prep.plan, prep.config
+    build_config = builder.create_builder_config()
+    build_config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(options.workspace))
+    for flag in plan.builder_flags:
+        build_config.set_flag(getattr(trt.BuilderFlag, flag))
+    names = [network.get_layer(i).name for i in range(network.num_layers)]
+    kept = pinned_layers(names, config, options.keep_float) if options.keep_float else []
+    pinned = _pin_fp32(trt, network, plan.fp32_layer_types, kept) if plan.fp32_layer_types else 0
+    if options.extra_outputs:
+        from mgdn_edge.runtimes.tensorrt_runtime import mark_outputs
+
+        mark_outputs(network, options.extra_outputs)
+    opt_profile = builder.create_optimization_profile()
+    channels = dict(zip(config.io.input_names, config.io.input_channels, strict=True))
+    for i in range(network.num_inputs):
+        tensor = network.get_input(i)
+        if tensor.name not in channels:
+            raise EngineBuildError(f"network input {tensor.name!r} is not one of {list(channels)}")
+        opt_profile.set_shape(tensor.name, *prep.profile.shapes(channels[tensor.name]))
+    build_config.add_optimization_profile(opt_profile)
+    return build_config, pinned
+
+
+def _sidecar(
+    prep: _Prepared, options: EngineOptions, device: str, pinned: int, plugin_layers: int, seconds: float
+) -> EngineSidecar:
+    """The engine's ``.json`` sidecar: what it was built from, with and for (module doc, step 5)."""
+    plan, library, static = prep.plan, prep.library, prep.static
+    return EngineSidecar(
+        format=SIDECAR_FORMAT,
+        tensorrt_version=prep.trt.__version__,
+        device=device,
+        precision=plan.precision,
+        strongly_typed=plan.strongly_typed,
+        builder_flags=tuple(plan.builder_flags),
+        fp32_pinned_layers=pinned,
+        keep_float=tuple(options.keep_float),
+        extra_outputs=tuple(options.extra_outputs),
+        profile=prep.profile,
+        inputs=tuple(prep.config.io.input_names),
+        plugin=str(library.resolve()) if library is not None else None,
+        plugin_sha256=sha256_file(library) if library is not None else None,
+        plugin_layers=plugin_layers,
+        onnx=str(plan.onnx_path.resolve()),
+        onnx_sha256=sha256_file(plan.onnx_path),
+        config=prep.config.to_dict(),
+        static_size=static,
+        workspace=int(options.workspace),
+        build_seconds=round(seconds, 2),
     )

@@ -17,6 +17,7 @@ from mgdn_edge.export.artefacts import (
     FP16_ONNX,
     INT8_ONNX,
     MODEL_ONNX,
+    ONNX_SUFFIX,
     TRT_FP16_ONNX,
     TRT_INT8_ONNX,
     TRT_ONNX,
@@ -167,7 +168,7 @@ def _onnx_to_build(path: Path, precision: str, plugin: bool, strongly_typed_ok: 
         path = candidate
     elif not path.is_file():
         raise BackendError(f"model file not found: {path}")
-    elif path.suffix.lower() != ".onnx":
+    elif path.suffix.lower() != ONNX_SUFFIX:
         raise BackendError(f"{path} is not an .onnx file (pass an export folder or its ONNX file)")
     return path
 

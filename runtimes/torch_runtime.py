@@ -22,13 +22,14 @@ import numpy as np
 import torch
 
 from mgdn_edge.errors import BackendError
+from mgdn_edge.export.artefacts import ONNX_SUFFIX
 from mgdn_edge.layer_profile import LayerSample, aggregate, check_runs
 from mgdn_edge.model import MGDN, load_model, use_dynamic_filter
 from mgdn_edge.results import LayerTime
-from mgdn_edge.runtimes.base import check_inputs, check_precision
+from mgdn_edge.runtimes.base import Runtime, check_precision
 
 
-class TorchRuntime:
+class TorchRuntime(Runtime):
     """``open_runtime("torch", "ckpt.pth", task=..., profile=False)``; ``model`` may also be an MGDN
     instance."""
 
@@ -48,7 +49,7 @@ class TorchRuntime:
             self.model, self.model_path = model_path.eval(), None
         else:
             path = Path(model_path)
-            if path.suffix.lower() == ".onnx" or path.is_dir():
+            if path.suffix.lower() == ONNX_SUFFIX or path.is_dir():
                 raise BackendError(f"runtime 'torch' needs a PyTorch checkpoint (.pth), got {path}")
             self.model, self.model_path = load_model(path, task=task), path
         self.config = self.model.config
@@ -57,8 +58,7 @@ class TorchRuntime:
         self.filter = filter
         self.profile = bool(profile)
 
-    def run(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
-        arrays = check_inputs(self.config, inputs)
+    def _run(self, arrays: list[np.ndarray]) -> np.ndarray:
         with torch.no_grad(), use_dynamic_filter(self.filter):
             return self.model(*(torch.from_numpy(x) for x in arrays)).numpy()
 

@@ -69,6 +69,7 @@ def main() -> None:
 
     from mgdn_edge.calibration.quantize import quantize_model
     from mgdn_edge.runtimes import open_runtime
+    from mgdn_edge.runtimes.backends import get_backend
     from mgdn_edge.runtimes.parity import image_metrics
 
     tmp = Path(tempfile.mkdtemp(prefix="mgdn_bench_calib_"))
@@ -89,7 +90,7 @@ def main() -> None:
         f"evaluation: {len(evaluation)} pairs {evaluation[0].size[0]}x{evaluation[0].size[1]}"
     )
     for backend in args.backends:
-        suffix = ".xml" if backend == "openvino" else ".onnx"
+        suffix = get_backend(backend).builder("quantize").suffix  # the file quantize writes
         result = quantize_model(
             export,
             calib,

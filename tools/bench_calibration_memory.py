@@ -190,9 +190,11 @@ def main(argv: list[str] | None = None) -> int:
         for n, folder in folders.items():
             if not (folder / "B" / f"{n - 1:03d}.png").is_file():
                 make_pairs(folder, n, args.size)
+        from mgdn_edge.runtimes.backends import get_backend
+
         rows = []
         for backend in args.backends:
-            suffix = ".xml" if backend == "openvino" else ".onnx"
+            suffix = get_backend(backend).builder("quantize").suffix  # the file quantize writes
             for n, folder in folders.items():
                 out = work / f"q-{backend}-{n}{suffix}"
                 tree, process, seconds, output = measure(

@@ -8,15 +8,14 @@ native library fails that variant only; calibration uses the calibration split o
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mgdn_edge.atomic import write_json
 from mgdn_edge.errors import BackendError, InputError
-from mgdn_edge.export.artefacts import CHECKPOINT_FILE, FP16_ONNX, MANIFEST_FILE, MODEL_ONNX, quantized_file
+from mgdn_edge.export.artefacts import CHECKPOINT_FILE, FP16_ONNX, MANIFEST_FILE, MODEL_ONNX
 from mgdn_edge.pipeline.cache import (
     artefact_records,
     artefacts_intact,
@@ -28,7 +27,8 @@ from mgdn_edge.pipeline.cache import (
 from mgdn_edge.pipeline.catalogue import BUILDER_KINDS, Variant
 from mgdn_edge.pipeline.state import BOOKKEEPING, BUILD_LOG, BUILD_RECORD, RunState
 from mgdn_edge.pipeline.worker import run_in_worker
-from mgdn_edge.runtimes.backends import get_backend, load_attribute
+from mgdn_edge.runtimes.backends import get_backend
+from mgdn_edge.runtimes.build_contract import BuildRequest
 from mgdn_edge.size import Size
 
 
@@ -65,9 +65,7 @@ def _worker_job(state: RunState, variant: Variant, vdir: Path) -> dict[str, Any]
         "runtime": variant.runtime,
         "build": variant.build,
         "precision": str(variant.precision),
-        "export_dir": str(state.export_dir),
         "out_dir": str(vdir),
-        "root": str(root),
         "task": state.task,
         "data": {
             "spec": state.options.data,
@@ -130,32 +128,30 @@ def build_step(state: RunState, variant: Variant) -> dict[str, Any]:
 
 
 def run_build_job(job: dict[str, Any]) -> dict[str, Any]:
-    """Inside the build worker: make one variant's artefact with its backend's builder."""
+    """Inside the build worker: make one variant's artefact with its backend's builder.
+
+    The builder writes into the variant's folder under its own default file name; a quantize
+    builder also gets the calibration split as its options, the others their defaults.
+    """
     if job["build"] not in BUILDER_KINDS:
         raise InputError(f"unknown build kind {job['build']!r}")
     builder = get_backend(job["runtime"]).builder(job["build"])
-    out_dir, export_dir, root = Path(job["out_dir"]), Path(job["export_dir"]), Path(job["root"])
-    precision = job["precision"]
-    if job["build"] == "quantize":
-        from mgdn_edge.calibration import open_source
-        from mgdn_edge.calibration.quantize import quantize_model
-
-        data = job["data"]
-        crop = None if data["crop"] is None else str(Size.parse(data["crop"]))
-        source = open_source(job["task"], data["spec"], crop=crop, seed=data["seed"]).subset(data["items"])
-        out = out_dir / quantized_file(precision, builder.suffix)
-        result = quantize_model(export_dir, source, builder.name, precision, out)
-        return {"model": str(result.path), "info": _jsonable(result)}
-    source = Path(job["source_dir"])
-    result = load_attribute(builder.function)(source, out_dir / f"model{builder.suffix}", precision=precision)
-    if isinstance(result, Path):  # a converter returns the file it wrote
-        return {
-            "model": str(result),
-            "info": {"converted_from": relative(source, root), "weights": precision},
-        }
-    return {"model": str(result.path), "info": _jsonable(result)}
+    options = _OPTIONS.get(job["build"], lambda job: None)(job)
+    request = BuildRequest(Path(job["source_dir"]), Path(job["out_dir"]), job["precision"], options)
+    result = builder.build(request)
+    return {"model": str(result.path), "info": result.info()}
 
 
-def _jsonable(result: Any) -> dict[str, Any]:
-    """A builder's result dataclass as JSON types (paths and other objects as strings)."""
-    return json.loads(json.dumps(dataclasses.asdict(result), default=str))
+def _quantize_options(job: dict[str, Any]) -> Any:
+    """A quantize builder's options: the run's calibration items, decoded as the data spec says."""
+    from mgdn_edge.calibration import open_source
+    from mgdn_edge.calibration.quantize_request import QuantizeOptions
+
+    data = job["data"]
+    crop = None if data["crop"] is None else str(Size.parse(data["crop"]))
+    source = open_source(job["task"], data["spec"], crop=crop, seed=data["seed"]).subset(data["items"])
+    return QuantizeOptions(source)
+
+
+# Options a builder kind takes from the pipeline's job (kinds not listed take their defaults).
+_OPTIONS: dict[str, Callable[[dict[str, Any]], Any]] = {"quantize": _quantize_options}

@@ -63,7 +63,7 @@ def export_step(state: RunState) -> None:
             "artefacts": artefact_records(files, state.out),
             "run_id": state.run_id,
             "verified": opts.verify_export,
-            "verification_max_abs": result.manifest.get("verification_max_abs"),
+            "verification_max_abs": result.manifest.verification_max_abs,
         }
         write_json(state.out / EXPORT_RECORD, record)
     assert record is not None

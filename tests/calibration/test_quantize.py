@@ -32,7 +32,7 @@ from mgdn_edge.export.onnx_export import export_model
 from mgdn_edge.model import MGDN, preset
 from mgdn_edge.runtimes import open_runtime
 from mgdn_edge.runtimes.budgets import budget_for
-from mgdn_edge.runtimes.parity import run_parity, synthetic_cases
+from mgdn_edge.runtimes.parity import compare, run_cases, synthetic_cases
 
 PSNR_FLOOR = 30.0  # measured 35-45 dB on this tiny model; the floor leaves a margin for other CPUs
 N_FILTERS = 4  # 2 per stage, 2 stages
@@ -75,9 +75,10 @@ def parity_psnr(quantized: Path, export: Path) -> float:
     rt = open_runtime(runtime, quantized)
     assert rt.describe()["precision"] == "int8"
     cases = synthetic_cases(rt.config, [(48, 48), (40, 56)], seed=123)
-    report = run_parity(rt, open_runtime("onnxruntime", export), cases, budget_for("int8"), "int8")
-    assert report["passed"], report["cases"]
-    return min(c["outputs"]["output"]["psnr"] for c in report["cases"])
+    reference = run_cases(open_runtime("onnxruntime", export), cases)
+    result = compare(run_cases(rt, cases), reference, budget_for("int8"))
+    assert result.passed, result.cases
+    return result.lowest("psnr")
 
 
 def filter_inputs_are_float(model: onnx.ModelProto) -> None:
@@ -139,7 +140,7 @@ from mgdn_edge.calibration.quantize import quantize_model
 from mgdn_edge.runtimes import open_runtime
 from mgdn_edge.runtimes.budgets import budget_for
 from mgdn_edge.runtimes.openvino_ir import read_model
-from mgdn_edge.runtimes.parity import run_parity, synthetic_cases
+from mgdn_edge.runtimes.parity import compare, run_cases, synthetic_cases
 
 export, pairs, out = map(Path, sys.argv[1:4])
 result = quantize_model(export, pairs, "openvino", out=out, progress=False)
@@ -149,13 +150,14 @@ filters = [op for op in ops if op.get_type_name() == "DynamicFilter"]
 feeds = {i.get_source_output().get_node().get_type_name() for op in filters for i in op.inputs()}
 rt = open_runtime("openvino", result.path)
 cases = synthetic_cases(rt.config, [(48, 48), (40, 56)], seed=123)
-report = run_parity(rt, open_runtime("onnxruntime", export), cases, budget_for("int8"), "int8")
+reference = run_cases(open_runtime("onnxruntime", export), cases)
+parity = compare(run_cases(rt, cases), reference, budget_for("int8"))
 print(json.dumps({
     "filters": len(filters), "filter_feeds": sorted(feeds),
     "fake_quantize": sum(op.get_type_name() == "FakeQuantize" for op in ops),
     "float_layers": result.float_layers, "precision": rt.describe()["precision"],
     "shapes": rt.describe()["shapes"],
-    "passed": report["passed"], "psnr": min(c["outputs"]["output"]["psnr"] for c in report["cases"]),
+    "passed": parity.passed, "psnr": parity.lowest("psnr"),
 }))
 """
 

@@ -92,4 +92,4 @@ def test_no_fp16_flag_skips_the_file(tmp_path: Path) -> None:
     stale.write_bytes(b"old")
     result = export_model(MGDN(config).eval(), tmp_path, verify=False, fp16=False)
     assert result.fp16_path is None and not stale.exists()
-    assert result.manifest["fp16"] is None and FP16_ONNX not in result.manifest["files"]
+    assert result.manifest.fp16 is None and FP16_ONNX not in result.manifest.files

@@ -234,7 +234,7 @@ def test_static_export_fixes_height_and_width_but_not_batch(tmp_path):
 def test_opset_18_export_checks_and_runs(tmp_path):
     model = _tiny("gdsr")
     result = export_model(model, tmp_path, opset=18)
-    assert result.manifest["opset"] == 18
+    assert result.manifest.opset == 18
     assert {op.domain: op.version for op in onnx.load(result.model_path).opset_import}[""] == 18
 
 

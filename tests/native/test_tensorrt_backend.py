@@ -27,7 +27,7 @@ import pytest
 import tensorrt_fake as tf
 
 from mgdn_edge.errors import BackendError
-from mgdn_edge.runtimes.tensorrt_engine_file import check_engine_matches
+from mgdn_edge.runtimes.tensorrt_engine_file import check_engine_matches, read_sidecar
 
 
 @pytest.mark.parametrize(("version", "include"), tf.header_sets(), ids=[v for v, _ in tf.header_sets()])
@@ -164,9 +164,9 @@ def test_plugin_of_another_op_is_not_enough(fake: dict, tmp_path: Path) -> None:
     assert result["events"].endswith("register:SomethingElse;deserialize:no-plugin")
 
 
-def _python_message(model: Path, side: dict, running: dict) -> str:
+def _python_message(model: Path, running: dict) -> str:
     with pytest.raises(BackendError) as caught:
-        check_engine_matches(model, side, running)
+        check_engine_matches(model, read_sidecar(model), running)
     return str(caught.value)
 
 
@@ -184,7 +184,7 @@ def test_sidecar_mismatch_matches_the_python_runtime(fake: dict, tmp_path: Path,
     model = tf.make_engine(tmp_path, [("a", 3, 1.0), ("b", 3, 1.0)], sidecar=side)
     result = tf.run(fake, model, "--plugin", str(plugin))
     assert result["status"] == "MGDN_E_BACKEND"
-    assert tf.one_line(result) == _python_message(model, side, running)
+    assert tf.one_line(result) == _python_message(model, running)
     assert result["events"] == "createInferRuntime"  # neither the plugin nor the engine was loaded
 
 

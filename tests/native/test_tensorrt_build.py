@@ -15,7 +15,7 @@ import pytest
 import tensorrt_fake as tf
 from example_app import compile_example
 
-from mgdn_edge.runtimes.tensorrt_engine_file import check_engine_matches
+from mgdn_edge.runtimes.tensorrt_engine_file import check_engine_matches, read_sidecar
 
 
 @pytest.fixture(params=tf.header_sets(), ids=[v for v, _ in tf.header_sets()])
@@ -138,7 +138,7 @@ def test_engine_built_beside_the_onnx(fake_parser: dict, tmp_path: Path) -> None
         "device": tf.FAKE_GPU,
         "plugin_sha256": tf.sha(fake["plugin"]),
     }
-    check_engine_matches(engine, side, running)  # the Python runtime would run it
+    check_engine_matches(engine, read_sidecar(engine), running)  # the Python runtime reads and runs it
     assert sorted(p.name for p in tmp_path.iterdir() if "tmp" in p.name) == []  # nothing half-written
 
 

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 import torch
 from quick_pipeline import quick_options
@@ -44,12 +45,13 @@ def _sha(path: Path) -> str:
 def test_pipeline_end_to_end_then_from_cache(tiny_checkpoint, tmp_path, monkeypatch):
     every = catalogue.all_variants()
     monkeypatch.setattr(catalogue, "all_variants", lambda: (*every, BROKEN))
-    wanted = ["torch", "ort-fp32", "trt-fp32", "broken-fp32"] + (["ov-fp32"] if HAS_OPENVINO else [])
+    wanted = ["torch", "ort-fp32", "ort-int8", "trt-fp32", "broken-fp32"]
+    wanted += ["ov-fp32"] if HAS_OPENVINO else []
     out = tmp_path / "out"
     options = quick_options(tiny_checkpoint, out, wanted, repeats=3)
     results = run_pipeline(options).to_dict()
     by_name = {v["name"]: v for v in results["variants"]}
-    expected = {"torch-fp32", "ort-fp32", "trt-fp32", "broken-fp32"} | (
+    expected = {"torch-fp32", "ort-fp32", "ort-int8", "trt-fp32", "broken-fp32"} | (
         {"ov-fp32"} if HAS_OPENVINO else set()
     )
     assert set(by_name) == expected
@@ -106,6 +108,17 @@ def test_pipeline_end_to_end_then_from_cache(tiny_checkpoint, tmp_path, monkeypa
         ov = by_name["ov-fp32"]
         assert ov["status"] == "ok" and ov["parity"]["passed"], ov.get("reason")
         assert (out / "variants" / "ov-fp32" / "model.xml").is_file()
+        assert ov["build"]["info"] == {"converted_from": str(out / "export"), "weights": "fp32"}
+
+    # a quantize builder, called through the same BuildRequest: its result records the recipe's
+    # method and the calibration split's size, and the file is the INT8 QDQ graph
+    int8 = by_name["ort-int8"]
+    assert int8["status"] == "ok", int8.get("reason")
+    info = int8["build"]["info"]
+    assert info["precision"] == "int8" and info["method"] == "entropy" and info["samples"] == 2
+    assert info["path"] == str(out / "variants" / "ort-int8" / "model.int8.onnx")
+    qdq = onnx.load(str(out / "variants" / "ort-int8" / "model.int8.onnx"), load_external_data=False)
+    assert sum(n.op_type == "QuantizeLinear" for n in qdq.graph.node) > 0
 
     # manifest: sha256 of every artefact, recomputed independently
     manifest = json.loads((out / "manifest.json").read_text())

@@ -29,8 +29,9 @@ def test_stored_outputs_are_the_checkpoints_and_judge_like_it(tiny_mff_export, t
     torch_runtime = open_runtime("torch", ckpt, task="mff")
     cases, reference, _ = read_stored_split(stored, torch_runtime.config)
     assert [c.inputs[0].shape for c in cases] == [(1, 3, 24, 30), (1, 3, 33, 20)]
-    for case in cases:
-        np.testing.assert_array_equal(reference.run(case.inputs), torch_runtime.run(case.inputs))
+    assert [r.name for r in reference.cases] == [c.name for c in cases]
+    for case, stored_run in zip(cases, reference.cases, strict=True):
+        np.testing.assert_array_equal(stored_run.output, torch_runtime.run(case.inputs))
     code, replay = _parity(capsys, *model, "--reference", str(stored))
     assert code == 0 and replay["reference"]["stored"] is True
     assert [c["outputs"] for c in replay["cases"]] == [c["outputs"] for c in live["cases"]]

@@ -12,11 +12,18 @@ import numpy as np
 import pytest
 from runtime_cases import TASKS, TOL, inputs, torch_output
 
-from mgdn_edge.errors import BackendError
+from mgdn_edge.errors import BackendError, InputError
 from mgdn_edge.export.artefacts import METADATA_PRECISION_KEY
 from mgdn_edge.model import preset
 from mgdn_edge.precision import Precision
-from mgdn_edge.runtimes import BACKENDS, Backend, available_runtimes, open_runtime, register_backend
+from mgdn_edge.runtimes import (
+    BACKENDS,
+    Backend,
+    Runtime,
+    available_runtimes,
+    open_runtime,
+    register_backend,
+)
 from mgdn_edge.runtimes.onnxruntime_runtime import select_providers
 
 # --------------------------------------------------------------------------- interface
@@ -108,14 +115,14 @@ def _mff_folder(tiny_exports) -> Path:
 
 
 def test_register_backend_extends_open_runtime(tiny_exports):
-    class Echo:
+    class Echo(Runtime):
         name = "echo"
 
         def __init__(self, model_path, task=None, precision="fp32"):
             self.config = preset(task or "mff")
 
-        def run(self, inputs):
-            return inputs[0]
+        def _run(self, arrays):
+            return arrays[0]
 
         def describe(self):
             return {"runtime": self.name}
@@ -124,11 +131,28 @@ def test_register_backend_extends_open_runtime(tiny_exports):
     try:
         rt = open_runtime("echo", "unused", task="mff", precision="fp32", threads=None)
         assert rt.describe() == {"runtime": "echo"}
+        a = np.full((1, 3, 8, 8), 0.25, np.float32)
+        assert np.array_equal(rt.run([a, a]), a)
+        with pytest.raises(InputError, match="takes 2 inputs"):
+            rt.run([a])
     finally:
         del BACKENDS["echo"]
 
 
-# --------------------------------------------------------------------------- fuse CLI
+def test_a_runtime_outside_the_base_is_refused():
+    class Bare:
+        def __init__(self, model_path, task=None):
+            pass
+
+    register_backend(Backend("bare", "Bare", Bare, package="numpy", install="", precisions=(Precision.FP32,)))
+    try:
+        with pytest.raises(BackendError, match="'bare' .* does not subclass mgdn_edge.runtimes.base.Runtime"):
+            open_runtime("bare", "unused")
+    finally:
+        del BACKENDS["bare"]
+
+
+# --------------------------------------------------------------------------- auto
 
 
 def test_auto_runtime_follows_the_model_file(tiny_exports, tmp_path):

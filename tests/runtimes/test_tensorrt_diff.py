@@ -79,7 +79,8 @@ def test_diff_names_missing_tensorrt_in_one_line(spec, tmp_path, cli_error):
         ["diff", "--task", "mff", "--reference", str(tmp_path / "m.pth"), "--model",
          str(tmp_path / "m.engine"), "--runtime", spec, str(tmp_path / "a.png"), str(tmp_path / "b.png")]
     )  # fmt: skip
-    assert line.startswith(f"error: --runtime {spec}: TensorRT is not installed here (pip install")
+    missing = "TensorRT is not available: Python package 'tensorrt' is not installed (pip install"
+    assert line.startswith(f"error: --runtime {spec}: {missing}")
 
 
 def test_runtime_spellings_carry_the_precision():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ from mgdn_edge.model import preset
 from mgdn_edge.runtimes.tensorrt_build import build_engine
 from mgdn_edge.runtimes.tensorrt_engine_file import (
     EngineBuildError,
+    EngineSidecar,
     check_engine_matches,
     engine_mismatches,
     read_sidecar,
@@ -230,7 +232,7 @@ def test_runtime_rejects_bad_engine_paths(tmp_path: Path) -> None:
 
 def test_runtime_checks_precision_and_task_from_sidecar(tmp_path: Path) -> None:
     engine = write_engine(
-        tmp_path / "m.engine", b"engine", {"precision": "fp16", "config": CONFIG.to_dict(), "profile": None}
+        tmp_path / "m.engine", b"engine", EngineSidecar(precision="fp16", config=CONFIG.to_dict())
     )
     with pytest.raises(BackendError, match="built as fp16"):
         TensorRTRuntime(engine, precision="fp32")
@@ -240,12 +242,13 @@ def test_runtime_checks_precision_and_task_from_sidecar(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ engine vs running TensorRT/GPU/plugin
 
-BUILT = {"tensorrt_version": "10.3.0.30", "device": "NVIDIA Orin (sm_87)", "plugin": "/p/libmgdn_trt.so",
-         "plugin_sha256": "a" * 64}  # fmt: skip
+BUILT_FIELDS = {"tensorrt_version": "10.3.0.30", "device": "NVIDIA Orin (sm_87)",
+                "plugin": "/p/libmgdn_trt.so", "plugin_sha256": "a" * 64}  # fmt: skip
+BUILT = EngineSidecar.from_json(BUILT_FIELDS, "m.engine.json")
 
 
 def test_engine_mismatches_compare_tensorrt_gpu_and_plugin() -> None:
-    same = {k: BUILT[k] for k in ("tensorrt_version", "device", "plugin_sha256")}
+    same = {k: BUILT_FIELDS[k] for k in ("tensorrt_version", "device", "plugin_sha256")}
     assert engine_mismatches(BUILT, same) == []
     assert engine_mismatches(BUILT, same | {"tensorrt_version": "10.7.0.23"}) == [
         "TensorRT 10.3.0.30 (running: 10.7.0.23)"
@@ -261,9 +264,14 @@ def test_engine_mismatches_compare_tensorrt_gpu_and_plugin() -> None:
         f"plugin library sha256 {'a' * 12} (running: {'b' * 12})"
     ]
     # Unknown on either side (an older sidecar, no GPU name): not compared, not guessed.
-    assert engine_mismatches({"tensorrt_version": "10.3.0.30"}, same | {"device": None}) == []
+    older = EngineSidecar.from_json({"tensorrt_version": "10.3.0.30"}, "m.engine.json")
+    assert engine_mismatches(older, same | {"device": None}) == []
     # Built without the plugin: the plugin's bytes do not matter.
-    assert engine_mismatches(BUILT | {"plugin": None}, same | {"plugin_sha256": "b" * 64}) == []
+    without = EngineSidecar.from_json(BUILT_FIELDS | {"plugin": None}, "m.engine.json")
+    assert engine_mismatches(without, same | {"plugin_sha256": "b" * 64}) == []
+    # A sidecar that does not say which plugin (older): its recorded sha256 is still compared.
+    unnamed = EngineSidecar.from_json({"plugin_sha256": "a" * 64}, "m.engine.json")
+    assert engine_mismatches(unnamed, same | {"plugin_sha256": "b" * 64}) != []
     assert engine_mismatches(None, same) == []
 
 
@@ -283,21 +291,21 @@ def test_check_engine_matches_is_one_line(tmp_path: Path) -> None:
 
 def test_write_engine_is_atomic(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "m.engine"
-    write_engine(path, b"first", {"precision": "fp32"})
+    write_engine(path, b"first", EngineSidecar(precision="fp32"))
     assert path.read_bytes() == b"first"
-    assert read_sidecar(path) == {"precision": "fp32"}
+    assert read_sidecar(path) == EngineSidecar(precision="fp32")
     assert sidecar_path(path).name == "m.engine.json"
 
     # A sidecar that cannot be serialised: the old engine and sidecar stay, nothing temporary is left.
     with pytest.raises(TypeError):
-        write_engine(path, b"second", {"bad": object()})
-    assert path.read_bytes() == b"first" and read_sidecar(path) == {"precision": "fp32"}
+        write_engine(path, b"second", EngineSidecar(config={"bad": object()}))
+    assert path.read_bytes() == b"first" and read_sidecar(path) == EngineSidecar(precision="fp32")
     assert sorted(p.name for p in path.parent.iterdir()) == ["m.engine", "m.engine.json"]
     with pytest.raises(EngineBuildError, match="empty"):
-        write_engine(path, b"", {})
+        write_engine(path, b"", EngineSidecar())
 
-    write_engine(path, b"second", {"precision": "fp16"})
-    assert path.read_bytes() == b"second" and read_sidecar(path)["precision"] == "fp16"
+    write_engine(path, b"second", EngineSidecar(precision="fp16"))
+    assert path.read_bytes() == b"second" and read_sidecar(path).precision == "fp16"
     sidecar_path(path).write_text("{broken")
     with pytest.raises(BackendError, match="cannot read the engine sidecar"):
         read_sidecar(path)
@@ -359,7 +367,7 @@ def test_engine_matches_pytorch_on_fixtures(gpu_export: tuple[Path, Path], preci
     )
     assert result.plugin_layers == 4
     side = read_sidecar(engine)
-    assert side["plugin_sha256"] == sha256_file(plugin) and side["device"].endswith(")")
+    assert side.plugin_sha256 == sha256_file(plugin) and side.device.endswith(")")
     runtime = open_runtime("tensorrt", engine)
     assert runtime.describe()["precision"] == precision
     for crop in ("crop64", "crop96", "crop61x75"):
@@ -370,7 +378,8 @@ def test_engine_matches_pytorch_on_fixtures(gpu_export: tuple[Path, Path], preci
     with pytest.raises(InputError, match="outside the engine's profile"):
         runtime.run([np.zeros((1, 3, 256, 256), np.float32)] * 2)
     # The same engine whose sidecar says another TensorRT built it: refused before deserializing.
-    moved = write_engine(export / "other.engine", engine.read_bytes(), side | {"tensorrt_version": "1.0.0"})
+    older = replace(side, tensorrt_version="1.0.0")
+    moved = write_engine(export / "other.engine", engine.read_bytes(), older)
     with pytest.raises(BackendError, match=r"built with TensorRT 1\.0\.0 \(running: "):
         open_runtime("tensorrt", moved)
 
