@@ -308,6 +308,24 @@ def build_once(
     return check()
 
 
+def build_checked(
+    library: Path,
+    key: dict[str, Any],
+    force: bool,
+    clean: bool,
+    check: Callable[[], str | None],
+    compile_into: Callable[[], None],
+    failure: str,
+    leftovers: Sequence[str] = (),
+) -> Path:
+    """:func:`build_once` for one library in its folder: the library, or a BackendError of
+    ``failure`` (formatted with ``library`` and ``reason``) where a fresh build fails ``check``."""
+    reason = build_once(library.parent, [library], key, force, clean, check, compile_into, leftovers)
+    if reason is not None:
+        raise BackendError(failure.format(library=library, reason=reason))
+    return library
+
+
 def cmake_install(
     source_dir: Path, defines: dict[str, str], outputs: Sequence[Path], key: dict[str, Any], announce: str
 ) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 
 from mgdn_edge.core.errors import BackendError
 from mgdn_edge.plugins import library_cache as lc
-from mgdn_edge.plugins.openvino_ext import openvino_cmake_dir, openvino_version
+from mgdn_edge.plugins.openvino_ext import COMMON_SOURCE_DIR, openvino_cmake_dir, openvino_version
 
 # runtimes/native beside plugins/ in the repository, mgdn_edge/runtimes/native once installed
 NATIVE_SOURCE_DIR = Path(__file__).resolve().parent.parent / "runtimes" / "native"
@@ -66,7 +66,7 @@ def runner_key() -> dict[str, Any]:
         "files": [LIBRARY, RUNNER],
         "openvino": openvino_version(),
         "opencv": opencv_version(),
-        "sources": lc.source_digest(NATIVE_SOURCE_DIR),
+        "sources": lc.source_digest(NATIVE_SOURCE_DIR, COMMON_SOURCE_DIR),  # cxx_defaults.cmake
         "toolchain": lc.compiler_identity(),
         "c_toolchain": lc.compiler_identity("CC", ("cc", "gcc", "clang")),
         "cmake": {"CMAKE_BUILD_TYPE": "Release"},

@@ -50,6 +50,10 @@ REBUILD_HINT = (
 )
 NOT_INSTALLED = "the onnxruntime Python package is not installed: pip install 'mgdn-edge[onnx]'"
 ELSEWHERE = f"point ${ENV_VAR} at a library built elsewhere"
+BUILD_FAILED = (
+    "the ONNX Runtime op library just built at {library} fails its self-check ({reason}); the "
+    "compiler or the onnxruntime install is broken -- check `c++ --version` and the onnxruntime wheel"
+)
 
 
 def onnxruntime_version() -> str:
@@ -209,31 +213,15 @@ def build_onnxruntime_ops(
     assert relative is not None
     folder = Path(build_dir) if build_dir is not None else lc.writable_dir(relative, ELSEWHERE)
     library = folder / OPS_LIBRARY
-    reason = lc.build_once(
-        folder,
-        [library],
-        key,
-        force,
-        clean,
-        lambda: self_check(library),
-        lambda: _compile_into(library, key),
-    )
-    if reason is not None:
-        raise BackendError(
-            f"the ONNX Runtime op library just built at {library} fails its self-check ({reason}); the "
-            "compiler or the onnxruntime install is broken -- check `c++ --version` and the onnxruntime wheel"
-        )
-    return library
+    check, compile_into = lambda: self_check(library), lambda: _compile_into(library, key)
+    return lc.build_checked(library, key, force, clean, check, compile_into, BUILD_FAILED)
 
 
 def _compile_into(library: Path, key: dict[str, Any]) -> None:
-    """CMake in a temporary tree, then an atomic install of the library and its manifest."""
-    announce = (
-        f"building the ONNX Runtime DynamicFilter op for onnxruntime {key['onnxruntime']} (once, ~20 s) "
-        f"into {library.parent}"
-    )
+    """CMake against the C API headers in a temporary tree, then an atomic install with the manifest."""
+    what = f"the ONNX Runtime DynamicFilter op for onnxruntime {key['onnxruntime']} (once, ~20 s)"
     defines = {"ONNXRUNTIME_INCLUDE_DIR": str(find_include_dir())}
-    lc.cmake_install(ORT_SOURCE_DIR, defines, [library], key, announce)
+    lc.cmake_install(ORT_SOURCE_DIR, defines, [library], key, f"building {what} into {library.parent}")
 
 
 # -- finding ----------------------------------------------------------------------------------

@@ -114,6 +114,12 @@ def verify_library(library: Path, key: dict[str, Any] | None = None) -> str | No
 
 
 # -- building ---------------------------------------------------------------------------------
+BUILD_FAILED = (
+    "the OpenVINO extension just built at {library} fails its self-check ({reason}); the "
+    "compiler or OpenVINO install is broken -- check `c++ --version` and the openvino wheel"
+)
+
+
 def build_openvino_extension(
     build_dir: str | os.PathLike[str] | None = None, force: bool = False, clean: bool = False
 ) -> Path:
@@ -132,32 +138,29 @@ def build_openvino_extension(
     key = extension_key()
     folder = Path(build_dir) if build_dir is not None else lc.writable_dir(_relative_dir(key), ELSEWHERE)
     library = folder / EXTENSION_LIBRARY
-    reason = lc.build_once(
-        folder,
-        [library],
+    return lc.build_checked(
+        library,
         key,
         force,
         clean,
         lambda: self_check(library),
         lambda: _compile_into(library, key),
+        BUILD_FAILED,
         BUILD_LEFTOVERS,
     )
-    if reason is not None:
-        raise BackendError(
-            f"the OpenVINO extension just built at {library} fails its self-check ({reason}); the "
-            f"compiler or OpenVINO install is broken -- check `c++ --version` and the openvino wheel"
-        )
-    return library
 
 
 def _compile_into(library: Path, key: dict[str, Any]) -> None:
-    """CMake in a temporary tree, then an atomic install of the library and its manifest."""
-    announce = (
-        f"building the OpenVINO extension for OpenVINO {key['openvino'].split('-')[0]} (once, ~1 min) "
-        f"into {library.parent}"
+    """CMake against OpenVINO's CMake package in a temporary tree, then an atomic install of the
+    library and its manifest."""
+    release = key["openvino"].split("-")[0]
+    lc.cmake_install(
+        OPENVINO_SOURCE_DIR,
+        {"OpenVINO_DIR": str(openvino_cmake_dir())},
+        [library],
+        key,
+        f"building the OpenVINO extension for OpenVINO {release} (once, ~1 min) into {library.parent}",
     )
-    defines = {"OpenVINO_DIR": str(openvino_cmake_dir())}
-    lc.cmake_install(OPENVINO_SOURCE_DIR, defines, [library], key, announce)
 
 
 def can_build() -> bool:

@@ -81,6 +81,17 @@ def tiny_mff_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "export"
 
 
+@pytest.fixture(scope="module")
+def mff_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The authors' MFF checkpoint exported (fp32 and fp16 ONNX) once per test module."""
+    from mgdn_edge.export.onnx_export import export_checkpoint
+
+    out = tmp_path_factory.mktemp("mff_export")
+    # verify=False: the export's own ORT check is exercised elsewhere; here the fixtures judge.
+    export_checkpoint(_require(MFF_CKPT), out, task="mff", verify=False)
+    return out
+
+
 @pytest.fixture(scope="session")
 def ort_ops_library(request: pytest.FixtureRequest) -> Path:
     """libmgdn_ort.so built once per pytest cache (skipped without C API headers or build tools)."""
@@ -95,6 +106,18 @@ def ort_ops_library(request: pytest.FixtureRequest) -> Path:
     if reason is not None:
         pytest.skip(f"libmgdn_ort.so cannot be built here: {reason}")
     return onnxruntime_ops.build_onnxruntime_ops(Path(request.config.cache.mkdir("mgdn_ort_ops")))
+
+
+@pytest.fixture(scope="session")
+def ov_extension(request: pytest.FixtureRequest) -> Path:
+    """libmgdn_openvino.so built once per pytest cache (incremental CMake build afterwards);
+    skipped without cmake or a C++ compiler, a failing build fails the test."""
+    pytest.importorskip("openvino")
+    from mgdn_edge.plugins import openvino_ext
+
+    if not openvino_ext.can_build():
+        pytest.skip("the OpenVINO extension cannot be built here (needs cmake and a C++ compiler)")
+    return openvino_ext.build_openvino_extension(Path(request.config.cache.mkdir("mgdn_openvino_extension")))
 
 
 @pytest.fixture

@@ -100,24 +100,12 @@ def test_a_fifth_backend_is_one_record(toy, tiny_hdr, tmp_path: Path) -> None:
     assert {row["layer_type"] for row in result["layer_times"]} >= {"Conv", "MatMul"}
 
     # pipeline --runtimes toy: the record's variant is built, measured in workers and reported
-    from mgdn_edge.pipeline import PipelineOptions, run_pipeline
+    from quick_pipeline import quick_options
+
+    from mgdn_edge.pipeline import run_pipeline
 
     out = tmp_path / "pipeline"
-    options = PipelineOptions(
-        model=ckpt,
-        data="synthetic:4",
-        crop="32x32",
-        calib=2,
-        eval=2,
-        out=out,
-        runtimes=["toy"],
-        sizes=[(32, 32)],
-        warmup=1,
-        repeats=2,
-        threads=1,
-        progress=False,
-        verify_export=False,
-    )
+    options = quick_options(ckpt, out, ["toy"], repeats=2)
     results = run_pipeline(options).to_dict()
     by_name = {v["name"]: v for v in results["variants"]}
     assert set(by_name) == {"torch-fp32", "toy-fp32"}

@@ -18,6 +18,7 @@ from mgdn_edge.core.results import RESULTS_SCHEMA, PipelineResults
 from mgdn_edge.report.derive import derive, pareto_front
 from mgdn_edge.report.plot import render_plot
 from mgdn_edge.report.render import PLOT_FILE, render_html, render_markdown
+from mgdn_edge.report.schema_json import read_record
 
 REPORT_FILES = (PLOT_FILE, "report.md", "report.html", "report.json")
 __all__ = ["REPORT_FILES", "RESULTS_SCHEMA", "derive", "load_results", "pareto_front", "write_report"]
@@ -25,18 +26,7 @@ __all__ = ["REPORT_FILES", "RESULTS_SCHEMA", "derive", "load_results", "pareto_f
 
 def load_results(path: str | Path) -> PipelineResults:
     """A pipeline results.json (or report.json); a wrong file is a one-line error."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"results file not found: {path}")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read {path} as JSON: {exc}") from exc
-    if not isinstance(data, dict) or data.get("schema") != RESULTS_SCHEMA:
-        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
-        raise InputError(
-            f"{path} is not pipeline results (schema {RESULTS_SCHEMA!r} expected, found {found!r})"
-        )
+    data = read_record(Path(path), RESULTS_SCHEMA, "pipeline results", "results file")
     if not isinstance(data.get("variants"), list):
         raise InputError(f"{path} has no 'variants' list")
     return PipelineResults.from_dict(data)

@@ -14,7 +14,6 @@ instead of being judged.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 
 from mgdn_edge.core.errors import InputError
 from mgdn_edge.core.size import Size
+from mgdn_edge.report.schema_json import read_record
 
 DEVICE_RUN_SCHEMA = "mgdn-edge.device-run/1"
 
@@ -103,18 +103,13 @@ def _bench(row: Any, where: str) -> BenchEntry:
 def load_device_run(path: str | Path) -> DeviceRun:
     """Read and check a run record; a wrong or incomplete file is one InputError naming it."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"device run record not found: {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read {path} as JSON: {exc}") from None
-    if not isinstance(data, dict) or data.get("schema") != DEVICE_RUN_SCHEMA:
-        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
-        raise InputError(
-            f"{path} is not a device run record (schema {DEVICE_RUN_SCHEMA!r} expected, found {found!r}); "
-            "write one with mgdn-fuse --json"
-        )
+    data = read_record(
+        path,
+        DEVICE_RUN_SCHEMA,
+        "a device run record",
+        "device run record",
+        "; write one with mgdn-fuse --json",
+    )
     missing = [
         k for k in ("device", "runtime", "precision", "task", "model", "inputs", "raw") if k not in data
     ]

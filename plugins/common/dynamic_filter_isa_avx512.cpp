@@ -16,6 +16,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include <type_traits>
+
 #include "dynamic_filter_simd.hpp"
 
 // The unrolled tap recursion must inline completely: a call boundary would put the accumulator
@@ -89,15 +91,35 @@ void one_row_channels(const TileArgs& a, int c0, Prefetcher& pf) {
     }
 }
 
-template <int K, StoreMode M>
-void one_row(const TileArgs& a) {
-    const int rest = a.channels % kOneRowBlock;
-    Prefetcher pf(a, static_cast<int64_t>(a.channels / kOneRowBlock + rest / 3 + rest % 3) * (a.width / 16));
+// The channels in blocks of Big, then of Mid, then one by one: run(block, mode, c0, pf) with
+// block and mode std::integral_constants of the block's channel count and the store mode, with
+// one prefetch stream over all the passes.
+template <int Big, int Mid, StoreMode M, typename Run>
+MGDN_INLINE void channel_blocks(const TileArgs& a, Run run) {
+    const std::integral_constant<StoreMode, M> mode;
+    const int rest = a.channels % Big;
+    Prefetcher pf(a, static_cast<int64_t>(a.channels / Big + rest / Mid + rest % Mid) * (a.width / 16));
     int c = 0;
-    for (; c + kOneRowBlock <= a.channels; c += kOneRowBlock) one_row_channels<kOneRowBlock, K, M>(a, c, pf);
-    for (; c + 3 <= a.channels; c += 3) one_row_channels<3, K, M>(a, c, pf);
-    for (; c < a.channels; ++c) one_row_channels<1, K, M>(a, c, pf);
+    for (; c + Big <= a.channels; c += Big) run(std::integral_constant<int, Big>{}, mode, c, pf);
+    for (; c + Mid <= a.channels; c += Mid) run(std::integral_constant<int, Mid>{}, mode, c, pf);
+    for (; c < a.channels; ++c) run(std::integral_constant<int, 1>{}, mode, c, pf);
     if constexpr (M == StoreMode::stream) _mm_sfence();  // non-temporal stores visible before we return
+}
+
+// channel_blocks with the tile's store mode as a compile-time constant.
+template <int Big, int Mid, typename Run>
+void by_channel_blocks(const TileArgs& a, Run run) {
+    if (a.store == StoreMode::stream)
+        channel_blocks<Big, Mid, StoreMode::stream>(a, run);
+    else
+        channel_blocks<Big, Mid, StoreMode::normal>(a, run);
+}
+
+template <int K>
+void one_row(const TileArgs& a) {
+    by_channel_blocks<kOneRowBlock, 3>(a, [&a](auto block, auto mode, int c0, Prefetcher& pf) {
+        one_row_channels<decltype(block)::value, K, decltype(mode)::value>(a, c0, pf);
+    });
 }
 
 // ---- two output rows -----------------------------------------------------------------------
@@ -156,49 +178,29 @@ void two_row_channels(const TileArgs& a, int c0, Prefetcher& pf) {
     }
 }
 
-template <int K, StoreMode M>
+template <int K>
 void two_rows(const TileArgs& a) {
-    const int rest = a.channels % kTwoRowBlock;
-    Prefetcher pf(a, static_cast<int64_t>(a.channels / kTwoRowBlock + rest / 2 + rest % 2) * (a.width / 16));
-    int c = 0;
-    for (; c + kTwoRowBlock <= a.channels; c += kTwoRowBlock) two_row_channels<kTwoRowBlock, K, M>(a, c, pf);
-    for (; c + 2 <= a.channels; c += 2) two_row_channels<2, K, M>(a, c, pf);
-    for (; c < a.channels; ++c) two_row_channels<1, K, M>(a, c, pf);
-    if constexpr (M == StoreMode::stream) _mm_sfence();
+    by_channel_blocks<kTwoRowBlock, 2>(a, [&a](auto block, auto mode, int c0, Prefetcher& pf) {
+        two_row_channels<decltype(block)::value, K, decltype(mode)::value>(a, c0, pf);
+    });
 }
 
-// ---- dispatch on kernel size and store mode ------------------------------------------------
-
-template <int K>
-void one_row_k(const TileArgs& a) {
-    if (a.store == StoreMode::stream)
-        one_row<K, StoreMode::stream>(a);
-    else
-        one_row<K, StoreMode::normal>(a);
-}
-
-template <int K>
-void two_rows_k(const TileArgs& a) {
-    if (a.store == StoreMode::stream)
-        two_rows<K, StoreMode::stream>(a);
-    else
-        two_rows<K, StoreMode::normal>(a);
-}
+// ---- dispatch on kernel size ------------------------------------------------------------
 
 void filter_row_avx512(const TileArgs& a) {
     switch (a.ksize) {
-    case 3: one_row_k<3>(a); break;
-    case 5: one_row_k<5>(a); break;
-    case 7: one_row_k<7>(a); break;
+    case 3: one_row<3>(a); break;
+    case 5: one_row<5>(a); break;
+    case 7: one_row<7>(a); break;
     default: filter_row(a); break;
     }
 }
 
 void filter_two_rows_avx512(const TileArgs& a) {
     switch (a.ksize) {
-    case 3: two_rows_k<3>(a); break;
-    case 5: two_rows_k<5>(a); break;
-    case 7: two_rows_k<7>(a); break;
+    case 3: two_rows<3>(a); break;
+    case 5: two_rows<5>(a); break;
+    case 7: two_rows<7>(a); break;
     default: break;  // not reached: kTwoRowKsizes has no other bits
     }
 }

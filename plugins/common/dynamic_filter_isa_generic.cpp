@@ -7,29 +7,14 @@
 #include <cstring>
 
 #include "dynamic_filter_simd.hpp"
+#include "half_bits.h"
 
 namespace {
 
-// IEEE binary16 <-> binary32 in plain C++ (no runtime's half type, no F16C), round to nearest
-// even, subnormals, infinities and NaNs (quieted) included: the same results as F16C.
-float half_to_float(uint16_t h) {
-    const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-    const uint32_t exponent = (h >> 10) & 0x1fu;
-    const uint32_t mantissa = h & 0x3ffu;
-    uint32_t bits;
-    if (exponent == 0) {
-        const float magnitude = static_cast<float>(mantissa) * 5.9604644775390625e-8f;  // * 2^-24, exact
-        return sign ? -magnitude : magnitude;
-    }
-    if (exponent == 31)
-        bits = sign | 0x7f800000u | (mantissa << 13) | (mantissa ? 0x400000u : 0u);
-    else
-        bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
-    float f;
-    std::memcpy(&f, &bits, sizeof(f));
-    return f;
-}
+using mgdn::half_bits_to_float;
 
+// binary32 -> binary16 in plain C++ (no runtime's half type, no F16C), round to nearest even,
+// subnormals, infinities and NaNs (quieted) included: the same results as F16C.
 uint16_t float_to_half(float f) {
     uint32_t bits;
     std::memcpy(&bits, &f, sizeof(bits));
@@ -47,7 +32,7 @@ uint16_t float_to_half(float f) {
 }
 
 void f16_to_f32(const uint16_t* src, float* dst, int64_t count) {
-    for (int64_t i = 0; i < count; ++i) dst[i] = half_to_float(src[i]);
+    for (int64_t i = 0; i < count; ++i) dst[i] = half_bits_to_float(src[i]);
 }
 
 void f32_to_f16(const float* src, uint16_t* dst, int64_t count) {

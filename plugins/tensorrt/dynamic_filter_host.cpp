@@ -12,6 +12,7 @@
 
 #include "dynamic_filter_shapes.h"
 #include "dynamic_filter_tile.h"
+#include "half_bits.h"
 
 #define MGDN_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -42,24 +43,7 @@ uint16_t float_to_half_bits(float f) {
     return static_cast<uint16_t>(bits);
 }
 
-float half_bits_to_float(uint16_t h) {
-    const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-    const uint32_t exp = (h >> 10) & 0x1fu;
-    const uint32_t mant = h & 0x3ffu;
-    uint32_t bits;
-    if (exp == 0) {
-        const float magnitude = static_cast<float>(mant) * (1.0f / 16777216.0f);  // mant * 2^-24, exact
-        return sign ? -magnitude : magnitude;
-    }
-    if (exp == 31) {
-        bits = sign | 0x7f800000u | (mant << 13);
-    } else {
-        bits = sign | ((exp - 15 + 127) << 23) | (mant << 13);
-    }
-    float f;
-    std::memcpy(&f, &bits, sizeof f);
-    return f;
-}
+using mgdn::half_bits_to_float;
 
 // Binary16 storage with the two conversions the arithmetic needs (explicit, like __half).
 struct HostHalf {

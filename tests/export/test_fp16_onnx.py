@@ -20,21 +20,7 @@ from mgdn_edge.core.budgets import budget_for
 from mgdn_edge.export.artefacts import FP16_ONNX, METADATA_CONFIG_KEY, METADATA_PRECISION_KEY
 from mgdn_edge.runtimes.parity import image_metrics, violations
 
-MFF_CKPT = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "official-mff" / "mff_62000_E.pth"
-
 pytest.importorskip("onnxruntime")
-
-
-@pytest.fixture(scope="module")
-def mff_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not MFF_CKPT.exists():
-        pytest.skip(f"fixture not available: {MFF_CKPT} (../shared is absent in this checkout)")
-    from mgdn_edge.export.onnx_export import export_checkpoint
-
-    out = tmp_path_factory.mktemp("mff_export")
-    # verify=False: the export's own ORT check is exercised elsewhere; here the fixtures judge.
-    export_checkpoint(MFF_CKPT, out, task="mff", verify=False)
-    return out
 
 
 def test_fp16_file_structure(mff_export: Path) -> None:

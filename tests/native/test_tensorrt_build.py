@@ -48,18 +48,8 @@ def test_mgdn_fuse_runs_an_engine(fake_cli: dict, tmp_path: Path) -> None:
     model = tf.make_engine(tmp_path, [("b", 3, 0.5), ("a", 3, -0.25)], sidecar=tf.sidecar("mff"))
     raw = tmp_path / "raw.npy"
     # --runtime auto picks TensorRT for an .engine; --plugin takes the folder holding the library too.
-    proc = tf.fuse(
-        fake_cli,
-        "--task",
-        "mff",
-        "--model",
-        str(model),
-        "--plugin",
-        str(fake_cli["plugin"]),
-        "--raw",
-        str(raw),
-        *files,
-    )
+    flags = ["--task", "mff", "--model", str(model), "--plugin", str(fake_cli["plugin"]), "--raw", str(raw)]
+    proc = tf.fuse(fake_cli, *flags, *files)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"wrote {raw} (16x24, runtime tensorrt)"
     a, b = prepare_inputs("mff", files).inputs
@@ -87,16 +77,9 @@ def test_mgdn_fuse_runs_an_engine(fake_cli: dict, tmp_path: Path) -> None:
 )
 def test_mgdn_fuse_runtime_flags(fake_cli: dict, tmp_path: Path, args: tuple[str, ...], message: str) -> None:
     model = tf.make_engine(tmp_path, [("a", 3, 1.0), ("b", 3, 1.0)], sidecar=tf.sidecar())
+    raw = tmp_path / "r.npy"
     proc = tf.fuse(
-        fake_cli,
-        "--task",
-        "mff",
-        "--model",
-        str(model),
-        "--raw",
-        str(tmp_path / "r.npy"),
-        *args,
-        *tf.pngs(tmp_path),
+        fake_cli, "--task", "mff", "--model", str(model), "--raw", str(raw), *args, *tf.pngs(tmp_path)
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith(message) and proc.stderr.count("\n") == 1

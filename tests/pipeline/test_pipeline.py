@@ -16,12 +16,13 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from quick_pipeline import quick_options
 from skimage.metrics import peak_signal_noise_ratio
 
 from mgdn_edge.core.errors import InputError
 from mgdn_edge.model import MGDN, preset
 from mgdn_edge.model.tasks import mu_law
-from mgdn_edge.pipeline import PipelineOptions, Variant, catalogue, run_pipeline, select_variants
+from mgdn_edge.pipeline import Variant, catalogue, run_pipeline, select_variants
 
 HAS_OPENVINO = importlib.util.find_spec("openvino") is not None
 # A variant whose build kind no worker knows: it must fail in its worker with a one-line reason.
@@ -47,21 +48,7 @@ def test_pipeline_end_to_end_then_from_cache(tiny_checkpoint, tmp_path, monkeypa
     wanted = ["torch", "ort-fp32", "ort-int8", "trt-fp32", "broken-fp32"]
     wanted += ["ov-fp32"] if HAS_OPENVINO else []
     out = tmp_path / "out"
-    options = PipelineOptions(
-        model=tiny_checkpoint,
-        data="synthetic:4",
-        crop="32x32",
-        calib=2,
-        eval=2,
-        out=out,
-        runtimes=wanted,
-        sizes=[(32, 32)],
-        warmup=1,
-        repeats=3,
-        threads=1,
-        progress=False,
-        verify_export=False,  # the exporter's own check is tested in test_onnx_export.py
-    )
+    options = quick_options(tiny_checkpoint, out, wanted, repeats=3)
     results = run_pipeline(options).to_dict()
     by_name = {v["name"]: v for v in results["variants"]}
     expected = {"torch-fp32", "ort-fp32", "ort-int8", "trt-fp32", "broken-fp32"} | (

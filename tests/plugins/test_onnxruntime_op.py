@@ -10,61 +10,20 @@ from __future__ import annotations
 
 import ctypes
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mgdn_edge.model.dynamic_filter import dynamic_filter_unfold
-
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
-from onnx import TensorProto, helper  # noqa: E402
+from filter_cases import SHAPES, oracle, random_inputs, run_with_isa  # noqa: E402
+from filter_cases import filter_model as body_less_model  # noqa: E402
 
 from mgdn_edge.export.dynamic_filter_onnx import standalone_model  # noqa: E402
-
-SHAPES = [  # (N, C, H, W, k): borders wider than the image, odd sizes, several column tiles
-    (1, 3, 5, 4, 7),
-    (2, 5, 17, 33, 3),
-    (1, 60, 23, 130, 7),
-    (2, 7, 9, 200, 5),
-    (1, 2, 1, 1, 7),
-    (1, 13, 31, 67, 9),
-    (3, 1, 3, 70, 5),
-    (1, 4, 6, 6, 1),
-]
-
-
-def body_less_model(
-    k: int,
-    feat_shape: list[int | str],
-    kernels_shape: list[int | str],
-    elem: int = TensorProto.FLOAT,
-) -> bytes:
-    """One DynamicFilter node, no function body: only the native kernel can run it."""
-    node = helper.make_node(
-        "DynamicFilter", ["feat", "kernels"], ["out"], domain="mgdn", kernel_size=k, name="filter"
-    )
-    graph = helper.make_graph(
-        [node],
-        "dynamic_filter",
-        [
-            helper.make_tensor_value_info("feat", elem, feat_shape),
-            helper.make_tensor_value_info("kernels", elem, kernels_shape),
-        ],
-        [helper.make_tensor_value_info("out", elem, None)],
-    )
-    model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("mgdn", 1)]
-    )
-    return model.SerializeToString()
 
 
 def session(library: Path, model: bytes, **options: object) -> ort.InferenceSession:
@@ -74,19 +33,6 @@ def session(library: Path, model: bytes, **options: object) -> ort.InferenceSess
     for name, value in options.items():
         setattr(opts, name, value)
     return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
-
-
-def random_inputs(n: int, c: int, h: int, w: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    feat = rng.standard_normal((n, c, h, w)).astype(np.float32)
-    kernels = rng.standard_normal((n, k * k, h, w)).astype(np.float32)
-    return feat, kernels
-
-
-def oracle(feat: np.ndarray, kernels: np.ndarray, k: int) -> np.ndarray:
-    """The unfold oracle in float64, so the comparison measures only the native op's rounding."""
-    f64 = dynamic_filter_unfold(torch.from_numpy(feat).double(), torch.from_numpy(kernels).double(), k)
-    return f64.numpy()
 
 
 def run(sess: ort.InferenceSession, feat: np.ndarray, kernels: np.ndarray) -> np.ndarray:
@@ -149,7 +95,7 @@ def test_native_kernel_wins_over_the_function_body(ort_ops_library: Path, tmp_pa
 def test_f16_model(ort_ops_library: Path) -> None:
     feat, kernels = random_inputs(2, 6, 19, 45, 7, seed=16)
     feat16, kernels16 = feat.astype(np.float16), kernels.astype(np.float16)
-    model = body_less_model(7, [2, 6, 19, 45], [2, 49, 19, 45], TensorProto.FLOAT16)
+    model = body_less_model(7, [2, 6, 19, 45], [2, 49, 19, 45], np.float16)
     out = run(session(ort_ops_library, model), feat16, kernels16)
     ref = oracle(feat16.astype(np.float32), kernels16.astype(np.float32), 7)
     assert out.dtype == np.float16
@@ -161,11 +107,9 @@ def test_f16_model(ort_ops_library: Path) -> None:
 def test_narrower_isa_paths(ort_ops_library: Path, isa: str, tmp_path: Path) -> None:
     """$MGDN_OV_ISA caps the shared kernel's dispatch in this library too (f32 and f16 paths)."""
     feat, kernels = random_inputs(2, 7, 21, 83, 7, seed=7)
-    np.save(tmp_path / "feat.npy", feat)
-    np.save(tmp_path / "kernels.npy", kernels)
     (tmp_path / "model.onnx").write_bytes(body_less_model(7, ["n", 7, "h", "w"], ["n", 49, "h", "w"]))
     (tmp_path / "model16.onnx").write_bytes(
-        body_less_model(7, ["n", 7, "h", "w"], ["n", 49, "h", "w"], TensorProto.FLOAT16)
+        body_less_model(7, ["n", 7, "h", "w"], ["n", 49, "h", "w"], np.float16)
     )
     script = (
         "import sys, numpy as np, onnxruntime as ort\n"
@@ -177,8 +121,7 @@ def test_narrower_isa_paths(ort_ops_library: Path, isa: str, tmp_path: Path) -> 
         "    out = s.run(None, {'feat': a.astype(t), 'kernels': b.astype(t)})[0]\n"
         "    np.save(d + m.replace('.onnx', '.npy'), out)\n"
     )
-    env = {**os.environ, "MGDN_OV_ISA": isa}
-    subprocess.run([sys.executable, "-c", script, str(ort_ops_library), str(tmp_path)], check=True, env=env)
+    run_with_isa(script, ort_ops_library, tmp_path, isa, feat, kernels)
     np.testing.assert_allclose(
         np.load(tmp_path / "model.npy"), oracle(feat, kernels, 7), rtol=1e-5, atol=1e-5
     )

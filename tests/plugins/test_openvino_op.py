@@ -8,10 +8,7 @@ inference and the CPU kernel are all exercised the way an exported MGDN model us
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,108 +16,25 @@ import pytest
 import torch
 
 from mgdn_edge.core.errors import BackendError
-from mgdn_edge.model.dynamic_filter import dynamic_filter_lean, dynamic_filter_unfold
-from mgdn_edge.plugins.openvino_ext import (
-    ENV_VAR,
-    EXTENSION_LIBRARY,
-    build_openvino_extension,
-    find_openvino_extension,
-    load_openvino_extension,
-)
+from mgdn_edge.model.dynamic_filter import dynamic_filter_lean
+from mgdn_edge.plugins import openvino_ext
 
 ov = pytest.importorskip("openvino")
 onnx = pytest.importorskip("onnx")
+from filter_cases import SHAPES, filter_model, oracle, random_inputs, run_with_isa  # noqa: E402
 from onnx import TensorProto, helper  # noqa: E402
 
-ONNX_TYPES = {np.float32: TensorProto.FLOAT, np.float16: TensorProto.FLOAT16}
-SHAPES = [  # (N, C, H, W, k): borders wider than the image, odd sizes, several column tiles
-    (1, 3, 5, 4, 7),
-    (2, 5, 17, 33, 3),
-    (1, 60, 23, 130, 7),
-    (2, 7, 9, 200, 5),
-    (1, 2, 1, 1, 7),
-    (1, 13, 31, 67, 9),
-    (2, 1, 3, 70, 5),
-]
-
 
 @pytest.fixture(scope="session")
-def extension(request: pytest.FixtureRequest) -> Path:
-    return build_openvino_extension(Path(request.config.cache.mkdir("mgdn_openvino_extension")))
-
-
-@pytest.fixture(scope="session")
-def core(extension: Path) -> ov.Core:
+def core(ov_extension: Path) -> ov.Core:
     core = ov.Core()
-    load_openvino_extension(core, extension)
+    openvino_ext.load_openvino_extension(core, ov_extension)
     return core
-
-
-def filter_model(
-    k: int,
-    feat_shape: list[int | str],
-    kernels_shape: list[int | str],
-    dtype: type = np.float32,
-    extra_attributes: bool = False,
-    function_body: bool = False,
-) -> bytes:
-    """A one-node ONNX model; optionally with the TensorRT attributes or as a model-local function.
-
-    The function body is deliberately wrong (it returns feat), so a correct result proves OpenVINO
-    used the native op and not the body.
-    """
-    elem = ONNX_TYPES[dtype]
-    attrs: dict[str, object] = {"kernel_size": k}
-    if extra_attributes:
-        attrs.update(plugin_namespace="mgdn", plugin_version="1")
-    node = helper.make_node("DynamicFilter", ["feat", "kernels"], ["out"], domain="mgdn", **attrs)
-    graph = helper.make_graph(
-        [node],
-        "dynamic_filter",
-        [
-            helper.make_tensor_value_info("feat", elem, feat_shape),
-            helper.make_tensor_value_info("kernels", elem, kernels_shape),
-        ],
-        [helper.make_tensor_value_info("out", elem, None)],
-    )
-    functions = []
-    if function_body:
-        body = [helper.make_node("Identity", ["feat"], ["out"])]
-        functions.append(
-            helper.make_function(
-                "mgdn",
-                "DynamicFilter",
-                ["feat", "kernels"],
-                ["out"],
-                body,
-                [helper.make_opsetid("", 17)],
-                ["kernel_size", "plugin_namespace", "plugin_version"],
-            )
-        )
-    model = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("mgdn", 1)],
-        functions=functions,
-    )
-    return model.SerializeToString()
 
 
 def run_model(core: ov.Core, model: bytes, feat: np.ndarray, kernels: np.ndarray) -> np.ndarray:
     compiled = core.compile_model(core.read_model(model), "CPU")
     return compiled([feat, kernels])[compiled.output(0)]
-
-
-def random_inputs(n: int, c: int, h: int, w: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    feat = rng.standard_normal((n, c, h, w)).astype(np.float32)
-    kernels = rng.standard_normal((n, k * k, h, w)).astype(np.float32)
-    return feat, kernels
-
-
-def oracle(feat: np.ndarray, kernels: np.ndarray, k: int) -> np.ndarray:
-    """The unfold oracle in float64, so the comparison measures only the native op's rounding."""
-    f64 = dynamic_filter_unfold(torch.from_numpy(feat).double(), torch.from_numpy(kernels).double(), k)
-    return f64.numpy()
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
@@ -187,26 +101,26 @@ def test_f16_model(core: ov.Core) -> None:
 
 
 def make_node(
-    extension: Path, feat_shape: list[int], kernels_shape: list[int], k: int, dtype: type | ov.Type
+    ov_extension: Path, feat_shape: list[int], kernels_shape: list[int], k: int, dtype: type | ov.Type
 ) -> ov.Node:
     """The op built directly through the Python API (NodeFactory loads the same extension)."""
     from openvino.utils.node_factory import NodeFactory
 
     factory = NodeFactory()
-    factory.add_extension(str(extension))
+    factory.add_extension(str(ov_extension))
     feat = ov.opset13.parameter(feat_shape, dtype)
     kernels = ov.opset13.parameter(kernels_shape, dtype)
     return factory.create("DynamicFilter", [feat.output(0), kernels.output(0)], {"kernel_size": k})
 
 
 @pytest.mark.parametrize("type_name", ["f16", "bf16"])
-def test_evaluate_16_bit(extension: Path, type_name: str) -> None:
+def test_evaluate_16_bit(ov_extension: Path, type_name: str) -> None:
     """evaluate() on f16/bf16 tensors directly (the CPU plugin may upconvert them before the op)."""
     feat, kernels = random_inputs(1, 5, 13, 37, 5, seed=5)
     ov_type = ov.Type.f16 if type_name == "f16" else ov.Type.bf16
     torch_type = torch.float16 if type_name == "f16" else torch.bfloat16
     feat_t, kernels_t = torch.from_numpy(feat).to(torch_type), torch.from_numpy(kernels).to(torch_type)
-    node = make_node(extension, list(feat.shape), list(kernels.shape), k=5, dtype=ov_type)
+    node = make_node(ov_extension, list(feat.shape), list(kernels.shape), k=5, dtype=ov_type)
     assert node.get_output_element_type(0) == ov_type
     inputs = []
     for t in (feat_t, kernels_t):
@@ -222,11 +136,9 @@ def test_evaluate_16_bit(extension: Path, type_name: str) -> None:
 
 
 @pytest.mark.parametrize("isa", ["generic", "avx2"])
-def test_narrower_isa_paths(extension: Path, isa: str, tmp_path: Path) -> None:
+def test_narrower_isa_paths(ov_extension: Path, isa: str, tmp_path: Path) -> None:
     """$MGDN_OV_ISA caps the runtime dispatch, so the AVX2 and baseline loops run on any x86 CI box."""
     feat, kernels = random_inputs(2, 7, 21, 83, 7, seed=7)
-    np.save(tmp_path / "feat.npy", feat)
-    np.save(tmp_path / "kernels.npy", kernels)
     script = (
         "import sys, numpy as np, openvino as ov\n"
         "from openvino.utils.node_factory import NodeFactory\n"
@@ -238,8 +150,7 @@ def test_narrower_isa_paths(extension: Path, isa: str, tmp_path: Path) -> None:
         "assert node.evaluate([out], [ov.Tensor(a), ov.Tensor(b)])\n"
         "np.save(sys.argv[2] + '/out.npy', out.data)\n"
     )
-    env = {**os.environ, "MGDN_OV_ISA": isa}
-    subprocess.run([sys.executable, "-c", script, str(extension), str(tmp_path)], check=True, env=env)
+    run_with_isa(script, ov_extension, tmp_path, isa, feat, kernels)
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), oracle(feat, kernels, 7), rtol=1e-5, atol=1e-5)
 
 
@@ -264,36 +175,37 @@ def test_shape_errors_from_onnx(core: ov.Core, kernels_shape: list[int], message
     ],
 )
 def test_attribute_and_rank_errors(
-    extension: Path, feat_shape: list[int], kernels_shape: list[int], k: int, message: str
+    ov_extension: Path, feat_shape: list[int], kernels_shape: list[int], k: int, message: str
 ) -> None:
     with pytest.raises(RuntimeError, match=re.escape(message)):
-        make_node(extension, feat_shape, kernels_shape, k, np.float32)
+        make_node(ov_extension, feat_shape, kernels_shape, k, np.float32)
 
 
 def test_find_missing_path_names_it(tmp_path: Path) -> None:
-    missing = tmp_path / "nowhere" / EXTENSION_LIBRARY
+    missing = tmp_path / "nowhere" / openvino_ext.EXTENSION_LIBRARY
     with pytest.raises(BackendError, match=re.escape(str(missing))) as info:
-        find_openvino_extension(missing)
+        openvino_ext.find_openvino_extension(missing)
     assert "mgdn-edge build-plugins --openvino" in str(info.value)
 
 
 def test_find_uses_env_var_and_folders(
-    extension: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ov_extension: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(ENV_VAR, str(extension.parent))
-    assert find_openvino_extension() == extension
-    monkeypatch.setenv(ENV_VAR, str(tmp_path))
+    monkeypatch.setenv(openvino_ext.ENV_VAR, str(ov_extension.parent))
+    assert openvino_ext.find_openvino_extension() == ov_extension
+    monkeypatch.setenv(openvino_ext.ENV_VAR, str(tmp_path))
     with pytest.raises(
-        BackendError, match=re.escape(f"{tmp_path / EXTENSION_LIBRARY} (from the ${ENV_VAR})")
+        BackendError,
+        match=re.escape(f"{tmp_path / openvino_ext.EXTENSION_LIBRARY} (from the ${openvino_ext.ENV_VAR})"),
     ):
-        find_openvino_extension()
+        openvino_ext.find_openvino_extension()
 
 
 def test_corrupt_library_is_a_backend_error(tmp_path: Path) -> None:
-    bogus = tmp_path / EXTENSION_LIBRARY
+    bogus = tmp_path / openvino_ext.EXTENSION_LIBRARY
     bogus.write_bytes(b"not an ELF file")
     with pytest.raises(BackendError, match=re.escape(f"could not load the extension {bogus}")):
-        load_openvino_extension(ov.Core(), bogus)
+        openvino_ext.load_openvino_extension(ov.Core(), bogus)
 
 
 def test_ir_round_trip_keeps_kernel_size(core: ov.Core, tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cache_fakes import fake_tensorrt_headers
 
 from mgdn_edge.core.errors import BackendError
 from mgdn_edge.export.artefacts import OP_TYPE, PLUGIN_NAMESPACE, PLUGIN_VERSION
@@ -264,19 +265,10 @@ def test_header_version_reads_both_spellings() -> None:
     assert trt_plugin.tensorrt_header_version(SHARED_HEADERS / "11.1" / "include") == (11, 1)
 
 
-def _fake_headers(folder: Path, major: int, minor: int) -> Path:
-    folder.mkdir(parents=True)
-    (folder / "NvInfer.h").write_text("")
-    (folder / "NvInferVersion.h").write_text(
-        f"#define NV_TENSORRT_MAJOR {major} //!< major\n#define NV_TENSORRT_MINOR {minor}\n"
-    )
-    return folder
-
-
 def test_include_order_explicit_env_system(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    explicit = _fake_headers(tmp_path / "explicit", 10, 3)
-    env = _fake_headers(tmp_path / "env", 10, 3)
-    system = _fake_headers(tmp_path / "system", 10, 3)
+    explicit = fake_tensorrt_headers(tmp_path / "explicit", 10, 3)
+    env = fake_tensorrt_headers(tmp_path / "env", 10, 3)
+    system = fake_tensorrt_headers(tmp_path / "system", 10, 3)
     monkeypatch.setattr(trt_plugin, "installed_tensorrt_version", lambda: None)
     monkeypatch.setattr(trt_plugin, "SYSTEM_INCLUDE_DIRS", (tmp_path / "nothing", system))
     monkeypatch.setenv("TENSORRT_INCLUDE_DIR", str(env))
@@ -290,7 +282,7 @@ def test_include_order_explicit_env_system(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_headers_of_another_tensorrt_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    wheel_like = _fake_headers(tmp_path / "wheel", 10, 14)
+    wheel_like = fake_tensorrt_headers(tmp_path / "wheel", 10, 14)
     jetson = ((10, 3), "/usr/lib/aarch64-linux-gnu/libnvinfer.so.10.3.0")
     monkeypatch.setattr(trt_plugin, "installed_tensorrt_version", lambda: jetson)
     mismatch = r"version 10\.14, but the plugin would be loaded by TensorRT 10\.3 "

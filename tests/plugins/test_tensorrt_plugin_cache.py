@@ -12,21 +12,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from cache_fakes import fake_tensorrt_headers
 
 from mgdn_edge.core.errors import BackendError
 from mgdn_edge.plugins import library_cache as lc
 from mgdn_edge.plugins import tensorrt_plugin as trt_plugin
 
 LIBRARY_BYTES = b"\x7fELF" + bytes(range(256)) * 64
-
-
-def _headers(folder: Path, major: int, minor: int) -> Path:
-    folder.mkdir(parents=True)
-    (folder / "NvInfer.h").write_text("// stand-in\n")
-    (folder / "NvInferVersion.h").write_text(
-        f"#define NV_TENSORRT_MAJOR {major}\n#define NV_TENSORRT_MINOR {minor}\n"
-    )
-    return folder
 
 
 @pytest.fixture
@@ -46,7 +38,7 @@ def builds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict]:
 
 
 def test_plugin_is_keyed_reused_and_rebuilt_when_truncated(tmp_path: Path, builds: list[dict]) -> None:
-    h10 = _headers(tmp_path / "trt10.3", 10, 3)
+    h10 = fake_tensorrt_headers(tmp_path / "trt10.3", 10, 3)
     library = trt_plugin.build_tensorrt_plugin(tensorrt_include=h10, cuda_archs="87", check_runtime=False)
     assert library.parent.parent == tmp_path / "xdg" / "mgdn-edge" / "tensorrt"
     assert library.parent.name.startswith("10.3-") and library.read_bytes() == LIBRARY_BYTES
@@ -58,7 +50,7 @@ def test_plugin_is_keyed_reused_and_rebuilt_when_truncated(tmp_path: Path, build
     assert trt_plugin.build_tensorrt_plugin(tensorrt_include=h10, check_runtime=False) == library
     assert len(builds) == 1
     other_arch = trt_plugin.build_tensorrt_plugin(tensorrt_include=h10, cuda_archs="90", check_runtime=False)
-    h11 = _headers(tmp_path / "trt11.1", 11, 1)
+    h11 = fake_tensorrt_headers(tmp_path / "trt11.1", 11, 1)
     other_trt = trt_plugin.build_tensorrt_plugin(tensorrt_include=h11, check_runtime=False)
     assert len({library.parent, other_arch.parent, other_trt.parent}) == 3 and len(builds) == 3
     # Truncated: not found as the default, refused by path, and rebuilt by the next build.
@@ -75,7 +67,7 @@ def test_find_default_plugin_matches_sources_and_tensorrt(tmp_path: Path, builds
     with pytest.raises(BackendError, match=r"no verified libmgdn_trt.so .* under .*xdg/mgdn-edge/tensorrt"):
         trt_plugin.find_tensorrt_plugin()
     library = trt_plugin.build_tensorrt_plugin(
-        tensorrt_include=_headers(tmp_path / "h", 10, 3), check_runtime=False
+        tensorrt_include=fake_tensorrt_headers(tmp_path / "h", 10, 3), check_runtime=False
     )
     assert trt_plugin.find_tensorrt_plugin() == library
     monkeypatch.setattr(trt_plugin, "installed_tensorrt_version", lambda: ((10, 7), "test"))
@@ -96,7 +88,7 @@ def test_force_and_clean(tmp_path: Path, builds: list[dict]) -> None:
     folder.mkdir()
     (folder / "CMakeFiles").mkdir()
     (folder / "keep.txt").write_text("user file")
-    headers = _headers(tmp_path / "h", 10, 3)
+    headers = fake_tensorrt_headers(tmp_path / "h", 10, 3)
     library = trt_plugin.build_tensorrt_plugin(folder, tensorrt_include=headers, check_runtime=False)
     assert library == folder / trt_plugin.PLUGIN_LIBRARY and len(builds) == 1
     trt_plugin.build_tensorrt_plugin(folder, tensorrt_include=headers, check_runtime=False)

@@ -175,16 +175,12 @@ def test_node_attribute_against_its_body_and_inputs(k, attr, c) -> None:
 
 # -------------------------------------------------------------------------------- openvino
 @pytest.fixture(scope="module")
-def ov_core(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+def ov_core(ov_extension: Path):  # type: ignore[no-untyped-def]
     ov = pytest.importorskip("openvino")
-    from mgdn_edge.plugins.openvino_ext import build_openvino_extension, load_openvino_extension
+    from mgdn_edge.plugins.openvino_ext import load_openvino_extension
 
-    try:
-        extension = build_openvino_extension(Path(request.config.cache.mkdir("mgdn_openvino_extension")))
-    except BackendError as exc:  # no cmake / compiler here
-        pytest.skip(f"OpenVINO extension cannot be built: {exc}")
     core = ov.Core()
-    load_openvino_extension(core, extension)
+    load_openvino_extension(core, ov_extension)
     core.set_property("CPU", {"INFERENCE_NUM_THREADS": 1})
     return core
 

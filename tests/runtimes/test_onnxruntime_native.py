@@ -23,18 +23,6 @@ from mgdn_edge.plugins import library_cache as lc  # noqa: E402
 from mgdn_edge.plugins import onnxruntime_ops as ops  # noqa: E402
 
 TOL = 1e-4  # acceptance: ORT FP32 vs the authors' outputs, max abs
-MFF_CKPT = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "official-mff" / "mff_62000_E.pth"
-
-
-@pytest.fixture(scope="module")
-def mff_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from mgdn_edge.export.onnx_export import export_checkpoint
-
-    if not MFF_CKPT.exists():
-        pytest.skip(f"fixture not available: {MFF_CKPT} (../shared is absent in this checkout)")
-    folder = tmp_path_factory.mktemp("ort_native_mff")
-    export_checkpoint(MFF_CKPT, folder, task="mff", verify=False)
-    return folder
 
 
 @pytest.fixture

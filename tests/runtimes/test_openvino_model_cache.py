@@ -22,7 +22,6 @@ from mgdn_edge.runtimes import open_runtime
 from mgdn_edge.runtimes.parity import image_metrics, violations
 
 ov = pytest.importorskip("openvino")
-from mgdn_edge.plugins import openvino_ext  # noqa: E402
 from mgdn_edge.runtimes.openvino.model_cache import RECORD, model_cache_dir  # noqa: E402
 from mgdn_edge.runtimes.openvino.runtime import unavailable_reason  # noqa: E402
 
@@ -45,8 +44,8 @@ def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="module")
-def extension(request: pytest.FixtureRequest) -> Path:
-    return openvino_ext.build_openvino_extension(Path(request.config.cache.mkdir("mgdn_openvino_extension")))
+def extension(ov_extension: Path) -> Path:
+    return ov_extension
 
 
 @pytest.fixture(scope="module")

@@ -4,19 +4,20 @@ References: the authors' MFF outputs stored with the fixture crops, the architec
 golden HDR/GDSR outputs, and our PyTorch runtime where a size has no stored output. One export
 per task is shared by the module; each runtime is opened once and then fed several sizes (it
 compiles a shape-specialised model per size; the dynamic model is checked against it).
+What every backend promises (inputs refused by name, `fuse` per task): test_runtime_contract.py.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
+from runtime_cases import png
 
 from mgdn_edge.cli import main
 from mgdn_edge.core.budgets import budget_for
-from mgdn_edge.core.errors import BackendError, InputError
+from mgdn_edge.core.errors import BackendError
 from mgdn_edge.model.config import MGDNConfig
 from mgdn_edge.runtimes import open_runtime
 from mgdn_edge.runtimes.parity import image_metrics, violations
@@ -51,9 +52,8 @@ def private_cache(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def extension(request: pytest.FixtureRequest) -> Path:
-    """Built once per pytest cache (the same folder tests/plugins/test_openvino_op.py builds into)."""
-    return openvino_ext.build_openvino_extension(Path(request.config.cache.mkdir("mgdn_openvino_extension")))
+def extension(ov_extension: Path) -> Path:
+    return ov_extension
 
 
 @pytest.fixture(scope="module")
@@ -224,21 +224,6 @@ def test_threads_and_hint_reach_openvino(irs, extension):
         open_runtime("openvino", irs["gdsr"], device="NPU9", extension=extension)
 
 
-def test_bad_inputs_are_input_errors(runtimes):
-    rt = runtimes["mff-ir"]
-    good = np.zeros((1, 3, 32, 32), np.float32)
-    with pytest.raises(InputError, match="takes 2 inputs"):
-        rt.run([good])
-    with pytest.raises(InputError, match="float32"):
-        rt.run([good, good.astype(np.float64)])
-    with pytest.raises(InputError):
-        rt.run([good, np.zeros((1, 4, 32, 32), np.float32)])
-    bad = good.copy()
-    bad[0, 0, 3, 3] = np.nan
-    with pytest.raises(InputError):
-        rt.run([good, bad])
-
-
 def test_missing_extension_names_the_file(irs, exports, tmp_path, monkeypatch):
     missing = tmp_path / "nowhere" / "libmgdn_openvino.so"
     with pytest.raises(BackendError, match=f"extension not found: {missing}"):
@@ -309,44 +294,6 @@ def test_convert_cli(exports, extension, tmp_path, capsys, monkeypatch):
     argv = ["convert", "--runtime", "openvino", "--model", str(tmp_path / "none"), "--out", str(out)]
     assert main(argv) == 2
     assert "model file not found" in capsys.readouterr().err
-
-
-# --------------------------------------------------------------------------- fuse CLI
-
-
-def _png(path: Path, rgb: np.ndarray) -> str:
-    cv2.imwrite(str(path), (rgb[..., ::-1] * 255).round().astype(np.uint8))
-    return str(path)
-
-
-@pytest.mark.parametrize("task", ["mff", "mef", "hdr", "gdsr"])
-def test_fuse_with_openvino_matches_pytorch(task, exports, irs, extension, tmp_path, monkeypatch):
-    from mgdn_edge.core.imageio import from_nchw
-    from mgdn_edge.model.tasks import prepare_inputs
-
-    monkeypatch.setenv(openvino_ext.ENV_VAR, str(extension))
-    arch = "mff" if task == "mef" else task
-    rng = np.random.default_rng(5)
-    h, w = 26, 34
-    if task == "gdsr":
-        depth = tmp_path / "depth.npy"
-        np.save(depth, rng.random((h // 2, w // 2)).astype(np.float32) * 5 + 1)
-        files = [_png(tmp_path / "rgb.png", rng.random((h, w, 3))), str(depth)]
-    else:
-        files = [
-            _png(tmp_path / f"in{i}.png", rng.random((h, w, 3))) for i in range(3 if task == "hdr" else 2)
-        ]
-    extra = ["--exposures", "0", "2", "4"] if task == "hdr" else []
-    out, raw = tmp_path / ("out.npy" if task == "gdsr" else "out.png"), tmp_path / "raw.npy"
-    # MFF through the export folder, the others through their IR with --runtime auto.
-    model = exports[arch] if task == "mff" else irs[arch]
-    runtime = "openvino" if task == "mff" else "auto"
-    argv = ["fuse", "--task", task, "--model", str(model), "--runtime", runtime, *files, *extra]
-    assert main([*argv, "-o", str(out), "--raw", str(raw)]) == 0
-    assert out.is_file()
-    prepared = prepare_inputs(task, files, [0.0, 2.0, 4.0] if task == "hdr" else None)
-    expected = from_nchw(open_runtime("torch", CHECKPOINTS[arch], task=task).run(prepared.inputs))
-    assert np.abs(np.load(raw) - expected).max() <= TOL
 
 
 # --------------------------------------------------------------------------- full size
@@ -433,7 +380,7 @@ def test_fuse_with_a_truncated_cached_extension_is_one_line(exports, extension, 
     import sys
 
     rng = np.random.default_rng(0)
-    files = [_png(tmp_path / f"in{i}.png", rng.random((24, 24, 3))) for i in range(2)]
+    files = [png(tmp_path / f"in{i}.png", rng.random((24, 24, 3))) for i in range(2)]
     argv = [sys.executable, "-m", "mgdn_edge.cli", "fuse", "--task", "mff", "--runtime", "openvino"]
     argv += ["--model", str(exports["mff"])]
     argv += [*files, "-o", str(tmp_path / "out.png")]
