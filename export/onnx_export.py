@@ -166,6 +166,9 @@ def attach_function(model: onnx.ModelProto, kernel_size: int, opset: int, decomp
         model.opset_import.append(helper.make_opsetid(OP_DOMAIN, OP_DOMAIN_VERSION))
 
 
+SKIPPED_ONNXSIM_PASSES = ("fuse_qkv",)
+
+
 def simplify(model: onnx.ModelProto, optimize: bool = True) -> onnx.ModelProto:
     """onnxsim with dynamic shapes left dynamic; raises ExportError when onnxsim cannot prove the result.
 
@@ -173,11 +176,17 @@ def simplify(model: onnx.ModelProto, optimize: bool = True) -> onnx.ModelProto:
     makes more shapes known, and onnxsim's graph rewrites (MatMul + Add into Gemm, among others)
     would then change nodes they left alone in ``model.onnx``, renaming tensors the INT8
     calibration maps between the two graphs.
+
+    The ``fuse_qkv`` rewrite stays off: it merges the attention's q, k and v MatMuls into one
+    MatMul and a Split along the feature axis, which OpenVINO's CPU plugin runs as a reference
+    kernel; the three MatMuls feed the attention directly.
     """
     import onnxsim
 
     try:
-        simplified, ok = onnxsim.simplify(model, perform_optimization=optimize)
+        simplified, ok = onnxsim.simplify(
+            model, perform_optimization=optimize, skipped_optimizers=list(SKIPPED_ONNXSIM_PASSES)
+        )
     except Exception as exc:  # onnxsim raises bare RuntimeErrors from C++
         raise ExportError(f"onnxsim failed: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
     if not ok:

@@ -7,8 +7,9 @@ Builds what a user builds with the defaults (``export``, ``convert``, ``quantize
 backends, calibrated on ``--calib``), then times every CPU variant round-robin on the first
 held-out pair (one call each per round, medians, so a load change on a shared machine hits all
 rows alike) and measures each INT8 variant against its own runtime's FP32 output on every
-held-out pair (PSNR, data range 1). Rows: OpenVINO FP32, bf16 (where the CPU has it), INT8 with
-the float remainder in bf16 (the default there) and in f32; ONNX Runtime FP32 and INT8.
+held-out pair (PSNR, data range 1). Rows: the PyTorch reference (the speed-ups' denominator),
+OpenVINO FP32, bf16 (where the CPU has it; its PSNR too), INT8 with the float remainder in bf16
+(the default there) and in f32; ONNX Runtime FP32 and INT8.
 Targets: the backend records' ``int8_targets`` (runtimes/<backend>/record.py, as the pipeline report
 judges) and PSNR >= 40 dB on every held-out pair. ``--work`` keeps (and reuses) the built
 files; without it they go to a temporary folder.
@@ -60,13 +61,17 @@ def build(model: Path, calib: Path, work: Path) -> dict[str, Path]:
     return {"export": export, "ir": ir, "ir_int8": ir_int8, "onnx_int8": onnx_int8}
 
 
-def variants(files: dict[str, Path], threads: int) -> dict[str, Any]:
+REFERENCE = "pytorch reference"
+
+
+def variants(checkpoint: Path, files: dict[str, Path], threads: int) -> dict[str, Any]:
     """Every CPU variant, opened (OpenVINO without its compiled-model cache: first runs compile)."""
     from mgdn_edge.runtimes import open_runtime
     from mgdn_edge.runtimes.openvino.runtime import unavailable_reason
 
     ov_options = {"threads": threads, "cache": False}
     opened = {
+        REFERENCE: open_runtime("torch", checkpoint, threads=threads),
         "openvino fp32": open_runtime("openvino", files["ir"], precision="fp32", **ov_options),
         "openvino int8": open_runtime("openvino", files["ir_int8"], **ov_options),
         "openvino int8, rest f32": open_runtime("openvino", files["ir_int8"], int8_rest="f32", **ov_options),
@@ -88,11 +93,11 @@ def time_round_robin(opened: dict[str, Any], inputs: list[np.ndarray], runs: int
 
 
 def held_out_psnr(opened: dict[str, Any], pairs: list[Any]) -> dict[str, list[float]]:
-    """PSNR of every INT8 row against its runtime's FP32 row, one value per held-out pair."""
+    """PSNR of every INT8 and bf16 row against its runtime's FP32 row, one value per held-out pair."""
     fp32_rows = {name: runtime for name, runtime in opened.items() if name.endswith(" fp32")}
     references = {name: [runtime.run(pair.inputs) for pair in pairs] for name, runtime in fp32_rows.items()}
     out: dict[str, list[float]] = {}
-    for name in (n for n in opened if " int8" in n):
+    for name in (n for n in opened if " int8" in n or n.endswith(" bf16")):
         values = []
         for pair, reference in zip(pairs, references[name.split(" ")[0] + " fp32"], strict=True):
             diff = opened[name].run(pair.inputs).astype(np.float64) - reference
@@ -103,15 +108,22 @@ def held_out_psnr(opened: dict[str, Any], pairs: list[Any]) -> dict[str, list[fl
 
 def report(ms: dict[str, float], psnr: dict[str, list[float]], executes: dict[str, str]) -> list[dict]:
     """Print the table and the verdict on every target; return the verdicts."""
-    header = f"{'variant':26s} {'median ms':>10s} {'vs fp32':>8s} {'vs bf16':>8s} {'PSNR min/mean':>15s}"
+    header = (
+        f"{'variant':26s} {'median ms':>10s} {'vs PyTorch':>10s} {'vs fp32':>8s} {'vs bf16':>8s} "
+        f"{'PSNR min/mean':>15s}"
+    )
     print(f"\n  {header}  executes")
     for name, value in ms.items():
-        fp32 = ms[name.split(" ")[0] + " fp32"]
+        fp32 = ms.get(name.split(" ")[0] + " fp32")
+        vs_fp32 = f"{fp32 / value:7.2f}x" if fp32 else "-"
         bf16 = "-"
         if "openvino bf16" in ms and name.startswith("openvino"):
             bf16 = f"{ms['openvino bf16'] / value:7.2f}x"
         quality = f"{min(psnr[name]):6.2f} / {statistics.mean(psnr[name]):6.2f}" if name in psnr else "-"
-        print(f"  {name:26s} {value:10.1f} {fp32 / value:7.2f}x {bf16:>8s} {quality:>15s}  {executes[name]}")
+        print(
+            f"  {name:26s} {value:10.1f} {ms[REFERENCE] / value:9.2f}x {vs_fp32:>8s} {bf16:>8s} "
+            f"{quality:>15s}  {executes[name]}"
+        )
     verdicts = []
     for target in int8_speed_targets():
         row, versus, wanted = f"{target.runtime} int8", f"{target.runtime} {target.versus}", target.ratio
@@ -121,6 +133,8 @@ def report(ms: dict[str, float], psnr: dict[str, list[float]], executes: dict[st
             verdict = "meets" if ratio >= wanted else "MISSES"
             print(f"{row} vs {versus}: {ratio:.2f}x ({verdict} the >= {wanted:g}x target)")
     for name, values in psnr.items():
+        if " int8" not in name:
+            continue
         verdict = "meets" if min(values) >= PSNR_FLOOR_DB else "MISSES"
         print(
             f"{name}: PSNR min {min(values):.2f} dB on {len(values)} held-out pairs "
@@ -147,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     threads = args.threads or os.cpu_count() or 1
     pairs = open_source("mff", args.held_out).load(progress=False)
     with tempfile.TemporaryDirectory(prefix="mgdn_int8_") as tmp:
-        opened = variants(build(args.model, args.calib, args.work or Path(tmp)), threads)
+        opened = variants(args.model, build(args.model, args.calib, args.work or Path(tmp)), threads)
         inputs = pairs[0].inputs
         size = f"{inputs[0].shape[2]}x{inputs[0].shape[3]}"
         print(f"timing {len(opened)} variants at {size} on {pairs[0].name} ({threads} threads)")

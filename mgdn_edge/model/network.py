@@ -148,6 +148,32 @@ def shifted_window_mask(
     return different.float() * SHIFTED_WINDOW_MASK
 
 
+def window_order(
+    height: int, width: int, window_size: int, shift: int, device: torch.device
+) -> tuple[Tensor, Tensor]:
+    """Token indices that partition a (cyclically shifted) image into windows, and back.
+
+    ``tokens.index_select(1, to_windows)`` lists the tokens of an image rolled by ``-shift`` on
+    both axes window by window (windows row-major, tokens row-major within a window), the order
+    ``shifted_window_mask`` assumes; ``from_windows`` undoes it. The indices come from applying the
+    roll and the window partition to a grid of token numbers, so the features are moved once, by
+    one gather, instead of by two rolls and a transpose each way: exported graphs otherwise run
+    each roll as a split and a concat over the whole feature map, which OpenVINO's CPU plugin
+    executes with reference kernels. Built from tensor ops so that exported graphs compute it
+    for any size (constant-folded where the size is static).
+    """
+    ws = window_size
+    grid = torch.arange(height * width, device=device).reshape(height, width)
+    if shift:
+        grid = torch.roll(grid, shifts=(-shift, -shift), dims=(0, 1))
+    to_windows = grid.reshape(height // ws, ws, width // ws, ws).transpose(1, 2).reshape(-1)
+    numbers = torch.arange(height * width, device=device)
+    back = numbers.reshape(height // ws, width // ws, ws, ws).transpose(1, 2).reshape(height, width)
+    if shift:
+        back = torch.roll(back, shifts=(shift, shift), dims=(0, 1))
+    return to_windows, back.reshape(-1)
+
+
 class WindowAttention(nn.Module):
     def __init__(self, dim: int, window_size: int, heads: int) -> None:
         super().__init__()
@@ -238,21 +264,15 @@ class ContextAwareTransformerBlock(nn.Module):
 
     def forward(self, x: Tensor, height: int, width: int, mask: Tensor | None) -> Tensor:
         b, _, c = x.shape
-        ws, shift = self.window_size, self.shift
-        h = self.norm1(x).reshape(b, height, width, c)
-        shifted = torch.roll(h, shifts=(-shift, -shift), dims=(1, 2)) if shift else h
-        # Window partition and its reverse as 4-D transposes whose innermost dimension is a whole
-        # window row (ws * c contiguous values): the same permutation as the usual 6-D permute,
-        # which OpenVINO's CPU plugin ran element by element.
-        rows = shifted.reshape(b * height // ws, ws, width // ws, ws * c).transpose(1, 2)
-        windows = self.attn(rows.reshape(-1, ws * ws, c), mask if shift else None)
-        rows = windows.reshape(b * height // ws, width // ws, ws, ws * c).transpose(1, 2)
-        attn_out = rows.reshape(b, height, width, c)
-        if shift:
-            attn_out = torch.roll(attn_out, shifts=(shift, shift), dims=(1, 2))
-        x = x + _drop_path(attn_out.reshape(b, height * width, c), self.drop_path, self.training)
+        ws = self.window_size
+        h = self.norm1(x)
+        to_windows, from_windows = window_order(height, width, ws, self.shift, x.device)
+        windows = h.index_select(1, to_windows).reshape(-1, ws * ws, c)
+        windows = self.attn(windows, mask if self.shift else None)
+        attn_out = windows.reshape(b, height * width, c).index_select(1, from_windows)
+        x = x + _drop_path(attn_out, self.drop_path, self.training)
         x = x + _drop_path(self.mlp(self.norm2(x)), self.drop_path, self.training)
-        local = self.lce(h.permute(0, 3, 1, 2))
+        local = self.lce(h.reshape(b, height, width, c).permute(0, 3, 1, 2))
         return x + local.flatten(2).transpose(1, 2)
 
 
@@ -398,4 +418,11 @@ def build_model(config: MGDNConfig, drop_path_rate: float = 0.0) -> MGDN:
     return MGDN(config, drop_path_rate)
 
 
-__all__ = ["MGDN", "build_model", "count_parameters", "relative_position_index", "shifted_window_mask"]
+__all__ = [
+    "MGDN",
+    "build_model",
+    "count_parameters",
+    "relative_position_index",
+    "shifted_window_mask",
+    "window_order",
+]
