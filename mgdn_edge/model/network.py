@@ -7,6 +7,8 @@ paper's prose that the weights impose are noted where they occur.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -174,6 +176,23 @@ def window_order(
     return to_windows, back.reshape(-1)
 
 
+class WindowGeometry(NamedTuple):
+    """What every Swin block of one forward pass shares: the shifted blocks' attention mask and,
+    per shift (0 and half a window), the token orders of :func:`window_order`. Computed once per
+    pass, outside the blocks, so a block's scope in an exported graph holds only its features
+    (``diff`` reads a block's output as the last tensor in its scope)."""
+
+    mask: Tensor
+    orders: dict[int, tuple[Tensor, Tensor]]
+
+    @staticmethod
+    def of(height: int, width: int, window_size: int, like: Tensor) -> WindowGeometry:
+        shift = window_size // 2
+        mask = shifted_window_mask(height, width, window_size, shift, like.device).to(like.dtype)
+        orders = {s: window_order(height, width, window_size, s, like.device) for s in (0, shift)}
+        return WindowGeometry(mask, orders)
+
+
 class WindowAttention(nn.Module):
     def __init__(self, dim: int, window_size: int, heads: int) -> None:
         super().__init__()
@@ -262,14 +281,14 @@ class ContextAwareTransformerBlock(nn.Module):
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
         self.lce = LocalContextExtractor(dim)
 
-    def forward(self, x: Tensor, height: int, width: int, mask: Tensor | None) -> Tensor:
+    def forward(self, x: Tensor, height: int, width: int, windows: WindowGeometry) -> Tensor:
         b, _, c = x.shape
         ws = self.window_size
         h = self.norm1(x)
-        to_windows, from_windows = window_order(height, width, ws, self.shift, x.device)
-        windows = h.index_select(1, to_windows).reshape(-1, ws * ws, c)
-        windows = self.attn(windows, mask if self.shift else None)
-        attn_out = windows.reshape(b, height * width, c).index_select(1, from_windows)
+        to_windows, from_windows = windows.orders[self.shift]
+        tokens = h.index_select(1, to_windows).reshape(-1, ws * ws, c)
+        tokens = self.attn(tokens, windows.mask if self.shift else None)
+        attn_out = tokens.reshape(b, height * width, c).index_select(1, from_windows)
         x = x + _drop_path(attn_out, self.drop_path, self.training)
         x = x + _drop_path(self.mlp(self.norm2(x)), self.drop_path, self.training)
         local = self.lce(h.reshape(b, height, width, c).permute(0, 3, 1, 2))
@@ -311,13 +330,13 @@ class Stage(nn.Module):
         self.adjust_channel_03 = nn.Conv2d(2 * dim, dim, 1)
         self._n_inputs = n
 
-    def forward(self, feats: list[Tensor], mask: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+    def forward(self, feats: list[Tensor], windows: WindowGeometry) -> tuple[list[Tensor], list[Tensor]]:
         filtered = self.MGF(feats)
         x = self.adjust_channel(torch.cat(filtered, dim=1))
         b, c, height, width = x.shape
         tokens = x.flatten(2).transpose(1, 2)
         for block in self.residual_group.blocks:
-            tokens = block(tokens, height, width, mask)
+            tokens = block(tokens, height, width, windows)
         res = self.dilated_conv(tokens.transpose(1, 2).reshape(b, c, height, width))
         adjust = (self.adjust_channel_01, self.adjust_channel_02, self.adjust_channel_03)
         outs = [adjust[i](torch.cat((res, filtered[i]), dim=1)) for i in range(self._n_inputs)]
@@ -398,10 +417,10 @@ class MGDN(nn.Module):
         skip = feats[self._skip_index]
         ws = self.config.window_size
         padded_h, padded_w = feats[0].shape[-2:]
-        mask = shifted_window_mask(padded_h, padded_w, ws, ws // 2, feats[0].device).to(feats[0].dtype)
+        windows = WindowGeometry.of(padded_h, padded_w, ws, feats[0])
         filtered_per_stage = []
         for stage in self.layers:
-            feats, filtered = stage(feats, mask)
+            feats, filtered = stage(feats, windows)
             filtered_per_stage.append(filtered)
         res = self.conv_after_body(torch.cat(feats, dim=1)) + skip
         return self.conv_last(res)[:, :, :height, :width], filtered_per_stage
