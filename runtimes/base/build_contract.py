@@ -1,9 +1,9 @@
 """The one call contract of every builder capability: ``BuildRequest -> BuildResult``.
 
 A backend record names its builders (``convert``, ``quantize``, ``engine``; see
-:mod:`.backends`), and each builder function takes one :class:`BuildRequest` and returns one
+:mod:`.record`), and each builder function takes one :class:`BuildRequest` and returns one
 :class:`BuildResult`, so the pipeline and the CLIs call any of them the same way
-(:meth:`Builder.build <mgdn_edge.runtimes.backends.Builder.build>`). What only one capability
+(:meth:`Builder.build <mgdn_edge.runtimes.base.record.Builder.build>`). What only one capability
 takes (calibration data, an engine's shape profile, an extension library) travels in the
 request's ``options``: a small dataclass per capability, defined beside the builder that reads
 it; ``None`` means that capability's defaults.
