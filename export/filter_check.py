@@ -195,10 +195,20 @@ def check_fed_arrays(fed: Sequence[FedFilter], feeds: Mapping[str, Any], source:
 
 def check_onnx_file_filters(path: Path) -> list[FedFilter]:
     """:func:`check_onnx_filters` on an ONNX file: what every runtime that reads one calls first."""
+    return check_onnx_filters(_load_graph(path), path.name)
+
+
+def onnx_file_has_filters(path: Path) -> bool:
+    """Whether an ONNX file holds DynamicFilter nodes (checked as :func:`check_onnx_file_filters`)."""
+    model = _load_graph(path)
+    check_onnx_filters(model, path.name)
+    return any(is_filter_node(n) for n in model.graph.node)
+
+
+def _load_graph(path: Path) -> Any:
     import onnx
 
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        return onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf decode errors
         raise BackendError(f"{path} is not a readable ONNX file: {one_line(exc)}") from exc
-    return check_onnx_filters(model, path.name)

@@ -7,6 +7,7 @@ paper's prose that the weights impose are noted where they occur.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
@@ -38,6 +39,30 @@ def _drop_path(x: Tensor, p: float, training: bool) -> Tensor:
         return x
     keep = torch.empty((x.shape[0],) + (1,) * (x.dim() - 1), dtype=x.dtype, device=x.device).bernoulli_(1 - p)
     return x * keep / (1 - p)
+
+
+class ConcatConv2d(nn.Conv2d):
+    """A convolution of the channel concatenation of equally wide inputs, without concatenating.
+
+    ``forward(parts)`` equals ``conv(torch.cat(parts, dim=1))``: each part is convolved with its
+    slice of the weights and the results are summed (the same products, summed in another
+    order). Exported graphs then hold convolutions and adds, which every backend fuses (a conv's
+    "sum" post-op), instead of a concatenated copy of the maps: OpenVINO's CPU plugin
+    concatenates channels of these 30-channel NHWC maps with a reference kernel. The slices are
+    fixed by ``in_channels`` and the number of parts, so exports see constant weights.
+    Parameters and their names are those of ``nn.Conv2d``.
+    """
+
+    def forward(self, parts: Sequence[Tensor]) -> Tensor:  # type: ignore[override]
+        width = self.in_channels // max(len(parts), 1)
+        if width * len(parts) != self.in_channels:
+            raise ValueError(f"{self.in_channels} input channels do not split into {len(parts)} equal parts")
+        if not torch.jit.is_tracing() and any(part.shape[1] != width for part in parts):
+            raise ValueError(f"parts of {width} channels expected, got {[part.shape[1] for part in parts]}")
+        out = self._conv_forward(parts[0], self.weight[:, :width], self.bias)
+        for i, part in enumerate(parts[1:], start=1):
+            out = out + self._conv_forward(part, self.weight[:, i * width : (i + 1) * width], None)
+        return out
 
 
 class MutualGuidedCrossAttention(nn.Module):
@@ -323,23 +348,23 @@ class Stage(nn.Module):
             ]
         )
         self.dilated_conv = nn.Conv2d(dim, dim, 3, padding=2, dilation=2)
-        self.adjust_channel = nn.Conv2d(n * dim, dim, 1)
+        self.adjust_channel = ConcatConv2d(n * dim, dim, 1)
         # The authors' two-input nets also carry an unused adjust_channel_03; keep it for strict loading.
-        self.adjust_channel_01 = nn.Conv2d(2 * dim, dim, 1)
-        self.adjust_channel_02 = nn.Conv2d(2 * dim, dim, 1)
-        self.adjust_channel_03 = nn.Conv2d(2 * dim, dim, 1)
+        self.adjust_channel_01 = ConcatConv2d(2 * dim, dim, 1)
+        self.adjust_channel_02 = ConcatConv2d(2 * dim, dim, 1)
+        self.adjust_channel_03 = ConcatConv2d(2 * dim, dim, 1)
         self._n_inputs = n
 
     def forward(self, feats: list[Tensor], windows: WindowGeometry) -> tuple[list[Tensor], list[Tensor]]:
         filtered = self.MGF(feats)
-        x = self.adjust_channel(torch.cat(filtered, dim=1))
+        x = self.adjust_channel(filtered)
         b, c, height, width = x.shape
         tokens = x.flatten(2).transpose(1, 2)
         for block in self.residual_group.blocks:
             tokens = block(tokens, height, width, windows)
         res = self.dilated_conv(tokens.transpose(1, 2).reshape(b, c, height, width))
         adjust = (self.adjust_channel_01, self.adjust_channel_02, self.adjust_channel_03)
-        outs = [adjust[i](torch.cat((res, filtered[i]), dim=1)) for i in range(self._n_inputs)]
+        outs = [adjust[i]((res, filtered[i])) for i in range(self._n_inputs)]
         return outs, filtered
 
 
@@ -377,7 +402,7 @@ class MGDN(nn.Module):
         )
         self.norm = nn.LayerNorm(dim)  # unused in forward, present in checkpoints
         self.conv_after_body = nn.Sequential(
-            nn.Conv2d(config.n_inputs * dim, dim, 3, padding=1), nn.LeakyReLU(LRELU_BODY)
+            ConcatConv2d(config.n_inputs * dim, dim, 3, padding=1), nn.LeakyReLU(LRELU_BODY)
         )
         self.conv_last = nn.Sequential(nn.Conv2d(dim, io.output_channels, 3, padding=1), nn.Sigmoid())
         self.apply(self._init_weights)
@@ -422,7 +447,7 @@ class MGDN(nn.Module):
         for stage in self.layers:
             feats, filtered = stage(feats, windows)
             filtered_per_stage.append(filtered)
-        res = self.conv_after_body(torch.cat(feats, dim=1)) + skip
+        res = self.conv_after_body(feats) + skip
         return self.conv_last(res)[:, :, :height, :width], filtered_per_stage
 
     def forward(self, *inputs: Tensor) -> Tensor:

@@ -275,15 +275,18 @@ class OnnxRuntime(Runtime):
         """One run of a copy of the model that also outputs the graph tensors ``names``.
 
         The copy lives only for this call, so the session ``run`` uses keeps every optimisation
-        across the tensors asked for; their element types come from ONNX shape inference.
+        across the tensors asked for. Each is declared with what ONNX shape inference knows of it
+        (element type, rank, symbolic sizes): declared without a shape, an output that other nodes
+        read can make ONNX Runtime's optimiser fail on a Reshape further on ("multiple -1
+        dimensions").
         """
         import onnx
 
         model = onnx.load(str(self.model_path))
-        inferred = onnx.shape_inference.infer_shapes(model)
-        types = {v.name: v.type.tensor_type.elem_type for v in inferred.graph.value_info}
+        inferred = {v.name: v for v in onnx.shape_inference.infer_shapes(model).graph.value_info}
+        unknown = onnx.TensorProto.FLOAT
         model.graph.output.extend(
-            onnx.helper.make_tensor_value_info(n, types.get(n, onnx.TensorProto.FLOAT), None) for n in names
+            inferred.get(n) or onnx.helper.make_tensor_value_info(n, unknown, None) for n in names
         )
         try:
             session = self._ort.InferenceSession(

@@ -35,7 +35,7 @@ from mgdn_edge.export.artefacts import (
     OP_TYPE,
     ir_weights,
 )
-from mgdn_edge.export.filter_check import check_onnx_file_filters
+from mgdn_edge.export.filter_check import onnx_file_has_filters
 from mgdn_edge.model.config import MGDNConfig
 
 
@@ -182,18 +182,20 @@ def read_model(
     """Read an .onnx / IR into ``core``; return (model, extension library loaded or None).
 
     The extension is loaded up front when ``extension`` names it (so a wrong path fails even for a
-    model without the op), else only when the model turns out to need it: OpenVINO does not fall
-    back to the op's ONNX function body, so without the library such a model cannot be read.
+    model without the op) or an ONNX file holds the op, else only when an IR turns out to need it:
+    OpenVINO does not fall back to the op's ONNX function body, so without the library such a model
+    cannot be read.
     See :func:`mgdn_edge.plugins.openvino_ext.ensure_openvino_extension` for the build-on-demand.
     """
     from mgdn_edge.plugins.openvino_ext import ensure_openvino_extension, load_openvino_extension
 
     path = Path(path)
-    if path.suffix.lower() == ONNX_SUFFIX:  # the verdict every runtime gives this file's custom nodes
-        check_onnx_file_filters(path)
     loaded: Path | None = None
-    if extension is not None:
-        loaded = load_openvino_extension(core, ensure_openvino_extension(extension))
+    # An ONNX file with the op is read with the library loaded: OpenVINO's ONNX frontend can crash
+    # the process (not only fail) converting the nodes after an op it does not know.
+    # onnx_file_has_filters also gives the verdict every runtime gives this file's custom nodes.
+    if extension is not None or (path.suffix.lower() == ONNX_SUFFIX and onnx_file_has_filters(path)):
+        loaded = load_openvino_extension(core, ensure_openvino_extension(extension, auto_build=auto_build))
     try:
         return core.read_model(str(path)), loaded
     except Exception as exc:

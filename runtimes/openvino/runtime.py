@@ -22,8 +22,8 @@ Precision (``precision=``), and what actually executes on the CPU:
   made in memory from an fp32 model). The CPU plugin decompresses them to f32 when it compiles,
   so compute is f32: only the weight rounding differs from fp32 (and the file is half the size).
 - ``bf16``: INFERENCE_PRECISION_HINT=bf16, offered only where the device lists BF16 in its
-  OPTIMIZATION_CAPABILITIES; the convolutions, matmuls and attention run in bf16.
-  The DynamicFilter op stays f32 (the CPU plugin runs extension ops in their original type; the
+  OPTIMIZATION_CAPABILITIES; the convolutions, matmuls and attention run in bf16, and so does
+  the DynamicFilter op, fed bf16 by Converts added at open (:mod:`.filter_precision`; the
   execution graph in ``describe()["dynamic_filter_precision"]`` reports it).
 - ``int8``: an IR whose rt_info precision is int8 (NNCF post-training quantization). What is not
   quantized (normalisations, softmax, element-wise chains, the layers NNCF left float) runs in
@@ -98,6 +98,7 @@ from mgdn_edge.runtimes.base import (
     model_description,
 )
 from mgdn_edge.runtimes.base.profile import LayerSample, aggregate, check_runs
+from mgdn_edge.runtimes.openvino.filter_precision import feed_filters
 from mgdn_edge.runtimes.openvino.int8 import quantized_channel_attention
 from mgdn_edge.runtimes.openvino.ir import (
     onnx_metadata,
@@ -240,6 +241,7 @@ class OpenVinoRuntime(Runtime):
         self.precision = requested or self.file_precision  # None: run the file as it was built
         model = self._apply_precision(model)
         self.int8_rest = self._int8_rest(int8_rest) if self.precision == "int8" else None
+        self._fed_filters = feed_filters(model, self._compute_type())
         return model
 
     def _prepare_compile(self, model: Any, specialize: bool, cache: bool) -> None:
@@ -323,6 +325,10 @@ class OpenVinoRuntime(Runtime):
             return "bf16", f"this CPU executes bf16 in OpenVINO (capabilities {', '.join(caps)})"
         return self.file_precision, f"this CPU has no bf16 in OpenVINO (capabilities {', '.join(caps)})"
 
+    def _compute_type(self) -> str:
+        """OpenVINO's name of the precision the float layers run in: bf16 or f32."""
+        return "bf16" if "bf16" in (self.precision, self.int8_rest) else "f32"
+
     def _capabilities(self) -> list[str]:
         return list(self.core.get_property(self.device, "OPTIMIZATION_CAPABILITIES"))
 
@@ -379,8 +385,7 @@ class OpenVinoRuntime(Runtime):
         import openvino.properties as props
         import openvino.properties.hint as hints
 
-        compute = self._ov.Type.bf16 if "bf16" in (self.precision, self.int8_rest) else self._ov.Type.f32
-        config: dict[str, Any] = {hints.inference_precision: compute}
+        config: dict[str, Any] = {hints.inference_precision: getattr(self._ov.Type, self._compute_type())}
         if self.hint is not None:
             config[hints.performance_mode] = getattr(hints.PerformanceMode, self.hint)
         if self.threads is not None:
@@ -463,7 +468,8 @@ class OpenVinoRuntime(Runtime):
             files.append(ir_weights(self.model_path))
         return compile_key(
             [file_sha256(f) for f in files],
-            f"{self.file_precision} as {self.precision}",
+            f"{self.file_precision} as {self.precision}"
+            + (f", filters in {self._compute_type()}" if self._fed_filters else ""),
             config,
             shapes,
             str(self.core.get_property(self.device, "FULL_DEVICE_NAME")),

@@ -24,6 +24,7 @@ from mgdn_edge.runtimes.parity import image_metrics, violations
 
 ov = pytest.importorskip("openvino")
 from mgdn_edge.plugins import library_cache, openvino_ext  # noqa: E402
+from mgdn_edge.runtimes.openvino import runtime as openvino_runtime  # noqa: E402
 from mgdn_edge.runtimes.openvino.convert import convert_to_openvino  # noqa: E402
 from mgdn_edge.runtimes.openvino.ir import count_filter_ops, read_ir_description  # noqa: E402
 
@@ -187,9 +188,22 @@ def test_bf16_within_budget_or_refused(exports, extension):
         pytest.skip("CPU has no bf16")
     rt = open_runtime("openvino", exports["mff"], precision="bf16", extension=extension)
     info = rt.describe()
-    assert info["inference_precision"] == "bf16" and info["dynamic_filter_precision"] == "f32"
+    assert info["inference_precision"] == "bf16" and info["dynamic_filter_precision"] == "bf16"
     for crop in _mff_crops():
         assert _within("bf16", "mff", crop["out"], rt.run([crop["A"], crop["B"]])) == []
+
+
+def test_bf16_filters_fed_bf16_give_the_f32_fed_output(exports, extension, monkeypatch):
+    """The Converts that feed the filter bf16 move no value: the same image as the filter in f32."""
+    if "BF16" not in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        pytest.skip("CPU has no bf16")
+    crop = _mff_crops()[0]
+    fed = open_runtime("openvino", exports["mff"], precision="bf16", extension=extension, cache=False)
+    monkeypatch.setattr(openvino_runtime, "feed_filters", lambda model, compute: 0)
+    as_read = open_runtime("openvino", exports["mff"], precision="bf16", extension=extension, cache=False)
+    outputs = [rt.run([crop["A"], crop["B"]]) for rt in (fed, as_read)]
+    assert [rt.describe()["dynamic_filter_precision"] for rt in (fed, as_read)] == ["bf16", "f32"]
+    assert np.abs(outputs[0] - outputs[1]).max() < 1e-4  # bf16 steps here are ~4e-3
 
 
 def test_bf16_refused_where_the_cpu_lacks_it(exports, extension, monkeypatch):

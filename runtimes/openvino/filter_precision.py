@@ -1,0 +1,55 @@
+"""Run the DynamicFilter op in the compute precision of a bf16 model instead of f32.
+
+OpenVINO's CPU plugin runs an extension op in the element types its node was created with: in a
+model read from f32 files that is f32, even when ``INFERENCE_PRECISION_HINT`` is bf16. Each filter
+then sits between two layout-and-precision reorders (the bf16 NHWC maps of its neighbouring
+convolutions to f32 planar and back), which on the authors' MFF model at 520x520 cost about as
+much as the four filters themselves.
+
+:func:`feed_filters` gives each filter its inputs converted to bf16 and converts its output back
+to f32. The CPU plugin then hands the op bf16 tensors (our kernel reads bf16 and accumulates in
+f32) and the reorders move half the bytes. The numbers do not change: in a bf16 model the filter's
+inputs are outputs of bf16 convolutions and its output is rounded to bf16 by the convolution that
+reads it, so the filter sees and yields the same values either way (the tests compare the two
+compiled models' outputs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mgdn_edge.export.artefacts import OP_TYPE
+
+COMPUTE_TYPES = ("bf16",)
+"""Compute precisions for which :func:`feed_filters` applies (f32 runs the model as read)."""
+
+
+def feed_filters(model: Any, compute: str) -> int:
+    """Convert every DynamicFilter's inputs to ``compute`` and its output back, in place; return
+    how many filters were changed (0 when ``compute`` is not in :data:`COMPUTE_TYPES`)."""
+    if compute not in COMPUTE_TYPES:
+        return 0
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    target = getattr(ov.Type, compute)
+    changed = 0
+    for op in model.get_ops():
+        if op.get_type_name() != OP_TYPE or op.get_input_element_type(0) == target:
+            continue
+        original = op.get_output_element_type(0)
+        readers = list(op.output(0).get_target_inputs())
+        for port in op.inputs():
+            port.replace_source_output(ops.convert(port.get_source_output(), target).output(0))
+        op.validate_and_infer_types()
+        back = ops.convert(op.output(0), original)
+        for reader in readers:
+            reader.replace_source_output(back.output(0))
+        # The filter's tensor names go with the value readers see (``diff`` reads tensors by name).
+        names = op.output(0).get_tensor().get_names()
+        op.output(0).get_tensor().set_names(set())
+        back.output(0).get_tensor().set_names(names)
+        changed += 1
+    if changed:
+        model.validate_nodes_and_infer_types()
+    return changed
