@@ -41,6 +41,27 @@ def _drop_path(x: Tensor, p: float, training: bool) -> Tensor:
     return x * keep / (1 - p)
 
 
+def standardize(x: Tensor, norm: nn.LayerNorm) -> Tensor:
+    """``norm(x)`` without its scale and shift: what :func:`fold_norm` layers read."""
+    return F.layer_norm(x, norm.normalized_shape, None, None, norm.eps)
+
+
+def fold_norm(weight: Tensor, bias: Tensor, norm: nn.LayerNorm | None) -> tuple[Tensor, Tensor]:
+    """Weight and bias of a linear layer (or 1x1 conv) that reads ``norm``'s output, folded so that
+    it reads :func:`standardize` instead: ``W(g*z + b0) + b = (W*g) z + (W b0 + b)``.
+
+    Why: OpenVINO's CPU plugin cannot fuse a LayerNorm's scale and shift, which run along the
+    token's last axis, into its normalisation, so each ran as one more pass over the tokens; in
+    the next layer's weights they cost nothing (FP32 outputs move by ~4e-7). None: unchanged.
+    """
+    if norm is None:
+        return weight, bias
+    if weight.dim() > 2 and any(k != 1 for k in weight.shape[2:]):
+        raise ValueError(f"only linears and 1x1 convolutions fold a norm, got weight {tuple(weight.shape)}")
+    gamma = norm.weight.reshape(1, -1, *([1] * (weight.dim() - 2)))
+    return weight * gamma, bias + weight.flatten(1) @ norm.bias
+
+
 class ConcatConv2d(nn.Conv2d):
     """A convolution of the channel concatenation of equally wide inputs, without concatenating.
 
@@ -230,14 +251,16 @@ class WindowAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
 
-    def forward(self, windows: Tensor, mask: Tensor | None) -> Tensor:
+    def forward(self, windows: Tensor, mask: Tensor | None, norm: nn.LayerNorm | None = None) -> Tensor:
+        """Attention of every window; with ``norm``, ``windows`` are that norm's :func:`standardize`
+        output and its scale and shift are folded into the q/k/v projections."""
         bw, n, c = windows.shape
         # q, k and v as three linears on thirds of the qkv weights (identical arithmetic: a linear
         # is per output feature), each [bw, n, heads, hd] -> [bw, heads, n, hd]: OpenVINO's CPU
         # plugin folds the q and v head transposes into its attention kernel, where the one 5-D
         # permute of a fused qkv tensor ran as a separate copy (twice in INT8 graphs).
-        q, v = (self._project(windows, i).transpose(1, 2) for i in (0, 2))
-        k_t = self._project(windows, 1).permute(0, 2, 3, 1)  # [bw, heads, hd, n] in one transpose
+        q, v = (self._project(windows, i, norm).transpose(1, 2) for i in (0, 2))
+        k_t = self._project(windows, 1, norm).permute(0, 2, 3, 1)  # [bw, heads, hd, n] in one transpose
         attn = (q * self.scale) @ k_t
         bias = self.relative_position_bias_table[self.relative_position_index.reshape(-1)]
         attn = attn + bias.reshape(n, n, -1).permute(2, 0, 1).unsqueeze(0)
@@ -249,11 +272,11 @@ class WindowAttention(nn.Module):
         out = (torch.softmax(attn, dim=-1) @ v).transpose(1, 2).reshape(bw, n, c)
         return self.proj(out)
 
-    def _project(self, windows: Tensor, third: int) -> Tensor:
+    def _project(self, windows: Tensor, third: int, norm: nn.LayerNorm | None) -> Tensor:
         """q (0), k (1) or v (2) of every token, split into heads: [bw, n, heads, c // heads]."""
         bw, n, c = windows.shape
         rows = slice(third * c, (third + 1) * c)
-        out = F.linear(windows, self.qkv.weight[rows], self.qkv.bias[rows])
+        out = F.linear(windows, *fold_norm(self.qkv.weight[rows], self.qkv.bias[rows], norm))
         return out.reshape(bw, n, self.heads, c // self.heads)
 
 
@@ -264,8 +287,9 @@ class Mlp(nn.Module):
         self.act = nn.GELU()
         self.fc2 = nn.Linear(hidden, dim)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.fc2(self.act(self.fc1(x)))
+    def forward(self, x: Tensor, norm: nn.LayerNorm | None = None) -> Tensor:
+        """With ``norm``, ``x`` is its :func:`standardize` output (see :func:`fold_norm`)."""
+        return self.fc2(self.act(F.linear(x, *fold_norm(self.fc1.weight, self.fc1.bias, norm))))
 
 
 class LocalContextExtractor(nn.Module):
@@ -284,8 +308,11 @@ class LocalContextExtractor(nn.Module):
             nn.Linear(dim, hidden, bias=False), nn.ReLU(), nn.Linear(hidden, dim, bias=False), nn.Sigmoid()
         )
 
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.conv(x)
+    def forward(self, x: Tensor, norm: nn.LayerNorm | None = None) -> Tensor:
+        """With ``norm``, ``x`` is its :func:`standardize` output (see :func:`fold_norm`)."""
+        first = self.conv[0]
+        x = F.conv2d(x, *fold_norm(first.weight, first.bias, norm))
+        x = self.conv[1:](x)
         weights = self.fc(x.mean(dim=(2, 3)))
         return x * weights[:, :, None, None]
 
@@ -309,14 +336,16 @@ class ContextAwareTransformerBlock(nn.Module):
     def forward(self, x: Tensor, height: int, width: int, windows: WindowGeometry) -> Tensor:
         b, _, c = x.shape
         ws = self.window_size
-        h = self.norm1(x)
+        # Both norms' scale and shift live in the layers that read them (fold_norm).
+        h = standardize(x, self.norm1)
         to_windows, from_windows = windows.orders[self.shift]
         tokens = h.index_select(1, to_windows).reshape(-1, ws * ws, c)
-        tokens = self.attn(tokens, windows.mask if self.shift else None)
+        tokens = self.attn(tokens, windows.mask if self.shift else None, self.norm1)
         attn_out = tokens.reshape(b, height * width, c).index_select(1, from_windows)
         x = x + _drop_path(attn_out, self.drop_path, self.training)
-        x = x + _drop_path(self.mlp(self.norm2(x)), self.drop_path, self.training)
-        local = self.lce(h.reshape(b, height, width, c).permute(0, 3, 1, 2))
+        mlp_out = self.mlp(standardize(x, self.norm2), self.norm2)
+        x = x + _drop_path(mlp_out, self.drop_path, self.training)
+        local = self.lce(h.reshape(b, height, width, c).permute(0, 3, 1, 2), self.norm1)
         return x + local.flatten(2).transpose(1, 2)
 
 
