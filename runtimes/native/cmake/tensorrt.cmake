@@ -31,7 +31,7 @@ if(NOT MGDN_CUDA_INCLUDE_DIR)
 endif()
 
 set(_mgdn_trt_sources src/tensorrt_backend.cpp src/tensorrt_build.cpp src/tensorrt_common.cpp
-                      src/tensorrt_sidecar.cpp src/onnx_metadata.cpp src/sha256.cpp)
+                      src/tensorrt_sidecar.cpp src/sha256.cpp)
 target_sources(mgdn_edge PRIVATE ${_mgdn_trt_sources})
 target_compile_definitions(mgdn_edge PRIVATE MGDN_WITH_TENSORRT)
 target_include_directories(mgdn_edge SYSTEM PRIVATE ${TENSORRT_INCLUDE_DIR} ${MGDN_CUDA_INCLUDE_DIR})

@@ -1,5 +1,6 @@
-// ModelProto field 14 is `repeated StringStringEntryProto metadata_props` (key = 1, value = 2);
-// every other top-level field is skipped by its wire type.
+// ModelProto field 14 is `repeated StringStringEntryProto metadata_props` (key = 1, value = 2),
+// field 7 its GraphProto, whose field 1 is `repeated NodeProto node` (op_type = 4, domain = 7);
+// every other field is skipped by its wire type.
 #include "onnx_metadata.hpp"
 
 #include <cstdint>
@@ -63,28 +64,69 @@ std::pair<std::string, std::string> entry(const std::string& bytes, size_t begin
   return {key, value};
 }
 
-}  // namespace
+// Calls fn(begin, end) for the payload of every length-delimited field `number` in [begin, end).
+template <typename Fn>
+void each_field(const std::string& bytes, size_t begin, size_t end, uint64_t number, Fn fn) {
+  Reader reader{bytes, begin, end};
+  while (!reader.done()) {
+    uint64_t tag = reader.varint();
+    if ((tag >> 3) == number && (tag & 7) == 2) {
+      auto payload = reader.span();
+      fn(payload.first, payload.second);
+    } else {
+      reader.skip(uint32_t(tag & 7));
+    }
+  }
+}
 
-std::map<std::string, std::string> onnx_metadata(const std::string& path) {
+std::string read_file(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   if (!file) throw Error(MGDN_E_FILE, "cannot read " + path);
   std::stringstream buffer;
   buffer << file.rdbuf();
-  const std::string bytes = buffer.str();
+  return buffer.str();
+}
+
+Error not_onnx(const std::string& path) {
+  return Error(MGDN_E_FILE, path + " is not a readable ONNX model (truncated or another format)");
+}
+
+}  // namespace
+
+std::map<std::string, std::string> onnx_metadata(const std::string& path) {
+  const std::string bytes = read_file(path);
   std::map<std::string, std::string> found;
   try {
-    Reader reader{bytes, 0, bytes.size()};
-    while (!reader.done()) {
-      uint64_t tag = reader.varint();
-      if ((tag >> 3) == 14 && (tag & 7) == 2) {
-        auto payload = reader.span();
-        found.insert(entry(bytes, payload.first, payload.second));
-      } else {
-        reader.skip(uint32_t(tag & 7));
-      }
-    }
+    each_field(bytes, 0, bytes.size(), 14, [&](size_t begin, size_t end) { found.insert(entry(bytes, begin, end)); });
   } catch (const std::out_of_range&) {
-    throw Error(MGDN_E_FILE, path + " is not a readable ONNX model (truncated or another format)");
+    throw not_onnx(path);
+  }
+  return found;
+}
+
+bool onnx_has_node(const std::string& path, const std::string& domain, const std::string& op_type) {
+  const std::string bytes = read_file(path);
+  bool found = false;
+  try {
+    each_field(bytes, 0, bytes.size(), 7, [&](size_t graph_begin, size_t graph_end) {
+      each_field(bytes, graph_begin, graph_end, 1, [&](size_t begin, size_t end) {
+        std::string op, dom;
+        Reader reader{bytes, begin, end};
+        while (!reader.done()) {
+          uint64_t tag = reader.varint();
+          uint64_t number = tag >> 3;
+          if ((tag & 7) == 2 && (number == 4 || number == 7)) {
+            auto text = reader.span();
+            (number == 4 ? op : dom) = bytes.substr(text.first, text.second - text.first);
+          } else {
+            reader.skip(uint32_t(tag & 7));
+          }
+        }
+        found = found || (op == op_type && dom == domain);
+      });
+    });
+  } catch (const std::out_of_range&) {
+    throw not_onnx(path);
   }
   return found;
 }

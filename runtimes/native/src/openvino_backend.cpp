@@ -5,11 +5,13 @@
 
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <openvino/openvino.hpp>
 #include <sstream>
 
 #include "backend.hpp"
+#include "onnx_metadata.hpp"
 
 namespace mgdn {
 namespace {
@@ -48,6 +50,22 @@ std::string ov_line(const std::exception& exc) {
   return "unknown OpenVINO error";
 }
 
+// Whether the model holds our op. Asked before OpenVINO reads it: OpenVINO's ONNX frontend can
+// crash the process (not only throw) converting the nodes after an op it does not know.
+bool uses_filter_op(const std::string& path, bool xml) {
+  if (!xml) return onnx_has_node(path, "mgdn", "DynamicFilter");
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str().find("type=\"DynamicFilter\"") != std::string::npos;
+}
+
+Error extension_missing(const std::string& path) {
+  return Error(MGDN_E_FILE, path + " has mgdn DynamicFilter nodes and needs the OpenVINO extension "
+                                   "libmgdn_openvino.so, which was not given; build it with "
+                                   "`mgdn-edge build-plugins --openvino` and pass its path");
+}
+
 std::string rt_text(const std::shared_ptr<ov::Model>& model, const char* section, const char* key) {
   try {
     if (model->has_rt_info(section, key)) return model->get_rt_info<std::string>(section, key);
@@ -79,14 +97,10 @@ class OpenVinoBackend : public Backend {
                                      ov_line(exc) + "); it must be built against this OpenVINO");
       }
     }
+    if (options.extension_path.empty() && uses_filter_op(path, xml)) throw extension_missing(path);
     try {
       model_ = core_.read_model(path);
     } catch (const std::exception& exc) {
-      std::string text = exc.what();
-      if (options.extension_path.empty() && text.find("DynamicFilter") != std::string::npos)
-        throw Error(MGDN_E_FILE, path + " has mgdn DynamicFilter nodes and needs the OpenVINO extension "
-                                        "libmgdn_openvino.so, which was not given; build it with "
-                                        "`mgdn-edge build-plugins --openvino` and pass its path");
       throw Error(MGDN_E_BACKEND, "OpenVINO cannot read " + path + ": " + ov_line(exc));
     }
     describe(xml);
