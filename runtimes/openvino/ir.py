@@ -191,10 +191,11 @@ def read_model(
 
     path = Path(path)
     loaded: Path | None = None
-    # An ONNX file with the op is read with the library loaded: OpenVINO's ONNX frontend can crash
-    # the process (not only fail) converting the nodes after an op it does not know.
-    # onnx_file_has_filters also gives the verdict every runtime gives this file's custom nodes.
-    if extension is not None or (path.suffix.lower() == ONNX_SUFFIX and onnx_file_has_filters(path)):
+    # onnx_file_has_filters gives the verdict every runtime gives an ONNX file's custom nodes. A
+    # file with the op is read with the library loaded: OpenVINO's ONNX frontend can crash the
+    # process (not only fail) converting the nodes after an op it does not know.
+    holds_op = path.suffix.lower() == ONNX_SUFFIX and onnx_file_has_filters(path)
+    if extension is not None or holds_op:
         loaded = load_openvino_extension(core, ensure_openvino_extension(extension, auto_build=auto_build))
     try:
         return core.read_model(str(path)), loaded

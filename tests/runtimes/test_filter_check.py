@@ -73,15 +73,17 @@ def test_onnxruntime_refuses_before_the_session(bad_export: Path) -> None:
         open_runtime("onnxruntime", bad_export)
 
 
-def test_openvino_refuses_it_with_the_same_verdict(bad_export: Path) -> None:
-    """OpenVINO's op would use the attribute and ignore the body: one file, one verdict, refused."""
+def test_openvino_refuses_it_with_the_same_verdict(bad_export: Path, ov_extension: Path) -> None:
+    """OpenVINO's op would use the attribute and ignore the body: one file, one verdict, refused,
+    whether the extension is found or named."""
     pytest.importorskip("openvino")
     from mgdn_edge.runtimes import open_runtime
 
-    with pytest.raises(
-        BackendError, match=r"DynamicFilter node '.+' in model.onnx: kernel_size 5 but its function body"
-    ):
-        open_runtime("openvino", bad_export)
+    for extension in (None, ov_extension):
+        with pytest.raises(
+            BackendError, match=r"DynamicFilter node '.+' in model.onnx: kernel_size 5 but its function body"
+        ):
+            open_runtime("openvino", bad_export, extension=extension)
 
 
 def test_tensorrt_lint_names_the_node(bad_export: Path) -> None:
