@@ -1,4 +1,5 @@
-# The shared CPU DynamicFilter kernel (dynamic_filter_cpu.cpp + the per-ISA inner loops), added
+# The shared CPU kernels, DynamicFilter (dynamic_filter_cpu.cpp) and window attention
+# (window_attention_cpu.cpp), with their per-ISA inner loops, added
 # to a library target by every CMake project that runs the op on a CPU (OpenVINO extension,
 # ONNX Runtime op library), so both compile the very same files.
 #   include(${CMAKE_CURRENT_SOURCE_DIR}/../common/dynamic_filter_cpu.cmake)
@@ -11,6 +12,7 @@ set(MGDN_COMMON_DIR ${CMAKE_CURRENT_LIST_DIR})
 function(mgdn_add_cpu_kernel target)
   target_sources(${target} PRIVATE
     ${MGDN_COMMON_DIR}/dynamic_filter_cpu.cpp
+    ${MGDN_COMMON_DIR}/window_attention_cpu.cpp
     ${MGDN_COMMON_DIR}/dynamic_filter_isa_generic.cpp)
   target_include_directories(${target} PRIVATE ${MGDN_COMMON_DIR})
   if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")

@@ -1,4 +1,5 @@
-// Interface between the portable driver (dynamic_filter_cpu.cpp) and the per-ISA compute code.
+// Interface between the portable drivers (dynamic_filter_cpu.cpp, window_attention_cpu.cpp) and
+// the per-ISA compute code.
 //
 // Each dynamic_filter_isa_<name>.cpp is compiled with its own -m flags and exposes one table of
 // plain function pointers. Nothing else crosses the boundary: the ISA files instantiate no
@@ -45,6 +46,36 @@ struct TileArgs {
     int prefetch_lines;  // 64-byte lines per row, counted from the (64-byte aligned) row pointer
 };
 
+// `count` windows of window attention (window_attention_cpu.hpp has the semantics; the driver
+// splits the work and converts f16 tensors to f32 beforehand). Dense row-major:
+//   q, k, v, out  [count][tokens][channels], f32 or bf16 (`bf16`), channels = heads * head_dim
+//   bias_t        [heads][tokens (key j)][round_up(tokens, 16) (query i)] f32: bias[h][i][j], transposed
+//   mask          [mask_windows][tokens (query i)][tokens (key j)], f32 or bf16 (`mask_bf16`), or
+//                 nullptr; window w of this call uses mask (first_window + w) % mask_windows
+//   scratch       4 * tokens * channels + tokens * tokens + 16 floats, the calling thread's own
+// tokens <= kMaxAttentionTokens, channels <= kMaxAttentionChannels (the kernel's stack arrays).
+constexpr int kMaxAttentionTokens = 64;
+constexpr int kMaxAttentionChannels = 256;
+
+struct AttentionArgs {
+    const void* q;
+    const void* k;
+    const void* v;
+    void* out;
+    bool bf16;
+    const float* bias_t;
+    const void* mask;
+    bool mask_bf16;
+    int64_t mask_windows;
+    int64_t first_window;
+    float* scratch;
+    int64_t count;
+    int tokens;
+    int channels;
+    int heads;
+    float scale;
+};
+
 struct IsaKernels {
     const char* name;
     int step;  // floats per inner-loop iteration: TileArgs::width must be a multiple of it
@@ -55,6 +86,7 @@ struct IsaKernels {
     // two_row_ksizes (nullptr / 0 when the table has none).
     void (*filter_two_rows)(const TileArgs& args);
     unsigned two_row_ksizes;
+    void (*attend_windows)(const AttentionArgs& args);
 };
 
 namespace {

@@ -2,20 +2,11 @@
 
 #include <string>
 
-#include <openvino/core/parallel.hpp>
-
 #include "dynamic_filter_cpu.hpp"
+#include "openvino_threads.hpp"
 
 namespace mgdn {
 namespace {
-
-// The shared kernel's threads: OpenVINO's own pool (TBB or OpenMP, whatever this OpenVINO was
-// built with), so the op shares the cores the CPU plugin schedules instead of competing with it.
-class OpenVinoThreads final : public cpu::ThreadTeam {
-public:
-    int max_threads() const override { return parallel_get_max_threads(); }
-    void run(int nthr, const std::function<void(int, int)>& fn) override { ov::parallel_nt(nthr, fn); }
-};
 
 bool is_supported(const ov::element::Type& type) {
     return type == ov::element::f32 || type == ov::element::f16 || type == ov::element::bf16;

@@ -1,4 +1,4 @@
-"""Run the DynamicFilter op in the compute precision of a bf16 model instead of f32.
+"""Run the extension's ops (DynamicFilter, WindowAttention) in a bf16 model's compute precision.
 
 OpenVINO's CPU plugin runs an extension op in the element types its node was created with: in a
 model read from f32 files that is f32, even when ``INFERENCE_PRECISION_HINT`` is bf16. Each filter
@@ -11,7 +11,8 @@ to f32. The CPU plugin then hands the op bf16 tensors (our kernel reads bf16 and
 f32) and the reorders move half the bytes. The numbers do not change: in a bf16 model the filter's
 inputs are outputs of bf16 convolutions and its output is rounded to bf16 by the convolution that
 reads it, so the filter sees and yields the same values either way (the tests compare the two
-compiled models' outputs).
+compiled models' outputs). The same holds for WindowAttention, whose q, k and v come from bf16
+fully connected layers and whose output feeds one; its bias and mask terms stay as they are.
 """
 
 from __future__ import annotations
@@ -19,14 +20,18 @@ from __future__ import annotations
 from typing import Any
 
 from mgdn_edge.export.artefacts import OP_TYPE
+from mgdn_edge.runtimes.openvino.window_attention import ATTENTION_OP
 
 COMPUTE_TYPES = ("bf16",)
 """Compute precisions for which :func:`feed_filters` applies (f32 runs the model as read)."""
 
+_FED_INPUTS = {OP_TYPE: None, ATTENTION_OP: (0, 1, 2)}  # None: every input
+
 
 def feed_filters(model: Any, compute: str) -> int:
-    """Convert every DynamicFilter's inputs to ``compute`` and its output back, in place; return
-    how many filters were changed (0 when ``compute`` is not in :data:`COMPUTE_TYPES`)."""
+    """Convert every extension op's inputs (WindowAttention: q, k, v) to ``compute`` and its output
+    back, in place; return how many ops were changed (0 when ``compute`` is not in
+    :data:`COMPUTE_TYPES`)."""
     if compute not in COMPUTE_TYPES:
         return 0
     import openvino as ov
@@ -35,17 +40,18 @@ def feed_filters(model: Any, compute: str) -> int:
     target = getattr(ov.Type, compute)
     changed = 0
     for op in model.get_ops():
-        if op.get_type_name() != OP_TYPE or op.get_input_element_type(0) == target:
+        if op.get_type_name() not in _FED_INPUTS or op.get_input_element_type(0) == target:
             continue
+        fed = _FED_INPUTS[op.get_type_name()]
         original = op.get_output_element_type(0)
         readers = list(op.output(0).get_target_inputs())
-        for port in op.inputs():
+        for port in op.inputs() if fed is None else [op.input(i) for i in fed]:
             port.replace_source_output(ops.convert(port.get_source_output(), target).output(0))
         op.validate_and_infer_types()
         back = ops.convert(op.output(0), original)
         for reader in readers:
             reader.replace_source_output(back.output(0))
-        # The filter's tensor names go with the value readers see (``diff`` reads tensors by name).
+        # The op's tensor names go with the value readers see (``diff`` reads tensors by name).
         names = op.output(0).get_tensor().get_names()
         op.output(0).get_tensor().set_names(set())
         back.output(0).get_tensor().set_names(names)

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import onnx
+
 from mgdn_edge.core.atomic import atomic_files
 from mgdn_edge.core.errors import BackendError
 from mgdn_edge.core.precision import FILE_PRECISIONS, PRECISIONS
@@ -37,6 +39,7 @@ from mgdn_edge.export.artefacts import (
 )
 from mgdn_edge.export.filter_check import onnx_file_has_filters
 from mgdn_edge.model.config import MGDNConfig
+from mgdn_edge.runtimes.openvino.window_attention import fuse_window_attention
 
 
 @dataclass(frozen=True)
@@ -198,6 +201,8 @@ def read_model(
     if extension is not None or holds_op:
         loaded = load_openvino_extension(core, ensure_openvino_extension(extension, auto_build=auto_build))
     try:
+        if holds_op:  # the extension is loaded: its WindowAttention op can take the attention
+            return core.read_model(_with_fused_attention(path), b""), loaded
         return core.read_model(str(path)), loaded
     except Exception as exc:
         if loaded is not None or not _needs_extension(exc):
@@ -207,6 +212,13 @@ def read_model(
         return core.read_model(str(path)), loaded
     except Exception as exc:
         raise BackendError(f"OpenVINO cannot read {path}: {ov_error_line(exc)}") from exc
+
+
+def _with_fused_attention(path: Path) -> bytes:
+    """The ONNX file's bytes with each window attention as one WindowAttention node."""
+    model = onnx.load(str(path))
+    fuse_window_attention(model)
+    return model.SerializeToString()
 
 
 def count_filter_ops(ov_model: Any) -> int:

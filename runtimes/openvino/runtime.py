@@ -113,6 +113,7 @@ from mgdn_edge.runtimes.openvino.model_cache import (
     warn,
 )
 from mgdn_edge.runtimes.openvino.record import OPENVINO
+from mgdn_edge.runtimes.openvino.window_attention import ATTENTION_OP
 
 AUTO = "auto"  # precision=: the fastest precision that holds its budget on this CPU
 CACHE_DIR = "CACHE_DIR"
@@ -229,6 +230,8 @@ class OpenVinoRuntime(Runtime):
         """Open the core, read the model with its extension and what it says about itself."""
         self._open_core(device)
         model, self.extension = read_model(self.core, self.model_path, extension, auto_build)
+        # An ONNX file's attention is fused as it is read: the file's hash alone cannot say so.
+        self._fused_attention = sum(op.get_type_name() == ATTENTION_OP for op in model.get_ops())
         self._read_description(model, task)
         check_input_count(self.model_path, len(model.inputs), self.config)
         return model
@@ -469,7 +472,8 @@ class OpenVinoRuntime(Runtime):
         return compile_key(
             [file_sha256(f) for f in files],
             f"{self.file_precision} as {self.precision}"
-            + (f", filters in {self._compute_type()}" if self._fed_filters else ""),
+            + (f", filters in {self._compute_type()}" if self._fed_filters else "")
+            + (f", {self._fused_attention} attentions fused" if self._fused_attention else ""),
             config,
             shapes,
             str(self.core.get_property(self.device, "FULL_DEVICE_NAME")),

@@ -68,13 +68,19 @@ def test_onnxruntime_trace_keeps_only_the_last_runs():
 
 def test_openvino_rows_cover_every_executed_node(tiny_mff_export, graph_ops):
     ov = pytest.importorskip("openvino")
+    onnx = pytest.importorskip("onnx")
+    from mgdn_edge.runtimes.openvino.window_attention import fuse_window_attention
+
     rt = open_runtime("openvino", tiny_mff_export / "model.onnx", threads=1, cache=False, profile=True)
     rt.run(_inputs())
     rows = rt.layer_times()
     kinds = {r.layer_type: r for r in rows}
-    # the DynamicFilter extension op runs as OpenVINO's Reference node on its f32 reference kernel
+    # the extension's ops (each DynamicFilter, each block's WindowAttention) run as OpenVINO's
+    # Reference nodes, in f32 here
+    attentions = fuse_window_attention(onnx.load(str(tiny_mff_export / "model.onnx")))
     reference = [r for r in rows if r.layer_type == "Reference"]
-    assert [(r.exec_type, r.count) for r in reference] == [("ref_f32", graph_ops[OP_TYPE])]
+    assert attentions == 1
+    assert [(r.exec_type, r.count) for r in reference] == [("ref_f32", graph_ops[OP_TYPE] + attentions)]
     convs = sum(r.count for r in rows if r.layer_type in ("Convolution", "GroupConvolution"))
     assert "Convolution" in kinds and convs == graph_ops["Conv"]
     executed = ov.ProfilingInfo.Status.EXECUTED

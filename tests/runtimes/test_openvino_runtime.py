@@ -27,6 +27,7 @@ from mgdn_edge.plugins import library_cache, openvino_ext  # noqa: E402
 from mgdn_edge.runtimes.openvino import runtime as openvino_runtime  # noqa: E402
 from mgdn_edge.runtimes.openvino.convert import convert_to_openvino  # noqa: E402
 from mgdn_edge.runtimes.openvino.ir import count_filter_ops, read_ir_description  # noqa: E402
+from mgdn_edge.runtimes.openvino.window_attention import ATTENTION_OP  # noqa: E402
 
 TOL = 1e-4
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
@@ -285,6 +286,15 @@ def _onnx_filter_nodes(folder: Path) -> int:
 
     graph = onnx.load(str(folder / "model.onnx")).graph
     return sum(n.domain == "mgdn" and n.op_type == "DynamicFilter" for n in graph.node)
+
+
+@pytest.mark.parametrize("task", ["mff", "hdr", "gdsr"])
+def test_each_window_attention_is_one_op(irs, extension, task):
+    """Every transformer block's attention reaches OpenVINO as one WindowAttention op (the FP32
+    and bf16 tests above judge its numbers through the same models)."""
+    model = _read(irs[task], extension)
+    depths = read_ir_description(model).config.depths
+    assert sum(op.get_type_name() == ATTENTION_OP for op in model.get_ops()) == sum(depths)
 
 
 def test_failed_convert_leaves_nothing(exports, extension, tmp_path, monkeypatch):

@@ -50,18 +50,19 @@ std::string ov_line(const std::exception& exc) {
   return "unknown OpenVINO error";
 }
 
-// Whether the model holds our op. Asked before OpenVINO reads it: OpenVINO's ONNX frontend can
-// crash the process (not only throw) converting the nodes after an op it does not know.
-bool uses_filter_op(const std::string& path, bool xml) {
+// Whether the model holds our ops. Asked before OpenVINO reads it: OpenVINO's ONNX frontend can
+// crash the process (not only throw) converting the nodes after an op it does not know. In an
+// IR, every layer of the extension (DynamicFilter, WindowAttention) has the opset "mgdn".
+bool uses_extension_ops(const std::string& path, bool xml) {
   if (!xml) return onnx_has_node(path, "mgdn", "DynamicFilter");
   std::ifstream file(path);
   std::stringstream text;
   text << file.rdbuf();
-  return text.str().find("type=\"DynamicFilter\"") != std::string::npos;
+  return text.str().find("version=\"mgdn\"") != std::string::npos;
 }
 
 Error extension_missing(const std::string& path) {
-  return Error(MGDN_E_FILE, path + " has mgdn DynamicFilter nodes and needs the OpenVINO extension "
+  return Error(MGDN_E_FILE, path + " has mgdn nodes and needs the OpenVINO extension "
                                    "libmgdn_openvino.so, which was not given; build it with "
                                    "`mgdn-edge build-plugins --openvino` and pass its path");
 }
@@ -97,7 +98,7 @@ class OpenVinoBackend : public Backend {
                                      ov_line(exc) + "); it must be built against this OpenVINO");
       }
     }
-    if (options.extension_path.empty() && uses_filter_op(path, xml)) throw extension_missing(path);
+    if (options.extension_path.empty() && uses_extension_ops(path, xml)) throw extension_missing(path);
     try {
       model_ = core_.read_model(path);
     } catch (const std::exception& exc) {

@@ -1,0 +1,114 @@
+#include "window_attention_op.hpp"
+
+#include "openvino_threads.hpp"
+#include "window_attention_cpu.hpp"
+
+namespace mgdn {
+namespace {
+
+bool is_supported(const ov::element::Type& type) {
+    return type == ov::element::f32 || type == ov::element::f16 || type == ov::element::bf16;
+}
+
+cpu::DType dtype_of(const ov::element::Type& type) {
+    return type == ov::element::f32 ? cpu::DType::f32 : type == ov::element::f16 ? cpu::DType::f16 : cpu::DType::bf16;
+}
+
+// A dense copy of `t` (the CPU plugin may pass strided views of static-shape graphs' buffers).
+ov::Tensor dense(const ov::Tensor& t) {
+    if (t.is_continuous()) return t;
+    ov::Tensor copy(t.get_element_type(), t.get_shape());
+    t.copy_to(copy);
+    return copy;
+}
+
+}  // namespace
+
+WindowAttention::WindowAttention(const ov::OutputVector& inputs, float scale) : Op(inputs), m_scale(scale) {
+    constructor_validate_and_infer_types();
+}
+
+void WindowAttention::validate_and_infer_types() {
+    const size_t count = get_input_size();
+    NODE_VALIDATION_CHECK(this, count == 4 || count == 5,
+                          "WindowAttention: expected 4 or 5 inputs (q, k, v, bias[, mask]), got ", count);
+    ov::element::Type type = get_input_element_type(0);
+    ov::PartialShape shape = get_input_partial_shape(0);
+    for (size_t i = 1; i < 3; ++i) {
+        NODE_VALIDATION_CHECK(this, ov::element::Type::merge(type, type, get_input_element_type(i)),
+                              "WindowAttention: q, k and v must have one element type");
+        NODE_VALIDATION_CHECK(this, ov::PartialShape::merge_into(shape, get_input_partial_shape(i)),
+                              "WindowAttention: q, k and v must have one shape, got ", get_input_partial_shape(0),
+                              ", ", get_input_partial_shape(1), ", ", get_input_partial_shape(2));
+    }
+    NODE_VALIDATION_CHECK(this, type.is_dynamic() || is_supported(type),
+                          "WindowAttention: q, k and v must be f32, f16 or bf16, got ", type);
+    const ov::element::Type terms = get_input_element_type(3);
+    NODE_VALIDATION_CHECK(this, terms.is_dynamic() || is_supported(terms),
+                          "WindowAttention: bias must be f32, f16 or bf16, got ", terms);
+    if (count == 5)
+        NODE_VALIDATION_CHECK(this, get_input_element_type(4) == terms,
+                              "WindowAttention: mask and bias must have one element type");
+    set_output_type(0, type, shape);
+}
+
+std::shared_ptr<ov::Node> WindowAttention::clone_with_new_inputs(const ov::OutputVector& new_args) const {
+    return std::make_shared<WindowAttention>(new_args, m_scale);
+}
+
+bool WindowAttention::visit_attributes(ov::AttributeVisitor& visitor) {
+    visitor.on_attribute("scale", m_scale);
+    return true;
+}
+
+bool WindowAttention::has_evaluate() const {
+    return is_supported(get_input_element_type(0)) && is_supported(get_input_element_type(3));
+}
+
+bool WindowAttention::evaluate(ov::TensorVector& outputs, const ov::TensorVector& inputs) const {
+    const ov::element::Type type = inputs.at(0).get_element_type();
+    const ov::element::Type terms = inputs.at(3).get_element_type();
+    if (!is_supported(type) || !is_supported(terms)) return false;
+    const ov::Shape& shape = inputs.at(0).get_shape();
+    const ov::Shape& bias_shape = inputs.at(3).get_shape();
+    const size_t rank = bias_shape.size();
+    OPENVINO_ASSERT(!shape.empty() && (rank == 3 || (rank == 4 && bias_shape[0] == 1)) &&
+                        bias_shape[rank - 1] == bias_shape[rank - 2],
+                    "WindowAttention: bias must be [heads, tokens, tokens], got ", bias_shape, " for q ", shape);
+    for (size_t i = 1; i < 3; ++i)
+        OPENVINO_ASSERT(inputs.at(i).get_shape() == shape && inputs.at(i).get_element_type() == type,
+                        "WindowAttention: q, k and v differ at run time");
+    cpu::AttentionShape s{0, static_cast<int>(bias_shape[rank - 1]), static_cast<int>(shape.back()),
+                          static_cast<int>(bias_shape[rank - 3]), 0};
+    const size_t tokens_total = ov::shape_size(shape) / shape.back();
+    OPENVINO_ASSERT(tokens_total % static_cast<size_t>(s.tokens) == 0, "WindowAttention: ", tokens_total,
+                    " tokens do not fill whole windows of ", s.tokens);
+    s.windows = static_cast<int64_t>(tokens_total / static_cast<size_t>(s.tokens));
+    const void* mask = nullptr;
+    ov::Tensor mask_dense;
+    if (inputs.size() == 5) {
+        const ov::Shape& ms = inputs.at(4).get_shape();
+        OPENVINO_ASSERT(ms.size() == 3 && ms[1] == static_cast<size_t>(s.tokens) && ms[2] == ms[1] &&
+                            inputs.at(4).get_element_type() == terms,
+                        "WindowAttention: mask must be [windows, ", s.tokens, ", ", s.tokens, "] of bias's type, got ",
+                        ms);
+        s.mask_windows = static_cast<int64_t>(ms[0]);
+        mask_dense = dense(inputs.at(4));
+        mask = mask_dense.data();
+    }
+    const std::string error = cpu::attention_shape_error(s);
+    OPENVINO_ASSERT(error.empty(), "WindowAttention: ", error, " (q ", shape, ", bias ", bias_shape, ")");
+
+    const ov::Tensor q = dense(inputs.at(0)), k = dense(inputs.at(1)), v = dense(inputs.at(2));
+    const ov::Tensor bias = dense(inputs.at(3));
+    ov::Tensor& out = outputs.at(0);
+    out.set_shape(shape);
+    ov::Tensor result = out.is_continuous() ? out : ov::Tensor(type, shape);
+    OpenVinoThreads threads;
+    cpu::window_attention(q.data(), k.data(), v.data(), bias.data(), mask, result.data(), dtype_of(type),
+                          dtype_of(terms), m_scale, s, threads);
+    if (!out.is_continuous()) result.copy_to(out);
+    return true;
+}
+
+}  // namespace mgdn

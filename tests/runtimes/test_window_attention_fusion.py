@@ -1,0 +1,56 @@
+"""fuse_window_attention on exported graphs: what it takes, what it leaves, and when it refuses.
+
+The numbers of the fused graphs are checked in test_openvino_runtime.py (FP32 against the
+authors' and the architecture fixtures' outputs, bf16 within budget); here the rewrite itself.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+onnx = pytest.importorskip("onnx")
+from onnx import helper  # noqa: E402
+
+from mgdn_edge.export.artefacts import MODEL_ONNX, OP_DOMAIN  # noqa: E402
+from mgdn_edge.runtimes.openvino.window_attention import ATTENTION_OP, fuse_window_attention  # noqa: E402
+
+
+def _ops(model) -> Counter:
+    return Counter(n.op_type for n in model.graph.node)
+
+
+def test_each_block_becomes_one_node(tiny_mff_export: Path) -> None:
+    model = onnx.load(str(tiny_mff_export / MODEL_ONNX))
+    before = _ops(model)
+    assert fuse_window_attention(model) == 1  # the tiny network has one transformer block
+    after = _ops(model)
+    assert after[ATTENTION_OP] == 1
+    assert after["Softmax"] == before["Softmax"] - 1  # channel attention's Softmax stays
+    assert after["MatMul"] < before["MatMul"] and after["Tile"] == before["Tile"]  # unshifted: no mask
+    node = next(n for n in model.graph.node if n.op_type == ATTENTION_OP)
+    assert node.domain == OP_DOMAIN and len(node.input) == 4
+    assert next(a.f for a in node.attribute if a.name == "scale") == pytest.approx(6**-0.5)
+    onnx.checker.check_model(model)
+    assert fuse_window_attention(model) == 0  # nothing left to fuse
+
+
+def test_shifted_blocks_take_the_per_image_mask(mff_export: Path) -> None:
+    model = onnx.load(str(mff_export / MODEL_ONNX))
+    assert fuse_window_attention(model) == 6  # depths [3, 3]
+    nodes = [n for n in model.graph.node if n.op_type == ATTENTION_OP]
+    assert [len(n.input) for n in nodes] == [4, 5, 4, 4, 5, 4]  # odd blocks are shifted
+    assert "Tile" not in _ops(model)  # the masks are read per image, not repeated per window
+
+
+def test_a_graph_off_the_pattern_is_left_alone(tiny_mff_export: Path) -> None:
+    model = onnx.load(str(tiny_mff_export / MODEL_ONNX))
+    keys = next(
+        n for n in model.graph.node if n.op_type == "Transpose" and list(n.attribute[0].ints) == [0, 2, 3, 1]
+    )
+    keys.attribute[0].CopyFrom(helper.make_attribute("perm", [0, 2, 1, 3]))  # not k^T any more
+    before = model.SerializeToString()
+    assert fuse_window_attention(model) == 0
+    assert model.SerializeToString() == before
