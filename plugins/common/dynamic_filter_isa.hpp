@@ -46,30 +46,39 @@ struct TileArgs {
     int prefetch_lines;  // 64-byte lines per row, counted from the (64-byte aligned) row pointer
 };
 
-// `count` windows of window attention (window_attention_cpu.hpp has the semantics; the driver
-// splits the work and converts f16 tensors to f32 beforehand). Dense row-major:
-//   q, k, v, out  [count][tokens][channels], f32 or bf16 (`bf16`), channels = heads * head_dim
+// Windows [first_window, first_window + count) of window attention (window_attention_cpu.hpp has
+// the semantics; the driver splits the work). Dense row-major:
+//   q, k, v, out  rows of `channels` values (channels = heads * head_dim) of `element`: window w's
+//                 row i is row w * tokens + i, or, with to_windows, row
+//                 (w / P) * image_tokens + to_windows[(w % P) * tokens + i], P = image_tokens / tokens
 //   bias_t        [heads][tokens (key j)][round_up(tokens, 16) (query i)] f32: bias[h][i][j], transposed
-//   mask          [mask_windows][tokens (query i)][tokens (key j)], f32 or bf16 (`mask_bf16`), or
-//                 nullptr; window w of this call uses mask (first_window + w) % mask_windows
+//   mask          [mask_windows][tokens (query i)][tokens (key j)] of `mask_element`, or nullptr;
+//                 window w uses mask w % mask_windows
 //   scratch       4 * tokens * channels + tokens * tokens + 16 floats, the calling thread's own
-// tokens <= kMaxAttentionTokens, channels <= kMaxAttentionChannels (the kernel's stack arrays).
+// f16 goes through the table's converters, passed in. tokens <= kMaxAttentionTokens, channels <=
+// kMaxAttentionChannels (the kernel's stack arrays).
 constexpr int kMaxAttentionTokens = 64;
 constexpr int kMaxAttentionChannels = 256;
+
+enum class AttentionElement : int { f32, f16, bf16 };
 
 struct AttentionArgs {
     const void* q;
     const void* k;
     const void* v;
     void* out;
-    bool bf16;
+    AttentionElement element;
     const float* bias_t;
     const void* mask;
-    bool mask_bf16;
+    AttentionElement mask_element;
     int64_t mask_windows;
+    const int64_t* to_windows;
+    int64_t image_tokens;
+    void (*f16_to_f32)(const uint16_t* src, float* dst, int64_t count);
+    void (*f32_to_f16)(const float* src, uint16_t* dst, int64_t count);
     int64_t first_window;
-    float* scratch;
     int64_t count;
+    float* scratch;
     int tokens;
     int channels;
     int heads;

@@ -1,8 +1,7 @@
-// Type conversion and work splitting around the per-ISA attention loop (IsaKernels::attend_windows).
-//
-// Work unit: a run of consecutive windows (about 32 KiB of f32 per tensor). The ISA loop reads
-// f32 and bf16 tensors in place, a window at a time; f16 units are widened into per-thread f32
-// buffers here and the output rounded back once.
+// Type handling and work splitting around the per-ISA attention loop (IsaKernels::attend_windows).
+// Each thread takes one contiguous run of windows; the ISA loop reads and writes the tensors in
+// place, a window at a time (through per-thread f32 buffers for f16 and bf16, and for rows in
+// image order).
 #include "window_attention_cpu.hpp"
 
 #include <algorithm>
@@ -16,8 +15,6 @@
 namespace mgdn {
 namespace cpu {
 namespace {
-
-constexpr int64_t kUnitFloats = 8192;  // per tensor and unit
 
 // [heads][tokens][tokens] (query i, key j) -> [heads][j][i], i padded to a multiple of 16 with zeros.
 std::vector<float> transposed_bias(const void* bias, const Codec& codec, const AttentionShape& s) {
@@ -42,69 +39,66 @@ const char* attention_shape_error(const AttentionShape& s) {
     if (s.mask_windows < 0) return "negative mask window count";
     if (s.mask_windows > 0 && s.windows % s.mask_windows != 0)
         return "the window count must be a multiple of the mask's window count";
+    if (s.image_tokens < 0 || s.image_tokens % s.tokens != 0) return "an image's tokens must fill whole windows";
+    if (s.image_tokens > 0 && s.windows % (s.image_tokens / s.tokens) != 0)
+        return "the rows must hold whole images";
     return "";
 }
 
-void window_attention(const void* q, const void* k, const void* v, const void* bias, const void* mask, void* out,
-                      DType dtype, DType mask_dtype, float scale, const AttentionShape& s, ThreadTeam& team) {
+namespace {
+
+// Whether `to` is a permutation of [0, count) and `from` its inverse.
+bool inverse_orders(const int64_t* to, const int64_t* from, int64_t count) {
+    for (int64_t i = 0; i < count; ++i)
+        if (to[i] < 0 || to[i] >= count || from[to[i]] != i) return false;
+    return true;
+}
+
+AttentionElement element_of(DType t) {
+    return t == DType::f32 ? AttentionElement::f32 : t == DType::f16 ? AttentionElement::f16 : AttentionElement::bf16;
+}
+
+}  // namespace
+
+void window_attention(const void* q, const void* k, const void* v, const void* bias, const void* mask,
+                      const int64_t* to_windows, const int64_t* from_windows, void* out, DType dtype,
+                      DType mask_dtype, float scale, const AttentionShape& s, ThreadTeam& team) {
     const std::string error = attention_shape_error(s);
     if (!error.empty()) throw std::invalid_argument("WindowAttention: " + error);
+    if (s.image_tokens > 0 && !inverse_orders(to_windows, from_windows, s.image_tokens))
+        throw std::invalid_argument("WindowAttention: the window orders are not a permutation and its inverse");
     if (s.windows == 0) return;
     const IsaKernels& isa = select_isa();
-    const Codec io{dtype, &isa};
-    const Codec terms{mask_dtype, &isa};
-    const std::vector<float> bias_t = transposed_bias(bias, terms, s);
+    const std::vector<float> bias_t = transposed_bias(bias, Codec{mask_dtype, &isa}, s);
     const int64_t window_floats = static_cast<int64_t>(s.tokens) * s.channels;
-    const int64_t mask_floats = static_cast<int64_t>(s.tokens) * s.tokens;
-    const int64_t per_unit = std::max<int64_t>(1, kUnitFloats / window_floats);
-    const int64_t units = (s.windows + per_unit - 1) / per_unit;
-    const int64_t threads = std::min<int64_t>(units, std::max(1, team.max_threads()));
-    // The ISA loop reads f32 and bf16 itself; f16 (no CPU plugin runs it) is widened here.
-    const bool widen = dtype == DType::f16;
-    const bool widen_mask = mask_dtype == DType::f16 && s.mask_windows > 0;
-    std::vector<float> mask_f32(static_cast<size_t>(widen_mask ? s.mask_windows * mask_floats : 0));
-    if (widen_mask) terms.to_f32(mask, 0, mask_f32.data(), static_cast<int64_t>(mask_f32.size()));
+    const int64_t threads = std::min<int64_t>(s.windows, std::max(1, team.max_threads()));
 
     team.run(static_cast<int>(threads), [&](int ithr, int nthr) {
-        int64_t begin = 0, end = 0;
-        split_range(units, nthr, ithr, begin, end);
-        if (begin >= end) return;
-        std::vector<float> scratch(static_cast<size_t>(4 * window_floats + mask_floats + 16));
-        const size_t tensor = static_cast<size_t>(widen ? per_unit * window_floats : 0);
-        std::vector<float> qf(tensor), kf(tensor), vf(tensor), of(tensor);
-        for (int64_t u = begin; u < end; ++u) {
-            const int64_t w0 = u * per_unit;
-            const int64_t count = std::min(per_unit, s.windows - w0);
-            const int64_t offset = w0 * window_floats, floats = count * window_floats;
-            const size_t bytes = dtype == DType::f32 ? 4 : 2;
-            AttentionArgs args{static_cast<const char*>(q) + offset * bytes,
-                               static_cast<const char*>(k) + offset * bytes,
-                               static_cast<const char*>(v) + offset * bytes,
-                               static_cast<char*>(out) + offset * bytes,
-                               dtype == DType::bf16,
-                               bias_t.data(),
-                               widen_mask ? mask_f32.data() : (s.mask_windows > 0 ? mask : nullptr),
-                               mask_dtype == DType::bf16,
-                               s.mask_windows,
-                               w0,
-                               scratch.data(),
-                               count,
-                               s.tokens,
-                               s.channels,
-                               s.heads,
-                               scale};
-            if (widen) {
-                io.to_f32(q, offset, qf.data(), floats);
-                io.to_f32(k, offset, kf.data(), floats);
-                io.to_f32(v, offset, vf.data(), floats);
-                args.q = qf.data();
-                args.k = kf.data();
-                args.v = vf.data();
-                args.out = of.data();
-            }
-            isa.attend_windows(args);
-            if (widen) io.from_f32(of.data(), out, offset, floats);
-        }
+        int64_t first = 0, end = 0;
+        split_range(s.windows, nthr, ithr, first, end);
+        if (first >= end) return;
+        std::vector<float> scratch(static_cast<size_t>(4 * window_floats + s.tokens * s.tokens + 16));
+        const AttentionArgs args{q,
+                                 k,
+                                 v,
+                                 out,
+                                 element_of(dtype),
+                                 bias_t.data(),
+                                 s.mask_windows > 0 ? mask : nullptr,
+                                 element_of(mask_dtype),
+                                 s.mask_windows,
+                                 s.image_tokens > 0 ? to_windows : nullptr,
+                                 s.image_tokens,
+                                 isa.f16_to_f32,
+                                 isa.f32_to_f16,
+                                 first,
+                                 end - first,
+                                 scratch.data(),
+                                 s.tokens,
+                                 s.channels,
+                                 s.heads,
+                                 scale};
+        isa.attend_windows(args);
     });
 }
 

@@ -107,10 +107,19 @@ inline void load_transposed(const float* m, int rows, int cols, int row0, int co
     transpose16(block);
 }
 
-// `count` values as f32: bf16 widened (exact) into `buffer`, f32 used where it lies.
-inline const float* as_f32(const void* src, int64_t offset, int64_t count, bool bf16, float* buffer) {
-    if (!bf16) return static_cast<const float*>(src) + offset;
+using mgdn::cpu::AttentionArgs;
+using mgdn::cpu::AttentionElement;
+
+// `count` values of `element` at `offset` (in values) as f32: f32 used where it lies, f16 and
+// bf16 widened (exactly) into `buffer`.
+inline const float* as_f32(const void* src, int64_t offset, int64_t count, AttentionElement element,
+                           const AttentionArgs& a, float* buffer) {
+    if (element == AttentionElement::f32) return static_cast<const float*>(src) + offset;
     const uint16_t* in = static_cast<const uint16_t*>(src) + offset;
+    if (element == AttentionElement::f16) {
+        a.f16_to_f32(in, buffer, count);
+        return buffer;
+    }
     for (int64_t i = 0; i < count; ++i) {
         const uint32_t bits = static_cast<uint32_t>(in[i]) << 16;
         __builtin_memcpy(buffer + i, &bits, sizeof(bits));
@@ -118,14 +127,36 @@ inline const float* as_f32(const void* src, int64_t offset, int64_t count, bool 
     return buffer;
 }
 
-// f32 -> bf16, round to nearest even, NaNs kept NaN.
-inline void store_bf16(const float* src, uint16_t* dst, int64_t count) {
+// `count` f32 values into `dst` at `offset` as `element` (bf16: round to nearest even, NaNs kept).
+inline void store_as(const float* src, void* dst, int64_t offset, int64_t count, const AttentionArgs& a) {
+    if (a.element == AttentionElement::f32) {
+        __builtin_memcpy(static_cast<float*>(dst) + offset, src, count * sizeof(float));
+        return;
+    }
+    uint16_t* out = static_cast<uint16_t*>(dst) + offset;
+    if (a.element == AttentionElement::f16) {
+        a.f32_to_f16(src, out, count);
+        return;
+    }
     for (int64_t i = 0; i < count; ++i) {
         uint32_t bits;
         __builtin_memcpy(&bits, src + i, sizeof(bits));
         const uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
-        dst[i] = static_cast<uint16_t>((bits & 0x7fffffffu) > 0x7f800000u ? (bits >> 16) | 0x40u : rounded);
+        out[i] = static_cast<uint16_t>((bits & 0x7fffffffu) > 0x7f800000u ? (bits >> 16) | 0x40u : rounded);
     }
+}
+
+// Window w's q, k or v as dense f32 rows: in place when the rows are contiguous f32, else
+// gathered and widened into `buffer`.
+inline const float* window_rows(const void* src, int64_t w, const int64_t* rows, const AttentionArgs& a,
+                                float* buffer) {
+    const int64_t n = a.tokens, c = a.channels;
+    if (rows == nullptr) return as_f32(src, w * n * c, n * c, a.element, a, buffer);
+    for (int64_t i = 0; i < n; ++i) {
+        const float* row = as_f32(src, rows[i] * c, c, a.element, a, buffer + i * c);
+        if (row != buffer + i * c) __builtin_memcpy(buffer + i * c, row, c * sizeof(float));
+    }
+    return buffer;
 }
 
 }  // namespace attention
@@ -145,16 +176,25 @@ void attend_windows(const mgdn::cpu::AttentionArgs& a) {
     float* const v_buffer = k_buffer + window;
     float* const out_buffer = v_buffer + window;
     float* const mask_buffer = out_buffer + window + 16;  // 16: the output rows' last store may run over
-    for (int64_t w = 0; w < a.count; ++w) {
-        const float* q = as_f32(a.q, w * window, window, a.bf16, q_buffer);
-        const float* k = as_f32(a.k, w * window, window, a.bf16, k_buffer);
-        const float* v = as_f32(a.v, w * window, window, a.bf16, v_buffer);
-        float* out = a.bf16 ? out_buffer : static_cast<float*>(a.out) + w * window;
-        const float* mask = nullptr;
-        if (a.mask != nullptr) {
-            const int64_t index = (a.first_window + w) % a.mask_windows;
-            mask = as_f32(a.mask, index * n * n, static_cast<int64_t>(n) * n, a.mask_bf16, mask_buffer);
+    const int64_t per_image = a.to_windows != nullptr ? a.image_tokens / n : 0;
+    int64_t rows[mgdn::cpu::kMaxAttentionTokens];  // window w's rows in q, k, v and out (with to_windows)
+    for (int64_t w = a.first_window; w < a.first_window + a.count; ++w) {
+        const int64_t* row_index = nullptr;
+        if (a.to_windows != nullptr) {
+            const int64_t image_row = (w / per_image) * a.image_tokens;
+            const int64_t* order = a.to_windows + (w % per_image) * n;
+            for (int i = 0; i < n; ++i) rows[i] = image_row + order[i];
+            row_index = rows;
         }
+        const float* q = window_rows(a.q, w, row_index, a, q_buffer);
+        const float* k = window_rows(a.k, w, row_index, a, k_buffer);
+        const float* v = window_rows(a.v, w, row_index, a, v_buffer);
+        const bool direct = row_index == nullptr && a.element == AttentionElement::f32;
+        float* out = direct ? static_cast<float*>(a.out) + w * window : out_buffer;
+        const float* mask = nullptr;
+        if (a.mask != nullptr)
+            mask = as_f32(a.mask, (w % a.mask_windows) * n * n, static_cast<int64_t>(n) * n, a.mask_element, a,
+                          mask_buffer);
         for (int qb = 0; qb < query_blocks; ++qb) {
             const int row0 = qb * 16;
             for (int cb = 0; cb < channel_blocks; ++cb) {
@@ -211,7 +251,11 @@ void attend_windows(const mgdn::cpu::AttentionArgs& a) {
                 }
             }
         }
-        if (a.bf16) store_bf16(out_buffer, static_cast<uint16_t*>(a.out) + w * window, window);
+        if (direct) continue;
+        if (row_index == nullptr)
+            store_as(out_buffer, a.out, w * window, window, a);
+        else
+            for (int i = 0; i < n; ++i) store_as(out_buffer + i * channels, a.out, rows[i] * channels, channels, a);
     }
 }
 

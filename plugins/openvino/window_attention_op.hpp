@@ -6,6 +6,9 @@
 //   q, k, v [windows * tokens, channels] (any rank, last axis channels; one shape, one float type)
 //   bias [heads, tokens, tokens] (a leading axis of 1 allowed), float
 //   mask [mask_windows, tokens, tokens], optional, of bias's type
+//   to_windows, from_windows [image_tokens] i64 or i32, optional (inputs 4-5, or 5-6 after a mask): q, k
+//     and v rows are then in image order, [images * image_tokens, channels], and to_windows lists
+//     an image's rows in window order (from_windows is its inverse); the output keeps that order
 //   -> out, q's shape and type.         attribute: scale (float, multiplies q)
 #pragma once
 

@@ -58,6 +58,7 @@ class _Graph:
             for name in n.input:
                 self.consumers.setdefault(name, []).append(n)
         self.initializers = {i.name: i for i in graph.initializer}
+        self.outputs = {o.name for o in graph.output}
 
     def constant(self, name: str) -> np.ndarray | None:
         if name in self.initializers:
@@ -76,9 +77,13 @@ class _Graph:
         node = self.producer.get(name)
         return node if node is not None and node.op_type == op_type else None
 
+    def readers(self, name: str) -> int:
+        """How many nodes read ``name``, plus one if it is a graph output."""
+        return len(self.consumers.get(name, [])) + (name in self.outputs)
+
     def only_consumer(self, name: str, op_type: str) -> onnx.NodeProto | None:
         users = self.consumers.get(name, [])
-        return users[0] if len(users) == 1 and users[0].op_type == op_type else None
+        return users[0] if self.readers(name) == 1 and users[0].op_type == op_type else None
 
 
 def _perm(node: onnx.NodeProto | None) -> list[int] | None:
@@ -160,6 +165,66 @@ def _match(g: _Graph, softmax: onnx.NodeProto) -> _Match | None:
     )
 
 
+def _axis(node: onnx.NodeProto) -> int:
+    return next((a.i for a in node.attribute if a.name == "axis"), 0)
+
+
+def _projection_input(g: _Graph, name: str) -> str | None:
+    """X of the per-token projection ``X @ W (+ b)`` (constant W, b) that produces ``name``."""
+    add = g.node(name, "Add")
+    if add is not None:
+        if sum(g.constant(i) is not None for i in add.input) != 1:
+            return None
+        name = next(i for i in add.input if g.constant(i) is None)
+    matmul = g.node(name, "MatMul")
+    return matmul.input[0] if matmul is not None and g.constant(matmul.input[1]) is not None else None
+
+
+def _projection_output(g: _Graph, name: str) -> str | None:
+    """The output of the per-token projection that is the only reader of ``name``: a Gemm of
+    constant weights, or a MatMul of constant weights (plus a constant)."""
+    gemm = g.only_consumer(name, "Gemm")
+    if gemm is not None:
+        trans_a = next((a.i for a in gemm.attribute if a.name == "transA"), 0)
+        weights = all(g.constant(i) is not None for i in gemm.input[1:])
+        return gemm.output[0] if gemm.input[0] == name and trans_a == 0 and weights else None
+    matmul = g.only_consumer(name, "MatMul")
+    if matmul is None or matmul.input[0] != name or g.constant(matmul.input[1]) is None:
+        return None
+    add = g.only_consumer(matmul.output[0], "Add")
+    if add is not None and any(g.constant(i) is not None for i in add.input):
+        return add.output[0]
+    return matmul.output[0]
+
+
+def _absorb_window_order(model: onnx.ModelProto, g: _Graph, node: onnx.NodeProto) -> bool:
+    """Let a fused attention read and write its rows in image order: drop the window partition's
+    Gather before the q/k/v projections and the reverse Gather after the output projection (both
+    per token, so they commute with a row permutation) and hand their indices to the node, which
+    checks at run time that they are inverse permutations."""
+    sources = {_projection_input(g, i) for i in node.input[:3]}
+    tokens = sources.pop() if len(sources) == 1 else None
+    if tokens is None or g.readers(tokens) != 3:  # read by the q, k, v projections only
+        return False
+    reshape_in = g.node(tokens, "Reshape")
+    gather_in = g.node(reshape_in.input[0], "Gather") if reshape_in is not None else None
+    if gather_in is None or _axis(gather_in) != 1 or g.readers(gather_in.output[0]) != 1:
+        return False
+    back = g.only_consumer(node.output[0], "Reshape")
+    projected = _projection_output(g, back.output[0]) if back is not None else None
+    reshape_out = None  # the last of the Reshapes from the projection's rows to [images, tokens, C]
+    while projected is not None and (after := g.only_consumer(projected, "Reshape")) is not None:
+        reshape_out, projected = after, after.output[0]
+    gather_out = g.only_consumer(reshape_out.output[0], "Gather") if reshape_out is not None else None
+    if gather_out is None or _axis(gather_out) != 1:
+        return False
+    node.input.extend([gather_in.input[1], gather_out.input[1]])
+    reshape_in.input[0] = gather_in.input[0]
+    reshape_out.output[0] = gather_out.output[0]
+    model.graph.node.remove(gather_out)
+    return True
+
+
 def _drop_dead_nodes(graph: onnx.GraphProto) -> None:
     """Remove nodes none of whose outputs is read (repeatedly), keeping graph outputs."""
     while True:
@@ -171,27 +236,56 @@ def _drop_dead_nodes(graph: onnx.GraphProto) -> None:
             graph.node.remove(n)
 
 
-def fuse_window_attention(model: onnx.ModelProto) -> int:
-    """Replace every window attention of ``model`` (in place) by one WindowAttention node.
+def _sort_nodes(graph: onnx.GraphProto) -> None:
+    """Order the nodes so each comes after the producers of its inputs (ONNX requires it)."""
+    ready = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
+    pending, ordered = list(graph.node), []
+    while pending:
+        left = []
+        for n in pending:
+            if all(i in ready for i in n.input):
+                ordered.append(onnx.NodeProto())
+                ordered[-1].CopyFrom(n)  # a reference would not survive clearing the field
+                ready.update(n.output)
+            else:
+                left.append(n)
+        if len(left) == len(pending):
+            raise ValueError("the rewritten graph has a cycle or a dangling input")
+        pending = left
+    del graph.node[:]
+    graph.node.extend(ordered)
 
-    Returns how many were fused; a model without the pattern is left as it was.
+
+def fuse_window_attention(model: onnx.ModelProto) -> int:
+    """Replace every window attention of ``model`` (in place) by one WindowAttention node that
+    also takes over the window partition's row gathers where it can.
+
+    Returns how many attentions were fused; a model without the pattern is left as it was.
     """
     g = _Graph(model.graph)
     matches = [
         m for n in list(model.graph.node) if n.op_type == "Softmax" and (m := _match(g, n)) is not None
     ]
+    fused = []
     for m in matches:
-        fused = f"{m.name}_output_0"
+        output = f"{m.name}_output_0"
         inputs = [m.q, m.k, m.v, m.bias] + ([m.mask] if m.mask is not None else [])
         position = list(model.graph.node).index(m.last)
         model.graph.node.remove(m.last)
+        node = helper.make_node(ATTENTION_OP, inputs, [output], name=m.name, domain=OP_DOMAIN, scale=m.scale)
+        model.graph.node.insert(position, node)
+        fused.append(m.name)
         model.graph.node.insert(
-            position,
-            helper.make_node(ATTENTION_OP, inputs, [fused], name=m.name, domain=OP_DOMAIN, scale=m.scale),
+            position + 1,
+            helper.make_node("Reshape", [output, m.out_shape], [m.out], name=m.last.name or None),
         )
-        model.graph.node.insert(
-            position + 1, helper.make_node("Reshape", [fused, m.out_shape], [m.out], name=m.last.name or None)
-        )
-    if matches:
-        _drop_dead_nodes(model.graph)
+    if not matches:
+        return 0
+    _drop_dead_nodes(model.graph)
+    g = _Graph(model.graph)
+    for name in fused:  # the graph's own node: protobuf inserts a copy of the one given
+        if _absorb_window_order(model, g, next(n for n in model.graph.node if n.name == name)):
+            g = _Graph(model.graph)
+    _drop_dead_nodes(model.graph)
+    _sort_nodes(model.graph)
     return len(matches)

@@ -34,7 +34,7 @@ def core(ov_extension: Path) -> ov.Core:
     return core
 
 
-def attention_model(channels: int, scale: float, mask: bool) -> bytes:
+def attention_model(channels: int, scale: float, mask: bool, orders: bool = False) -> bytes:
     """One WindowAttention node; the bias's sizes are left to the feeds (the op checks them)."""
     names = [
         ("q", ["T", channels]),
@@ -45,6 +45,11 @@ def attention_model(channels: int, scale: float, mask: bool) -> bytes:
     if mask:
         names.append(("mask", ["W", "N", "M"]))
     inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in names]
+    if orders:
+        names += [("to_windows", ["P"]), ("from_windows", ["P"])]
+        inputs += [
+            helper.make_tensor_value_info(n, TensorProto.INT64, ["P"]) for n in ("to_windows", "from_windows")
+        ]
     node = helper.make_node("WindowAttention", [n for n, _ in names], ["out"], domain="mgdn", scale=scale)
     graph = helper.make_graph(
         [node], "window_attention", inputs, [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)]
@@ -77,15 +82,17 @@ def reference(feeds: list, heads: int, scale: float) -> np.ndarray:
     return (torch.softmax(scores, -1) @ v).transpose(1, 2).reshape(-1, channels).numpy()
 
 
-def run(core: ov.Core, feeds: list, scale: float, bf16: bool = False) -> np.ndarray:
+def run(
+    core: ov.Core, feeds: list, scale: float, bf16: bool = False, orders: tuple | None = None
+) -> np.ndarray:
     channels = feeds[0].shape[-1]
-    model = core.read_model(attention_model(channels, scale, len(feeds) == 5), b"")
+    model = core.read_model(attention_model(channels, scale, len(feeds) == 5, orders is not None), b"")
     if bf16:
         from mgdn_edge.runtimes.openvino.filter_precision import feed_filters
 
         assert feed_filters(model, "bf16") == 1
     compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
-    return compiled(feeds)[compiled.output(0)]
+    return compiled(feeds + list(orders or ()))[compiled.output(0)]
 
 
 @pytest.mark.parametrize("masked", [False, True], ids=["plain", "shifted"])
@@ -116,6 +123,28 @@ def test_bf16_tensors_are_read_and_rounded_once(core):
     expected = reference(feeds, heads, head_dim**-0.5)
     assert np.array_equal(out, _round_bf16(out))  # the op's output was bf16
     assert np.all(np.abs(out - expected) <= np.abs(expected) * 2.0**-8 + 1e-6)
+
+
+def test_rows_in_image_order_follow_the_window_orders(core):
+    """With to_windows / from_windows the rows are in image order (two images here): window w of
+    an image is its rows to_windows[w * tokens ...], and each output row lands where its input was."""
+    images, image_tokens, tokens, heads, head_dim = 2, 40 * 16, 16, 3, 10
+    windows = images * image_tokens // tokens
+    feeds = random_case(windows, tokens, heads, head_dim, image_tokens // tokens, 13)
+    to_windows = np.random.default_rng(1).permutation(image_tokens).astype(np.int64)
+    from_windows = np.argsort(to_windows).astype(np.int64)
+    rows = (np.arange(images)[:, None] * image_tokens + to_windows[None]).reshape(-1)  # window order -> row
+    image_order = [np.empty_like(a) for a in feeds[:3]]
+    for a, window_order in zip(image_order, feeds[:3], strict=True):
+        a[rows] = window_order
+    out = run(core, image_order + feeds[3:], head_dim**-0.5, orders=(to_windows, from_windows))
+    expected = np.empty_like(out)
+    expected[rows] = reference(feeds, heads, head_dim**-0.5)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=2e-6)
+    swapped = from_windows.copy()
+    swapped[[0, 1]] = swapped[[1, 0]]
+    with pytest.raises(Exception, match="not a permutation and its inverse"):
+        run(core, image_order + feeds[3:], head_dim**-0.5, orders=(to_windows, swapped))
 
 
 _ISA_SCRIPT = """

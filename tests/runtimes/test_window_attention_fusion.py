@@ -1,4 +1,4 @@
-"""fuse_window_attention on exported graphs: what it takes, what it leaves, and when it refuses.
+"""fuse_window_attention on exported graphs: what it takes, what it leaves, and when it declines.
 
 The numbers of the fused graphs are checked in test_openvino_runtime.py (FP32 against the
 authors' and the architecture fixtures' outputs, bf16 within budget); here the rewrite itself.
@@ -31,7 +31,9 @@ def test_each_block_becomes_one_node(tiny_mff_export: Path) -> None:
     assert after["Softmax"] == before["Softmax"] - 1  # channel attention's Softmax stays
     assert after["MatMul"] < before["MatMul"] and after["Tile"] == before["Tile"]  # unshifted: no mask
     node = next(n for n in model.graph.node if n.op_type == ATTENTION_OP)
-    assert node.domain == OP_DOMAIN and len(node.input) == 4
+    # q, k, v, bias and the window orders: the partition's two row gathers moved into the node
+    assert node.domain == OP_DOMAIN and len(node.input) == 6
+    assert after["Gather"] <= before["Gather"] - 2
     assert next(a.f for a in node.attribute if a.name == "scale") == pytest.approx(6**-0.5)
     onnx.checker.check_model(model)
     assert fuse_window_attention(model) == 0  # nothing left to fuse
@@ -41,7 +43,7 @@ def test_shifted_blocks_take_the_per_image_mask(mff_export: Path) -> None:
     model = onnx.load(str(mff_export / MODEL_ONNX))
     assert fuse_window_attention(model) == 6  # depths [3, 3]
     nodes = [n for n in model.graph.node if n.op_type == ATTENTION_OP]
-    assert [len(n.input) for n in nodes] == [4, 5, 4, 4, 5, 4]  # odd blocks are shifted
+    assert [len(n.input) for n in nodes] == [6, 7, 6, 6, 7, 6]  # odd blocks are shifted: + mask
     assert "Tile" not in _ops(model)  # the masks are read per image, not repeated per window
 
 
@@ -54,3 +56,21 @@ def test_a_graph_off_the_pattern_is_left_alone(tiny_mff_export: Path) -> None:
     before = model.SerializeToString()
     assert fuse_window_attention(model) == 0
     assert model.SerializeToString() == before
+
+
+def test_a_partition_read_elsewhere_stays_a_gather(tiny_mff_export: Path) -> None:
+    """The row gather before q, k, v has a second reader: the node takes the gathered rows."""
+    model = onnx.load(str(tiny_mff_export / MODEL_ONNX))
+    rows = next(
+        n for n in model.graph.node if n.op_type == "Gather" and n.attribute and n.attribute[0].i == 1
+    )
+    model.graph.output.append(
+        helper.make_tensor_value_info(rows.output[0], onnx.TensorProto.FLOAT, [None] * 3)
+    )
+    assert fuse_window_attention(model) == 1
+    node = next(n for n in model.graph.node if n.op_type == ATTENTION_OP)
+    assert len(node.input) == 4
+    assert rows.output[0] in {i for n in model.graph.node for i in n.input} | {
+        o.name for o in model.graph.output
+    }
+    onnx.checker.check_model(model)
