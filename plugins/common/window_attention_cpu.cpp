@@ -77,7 +77,7 @@ void window_attention(const void* q, const void* k, const void* v, const void* b
         int64_t first = 0, end = 0;
         split_range(s.windows, nthr, ithr, first, end);
         if (first >= end) return;
-        std::vector<float> scratch(static_cast<size_t>(4 * window_floats + s.tokens * s.tokens + 16));
+        std::vector<float> scratch(static_cast<size_t>(4 * window_floats + s.tokens * s.tokens));
         const AttentionArgs args{q,
                                  k,
                                  v,

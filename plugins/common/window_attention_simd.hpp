@@ -175,7 +175,7 @@ void attend_windows(const mgdn::cpu::AttentionArgs& a) {
     float* const k_buffer = q_buffer + window;
     float* const v_buffer = k_buffer + window;
     float* const out_buffer = v_buffer + window;
-    float* const mask_buffer = out_buffer + window + 16;  // 16: the output rows' last store may run over
+    float* const mask_buffer = out_buffer + window;
     const int64_t per_image = a.to_windows != nullptr ? a.image_tokens / n : 0;
     int64_t rows[mgdn::cpu::kMaxAttentionTokens];  // window w's rows in q, k, v and out (with to_windows)
     for (int64_t w = a.first_window; w < a.first_window + a.count; ++w) {
