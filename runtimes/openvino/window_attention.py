@@ -5,8 +5,9 @@ transposes of q, k and v, ``MatMul``, the relative-position bias ``Add``, the sh
 ``Add`` (of a ``Tile`` of the per-image mask), ``Softmax``, ``MatMul``, and a transpose back.
 OpenVINO's CPU plugin runs that as one attention snippet, but MGDN's windows are tiny (16 tokens,
 head dim 10 for the MFF model), so the snippet is bound by per-window overhead and leaves the key
-and output transposes (and the mask's ``Tile``) as separate passes. The extension's WindowAttention
-op does the whole thing per window in registers (plugins/common/window_attention_simd.hpp); the
+and output transposes, the mask's ``Tile`` and the window partition's row gathers as separate
+passes. The extension's WindowAttention op does the whole thing per window in registers
+(plugins/common/window_attention_simd.hpp), reading and writing the rows in image order; the
 README's CPU table has the measured difference.
 
 :func:`fuse_window_attention` rewrites exactly that pattern and leaves anything else alone, so
