@@ -55,8 +55,7 @@ struct TileArgs {
 //   mask          [mask_windows][tokens (query i)][tokens (key j)] of `mask_element`, or nullptr;
 //                 window w uses mask w % mask_windows
 //   scratch       4 * tokens * channels + tokens * tokens floats, the calling thread's own
-// f16 goes through the table's converters, passed in. tokens <= kMaxAttentionTokens, channels <=
-// kMaxAttentionChannels (the kernel's stack arrays).
+// tokens <= kMaxAttentionTokens, channels <= kMaxAttentionChannels (the kernel's stack arrays).
 constexpr int kMaxAttentionTokens = 64;
 constexpr int kMaxAttentionChannels = 256;
 
@@ -74,8 +73,6 @@ struct AttentionArgs {
     int64_t mask_windows;
     const int64_t* to_windows;
     int64_t image_tokens;
-    void (*f16_to_f32)(const uint16_t* src, float* dst, int64_t count);
-    void (*f32_to_f16)(const float* src, uint16_t* dst, int64_t count);
     int64_t first_window;
     int64_t count;
     float* scratch;

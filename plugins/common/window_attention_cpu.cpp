@@ -89,8 +89,6 @@ void window_attention(const void* q, const void* k, const void* v, const void* b
                                  s.mask_windows,
                                  s.image_tokens > 0 ? to_windows : nullptr,
                                  s.image_tokens,
-                                 isa.f16_to_f32,
-                                 isa.f32_to_f16,
                                  first,
                                  end - first,
                                  scratch.data(),

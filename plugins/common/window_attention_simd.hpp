@@ -19,6 +19,12 @@
 #pragma GCC diagnostic ignored "-Wpsabi"
 
 namespace {
+
+// This ISA file's own f16 conversions: every dynamic_filter_isa_*.cpp defines them (for its
+// IsaKernels table) after including this header.
+void f16_to_f32(const uint16_t* src, float* dst, int64_t count);
+void f32_to_f16(const float* src, uint16_t* dst, int64_t count);
+
 namespace attention {
 
 using v16 = float __attribute__((vector_size(64)));
@@ -113,11 +119,11 @@ using mgdn::cpu::AttentionElement;
 // `count` values of `element` at `offset` (in values) as f32: f32 used where it lies, f16 and
 // bf16 widened (exactly) into `buffer`.
 inline const float* as_f32(const void* src, int64_t offset, int64_t count, AttentionElement element,
-                           const AttentionArgs& a, float* buffer) {
+                           float* buffer) {
     if (element == AttentionElement::f32) return static_cast<const float*>(src) + offset;
     const uint16_t* in = static_cast<const uint16_t*>(src) + offset;
     if (element == AttentionElement::f16) {
-        a.f16_to_f32(in, buffer, count);
+        f16_to_f32(in, buffer, count);
         return buffer;
     }
     for (int64_t i = 0; i < count; ++i) {
@@ -128,14 +134,14 @@ inline const float* as_f32(const void* src, int64_t offset, int64_t count, Atten
 }
 
 // `count` f32 values into `dst` at `offset` as `element` (bf16: round to nearest even, NaNs kept).
-inline void store_as(const float* src, void* dst, int64_t offset, int64_t count, const AttentionArgs& a) {
-    if (a.element == AttentionElement::f32) {
+inline void store_as(const float* src, void* dst, int64_t offset, int64_t count, AttentionElement element) {
+    if (element == AttentionElement::f32) {
         __builtin_memcpy(static_cast<float*>(dst) + offset, src, count * sizeof(float));
         return;
     }
     uint16_t* out = static_cast<uint16_t*>(dst) + offset;
-    if (a.element == AttentionElement::f16) {
-        a.f32_to_f16(src, out, count);
+    if (element == AttentionElement::f16) {
+        f32_to_f16(src, out, count);
         return;
     }
     for (int64_t i = 0; i < count; ++i) {
@@ -151,9 +157,9 @@ inline void store_as(const float* src, void* dst, int64_t offset, int64_t count,
 inline const float* window_rows(const void* src, int64_t w, const int64_t* rows, const AttentionArgs& a,
                                 float* buffer) {
     const int64_t n = a.tokens, c = a.channels;
-    if (rows == nullptr) return as_f32(src, w * n * c, n * c, a.element, a, buffer);
+    if (rows == nullptr) return as_f32(src, w * n * c, n * c, a.element, buffer);
     for (int64_t i = 0; i < n; ++i) {
-        const float* row = as_f32(src, rows[i] * c, c, a.element, a, buffer + i * c);
+        const float* row = as_f32(src, rows[i] * c, c, a.element, buffer + i * c);
         if (row != buffer + i * c) __builtin_memcpy(buffer + i * c, row, c * sizeof(float));
     }
     return buffer;
@@ -193,7 +199,7 @@ void attend_windows(const mgdn::cpu::AttentionArgs& a) {
         float* out = direct ? static_cast<float*>(a.out) + w * window : out_buffer;
         const float* mask = nullptr;
         if (a.mask != nullptr)
-            mask = as_f32(a.mask, (w % a.mask_windows) * n * n, static_cast<int64_t>(n) * n, a.mask_element, a,
+            mask = as_f32(a.mask, (w % a.mask_windows) * n * n, static_cast<int64_t>(n) * n, a.mask_element,
                           mask_buffer);
         for (int qb = 0; qb < query_blocks; ++qb) {
             const int row0 = qb * 16;
@@ -253,9 +259,9 @@ void attend_windows(const mgdn::cpu::AttentionArgs& a) {
         }
         if (direct) continue;
         if (row_index == nullptr)
-            store_as(out_buffer, a.out, w * window, window, a);
+            store_as(out_buffer, a.out, w * window, window, a.element);
         else
-            for (int i = 0; i < n; ++i) store_as(out_buffer + i * channels, a.out, rows[i] * channels, channels, a);
+            for (int i = 0; i < n; ++i) store_as(out_buffer + i * channels, a.out, rows[i] * channels, channels, a.element);
     }
 }
 

@@ -3,14 +3,10 @@
 #include <string>
 
 #include "dynamic_filter_cpu.hpp"
-#include "openvino_threads.hpp"
+#include "kernel_bridge.hpp"
 
 namespace mgdn {
 namespace {
-
-bool is_supported(const ov::element::Type& type) {
-    return type == ov::element::f32 || type == ov::element::f16 || type == ov::element::bf16;
-}
 
 // Merge one dimension of feat and kernels into `merged`, failing with the axis name on mismatch.
 void merge_dim(const ov::Node* node, ov::Dimension& merged, const ov::Dimension& feat, const ov::Dimension& kern,
@@ -74,13 +70,13 @@ bool DynamicFilter::visit_attributes(ov::AttributeVisitor& visitor) {
     return true;
 }
 
-bool DynamicFilter::has_evaluate() const { return is_supported(get_input_element_type(0)); }
+bool DynamicFilter::has_evaluate() const { return is_kernel_type(get_input_element_type(0)); }
 
 bool DynamicFilter::evaluate(ov::TensorVector& outputs, const ov::TensorVector& inputs) const {
     const ov::Tensor& feat = inputs.at(0);
     const ov::Tensor& kernels = inputs.at(1);
     const ov::element::Type type = feat.get_element_type();
-    if (!is_supported(type) || kernels.get_element_type() != type) return false;
+    if (!is_kernel_type(type) || kernels.get_element_type() != type) return false;
     const ov::Shape& fs = feat.get_shape();
     const ov::Shape& ks = kernels.get_shape();
     const size_t taps = static_cast<size_t>(m_kernel_size * m_kernel_size);
@@ -102,9 +98,7 @@ bool DynamicFilter::evaluate(ov::TensorVector& outputs, const ov::TensorVector& 
         dense_out[0].copy_to(out);
         return true;
     }
-    const cpu::DType dtype = type == ov::element::f32   ? cpu::DType::f32
-                             : type == ov::element::f16 ? cpu::DType::f16
-                                                        : cpu::DType::bf16;
+    const cpu::DType dtype = kernel_dtype(type);
     const cpu::FilterShape shape{static_cast<int64_t>(fs[0]), static_cast<int64_t>(fs[1]),
                                  static_cast<int64_t>(fs[2]), static_cast<int64_t>(fs[3]),
                                  static_cast<int>(m_kernel_size)};

@@ -4,27 +4,11 @@
 #include <string>
 #include <vector>
 
-#include "openvino_threads.hpp"
+#include "kernel_bridge.hpp"
 #include "window_attention_cpu.hpp"
 
 namespace mgdn {
 namespace {
-
-bool is_supported(const ov::element::Type& type) {
-    return type == ov::element::f32 || type == ov::element::f16 || type == ov::element::bf16;
-}
-
-cpu::DType dtype_of(const ov::element::Type& type) {
-    return type == ov::element::f32 ? cpu::DType::f32 : type == ov::element::f16 ? cpu::DType::f16 : cpu::DType::bf16;
-}
-
-// A dense copy of `t` (the CPU plugin may pass strided views of static-shape graphs' buffers).
-ov::Tensor dense(const ov::Tensor& t) {
-    if (t.is_continuous()) return t;
-    ov::Tensor copy(t.get_element_type(), t.get_shape());
-    t.copy_to(copy);
-    return copy;
-}
 
 // An index vector (i64, or the i32 the CPU plugin makes of i64 tensors) as i64.
 std::vector<int64_t> indices(const ov::Tensor& t) {
@@ -61,10 +45,10 @@ void WindowAttention::validate_and_infer_types() {
                               "WindowAttention: q, k and v must have one shape, got ", get_input_partial_shape(0),
                               ", ", get_input_partial_shape(1), ", ", get_input_partial_shape(2));
     }
-    NODE_VALIDATION_CHECK(this, type.is_dynamic() || is_supported(type),
+    NODE_VALIDATION_CHECK(this, type.is_dynamic() || is_kernel_type(type),
                           "WindowAttention: q, k and v must be f32, f16 or bf16, got ", type);
     const ov::element::Type terms = get_input_element_type(3);
-    NODE_VALIDATION_CHECK(this, terms.is_dynamic() || is_supported(terms),
+    NODE_VALIDATION_CHECK(this, terms.is_dynamic() || is_kernel_type(terms),
                           "WindowAttention: bias must be f32, f16 or bf16, got ", terms);
     if (count % 2 == 1)
         NODE_VALIDATION_CHECK(this, get_input_element_type(4) == terms,
@@ -87,13 +71,13 @@ bool WindowAttention::visit_attributes(ov::AttributeVisitor& visitor) {
 }
 
 bool WindowAttention::has_evaluate() const {
-    return is_supported(get_input_element_type(0)) && is_supported(get_input_element_type(3));
+    return is_kernel_type(get_input_element_type(0)) && is_kernel_type(get_input_element_type(3));
 }
 
 bool WindowAttention::evaluate(ov::TensorVector& outputs, const ov::TensorVector& inputs) const {
     const ov::element::Type type = inputs.at(0).get_element_type();
     const ov::element::Type terms = inputs.at(3).get_element_type();
-    if (!is_supported(type) || !is_supported(terms)) return false;
+    if (!is_kernel_type(type) || !is_kernel_type(terms)) return false;
     const ov::Shape& shape = inputs.at(0).get_shape();
     const ov::Shape& bias_shape = inputs.at(3).get_shape();
     const size_t rank = bias_shape.size();
@@ -145,8 +129,8 @@ bool WindowAttention::evaluate(ov::TensorVector& outputs, const ov::TensorVector
     try {
         cpu::window_attention(q.data(), k.data(), v.data(), bias.data(), mask,
                               has_orders ? to_windows.data() : nullptr, has_orders ? from_windows.data() : nullptr,
-                              result.data(), dtype_of(type),
-                              dtype_of(terms), m_scale, s, threads);
+                              result.data(), kernel_dtype(type),
+                              kernel_dtype(terms), m_scale, s, threads);
     } catch (const std::invalid_argument& e) {
         OPENVINO_THROW(e.what());
     }
