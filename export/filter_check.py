@@ -198,11 +198,12 @@ def check_onnx_file_filters(path: Path) -> list[FedFilter]:
     return check_onnx_filters(_load_graph(path), path.name)
 
 
-def onnx_file_has_filters(path: Path) -> bool:
-    """Whether an ONNX file holds DynamicFilter nodes (checked as :func:`check_onnx_file_filters`)."""
+def load_checked_onnx(path: Path) -> Any:
+    """An ONNX file's ModelProto (external data not loaded) once :func:`check_onnx_filters` has
+    passed it, for a caller that reads the file itself."""
     model = _load_graph(path)
     check_onnx_filters(model, path.name)
-    return any(is_filter_node(n) for n in model.graph.node)
+    return model
 
 
 def _load_graph(path: Path) -> Any:

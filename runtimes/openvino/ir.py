@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import onnx
+from onnx.external_data_helper import load_external_data_for_model
 
 from mgdn_edge.core.atomic import atomic_files
 from mgdn_edge.core.errors import BackendError
@@ -36,8 +36,9 @@ from mgdn_edge.export.artefacts import (
     ONNX_SUFFIX,
     OP_TYPE,
     ir_weights,
+    is_filter_node,
 )
-from mgdn_edge.export.filter_check import onnx_file_has_filters
+from mgdn_edge.export.filter_check import load_checked_onnx
 from mgdn_edge.model.config import MGDNConfig
 from mgdn_edge.runtimes.openvino.window_attention import fuse_window_attention
 
@@ -194,15 +195,16 @@ def read_model(
 
     path = Path(path)
     loaded: Path | None = None
-    # onnx_file_has_filters gives the verdict every runtime gives an ONNX file's custom nodes. A
-    # file with the op is read with the library loaded: OpenVINO's ONNX frontend can crash the
-    # process (not only fail) converting the nodes after an op it does not know.
-    holds_op = path.suffix.lower() == ONNX_SUFFIX and onnx_file_has_filters(path)
+    # load_checked_onnx gives the verdict every runtime gives an ONNX file's custom nodes. A file
+    # with the op is read with the library loaded: OpenVINO's ONNX frontend can crash the process
+    # (not only fail) converting the nodes after an op it does not know.
+    proto = load_checked_onnx(path) if path.suffix.lower() == ONNX_SUFFIX else None
+    holds_op = proto is not None and any(is_filter_node(n) for n in proto.graph.node)
     if extension is not None or holds_op:
         loaded = load_openvino_extension(core, ensure_openvino_extension(extension, auto_build=auto_build))
     try:
         if holds_op:  # the extension is loaded: its WindowAttention op can take the attention
-            return core.read_model(_with_fused_attention(path), b""), loaded
+            return core.read_model(_with_fused_attention(proto, path), b""), loaded
         return core.read_model(str(path)), loaded
     except Exception as exc:
         if loaded is not None or not _needs_extension(exc):
@@ -214,11 +216,12 @@ def read_model(
         raise BackendError(f"OpenVINO cannot read {path}: {ov_error_line(exc)}") from exc
 
 
-def _with_fused_attention(path: Path) -> bytes:
-    """The ONNX file's bytes with each window attention as one WindowAttention node."""
-    model = onnx.load(str(path))
-    fuse_window_attention(model)
-    return model.SerializeToString()
+def _with_fused_attention(proto: Any, path: Path) -> bytes:
+    """The bytes of ``proto`` (read from ``path``), its external data loaded, with each window
+    attention as one WindowAttention node."""
+    load_external_data_for_model(proto, str(path.parent))
+    fuse_window_attention(proto)
+    return proto.SerializeToString()
 
 
 def count_filter_ops(ov_model: Any) -> int:

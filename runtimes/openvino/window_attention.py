@@ -124,12 +124,15 @@ def _match(g: _Graph, softmax: onnx.NodeProto) -> _Match | None:
     if scores is None or len(terms) not in (1, 2):
         return None
     scaled = g.node(scores.input[0], "Mul")
-    if scaled is None:
+    constants = [g.constant(i) for i in scaled.input] if scaled is not None else []
+    if sum(c is not None for c in constants) != 1:  # q times one constant
         return None
-    scale = next((g.constant(i) for i in scaled.input if g.constant(i) is not None), None)
-    if scale is None or scale.size != 1:
+    scale = next(c for c in constants if c is not None)
+    if scale.size != 1:
         return None
-    q = _heads_input(g, next(i for i in scaled.input if g.constant(i) is None), _HEADS_FIRST)
+    q = _heads_input(
+        g, next(i for i, c in zip(scaled.input, constants, strict=True) if c is None), _HEADS_FIRST
+    )
     k = _heads_input(g, scores.input[1], _KEYS_TRANSPOSED)
     weighted = g.only_consumer(softmax.output[0], "MatMul")
     if q is None or k is None or weighted is None or weighted.input[0] != softmax.output[0]:
@@ -143,10 +146,12 @@ def _match(g: _Graph, softmax: onnx.NodeProto) -> _Match | None:
     if tokens > MAX_TOKENS or heads * head_dim > MAX_CHANNELS:
         return None
 
-    bias = mask = None
+    bias = mask = None  # exactly one bias term, at most one mask term
     for term in terms:
         value = g.constant(term)
         if value is not None and value.shape in ((1, heads, tokens, tokens), (heads, tokens, tokens)):
+            if bias is not None:
+                return None
             bias = term
         else:  # the shifted-window mask: Unsqueeze(Tile(mask [windows, n, n]), axis 1)
             unsqueeze = g.node(term, "Unsqueeze")
@@ -154,7 +159,7 @@ def _match(g: _Graph, softmax: onnx.NodeProto) -> _Match | None:
             axes = (
                 g.constant(unsqueeze.input[1]) if unsqueeze is not None and len(unsqueeze.input) > 1 else None
             )
-            if tile is None or axes is None or axes.tolist() != [1]:
+            if tile is None or axes is None or axes.tolist() != [1] or mask is not None:
                 return None
             mask = tile.input[0]
     if bias is None:

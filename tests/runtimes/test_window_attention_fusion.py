@@ -74,3 +74,16 @@ def test_a_partition_read_elsewhere_stays_a_gather(tiny_mff_export: Path) -> Non
         o.name for o in model.graph.output
     }
     onnx.checker.check_model(model)
+
+
+def test_a_second_bias_term_is_not_dropped(tiny_mff_export: Path) -> None:
+    """Scores with two constant terms added are not the pattern: nothing is fused (a fused node
+    would take one of them)."""
+    model = onnx.load(str(tiny_mff_export / MODEL_ONNX))
+    softmax = next(n for n in model.graph.node if n.op_type == "Softmax" and "/attn/" in n.name)
+    bias_add = next(n for n in model.graph.node if n.output[0] == softmax.input[0])
+    bias = next(i for i in bias_add.input if i in {t.name for t in model.graph.initializer})
+    twice = helper.make_node("Add", [bias_add.output[0], bias], ["bias_twice"], name="bias_twice")
+    softmax.input[0] = "bias_twice"
+    model.graph.node.insert(list(model.graph.node).index(softmax), twice)
+    assert fuse_window_attention(model) == 0
