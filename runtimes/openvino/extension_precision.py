@@ -6,8 +6,8 @@ then sits between two layout-and-precision reorders (the bf16 NHWC maps of its n
 convolutions to f32 planar and back), which on the authors' MFF model at 520x520 cost about as
 much as the four filters themselves.
 
-:func:`feed_filters` gives each filter its inputs converted to bf16 and converts its output back
-to f32. The CPU plugin then hands the op bf16 tensors (our kernel reads bf16 and accumulates in
+:func:`feed_extension_ops` gives each filter its inputs converted to bf16 and converts its
+output back to f32. The CPU plugin then hands the op bf16 tensors (our kernel reads bf16 and accumulates in
 f32) and the reorders move half the bytes. The numbers do not change: in a bf16 model the filter's
 inputs are outputs of bf16 convolutions and its output is rounded to bf16 by the convolution that
 reads it, so the filter sees and yields the same values either way (the tests compare the two
@@ -23,12 +23,12 @@ from mgdn_edge.export.artefacts import OP_TYPE
 from mgdn_edge.runtimes.openvino.window_attention import ATTENTION_OP
 
 COMPUTE_TYPES = ("bf16",)
-"""Compute precisions for which :func:`feed_filters` applies (f32 runs the model as read)."""
+"""Compute precisions for which :func:`feed_extension_ops` applies (f32 runs the model as read)."""
 
 _FED_INPUTS = {OP_TYPE: None, ATTENTION_OP: (0, 1, 2)}  # None: every input
 
 
-def feed_filters(model: Any, compute: str) -> int:
+def feed_extension_ops(model: Any, compute: str) -> int:
     """Convert every extension op's inputs (WindowAttention: q, k, v) to ``compute`` and its output
     back, in place; return how many ops were changed (0 when ``compute`` is not in
     :data:`COMPUTE_TYPES`)."""

@@ -22,9 +22,10 @@ Precision (``precision=``), and what actually executes on the CPU:
   made in memory from an fp32 model). The CPU plugin decompresses them to f32 when it compiles,
   so compute is f32: only the weight rounding differs from fp32 (and the file is half the size).
 - ``bf16``: INFERENCE_PRECISION_HINT=bf16, offered only where the device lists BF16 in its
-  OPTIMIZATION_CAPABILITIES; the convolutions, matmuls and attention run in bf16, and so does
-  the DynamicFilter op, fed bf16 by Converts added at open (:mod:`.filter_precision`; the
-  execution graph in ``describe()["dynamic_filter_precision"]`` reports it).
+  OPTIMIZATION_CAPABILITIES; the convolutions and matmuls run in bf16, and so do the
+  extension's ops (DynamicFilter, WindowAttention), fed bf16 by Converts added at open
+  (:mod:`.extension_precision`; the execution graph in ``describe()["dynamic_filter_precision"]``
+  reports the filter's).
 - ``int8``: an IR whose rt_info precision is int8 (NNCF post-training quantization). What is not
   quantized (normalisations, softmax, element-wise chains, the layers NNCF left float) runs in
   bf16 where the device has it, else f32 (``int8_rest=`` picks one). Why bf16: on a bf16 CPU the
@@ -98,7 +99,7 @@ from mgdn_edge.runtimes.base import (
     model_description,
 )
 from mgdn_edge.runtimes.base.profile import LayerSample, aggregate, check_runs
-from mgdn_edge.runtimes.openvino.filter_precision import feed_filters
+from mgdn_edge.runtimes.openvino.extension_precision import feed_extension_ops
 from mgdn_edge.runtimes.openvino.int8 import quantized_channel_attention
 from mgdn_edge.runtimes.openvino.ir import (
     onnx_metadata,
@@ -244,7 +245,7 @@ class OpenVinoRuntime(Runtime):
         self.precision = requested or self.file_precision  # None: run the file as it was built
         model = self._apply_precision(model)
         self.int8_rest = self._int8_rest(int8_rest) if self.precision == "int8" else None
-        self._fed_filters = feed_filters(model, self._compute_type())
+        self._fed_ops = feed_extension_ops(model, self._compute_type())
         return model
 
     def _prepare_compile(self, model: Any, specialize: bool, cache: bool) -> None:
@@ -472,7 +473,7 @@ class OpenVinoRuntime(Runtime):
         return compile_key(
             [file_sha256(f) for f in files],
             f"{self.file_precision} as {self.precision}"
-            + (f", filters in {self._compute_type()}" if self._fed_filters else "")
+            + (f", extension ops in {self._compute_type()}" if self._fed_ops else "")
             + (f", {self._fused_attention} attentions fused" if self._fused_attention else ""),
             config,
             shapes,

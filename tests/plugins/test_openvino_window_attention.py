@@ -88,9 +88,9 @@ def run(
     channels = feeds[0].shape[-1]
     model = core.read_model(attention_model(channels, scale, len(feeds) == 5, orders is not None), b"")
     if bf16:
-        from mgdn_edge.runtimes.openvino.filter_precision import feed_filters
+        from mgdn_edge.runtimes.openvino.extension_precision import feed_extension_ops
 
-        assert feed_filters(model, "bf16") == 1
+        assert feed_extension_ops(model, "bf16") == 1
     compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     return compiled(feeds + list(orders or ()))[compiled.output(0)]
 

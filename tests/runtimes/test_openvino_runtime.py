@@ -200,7 +200,7 @@ def test_bf16_filters_fed_bf16_give_the_f32_fed_output(exports, extension, monke
         pytest.skip("CPU has no bf16")
     crop = _mff_crops()[0]
     fed = open_runtime("openvino", exports["mff"], precision="bf16", extension=extension, cache=False)
-    monkeypatch.setattr(openvino_runtime, "feed_filters", lambda model, compute: 0)
+    monkeypatch.setattr(openvino_runtime, "feed_extension_ops", lambda model, compute: 0)
     as_read = open_runtime("openvino", exports["mff"], precision="bf16", extension=extension, cache=False)
     outputs = [rt.run([crop["A"], crop["B"]]) for rt in (fed, as_read)]
     assert [rt.describe()["dynamic_filter_precision"] for rt in (fed, as_read)] == ["bf16", "f32"]
