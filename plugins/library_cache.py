@@ -358,11 +358,18 @@ def explicit_path(
 
 
 def find_library(
-    what: str, filename: str, env_var: str, relative: Path, hint: str, path: str | os.PathLike[str] | None
+    what: str,
+    filename: str,
+    env_var: str,
+    default_dir: Callable[[], Path],
+    hint: str,
+    path: str | os.PathLike[str] | None,
 ) -> Path:
-    """The library to load: ``path``, else ``$env_var``, else the default build under ``relative``.
+    """The library to load: ``path``, else ``$env_var``, else the default build under ``default_dir()``.
 
-    An explicit path is never replaced by another library, so a typo fails naming the file.
+    An explicit path is never replaced by another library, so a typo fails naming the file; the
+    default folder (keyed by what the build depends on, headers included) is asked for only when
+    no path is given, so a prebuilt library loads where nothing could build it.
     """
     explicit = explicit_path(path, env_var, filename)
     if explicit is not None:
@@ -370,7 +377,7 @@ def find_library(
         if not candidate.is_file():
             raise BackendError(f"{what} not found: {candidate} (from the {source}); {hint}")
         return candidate
-    candidates = [d / filename for d in candidate_dirs(relative)]
+    candidates = [d / filename for d in candidate_dirs(default_dir())]
     found = next((c for c in candidates if c.is_file()), None)
     if found is None:
         raise BackendError(

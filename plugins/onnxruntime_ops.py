@@ -226,10 +226,15 @@ def _compile_into(library: Path, key: dict[str, Any]) -> None:
 
 # -- finding ----------------------------------------------------------------------------------
 def find_onnxruntime_ops(path: str | os.PathLike[str] | None = None) -> Path:
-    """The library to register: ``path``, else $MGDN_ONNXRUNTIME_OPS, else the default build."""
-    relative = _relative_dir(ops_key())
-    assert relative is not None
-    return lc.find_library("ONNX Runtime op library", OPS_LIBRARY, ENV_VAR, relative, BUILD_HINT, path)
+    """The library to register: ``path``, else $MGDN_ONNXRUNTIME_OPS, else the default build (whose
+    folder is keyed by the C API headers, so only the default needs them)."""
+
+    def default_dir() -> Path:
+        relative = _relative_dir(ops_key())
+        assert relative is not None
+        return relative
+
+    return lc.find_library("ONNX Runtime op library", OPS_LIBRARY, ENV_VAR, default_dir, BUILD_HINT, path)
 
 
 def ensure_onnxruntime_ops(path: str | os.PathLike[str] | None = None, auto_build: bool = True) -> Path:

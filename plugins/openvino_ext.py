@@ -179,8 +179,8 @@ def find_openvino_extension(path: str | os.PathLike[str] | None = None) -> Path:
     default build, so a typo fails with its own name instead of silently loading another library.
     The default is the keyed folder of the installed OpenVINO (cache root, then temp fallback).
     """
-    relative = _relative_dir(extension_key())
-    return lc.find_library("OpenVINO extension", EXTENSION_LIBRARY, ENV_VAR, relative, BUILD_HINT, path)
+    default_dir = lambda: _relative_dir(extension_key())  # noqa: E731 (asked for only without a path)
+    return lc.find_library("OpenVINO extension", EXTENSION_LIBRARY, ENV_VAR, default_dir, BUILD_HINT, path)
 
 
 def ensure_openvino_extension(path: str | os.PathLike[str] | None = None, auto_build: bool = True) -> Path:

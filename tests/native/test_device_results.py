@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_native_fuse import FIXTURES, _hwc, _write
+from test_native_fuse import FIXTURES, _hwc, _write, fixture_file
 
 from mgdn_edge.cli import main
 from mgdn_edge.core.results import RESULTS_SCHEMA
 
-CKPT = FIXTURES / "architecture" / "hdr_arch_depth222_seed1234.pth"
+CKPT = FIXTURES / "architecture" / "hdr_arch_depth222_seed1234.pth"  # device_run skips without it
 TILE = ("--tile", "32", "--overlap", "8")
 EVS = ("--exposures", "-1", "0", "1")
 
@@ -31,7 +31,7 @@ def device_run(native, exported, python_cli, tmp_path_factory) -> dict[str, Path
     root = tmp_path_factory.mktemp("device")
     device = root / "device"
     (device / "out").mkdir(parents=True)
-    data = np.load(FIXTURES / "architecture" / "hdr_arch_io.npz")
+    data = np.load(fixture_file("architecture", "hdr_arch_io.npz"))
     ref = np.clip(_hwc(data["61x75_in1"])[:, :, :3], 0, 1)
     brackets = [ref * 0.5, ref, np.clip(ref * 2.0, 0, 1)]
     paths = [_write(device / f"{n}.tif", b, bits=16) for n, b in zip("uro", brackets, strict=True)]

@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from test_native_fuse import FIXTURES, _hwc, _write
+from test_native_fuse import _hwc, _write, fixture_file
 
 
 def _outcome(proc) -> tuple[int, list[str]]:
@@ -40,7 +40,7 @@ def test_pair_folder_matches_python_and_resumes(native, python_cli, exported, tm
     (pairs / "A").mkdir(parents=True)
     (pairs / "b").mkdir()  # folder names match case-insensitively
     for crop in ("crop64", "crop61x75"):
-        data = np.load(FIXTURES / "official-mff" / f"mff_lytro01_{crop}.npz")
+        data = np.load(fixture_file("official-mff", f"mff_lytro01_{crop}.npz"))
         _write(pairs / "A" / f"{crop}.png", _hwc(data["A"]))
         _write(pairs / "b" / f"{crop}.jpg", _hwc(data["B"]))  # matched by stem, not suffix
     (pairs / "A" / "broken.png").write_bytes((pairs / "A" / "crop64.png").read_bytes()[:-60])
@@ -58,7 +58,7 @@ def test_pair_folder_matches_python_and_resumes(native, python_cli, exported, tm
 
 
 def test_hdr_scene_folders_tiled_match_python(native, python_cli, exported, tmp_path: Path) -> None:
-    data = np.load(FIXTURES / "architecture" / "hdr_arch_io.npz")
+    data = np.load(fixture_file("architecture", "hdr_arch_io.npz"))
     scenes = tmp_path / "scenes"
     for key, name in (("61x75_in1", "one"), ("64x80_in1", "two")):
         ref = np.clip(_hwc(data[key])[:, :, :3], 0, 1)

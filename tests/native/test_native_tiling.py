@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_native_fuse import FIXTURES, _compare, _fuse_both, _hwc, _write
+from test_native_fuse import _compare, _fuse_both, _hwc, _write, fixture_file
 
 
 def _brackets(tmp_path: Path) -> list[Path]:
-    data = np.load(FIXTURES / "architecture" / "hdr_arch_io.npz")
+    data = np.load(fixture_file("architecture", "hdr_arch_io.npz"))
     ref = np.clip(_hwc(data["61x75_in1"])[:, :, :3], 0, 1)
     brackets = [ref * 0.5, ref, np.clip(ref * 2.0, 0, 1)]
     return [_write(tmp_path / f"{n}.tif", b, bits=16) for n, b in zip("uro", brackets, strict=True)]
@@ -34,7 +34,7 @@ def test_tiled_hdr_matches_python(native, python_cli, exported, tmp_path: Path) 
 
 def test_tiled_mff_default_overlap_matches_python(native, python_cli, exported, tmp_path: Path) -> None:
     """A non-square tile without --overlap: the default 32 px shrinks to (min(tile) - 2) // 3 = 12."""
-    data = np.load(FIXTURES / "official-mff" / "mff_lytro01_crop61x75.npz")
+    data = np.load(fixture_file("official-mff", "mff_lytro01_crop61x75.npz"))
     a, b = _write(tmp_path / "A.png", _hwc(data["A"])), _write(tmp_path / "B.png", _hwc(data["B"]))
     files = _fuse_both(
         native, python_cli, tmp_path, "mff", exported("mff"), [a, b], "fused.png", ("--tile", "40x48")

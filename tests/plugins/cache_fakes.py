@@ -28,6 +28,13 @@ def fake_tensorrt_headers(folder: Path, major: int, minor: int) -> Path:
     return folder
 
 
+def fake_onnxruntime_headers(folder: Path, api: int) -> Path:
+    """A stand-in folder of ONNX Runtime's C API headers declaring API version ``api``."""
+    folder.mkdir(parents=True)
+    (folder / "onnxruntime_c_api.h").write_text(f"#define ORT_API_VERSION {api}\n")
+    return folder
+
+
 PLUGINS = ("onnxruntime", "openvino")
 # One row a fact, one column a plugin (in the order of PLUGINS).
 FACTS: dict[str, tuple[Any, Any]] = {

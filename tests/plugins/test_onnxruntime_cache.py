@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cache_fakes import Plugin, plugin_record
+from cache_fakes import Plugin, fake_onnxruntime_headers, plugin_record
 
 from mgdn_edge.core.errors import BackendError
 
@@ -60,12 +60,8 @@ def test_explicit_missing_library_names_the_file(tmp_path: Path, cache, monkeypa
 
 
 def test_headers_are_found_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def headers(folder: Path, api: int) -> Path:
-        folder.mkdir(parents=True)
-        (folder / ops.HEADER).write_text(f"#define ORT_API_VERSION {api}\n")
-        return folder
-
-    old, new = headers(tmp_path / "old", 20), headers(tmp_path / "new" / "onnxruntime", 23)
+    old = fake_onnxruntime_headers(tmp_path / "old", 20)
+    new = fake_onnxruntime_headers(tmp_path / "new" / "onnxruntime", 23)
     monkeypatch.setattr(ops, "SYSTEM_INCLUDE_DIRS", (old,))
     monkeypatch.setattr(ops, "REPO_INCLUDE_DIR", new.parent)
     monkeypatch.delenv(ops.INCLUDE_ENV_VAR, raising=False)

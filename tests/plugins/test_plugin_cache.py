@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cache_fakes import Plugin, Recorder, sha256
+from cache_fakes import Plugin, Recorder, fake_onnxruntime_headers, sha256
 
 from mgdn_edge.cli import main
 from mgdn_edge.core.errors import BackendError
@@ -19,6 +19,9 @@ from mgdn_edge.plugins import library_cache as lc
 
 
 def test_key_covers_sources_and_compiler(plugin: Plugin, tmp_path: Path, monkeypatch) -> None:
+    # The ONNX Runtime key names the C API headers: stand-ins, so this runs without ../shared.
+    headers = fake_onnxruntime_headers(tmp_path / "include", 21)
+    monkeypatch.setenv("ONNXRUNTIME_INCLUDE_DIR", str(headers))
     base = plugin.key()
     sources = tmp_path / plugin.name  # the folder name is part of the digest
     shutil.copytree(getattr(plugin.module, plugin.source_attr), sources)
@@ -28,6 +31,7 @@ def test_key_covers_sources_and_compiler(plugin: Plugin, tmp_path: Path, monkeyp
         fh.write("\n// changed\n")
     assert plugin.key()["sources"] != base["sources"]
     monkeypatch.undo()
+    monkeypatch.setenv("ONNXRUNTIME_INCLUDE_DIR", str(headers))
     monkeypatch.setenv("CXXFLAGS", "-O0")
     assert plugin.key()["toolchain"] != base["toolchain"]
 

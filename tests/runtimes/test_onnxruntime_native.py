@@ -123,6 +123,22 @@ def test_explicit_library_that_does_not_exist_is_one_line(tiny_mff_export: Path,
         open_runtime("onnxruntime", tiny_mff_export)
 
 
+def test_prebuilt_library_runs_where_no_headers_exist(
+    tiny_mff_export: Path, ort_ops_library: Path, private_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployment box has the built library but no C API headers: named, it runs natively."""
+    monkeypatch.setattr(ops, "find_include_dir", lambda: None)
+    rng = np.random.default_rng(2)
+    inputs = [rng.random((1, 3, 24, 40), dtype=np.float32) for _ in range(2)]
+    reference = open_runtime("torch", tiny_mff_export.parent / "model.pth", task="mff").run(inputs)
+    for kwargs in ({"ops_library": ort_ops_library}, {}):
+        if not kwargs:
+            monkeypatch.setenv(ops.ENV_VAR, str(ort_ops_library))
+        rt = open_runtime("onnxruntime", tiny_mff_export, providers="cpu", **kwargs)
+        assert rt.describe()["dynamic_filter"] == f"native (libmgdn_ort.so, {ort_ops_library})"
+        assert np.abs(rt.run(inputs) - reference).max() <= TOL
+
+
 def test_onnxruntime_too_old_is_one_line_or_the_body(
     tiny_mff_export: Path, ort_ops_library: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
