@@ -54,7 +54,7 @@ struct TileArgs {
 //   bias_t        [heads][tokens (key j)][round_up(tokens, 16) (query i)] f32: bias[h][i][j], transposed
 //   mask          [mask_windows][tokens (query i)][tokens (key j)] of `mask_element`, or nullptr;
 //                 window w uses mask w % mask_windows
-//   scratch       4 * tokens * channels + tokens * tokens floats, the calling thread's own
+//   scratch       2 * (tokens * channels + 16) floats, the calling thread's own
 // tokens <= kMaxAttentionTokens, channels <= kMaxAttentionChannels (the kernel's stack arrays).
 constexpr int kMaxAttentionTokens = 64;
 constexpr int kMaxAttentionChannels = 256;

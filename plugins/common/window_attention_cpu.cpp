@@ -1,7 +1,6 @@
 // Type handling and work splitting around the per-ISA attention loop (IsaKernels::attend_windows).
 // Each thread takes one contiguous run of windows; the ISA loop reads and writes the tensors in
-// place, a window at a time (through per-thread f32 buffers for f16 and bf16, and for rows in
-// image order).
+// place, a window at a time (k and v through per-thread f32 buffers unless they are dense f32).
 #include "window_attention_cpu.hpp"
 
 #include <algorithm>
@@ -77,7 +76,7 @@ void window_attention(const void* q, const void* k, const void* v, const void* b
         int64_t first = 0, end = 0;
         split_range(s.windows, nthr, ithr, first, end);
         if (first >= end) return;
-        std::vector<float> scratch(static_cast<size_t>(4 * window_floats + s.tokens * s.tokens));
+        std::vector<float> scratch(static_cast<size_t>(2 * (window_floats + 16)));
         const AttentionArgs args{q,
                                  k,
                                  v,

@@ -98,71 +98,147 @@ inline void transpose16(v16* r) {
 }
 #endif
 
-// Rows [row0, row0 + 16) of a [rows][cols] matrix (rows past `rows` read as zero), columns
-// [col0, col0 + 16) (past `cols` zero), transposed: block[c] holds column col0 + c.
-inline void load_transposed(const float* m, int rows, int cols, int row0, int col0, v16* block) {
-    for (int i = 0; i < 16; ++i) {
-        block[i] = v16{};
-        if (row0 + i >= rows) continue;
-        const float* row = m + static_cast<int64_t>(row0 + i) * cols + col0;
-        if (col0 + 16 <= cols)
-            block[i] = load16(row);
-        else
-            for (int c = 0; col0 + c < cols; ++c) block[i][c] = row[c];
-    }
-    transpose16(block);
-}
-
 using mgdn::cpu::AttentionArgs;
 using mgdn::cpu::AttentionElement;
 
-// `count` values of `element` at `offset` (in values) as f32: f32 used where it lies, f16 and
-// bf16 widened (exactly) into `buffer`.
-inline const float* as_f32(const void* src, int64_t offset, int64_t count, AttentionElement element,
-                           float* buffer) {
-    if (element == AttentionElement::f32) return static_cast<const float*>(src) + offset;
-    const uint16_t* in = static_cast<const uint16_t*>(src) + offset;
-    if (element == AttentionElement::f16) {
-        f16_to_f32(in, buffer, count);
-        return buffer;
+using vu16 = uint16_t __attribute__((vector_size(32)));
+using vu32 = uint32_t __attribute__((vector_size(64)));
+
+inline int element_size(AttentionElement e) { return e == AttentionElement::f32 ? 4 : 2; }
+
+// 16 consecutive values of type `e` at p as f32 (f16 and bf16 widen exactly).
+inline v16 widen16(const char* p, AttentionElement e) {
+    v16 out;
+    if (e == AttentionElement::f32) {
+        __builtin_memcpy(&out, p, sizeof(out));
+    } else if (e == AttentionElement::bf16) {
+        vu16 half;
+        __builtin_memcpy(&half, p, sizeof(half));
+        const vu32 bits = __builtin_convertvector(half, vu32) << 16;
+        __builtin_memcpy(&out, &bits, sizeof(out));
+    } else {
+        uint16_t half[16];
+        __builtin_memcpy(half, p, sizeof(half));
+        float wide[16];
+        f16_to_f32(half, wide, 16);
+        out = load16(wide);
     }
-    for (int64_t i = 0; i < count; ++i) {
-        const uint32_t bits = static_cast<uint32_t>(in[i]) << 16;
-        __builtin_memcpy(buffer + i, &bits, sizeof(bits));
+    return out;
+}
+
+// 16 f32 values stored at p as type `e` (bf16: round to nearest even, NaNs stay NaN).
+inline void narrow16(char* p, v16 x, AttentionElement e) {
+    if (e == AttentionElement::f32) {
+        __builtin_memcpy(p, &x, sizeof(x));
+    } else if (e == AttentionElement::bf16) {
+        vu32 bits;
+        __builtin_memcpy(&bits, &x, sizeof(bits));
+        const vu32 rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
+        const vu32 kept = (bits & 0x7fffffffu) > 0x7f800000u ? (bits >> 16) | 0x40u : rounded;
+        const vu16 half = __builtin_convertvector(kept, vu16);
+        __builtin_memcpy(p, &half, sizeof(half));
+    } else {
+        float wide[16];
+        store16(wide, x);
+        uint16_t half[16];
+        f32_to_f16(wide, half, 16);
+        __builtin_memcpy(p, half, sizeof(half));
     }
+}
+
+// How 16-column blocks of rows of `cols` values are read and written without leaving the row:
+// a partial last block (columns [tail, cols)) is accessed as the row's last 16 values, which
+// overlap the block before it, and permuted into or out of place; rows under 16 values go
+// through a padded copy.
+struct RowBlocks {
+    int cols;
+    int size;  // bytes per value
+    AttentionElement element;
+    int tail;        // first column of the partial last block; cols when there is none
+    vi16 from_last;  // lane l of the tail block = lane from_last[l] of the row's last 16 values
+    vi16 into_last;  // lane l of the row's last 16 values = lane into_last[l] of (block before, tail block)
+};
+
+inline RowBlocks row_blocks(int cols, AttentionElement e) {
+    RowBlocks b{cols, element_size(e), e, cols / 16 * 16, vi16{}, vi16{}};
+    for (int l = 0; l < 16; ++l) {
+        const int from = b.tail - (cols - 16) + l;
+        b.from_last[l] = from < 15 ? from : 15;  // lanes past the row repeat its last value
+        b.into_last[l] = cols - b.tail + l;
+    }
+    return b;
+}
+
+// Columns [col0, col0 + 16) of a row as f32; lanes past the row's end hold other values of it
+// (zeros for rows under 16 values).
+inline v16 read_block(const char* row, const RowBlocks& b, int col0) {
+    if (col0 + 16 <= b.cols) return widen16(row + col0 * b.size, b.element);
+    if (b.cols >= 16) return __builtin_shuffle(widen16(row + (b.cols - 16) * b.size, b.element), b.from_last);
+    char padded[64] = {};
+    __builtin_memcpy(padded, row, b.cols * b.size);
+    return widen16(padded, b.element);
+}
+
+// One row from its blocks (block cb, columns cb*16.., at blocks[cb * stride]); writes exactly
+// the row's bytes.
+inline void write_row(char* row, const RowBlocks& b, const v16* blocks, int stride) {
+    for (int cb = 0; cb * 16 + 16 <= b.cols; ++cb) narrow16(row + cb * 16 * b.size, blocks[cb * stride], b.element);
+    if (b.tail == b.cols) return;
+    const v16 tail = blocks[b.tail / 16 * stride];
+    if (b.cols >= 16) {
+        const v16 last = __builtin_shuffle(blocks[(b.tail / 16 - 1) * stride], tail, b.into_last);
+        narrow16(row + (b.cols - 16) * b.size, last, b.element);
+        return;
+    }
+    char packed[64];
+    narrow16(packed, tail, b.element);
+    __builtin_memcpy(row, packed, b.cols * b.size);
+}
+
+// Rows [row0, row0 + 16) of a window (row i at rows[i]; rows from `count` on read as zero),
+// columns [col0, col0 + 16), transposed: block[c] holds column col0 + c of the 16 rows.
+inline void load_transposed(const char* const* rows, int count, int row0, const RowBlocks& b, int col0, v16* block) {
+    for (int i = 0; i < 16; ++i) block[i] = row0 + i < count ? read_block(rows[row0 + i], b, col0) : v16{};
+    transpose16(block);
+}
+
+// A window's k or v rows as dense f32 [count][cols] in `buffer` (cols + 16 floats longer: each
+// row's last block spills into the next row, which is written after it).
+inline const float* dense_rows(const char* const* rows, int count, const RowBlocks& b, float* buffer) {
+    for (int i = 0; i < count; ++i)
+        for (int col0 = 0; col0 < b.cols; col0 += 16)
+            store16(buffer + static_cast<int64_t>(i) * b.cols + col0, read_block(rows[i], b, col0));
     return buffer;
 }
 
-// `count` f32 values into `dst` at `offset` as `element` (bf16: round to nearest even, NaNs kept).
-inline void store_as(const float* src, void* dst, int64_t offset, int64_t count, AttentionElement element) {
-    if (element == AttentionElement::f32) {
-        __builtin_memcpy(static_cast<float*>(dst) + offset, src, count * sizeof(float));
-        return;
+// The scores of keys [j0, j0 + J) for 16 queries: bias (and mask) plus q.k, as J independent
+// FMA chains over the head's channels (one chain would wait on the FMA latency at every step).
+template <int J>
+inline void score_keys(const float* k, int channels, int c0, int head_dim, const v16* q_t, const float* bias,
+                       int64_t bias_stride, const v16* mask_t, int j0, v16* scores) {
+    v16 s[J];
+    for (int t = 0; t < J; ++t) {
+        s[t] = load16(bias + static_cast<int64_t>(j0 + t) * bias_stride);
+        if (mask_t != nullptr) s[t] += mask_t[j0 + t];
     }
-    uint16_t* out = static_cast<uint16_t*>(dst) + offset;
-    if (element == AttentionElement::f16) {
-        f32_to_f16(src, out, count);
-        return;
+    const float* key = k + static_cast<int64_t>(j0) * channels + c0;
+    for (int d = 0; d < head_dim; ++d) {
+        const v16 q = q_t[c0 + d];
+        for (int t = 0; t < J; ++t) s[t] += key[static_cast<int64_t>(t) * channels + d] * q;
     }
-    for (int64_t i = 0; i < count; ++i) {
-        uint32_t bits;
-        __builtin_memcpy(&bits, src + i, sizeof(bits));
-        const uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
-        out[i] = static_cast<uint16_t>((bits & 0x7fffffffu) > 0x7f800000u ? (bits >> 16) | 0x40u : rounded);
-    }
+    for (int t = 0; t < J; ++t) scores[j0 + t] = s[t];
 }
 
-// Window w's q, k or v as dense f32 rows: in place when the rows are contiguous f32, else
-// gathered and widened into `buffer`.
-inline const float* window_rows(const void* src, int64_t w, const int64_t* rows, const AttentionArgs& a,
-                                float* buffer) {
-    const int64_t n = a.tokens, c = a.channels;
-    if (rows == nullptr) return as_f32(src, w * n * c, n * c, a.element, buffer);
-    for (int64_t i = 0; i < n; ++i) {
-        const float* row = as_f32(src, rows[i] * c, c, a.element, buffer + i * c);
-        if (row != buffer + i * c) __builtin_memcpy(buffer + i * c, row, c * sizeof(float));
+// Output channels [c, c + D) for 16 queries: the weights times v over all n keys, as D
+// independent FMA chains, then normalised by the softmax's sum (`inv` = 1 / sum).
+template <int D>
+inline void weigh_values(const float* v, int channels, int c, int n, const v16* weights, v16 inv, v16* out_t) {
+    v16 acc[D] = {};
+    for (int j = 0; j < n; ++j) {
+        const float* value = v + static_cast<int64_t>(j) * channels + c;
+        for (int t = 0; t < D; ++t) acc[t] += value[t] * weights[j];
     }
-    return buffer;
+    for (int t = 0; t < D; ++t) out_t[c + t] = acc[t] * inv;
 }
 
 }  // namespace attention
@@ -172,96 +248,75 @@ void attend_windows(const mgdn::cpu::AttentionArgs& a) {
     const int n = a.tokens, channels = a.channels, head_dim = a.channels / a.heads;
     const int query_blocks = (n + 15) / 16, channel_blocks = (channels + 15) / 16;
     const int tokens_pad = query_blocks * 16;
+    const RowBlocks io = row_blocks(channels, a.element), mask_io = row_blocks(n, a.mask_element);
     v16 q_t[mgdn::cpu::kMaxAttentionChannels];     // [channel]: 16 queries' values, pre-scaled
     v16 out_t[mgdn::cpu::kMaxAttentionChannels];   // [channel]: 16 queries' outputs
     v16 mask_t[mgdn::cpu::kMaxAttentionTokens];    // [key j]: 16 queries' mask terms
     v16 scores[mgdn::cpu::kMaxAttentionTokens];    // [key j]: 16 queries' scores, then weights
-    const int64_t window = static_cast<int64_t>(n) * channels;
-    float* const q_buffer = a.scratch;
-    float* const k_buffer = q_buffer + window;
-    float* const v_buffer = k_buffer + window;
-    float* const out_buffer = v_buffer + window;
-    float* const mask_buffer = out_buffer + window;
+    const int64_t window = static_cast<int64_t>(n) * channels, row_bytes = channels * io.size;
+    float* const k_buffer = a.scratch;
+    float* const v_buffer = k_buffer + window + 16;
+    const bool dense_f32 = a.to_windows == nullptr && a.element == AttentionElement::f32;  // k, v in place
     const int64_t per_image = a.to_windows != nullptr ? a.image_tokens / n : 0;
-    int64_t rows[mgdn::cpu::kMaxAttentionTokens];  // window w's rows in q, k, v and out (with to_windows)
+    // Window w's rows: token t of q, k, v and out is row t of each tensor.
+    const char* q_rows[mgdn::cpu::kMaxAttentionTokens];
+    const char* k_rows[mgdn::cpu::kMaxAttentionTokens];
+    const char* v_rows[mgdn::cpu::kMaxAttentionTokens];
+    char* out_rows[mgdn::cpu::kMaxAttentionTokens];
+    const char* mask_rows[mgdn::cpu::kMaxAttentionTokens];
     for (int64_t w = a.first_window; w < a.first_window + a.count; ++w) {
-        const int64_t* row_index = nullptr;
-        if (a.to_windows != nullptr) {
-            const int64_t image_row = (w / per_image) * a.image_tokens;
-            const int64_t* order = a.to_windows + (w % per_image) * n;
-            for (int i = 0; i < n; ++i) rows[i] = image_row + order[i];
-            row_index = rows;
+        for (int i = 0; i < n; ++i) {
+            int64_t token = w * n + i;
+            if (a.to_windows != nullptr)
+                token = (w / per_image) * a.image_tokens + a.to_windows[(w % per_image) * n + i];
+            q_rows[i] = static_cast<const char*>(a.q) + token * row_bytes;
+            k_rows[i] = static_cast<const char*>(a.k) + token * row_bytes;
+            v_rows[i] = static_cast<const char*>(a.v) + token * row_bytes;
+            out_rows[i] = static_cast<char*>(a.out) + token * row_bytes;
         }
-        const float* q = window_rows(a.q, w, row_index, a, q_buffer);
-        const float* k = window_rows(a.k, w, row_index, a, k_buffer);
-        const float* v = window_rows(a.v, w, row_index, a, v_buffer);
-        const bool direct = row_index == nullptr && a.element == AttentionElement::f32;
-        float* out = direct ? static_cast<float*>(a.out) + w * window : out_buffer;
-        const float* mask = nullptr;
-        if (a.mask != nullptr)
-            mask = as_f32(a.mask, (w % a.mask_windows) * n * n, static_cast<int64_t>(n) * n, a.mask_element,
-                          mask_buffer);
+        const float* k = dense_f32 ? static_cast<const float*>(a.k) + w * window : dense_rows(k_rows, n, io, k_buffer);
+        const float* v = dense_f32 ? static_cast<const float*>(a.v) + w * window : dense_rows(v_rows, n, io, v_buffer);
+        if (a.mask != nullptr) {
+            const char* mask = static_cast<const char*>(a.mask) + (w % a.mask_windows) * n * n * mask_io.size;
+            for (int i = 0; i < n; ++i) mask_rows[i] = mask + static_cast<int64_t>(i) * n * mask_io.size;
+        }
         for (int qb = 0; qb < query_blocks; ++qb) {
             const int row0 = qb * 16;
             for (int cb = 0; cb < channel_blocks; ++cb) {
-                load_transposed(q, n, channels, row0, cb * 16, q_t + cb * 16);
+                load_transposed(q_rows, n, row0, io, cb * 16, q_t + cb * 16);
                 for (int c = 0; c < 16; ++c) q_t[cb * 16 + c] *= a.scale;
             }
-            if (mask != nullptr) {
+            if (a.mask != nullptr) {
                 for (int kb = 0; kb * 16 < n; ++kb) {
                     v16 block[16];
-                    load_transposed(mask, n, n, row0, kb * 16, block);
+                    load_transposed(mask_rows, n, row0, mask_io, kb * 16, block);
                     for (int j = 0; j < 16 && kb * 16 + j < n; ++j) mask_t[kb * 16 + j] = block[j];
                 }
             }
             for (int h = 0; h < a.heads; ++h) {
                 const int c0 = h * head_dim;
                 const float* bias = a.bias_t + static_cast<int64_t>(h) * n * tokens_pad + row0;
+                const v16* mask_terms = a.mask != nullptr ? mask_t : nullptr;
+                int j = 0;
+                for (; j + 8 <= n; j += 8) score_keys<8>(k, channels, c0, head_dim, q_t, bias, tokens_pad, mask_terms, j, scores);
+                for (; j < n; ++j) score_keys<1>(k, channels, c0, head_dim, q_t, bias, tokens_pad, mask_terms, j, scores);
                 v16 top = splat(-3.4e38f);
-                for (int j = 0; j < n; ++j) {
-                    v16 s = load16(bias + static_cast<int64_t>(j) * tokens_pad);
-                    if (mask != nullptr) s += mask_t[j];
-                    const float* key = k + static_cast<int64_t>(j) * channels + c0;
-                    for (int d = 0; d < head_dim; ++d) s += key[d] * q_t[c0 + d];
-                    scores[j] = s;
-                    top = vmax(top, s);
-                }
+                for (j = 0; j < n; ++j) top = vmax(top, scores[j]);
                 v16 sum{};
-                for (int j = 0; j < n; ++j) {
+                for (j = 0; j < n; ++j) {
                     scores[j] = vexp(scores[j] - top);
                     sum += scores[j];
                 }
                 const v16 inv = 1.0f / sum;
-                for (int d = 0; d < head_dim; ++d) {
-                    v16 acc{};
-                    const float* value = v + c0 + d;
-                    for (int j = 0; j < n; ++j) acc += value[static_cast<int64_t>(j) * channels] * scores[j];
-                    out_t[c0 + d] = acc * inv;
-                }
+                int c = c0;
+                for (; c + 8 <= c0 + head_dim; c += 8) weigh_values<8>(v, channels, c, n, scores, inv, out_t);
+                for (; c < c0 + head_dim; ++c) weigh_values<1>(v, channels, c, n, scores, inv, out_t);
             }
-            // Back to rows: block cb holds columns cb*16.. of the 16 queries. Rows are written in
-            // order, so a 16-float store past a row's end only touches later rows, which their own
-            // stores then overwrite; stores that would leave the window are written by parts.
+            // Back to rows: after the transposes, out_t[cb * 16 + i] holds columns cb*16.. of query row0 + i.
             for (int c = channels; c < channel_blocks * 16; ++c) out_t[c] = v16{};
             for (int cb = 0; cb < channel_blocks; ++cb) transpose16(out_t + cb * 16);
-            const int64_t window_end = static_cast<int64_t>(n) * channels;
-            for (int i = 0; i < 16 && row0 + i < n; ++i) {
-                const int64_t row_start = static_cast<int64_t>(row0 + i) * channels;
-                float* row = out + row_start;
-                for (int cb = 0; cb < channel_blocks; ++cb) {
-                    const v16 values = out_t[cb * 16 + i];
-                    if (row_start + cb * 16 + 16 <= window_end)
-                        store16(row + cb * 16, values);
-                    else
-                        for (int c = 0; cb * 16 + c < channels; ++c) row[cb * 16 + c] = values[c];
-                }
-            }
+            for (int i = 0; i < 16 && row0 + i < n; ++i) write_row(out_rows[row0 + i], io, out_t + i, 16);
         }
-        if (direct) continue;
-        if (row_index == nullptr)
-            store_as(out_buffer, a.out, w * window, window, a.element);
-        else
-            for (int i = 0; i < n; ++i) store_as(out_buffer + i * channels, a.out, rows[i] * channels, channels, a.element);
     }
 }
 
