@@ -3,7 +3,8 @@
 Recipe, and why (authors' MFF checkpoint, Lytro crops; ``mgdn_edge.tools.bench_calibration``):
 
 * The model is the one OpenVINO reads from ``model.onnx`` with the ``mgdn.DynamicFilter``
-  extension, so the filter stays one op. NNCF does not know it and never quantizes it; it is also
+  extension (channels-last, :mod:`mgdn_edge.runtimes.openvino.channels_last_filter`), so the
+  filter stays one op. NNCF does not know it and never quantizes it; it is also
   named in the ignored scope so that stays true whatever NNCF learns later. Its inputs stay float.
 * The channel attention's two MatMuls (``TCA``) stay float: quantized, they make OpenVINO's CPU
   snippets corrupt the heap (:mod:`mgdn_edge.runtimes.openvino.int8`).
@@ -29,9 +30,9 @@ from mgdn_edge.calibration.nncf_groups import grouped_statistics
 from mgdn_edge.calibration.quantize_request import QuantizeRequest
 from mgdn_edge.calibration.sample_stream import largest_sample
 from mgdn_edge.core.errors import BackendError
-from mgdn_edge.export.artefacts import OP_TYPE
 from mgdn_edge.runtimes.base.build_contract import BuildRequest, BuildResult
 from mgdn_edge.runtimes.openvino.int8 import CHANNEL_ATTENTION_MATMUL, int8_fed
+from mgdn_edge.runtimes.openvino.ir import FILTER_OPS
 
 OPENVINO_METHODS = ("default", "mixed", "plain")
 WEIGHTED_OPS = ("Convolution", "MatMul", "GroupConvolution")
@@ -43,7 +44,7 @@ def _nncf_options(method: str, keep_patterns: Sequence[str] = ()) -> dict[str, A
     if method not in OPENVINO_METHODS:
         raise BackendError(f"unknown NNCF method {method!r}; expected one of {', '.join(OPENVINO_METHODS)}")
     patterns = [CHANNEL_ATTENTION_MATMUL.pattern, *keep_patterns]
-    ignored = nncf.IgnoredScope(types=[OP_TYPE], patterns=patterns, validate=False)
+    ignored = nncf.IgnoredScope(types=list(FILTER_OPS), patterns=patterns, validate=False)
     options: dict[str, Any] = {"ignored_scope": ignored}
     if method != "plain":
         options["model_type"] = nncf.ModelType.TRANSFORMER
@@ -57,7 +58,7 @@ def float_ops(ov_model: Any) -> dict[str, str]:
     out = {}
     for op in ov_model.get_ops():
         kind = op.get_type_name()
-        if kind == OP_TYPE:
+        if kind in FILTER_OPS:
             out[op.get_friendly_name()] = "mgdn.DynamicFilter custom op: runs in float (its own kernel)"
         elif kind in WEIGHTED_OPS:
             floats = [

@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -260,6 +261,32 @@ void dynamic_filter(const void* feat, const void* kernels, void* out, DType dtyp
             const int64_t b = u / (tiles * blocks);
             worker.run(b, block * rows_per_block, std::min(s.h, (block + 1) * rows_per_block), tile_index * tile);
         }
+    });
+}
+
+const char* channels_last_shape_error(const FilterShape& s) {
+    if (s.ksize < 1 || s.ksize % 2 == 0 || s.ksize > kMaxChannelsLastKsize) return "kernel_size must be odd and in [1, 15]";
+    if (s.c < 1 || s.c > kMaxChannelsLastChannels) return "channels must be in [1, 256]";
+    return "";
+}
+
+void dynamic_filter_channels_last(const void* feat, const void* kernels, void* out, DType dtype, const FilterShape& s,
+                                  ThreadTeam& team) {
+    const std::string error = channels_last_shape_error(s);
+    if (!error.empty()) throw std::invalid_argument("DynamicFilterNHWC: " + error);
+    const int64_t rows = s.n * s.h;
+    if (rows == 0 || s.w == 0) return;
+    const IsaKernels& isa = select_isa();
+    const RowElement element = row_element(dtype);
+    const int64_t threads = std::min<int64_t>(rows, std::max(1, team.max_threads()));
+    team.run(static_cast<int>(threads), [&](int ithr, int nthr) {
+        int64_t first = 0, end = 0;
+        split_range(rows, nthr, ithr, first, end);
+        if (first >= end) return;
+        const int w = static_cast<int>(s.w), c = static_cast<int>(s.c);
+        std::vector<float> scratch(static_cast<size_t>(filter_channels_last_scratch(w, c, s.ksize)));
+        isa.filter_channels_last(ChannelsLastArgs{feat, kernels, out, element, first, end - first,
+                                                  static_cast<int>(s.h), w, c, s.ksize, scratch.data()});
     });
 }
 

@@ -36,6 +36,15 @@ void split_range(int64_t count, int64_t parts, int64_t index, int64_t& begin, in
 void dynamic_filter(const void* feat, const void* kernels, void* out, DType dtype, const FilterShape& shape,
                     ThreadTeam& team);
 
+// The same filter on channels-last tensors, the layout of OpenVINO's CPU convolutions:
+// feat [n,h,w,c], kernels [n,h,w,k*k], out [n,h,w,c]; out[n,y,x,c] = sum_{i,j<k}
+// kernels[n,y,x,i*k+j] * feat[n,clamp(y+i-r),clamp(x+j-r),c], taps summed in that order. Throws
+// std::invalid_argument for shapes it does not take (channels_last_shape_error says which).
+constexpr int kMaxChannelsLastKsize = 15;
+const char* channels_last_shape_error(const FilterShape& shape);
+void dynamic_filter_channels_last(const void* feat, const void* kernels, void* out, DType dtype,
+                                  const FilterShape& shape, ThreadTeam& team);
+
 // Name of the ISA table dynamic_filter() uses on this machine ("avx512", "avx2", "generic").
 const char* active_isa_name();
 

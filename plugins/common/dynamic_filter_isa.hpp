@@ -46,6 +46,10 @@ struct TileArgs {
     int prefetch_lines;  // 64-byte lines per row, counted from the (64-byte aligned) row pointer
 };
 
+// Element type of the tensors the lane kernels read and write (token_lanes_simd.hpp): window
+// attention and the channels-last filter.
+enum class RowElement : int { f32, f16, bf16 };
+
 // Windows [first_window, first_window + count) of window attention (window_attention_cpu.hpp has
 // the semantics; the driver splits the work). Dense row-major:
 //   q, k, v, out  rows of `channels` values (channels = heads * head_dim) of `element`: window w's
@@ -59,17 +63,15 @@ struct TileArgs {
 constexpr int kMaxAttentionTokens = 64;
 constexpr int kMaxAttentionChannels = 256;
 
-enum class AttentionElement : int { f32, f16, bf16 };
-
 struct AttentionArgs {
     const void* q;
     const void* k;
     const void* v;
     void* out;
-    AttentionElement element;
+    RowElement element;
     const float* bias_t;
     const void* mask;
-    AttentionElement mask_element;
+    RowElement mask_element;
     int64_t mask_windows;
     const int64_t* to_windows;
     int64_t image_tokens;
@@ -82,6 +84,36 @@ struct AttentionArgs {
     float scale;
 };
 
+// Output rows [first_row, first_row + count) (row n * h + y: all images' rows in order) of the
+// DynamicFilter on channels-last tensors (dynamic_filter_cpu.hpp has the semantics). Dense:
+//   feat, out  [n][h][w][channels] of `element`;  kernels [n][h][w][ksize * ksize] of `element`
+//   scratch    filter_channels_last_scratch(w, channels, ksize) floats, the calling thread's own
+struct ChannelsLastArgs {
+    const void* feat;
+    const void* kernels;
+    void* out;
+    RowElement element;
+    int64_t first_row;
+    int64_t count;
+    int h;
+    int w;
+    int channels;
+    int ksize;
+    float* scratch;
+};
+
+// Pixels the channels-last loop filters at once (independent FMA chains per channel block), and
+// the most channels it takes (its stack arrays).
+constexpr int kChannelsLastPixels = 4;
+constexpr int kMaxChannelsLastChannels = 256;
+
+inline int64_t filter_channels_last_scratch(int w, int channels, int ksize) {
+    const int64_t lanes = (channels + 15) / 16 * 16;  // a pixel's channels, padded to whole vectors
+    const int64_t ring = static_cast<int64_t>(ksize) * (w + ksize - 1) * lanes;  // ksize source rows
+    const int64_t taps = (static_cast<int64_t>(kChannelsLastPixels) * ksize * ksize + 15) / 16 * 16 + 16;
+    return ring + taps;
+}
+
 struct IsaKernels {
     const char* name;
     int step;  // floats per inner-loop iteration: TileArgs::width must be a multiple of it
@@ -93,6 +125,7 @@ struct IsaKernels {
     void (*filter_two_rows)(const TileArgs& args);
     unsigned two_row_ksizes;
     void (*attend_windows)(const AttentionArgs& args);
+    void (*filter_channels_last)(const ChannelsLastArgs& args);
 };
 
 namespace {

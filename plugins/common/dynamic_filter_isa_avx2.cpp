@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include "dynamic_filter_simd.hpp"
+#include "dynamic_filter_nhwc_simd.hpp"
 #include "window_attention_simd.hpp"
 
 namespace {
@@ -24,7 +25,7 @@ void f32_to_f16(const float* src, uint16_t* dst, int64_t count) {
     for (; i < count; ++i) dst[i] = _cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT);
 }
 
-const mgdn::cpu::IsaKernels kTable{"avx2", kStep, filter_row, f16_to_f32, f32_to_f16, nullptr, 0, attend_windows};
+const mgdn::cpu::IsaKernels kTable{"avx2", kStep, filter_row, f16_to_f32, f32_to_f16, nullptr, 0, attend_windows, filter_channels_last};
 
 }  // namespace
 

@@ -19,6 +19,7 @@
 #include <type_traits>
 
 #include "dynamic_filter_simd.hpp"
+#include "dynamic_filter_nhwc_simd.hpp"
 #include "window_attention_simd.hpp"
 
 // The unrolled tap recursion must inline completely: a call boundary would put the accumulator
@@ -227,7 +228,7 @@ void f32_to_f16(const float* src, uint16_t* dst, int64_t count) {
 }
 
 const mgdn::cpu::IsaKernels kTable{"avx512", kStep, filter_row_avx512, f16_to_f32, f32_to_f16,
-                                   filter_two_rows_avx512, kTwoRowKsizes, attend_windows};
+                                   filter_two_rows_avx512, kTwoRowKsizes, attend_windows, filter_channels_last};
 
 }  // namespace
 

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "dynamic_filter_simd.hpp"
+#include "dynamic_filter_nhwc_simd.hpp"
 #include "window_attention_simd.hpp"
 #include "half_bits.h"
 
@@ -40,7 +41,7 @@ void f32_to_f16(const float* src, uint16_t* dst, int64_t count) {
     for (int64_t i = 0; i < count; ++i) dst[i] = float_to_half(src[i]);
 }
 
-const mgdn::cpu::IsaKernels kTable{"generic", kStep, filter_row, f16_to_f32, f32_to_f16, nullptr, 0, attend_windows};
+const mgdn::cpu::IsaKernels kTable{"generic", kStep, filter_row, f16_to_f32, f32_to_f16, nullptr, 0, attend_windows, filter_channels_last};
 
 }  // namespace
 

@@ -13,6 +13,11 @@ namespace mgdn {
 namespace cpu {
 namespace {
 
+// The lane kernels' name of a tensor element type.
+inline RowElement row_element(DType t) {
+    return t == DType::f32 ? RowElement::f32 : t == DType::f16 ? RowElement::f16 : RowElement::bf16;
+}
+
 // Converts between the tensor's element type and the f32 working buffers.
 struct Codec {
     DType dtype;

@@ -53,10 +53,6 @@ bool inverse_orders(const int64_t* to, const int64_t* from, int64_t count) {
     return true;
 }
 
-AttentionElement element_of(DType t) {
-    return t == DType::f32 ? AttentionElement::f32 : t == DType::f16 ? AttentionElement::f16 : AttentionElement::bf16;
-}
-
 }  // namespace
 
 void window_attention(const void* q, const void* k, const void* v, const void* bias, const void* mask,
@@ -81,10 +77,10 @@ void window_attention(const void* q, const void* k, const void* v, const void* b
                                  k,
                                  v,
                                  out,
-                                 element_of(dtype),
+                                 row_element(dtype),
                                  bias_t.data(),
                                  s.mask_windows > 0 ? mask : nullptr,
-                                 element_of(mask_dtype),
+                                 row_element(mask_dtype),
                                  s.mask_windows,
                                  s.image_tokens > 0 ? to_windows : nullptr,
                                  s.image_tokens,

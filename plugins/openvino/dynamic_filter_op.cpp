@@ -107,4 +107,77 @@ bool DynamicFilter::evaluate(ov::TensorVector& outputs, const ov::TensorVector& 
     return true;
 }
 
+DynamicFilterNHWC::DynamicFilterNHWC(const ov::Output<ov::Node>& feat, const ov::Output<ov::Node>& kernels,
+                                     int64_t kernel_size)
+    : Op({feat, kernels}), m_kernel_size(kernel_size) {
+    constructor_validate_and_infer_types();
+}
+
+void DynamicFilterNHWC::validate_and_infer_types() {
+    NODE_VALIDATION_CHECK(this, get_input_size() == 2, "DynamicFilterNHWC: expected 2 inputs (feat, kernels), got ",
+                          get_input_size());
+    NODE_VALIDATION_CHECK(this, m_kernel_size > 0 && m_kernel_size % 2 == 1 && m_kernel_size <= cpu::kMaxChannelsLastKsize,
+                          "DynamicFilterNHWC: kernel_size must be odd and in [1, ", cpu::kMaxChannelsLastKsize,
+                          "], got ", m_kernel_size);
+    ov::element::Type type;
+    NODE_VALIDATION_CHECK(this, ov::element::Type::merge(type, get_input_element_type(0), get_input_element_type(1)),
+                          "DynamicFilterNHWC: feat (", get_input_element_type(0), ") and kernels (",
+                          get_input_element_type(1), ") must have the same element type");
+    NODE_VALIDATION_CHECK(this, type.is_dynamic() || is_kernel_type(type),
+                          "DynamicFilterNHWC: inputs must be f32, f16 or bf16, got ", type);
+    const ov::PartialShape& feat = get_input_partial_shape(0);
+    const ov::PartialShape& kern = get_input_partial_shape(1);
+    NODE_VALIDATION_CHECK(this, feat.rank().compatible(4), "DynamicFilterNHWC: feat must be 4-D [N,H,W,C], got ", feat);
+    NODE_VALIDATION_CHECK(this, kern.rank().compatible(4), "DynamicFilterNHWC: kernels must be 4-D [N,H,W,k*k], got ",
+                          kern);
+    ov::PartialShape out = feat.rank().is_static() ? feat : ov::PartialShape::dynamic(4);
+    if (kern.rank().is_static()) {
+        const int64_t taps = m_kernel_size * m_kernel_size;
+        NODE_VALIDATION_CHECK(this, kern[3].compatible(taps), "DynamicFilterNHWC: kernels have ", kern[3],
+                              " taps, expected kernel_size^2 = ", taps);
+        if (feat.rank().is_static()) {
+            merge_dim(this, out[0], feat[0], kern[0], "N");
+            merge_dim(this, out[1], feat[1], kern[1], "H");
+            merge_dim(this, out[2], feat[2], kern[2], "W");
+        }
+    }
+    set_output_type(0, type, out);
+}
+
+std::shared_ptr<ov::Node> DynamicFilterNHWC::clone_with_new_inputs(const ov::OutputVector& new_args) const {
+    OPENVINO_ASSERT(new_args.size() == 2, "DynamicFilterNHWC: expected 2 inputs, got ", new_args.size());
+    return std::make_shared<DynamicFilterNHWC>(new_args.at(0), new_args.at(1), m_kernel_size);
+}
+
+bool DynamicFilterNHWC::visit_attributes(ov::AttributeVisitor& visitor) {
+    visitor.on_attribute("kernel_size", m_kernel_size);
+    return true;
+}
+
+bool DynamicFilterNHWC::has_evaluate() const { return is_kernel_type(get_input_element_type(0)); }
+
+bool DynamicFilterNHWC::evaluate(ov::TensorVector& outputs, const ov::TensorVector& inputs) const {
+    const ov::element::Type type = inputs.at(0).get_element_type();
+    if (!is_kernel_type(type) || inputs.at(1).get_element_type() != type) return false;
+    const ov::Shape& fs = inputs.at(0).get_shape();
+    const ov::Shape& ks = inputs.at(1).get_shape();
+    OPENVINO_ASSERT(fs.size() == 4 && ks.size() == 4 && ks[0] == fs[0] && ks[1] == fs[1] && ks[2] == fs[2] &&
+                        ks[3] == static_cast<size_t>(m_kernel_size * m_kernel_size),
+                    "DynamicFilterNHWC: runtime shapes feat ", fs, " and kernels ", ks, " do not fit kernel_size ",
+                    m_kernel_size);
+    const cpu::FilterShape shape{static_cast<int64_t>(fs[0]), static_cast<int64_t>(fs[3]),
+                                 static_cast<int64_t>(fs[1]), static_cast<int64_t>(fs[2]),
+                                 static_cast<int>(m_kernel_size)};
+    const std::string error = cpu::channels_last_shape_error(shape);
+    OPENVINO_ASSERT(error.empty(), "DynamicFilterNHWC: ", error, " (feat ", fs, ")");
+    const ov::Tensor feat = dense(inputs.at(0)), kernels = dense(inputs.at(1));
+    ov::Tensor& out = outputs.at(0);
+    out.set_shape(fs);
+    ov::Tensor result = out.is_continuous() ? out : ov::Tensor(type, fs);
+    OpenVinoThreads threads;
+    cpu::dynamic_filter_channels_last(feat.data(), kernels.data(), result.data(), kernel_dtype(type), shape, threads);
+    if (!out.is_continuous()) result.copy_to(out);
+    return true;
+}
+
 }  // namespace mgdn

@@ -29,4 +29,30 @@ private:
     int64_t m_kernel_size = 7;
 };
 
+// mgdn::DynamicFilterNHWC: the same filter on channels-last tensors (type "DynamicFilterNHWC").
+//
+//   feat [N,H,W,C], kernels [N,H,W,k*k] -> out [N,H,W,C]
+//
+// OpenVINO's CPU plugin keeps convolution outputs channels-last (NHWC in memory) and hands an
+// extension op planar tensors, so DynamicFilter costs a layout reorder per input and output.
+// Between Transposes to and from NHWC this op reads and writes its neighbours' memory as it is:
+// the plugin merges each Transpose with the layout change it cancels (runtimes/openvino/
+// channels_last_filter.py puts it into the graph when OpenVINO reads model.onnx).
+class DynamicFilterNHWC : public ov::op::Op {
+public:
+    OPENVINO_OP("DynamicFilterNHWC", "mgdn");
+
+    DynamicFilterNHWC() = default;
+    DynamicFilterNHWC(const ov::Output<ov::Node>& feat, const ov::Output<ov::Node>& kernels, int64_t kernel_size);
+
+    void validate_and_infer_types() override;
+    std::shared_ptr<ov::Node> clone_with_new_inputs(const ov::OutputVector& new_args) const override;
+    bool visit_attributes(ov::AttributeVisitor& visitor) override;
+    bool evaluate(ov::TensorVector& outputs, const ov::TensorVector& inputs) const override;
+    bool has_evaluate() const override;
+
+private:
+    int64_t m_kernel_size = 7;
+};
+
 }  // namespace mgdn

@@ -1,7 +1,8 @@
 """Convert an exported ONNX model to an OpenVINO IR (``model.xml`` + ``model.bin``).
 
-The IR keeps ``mgdn.DynamicFilter`` as one op (type ``DynamicFilter``, opset ``mgdn``), so it is
-as fast as the ONNX file in OpenVINO and needs the same extension library when loaded. What a
+The IR keeps ``mgdn.DynamicFilter`` as one op (type ``DynamicFilterNHWC``, opset ``mgdn``: the
+channels-last form OpenVINO reads ``model.onnx`` in), so it is as fast as the ONNX file in
+OpenVINO and needs the same extension library when loaded. What a
 runtime needs to know (config, static size, precision) goes into the IR's rt_info
 (:mod:`mgdn_edge.runtimes.openvino.ir`), because the .xml/.bin pair often travels without the
 export folder's manifest. ``fp16`` stores FP16-compressed weights (half the file); INT8 IRs come

@@ -40,6 +40,7 @@ from mgdn_edge.export.artefacts import (
 )
 from mgdn_edge.export.filter_check import load_checked_onnx
 from mgdn_edge.model.config import MGDNConfig
+from mgdn_edge.runtimes.openvino.channels_last_filter import CHANNELS_LAST_OP, filter_channels_last
 from mgdn_edge.runtimes.openvino.window_attention import fuse_window_attention
 
 
@@ -203,8 +204,8 @@ def read_model(
     if extension is not None or holds_op:
         loaded = load_openvino_extension(core, ensure_openvino_extension(extension, auto_build=auto_build))
     try:
-        if holds_op:  # the extension is loaded: its WindowAttention op can take the attention
-            return core.read_model(_with_fused_attention(proto, path), b""), loaded
+        if holds_op:  # the extension is loaded: its ops can take the attention and filter layouts
+            return core.read_model(_with_extension_ops(proto, path), b""), loaded
         return core.read_model(str(path)), loaded
     except Exception as exc:
         if loaded is not None or not _needs_extension(exc):
@@ -216,16 +217,21 @@ def read_model(
         raise BackendError(f"OpenVINO cannot read {path}: {ov_error_line(exc)}") from exc
 
 
-def _with_fused_attention(proto: Any, path: Path) -> bytes:
+def _with_extension_ops(proto: Any, path: Path) -> bytes:
     """The bytes of ``proto`` (read from ``path``), its external data loaded, with each window
-    attention as one WindowAttention node."""
+    attention as one WindowAttention node and each filter as a channels-last one."""
     load_external_data_for_model(proto, str(path.parent))
     fuse_window_attention(proto)
+    filter_channels_last(proto)
     return proto.SerializeToString()
 
 
+FILTER_OPS = (OP_TYPE, CHANNELS_LAST_OP)
+"""The extension's DynamicFilter ops: planar as exported, channels-last as OpenVINO reads it."""
+
+
 def count_filter_ops(ov_model: Any) -> int:
-    return sum(op.get_type_name() == OP_TYPE for op in ov_model.get_ops())
+    return sum(op.get_type_name() in FILTER_OPS for op in ov_model.get_ops())
 
 
 def onnx_metadata(ov_model: Any) -> dict[str, str]:

@@ -2,7 +2,9 @@
 
 The exported model keeps ``mgdn.DynamicFilter`` as one node; OpenVINO runs it with our native
 extension (``libmgdn_openvino.so``), which is loaded only when the model needs it (a portable
-ONNX file or an IR without the op runs without it). OpenVINO does not fall back to the node's
+ONNX file or an IR without the op runs without it). Reading ``model.onnx`` gives the extension
+the window attention and the filters in their fast forms (:mod:`.window_attention`,
+:mod:`.channels_last_filter`). OpenVINO does not fall back to the node's
 ONNX function body, so a model with the op and no extension cannot run at all.
 
 Missing extension: when the *default* library (``~/.cache/mgdn-edge/openvino/<version>-<key>``,
@@ -87,7 +89,6 @@ from mgdn_edge.export.artefacts import (
     METADATA_PRECISION_KEY,
     MODEL_ONNX,
     ONNX_SUFFIX,
-    OP_TYPE,
     ir_weights,
 )
 from mgdn_edge.runtimes.base import (
@@ -99,9 +100,11 @@ from mgdn_edge.runtimes.base import (
     model_description,
 )
 from mgdn_edge.runtimes.base.profile import LayerSample, aggregate, check_runs
+from mgdn_edge.runtimes.openvino.channels_last_filter import CHANNELS_LAST_OP
 from mgdn_edge.runtimes.openvino.extension_precision import feed_extension_ops
 from mgdn_edge.runtimes.openvino.int8 import quantized_channel_attention
 from mgdn_edge.runtimes.openvino.ir import (
+    FILTER_OPS,
     onnx_metadata,
     ov_error_line,
     read_ir_description,
@@ -231,8 +234,10 @@ class OpenVinoRuntime(Runtime):
         """Open the core, read the model with its extension and what it says about itself."""
         self._open_core(device)
         model, self.extension = read_model(self.core, self.model_path, extension, auto_build)
-        # An ONNX file's attention is fused as it is read: the file's hash alone cannot say so.
-        self._fused_attention = sum(op.get_type_name() == ATTENTION_OP for op in model.get_ops())
+        # An ONNX file's attention and filters become other extension ops as it is read: the
+        # file's hash alone cannot say so.
+        kinds = [op.get_type_name() for op in model.get_ops()]
+        self._rewritten = {kind: kinds.count(kind) for kind in (ATTENTION_OP, CHANNELS_LAST_OP)}
         self._read_description(model, task)
         check_input_count(self.model_path, len(model.inputs), self.config)
         return model
@@ -258,7 +263,7 @@ class OpenVinoRuntime(Runtime):
         # An INT8 IR quantized with its channel attention in int8 crashes OpenVINO's snippets.
         self._snippets_crash = self.precision == "int8" and bool(quantized_channel_attention(model))
         self._filter_names = {
-            op.get_friendly_name() for op in model.get_ops() if op.get_type_name() == OP_TYPE
+            op.get_friendly_name() for op in model.get_ops() if op.get_type_name() in FILTER_OPS
         }
         dynamic = any(port.get_partial_shape().is_dynamic for port in model.inputs)
         self._specialize = specialize and dynamic
@@ -474,7 +479,7 @@ class OpenVinoRuntime(Runtime):
             [file_sha256(f) for f in files],
             f"{self.file_precision} as {self.precision}"
             + (f", extension ops in {self._compute_type()}" if self._fed_ops else "")
-            + (f", {self._fused_attention} attentions fused" if self._fused_attention else ""),
+            + "".join(f", {count} {kind} ops" for kind, count in self._rewritten.items() if count),
             config,
             shapes,
             str(self.core.get_property(self.device, "FULL_DEVICE_NAME")),

@@ -139,15 +139,18 @@ import openvino as ov
 from mgdn_edge.calibration.quantize import quantize_model
 from mgdn_edge.runtimes import open_runtime
 from mgdn_edge.core.budgets import budget_for
-from mgdn_edge.runtimes.openvino.ir import read_model
+from mgdn_edge.runtimes.openvino.ir import FILTER_OPS, read_model
 from mgdn_edge.runtimes.parity import compare, run_cases, synthetic_cases
 
 export, pairs, out = map(Path, sys.argv[1:4])
 result = quantize_model(export, pairs, "openvino", out=out, progress=False)
 model, _ = read_model(ov.Core(), result.path)
 ops = model.get_ops()
-filters = [op for op in ops if op.get_type_name() == "DynamicFilter"]
-feeds = {i.get_source_output().get_node().get_type_name() for op in filters for i in op.inputs()}
+filters = [op for op in ops if op.get_type_name() in FILTER_OPS]
+feeds = [i.get_source_output().get_node() for op in filters for i in op.inputs()]
+# the channels-last filter reads its inputs through Transposes: what feeds those
+feeds = [f.input_value(0).get_node() if f.get_type_name() == "Transpose" else f for f in feeds]
+feeds = {f.get_type_name() for f in feeds}
 rt = open_runtime("openvino", result.path)
 cases = synthetic_cases(rt.config, [(48, 48), (40, 56)], seed=123)
 reference = run_cases(open_runtime("onnxruntime", export), cases)

@@ -25,6 +25,7 @@ from mgdn_edge.runtimes.parity import image_metrics, violations
 ov = pytest.importorskip("openvino")
 from mgdn_edge.plugins import library_cache, openvino_ext  # noqa: E402
 from mgdn_edge.runtimes.openvino import runtime as openvino_runtime  # noqa: E402
+from mgdn_edge.runtimes.openvino.channels_last_filter import CHANNELS_LAST_OP  # noqa: E402
 from mgdn_edge.runtimes.openvino.convert import convert_to_openvino  # noqa: E402
 from mgdn_edge.runtimes.openvino.ir import count_filter_ops, read_ir_description  # noqa: E402
 from mgdn_edge.runtimes.openvino.window_attention import ATTENTION_OP  # noqa: E402
@@ -278,7 +279,10 @@ def test_ir_records_config_and_keeps_the_op(irs, exports, extension):
     described = read_ir_description(_read(irs["hdr"], extension))
     assert described.config == MGDNConfig.from_dict(manifest["config"])
     assert described.static_size is None and described.precision == "fp32"
-    assert count_filter_ops(_read(irs["hdr"], extension)) == _onnx_filter_nodes(exports["hdr"]) > 0
+    model = _read(irs["hdr"], extension)
+    assert count_filter_ops(model) == _onnx_filter_nodes(exports["hdr"]) > 0
+    # every filter was converted channels-last (the layout of the convolutions around it)
+    assert sum(op.get_type_name() == CHANNELS_LAST_OP for op in model.get_ops()) == count_filter_ops(model)
 
 
 def _onnx_filter_nodes(folder: Path) -> int:
