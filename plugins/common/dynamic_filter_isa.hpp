@@ -107,7 +107,8 @@ struct ChannelsLastArgs {
 constexpr int kChannelsLastPixels = 4;
 constexpr int kMaxChannelsLastChannels = 256;
 
-inline int64_t filter_channels_last_scratch(int w, int channels, int ksize) {
+// Internal linkage, like everything in this header that code of an ISA file could call.
+static inline int64_t filter_channels_last_scratch(int w, int channels, int ksize) {
     const int64_t lanes = (channels + 15) / 16 * 16;  // a pixel's channels, padded to whole vectors
     const int64_t ring = static_cast<int64_t>(ksize) * (w + ksize - 1) * lanes;  // ksize source rows
     const int64_t taps = (static_cast<int64_t>(kChannelsLastPixels) * ksize * ksize + 15) / 16 * 16 + 16;
