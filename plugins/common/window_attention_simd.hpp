@@ -1,5 +1,5 @@
-// Window attention on dense f32 windows (IsaKernels::attend_windows), compiled once per ISA:
-// each dynamic_filter_isa_*.cpp includes it.
+// Window attention (IsaKernels::attend_windows), compiled once per ISA: each
+// dynamic_filter_isa_*.cpp includes it. Rows are read and written in place (token_lanes_simd.hpp).
 //
 // Layout: the 16 lanes are 16 queries of one window (token_lanes_simd.hpp). With queries in
 // lanes, the scores of one key j for all queries form one vector, so the softmax over keys is
