@@ -85,25 +85,16 @@ bool DynamicFilter::evaluate(ov::TensorVector& outputs, const ov::TensorVector& 
                     "DynamicFilter: runtime shapes feat ", fs, " and kernels ", ks, " do not fit kernel_size ",
                     m_kernel_size);
 
-    ov::Tensor& out = outputs.at(0);
-    out.set_shape(fs);
-    // The kernel reads and writes dense row-major memory. The CPU plugin may hand over strided
-    // views (in-place split / concat buffers of static-shape graphs): run those on dense copies.
-    if (!feat.is_continuous() || !kernels.is_continuous() || !out.is_continuous()) {
-        ov::TensorVector dense_in{ov::Tensor(type, fs), ov::Tensor(type, ks)};
-        feat.copy_to(dense_in[0]);
-        kernels.copy_to(dense_in[1]);
-        ov::TensorVector dense_out{ov::Tensor(type, fs)};
-        evaluate(dense_out, dense_in);
-        dense_out[0].copy_to(out);
-        return true;
-    }
-    const cpu::DType dtype = kernel_dtype(type);
     const cpu::FilterShape shape{static_cast<int64_t>(fs[0]), static_cast<int64_t>(fs[1]),
                                  static_cast<int64_t>(fs[2]), static_cast<int64_t>(fs[3]),
                                  static_cast<int>(m_kernel_size)};
+    // The kernel reads and writes dense row-major memory; the CPU plugin may hand over strided
+    // views (in-place split / concat buffers of static-shape graphs).
+    const ov::Tensor dense_feat = dense(feat), dense_kernels = dense(kernels);
     OpenVinoThreads threads;
-    cpu::dynamic_filter(feat.data(), kernels.data(), out.data(), dtype, shape, threads);
+    write_dense(outputs.at(0), type, fs, [&](void* result) {
+        cpu::dynamic_filter(dense_feat.data(), dense_kernels.data(), result, kernel_dtype(type), shape, threads);
+    });
     return true;
 }
 
@@ -171,12 +162,10 @@ bool DynamicFilterNHWC::evaluate(ov::TensorVector& outputs, const ov::TensorVect
     const std::string error = cpu::channels_last_shape_error(shape);
     OPENVINO_ASSERT(error.empty(), "DynamicFilterNHWC: ", error, " (feat ", fs, ")");
     const ov::Tensor feat = dense(inputs.at(0)), kernels = dense(inputs.at(1));
-    ov::Tensor& out = outputs.at(0);
-    out.set_shape(fs);
-    ov::Tensor result = out.is_continuous() ? out : ov::Tensor(type, fs);
     OpenVinoThreads threads;
-    cpu::dynamic_filter_channels_last(feat.data(), kernels.data(), result.data(), kernel_dtype(type), shape, threads);
-    if (!out.is_continuous()) result.copy_to(out);
+    write_dense(outputs.at(0), type, fs, [&](void* result) {
+        cpu::dynamic_filter_channels_last(feat.data(), kernels.data(), result, kernel_dtype(type), shape, threads);
+    });
     return true;
 }
 

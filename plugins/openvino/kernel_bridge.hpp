@@ -38,4 +38,18 @@ inline ov::Tensor dense(const ov::Tensor& t) {
     return copy;
 }
 
+// Sizes `out` to `shape` and has `fill(data)` write it through dense row-major memory: `out`'s
+// own when it is dense, else a dense tensor copied into `out` afterwards.
+template <class Fill>
+void write_dense(ov::Tensor& out, const ov::element::Type& type, const ov::Shape& shape, Fill fill) {
+    out.set_shape(shape);
+    if (out.is_continuous()) {
+        fill(out.data());
+        return;
+    }
+    ov::Tensor result(type, shape);
+    fill(result.data());
+    result.copy_to(out);
+}
+
 }  // namespace mgdn

@@ -122,19 +122,17 @@ bool WindowAttention::evaluate(ov::TensorVector& outputs, const ov::TensorVector
 
     const ov::Tensor q = dense(inputs.at(0)), k = dense(inputs.at(1)), v = dense(inputs.at(2));
     const ov::Tensor bias = dense(inputs.at(3));
-    ov::Tensor& out = outputs.at(0);
-    out.set_shape(shape);
-    ov::Tensor result = out.is_continuous() ? out : ov::Tensor(type, shape);
     OpenVinoThreads threads;
     try {
-        cpu::window_attention(q.data(), k.data(), v.data(), bias.data(), mask,
-                              has_orders ? to_windows.data() : nullptr, has_orders ? from_windows.data() : nullptr,
-                              result.data(), kernel_dtype(type),
-                              kernel_dtype(terms), m_scale, s, threads);
+        write_dense(outputs.at(0), type, shape, [&](void* result) {
+            cpu::window_attention(q.data(), k.data(), v.data(), bias.data(), mask,
+                                  has_orders ? to_windows.data() : nullptr,
+                                  has_orders ? from_windows.data() : nullptr, result, kernel_dtype(type),
+                                  kernel_dtype(terms), m_scale, s, threads);
+        });
     } catch (const std::invalid_argument& e) {
         OPENVINO_THROW(e.what());
     }
-    if (!out.is_continuous()) result.copy_to(out);
     return true;
 }
 
