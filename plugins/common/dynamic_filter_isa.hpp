@@ -107,12 +107,17 @@ struct ChannelsLastArgs {
 constexpr int kChannelsLastPixels = 4;
 constexpr int kMaxChannelsLastChannels = 256;
 
-// Internal linkage, like everything in this header that code of an ISA file could call.
+// The scratch of the channels-last loop: a ring of ksize slots, each one source row of w pixels
+// plus ksize - 1 replicated border pixels, every pixel's channels padded to whole 16-float
+// vectors; then the taps of kChannelsLastPixels pixels as f32. Internal linkage, like everything
+// in this header that code of an ISA file calls.
+static inline int64_t channels_last_slot_floats(int w, int channels, int ksize) {
+    return static_cast<int64_t>(w + ksize - 1) * ((channels + 15) / 16 * 16);
+}
+
 static inline int64_t filter_channels_last_scratch(int w, int channels, int ksize) {
-    const int64_t lanes = (channels + 15) / 16 * 16;  // a pixel's channels, padded to whole vectors
-    const int64_t ring = static_cast<int64_t>(ksize) * (w + ksize - 1) * lanes;  // ksize source rows
     const int64_t taps = (static_cast<int64_t>(kChannelsLastPixels) * ksize * ksize + 15) / 16 * 16 + 16;
-    return ring + taps;
+    return ksize * channels_last_slot_floats(w, channels, ksize) + taps;
 }
 
 struct IsaKernels {

@@ -79,7 +79,7 @@ void filter_channels_last(const mgdn::cpu::ChannelsLastArgs& a) {
     constexpr int P = mgdn::cpu::kChannelsLastPixels;
     const int k = a.ksize, r = k / 2, w = a.w, h = a.h, ntaps = k * k;
     const int lanes = (a.channels + 15) / 16 * 16;
-    const int64_t slot_floats = static_cast<int64_t>(w + 2 * r) * lanes;
+    const int64_t slot_floats = mgdn::cpu::channels_last_slot_floats(w, a.channels, k);
     const RowBlocks io = row_blocks(a.channels, a.element);
     const RowBlocks taps_io = row_blocks(P * ntaps, a.element), tail_taps_io = row_blocks(ntaps, a.element);
     const int64_t pixel_bytes = static_cast<int64_t>(a.channels) * io.size;
